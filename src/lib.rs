@@ -6,4 +6,8 @@
 #![deny(missing_docs, unreachable_pub)]
 #![forbid(unsafe_op_in_unsafe_fn)]
 
+pub mod config;
+pub mod iobuf;
+pub mod metrics;
 pub mod proto;
+pub mod server;

@@ -1,0 +1,580 @@
+//! The thread-per-core runtime: shards, listeners, connections, signals.
+//!
+//! `run` binds the listeners, starts one glommio executor per shard (pinned to a core), waits
+//! until every shard serves, prints the ready line and then waits for the shards to stop.
+//! Each shard owns its TCP listener (SO_REUSEPORT: the kernel spreads connections), its
+//! connections, its iobuf arena and its metrics; shard 0 also accepts the unix socket. Nothing
+//! on the request path is shared between shards.
+//!
+//! Signals are taken by one plain thread. SIGINT/SIGTERM set a flag every shard polls: a shard
+//! then stops accepting, lets each connection finish its calls in flight and write their
+//! replies, and returns. SIGUSR1 asks every shard for its statedump section and writes the
+//! joined text into `<workdir>/run/`. This module is the only one that knows about glommio.
+
+mod conn;
+pub mod program;
+pub mod test_program;
+
+use crate::iobuf::{Arena, ArenaConfig};
+use crate::metrics::{write_statedump, ShardMetrics};
+use program::{ProgramTable, Transport};
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::os::fd::{FromRawFd, IntoRawFd, RawFd};
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+use thiserror::Error;
+
+/// How often a shard looks at the process-wide control flags.
+const CONTROL_POLL: Duration = Duration::from_millis(20);
+/// After a stop signal the process exits by this deadline even if a call never completes.
+const SHUTDOWN_DEADLINE: Duration = Duration::from_millis(4500);
+/// How long a statedump waits for the shards' sections.
+const STATEDUMP_WAIT: Duration = Duration::from_secs(2);
+/// io_uring buffer memory per executor. brickd does no direct file I/O through glommio, so a
+/// small amount keeps several shards under the default 8 MiB RLIMIT_MEMLOCK.
+const IO_MEMORY_BYTES: usize = 1 << 20;
+/// TCP listen backlog (glusterd uses 1024).
+const LISTEN_BACKLOG: i32 = 1024;
+
+/// Limits that apply to every connection.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Cap on one reassembled record.
+    pub record_bytes_max: usize,
+    /// Asynchronous calls outstanding per connection before it stops reading.
+    pub inflight_max: usize,
+    /// Open connections per shard; more are closed at once.
+    pub connections_per_shard_max: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            record_bytes_max: crate::proto::record::RECORD_BYTES_MAX_DEFAULT,
+            inflight_max: 64,
+            connections_per_shard_max: 4096,
+        }
+    }
+}
+
+/// Everything `run` needs.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// The workdir (statedumps go to its `run/` folder).
+    pub workdir: PathBuf,
+    /// Unix socket path, if one is served.
+    pub socket: Option<PathBuf>,
+    /// TCP address, if one is served.
+    pub listen: Option<SocketAddr>,
+    /// Number of shards (executors).
+    pub shards: usize,
+    /// Per-connection limits.
+    pub limits: Limits,
+    /// Register the "brickd test" program (tests only).
+    pub enable_test_program: bool,
+}
+
+/// Why the server could not start.
+#[derive(Debug, Error)]
+pub enum ServerError {
+    /// A listener could not be set up.
+    #[error("cannot listen on {what}: {source}")]
+    Listen {
+        /// Which listener.
+        what: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// An executor could not be started.
+    #[error("cannot start shard {shard}: {message}")]
+    Shard {
+        /// Shard number.
+        shard: usize,
+        /// Cause.
+        message: String,
+    },
+    /// The signal thread could not be set up.
+    #[error("cannot install signal handlers: {0}")]
+    Signals(std::io::Error),
+    /// The workdir is unusable.
+    #[error("workdir {path}: {source}")]
+    Workdir {
+        /// The path.
+        path: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+}
+
+/// Process-wide flags the shards poll; written by the signal thread.
+struct Control {
+    stop: AtomicBool,
+    statedump_generation: AtomicU64,
+    statedump_sections: Mutex<Vec<(usize, String)>>,
+    statedump_ready: Condvar,
+}
+
+/// What a shard owns. Lives on its executor thread only.
+pub(crate) struct ShardContext {
+    pub(crate) id: usize,
+    pub(crate) arena: Rc<Arena>,
+    pub(crate) metrics: RefCell<ShardMetrics>,
+    pub(crate) limits: Limits,
+    pub(crate) tcp_programs: ProgramTable,
+    pub(crate) unix_programs: ProgramTable,
+    connections: RefCell<HashMap<u64, Rc<conn::ConnShared>>>,
+    next_connection: Cell<u64>,
+    stopping: Cell<bool>,
+    stop_wakers: RefCell<Vec<std::task::Waker>>,
+}
+
+impl ShardContext {
+    fn register_connection(&self, shared: Rc<conn::ConnShared>) -> u64 {
+        let id = self.next_connection.get();
+        self.next_connection.set(id + 1);
+        self.connections.borrow_mut().insert(id, shared);
+        self.metrics.borrow_mut().connections.open += 1;
+        id
+    }
+
+    fn unregister_connection(&self, id: u64) {
+        self.connections.borrow_mut().remove(&id);
+        self.metrics.borrow_mut().connections.open -= 1;
+    }
+
+    fn connection_count(&self) -> usize {
+        self.connections.borrow().len()
+    }
+
+    fn stop(&self) {
+        self.stopping.set(true);
+        for w in self.stop_wakers.borrow_mut().drain(..) {
+            w.wake();
+        }
+        for c in self.connections.borrow().values() {
+            conn::begin_close(c);
+        }
+    }
+
+    /// Resolves when the shard starts stopping.
+    async fn stopped(&self) {
+        std::future::poll_fn(|cx| {
+            if self.stopping.get() {
+                return std::task::Poll::Ready(());
+            }
+            let mut wakers = self.stop_wakers.borrow_mut();
+            if !wakers.iter().any(|w| w.will_wake(cx.waker())) {
+                wakers.push(cx.waker().clone());
+            }
+            std::task::Poll::Pending
+        })
+        .await
+    }
+
+    fn statedump_section(&self) -> String {
+        let mut text = String::new();
+        self.metrics.borrow().render(self.id, &mut text);
+        text.push_str(&format!(
+            "[shard.{}.iobuf]\n{}",
+            self.id,
+            self.arena.stats()
+        ));
+        text
+    }
+}
+
+/// Raises RLIMIT_MEMLOCK as far as allowed; glommio locks its ring and io memory.
+fn raise_memlock_limit() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut lim) != 0 {
+            return;
+        }
+        let wanted = libc::rlimit {
+            rlim_cur: libc::RLIM_INFINITY,
+            rlim_max: libc::RLIM_INFINITY,
+        };
+        if libc::setrlimit(libc::RLIMIT_MEMLOCK, &wanted) != 0 {
+            lim.rlim_cur = lim.rlim_max;
+            let _ = libc::setrlimit(libc::RLIMIT_MEMLOCK, &lim);
+        }
+    }
+}
+
+fn bind_tcp(addr: SocketAddr) -> std::io::Result<socket2::Socket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    Ok(socket)
+}
+
+/// Makes `path` free for a new unix socket: a stale socket file is removed, a live one (a
+/// daemon answers on it) is an error, as is any other kind of file.
+fn prepare_unix_path(path: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::FileTypeExt;
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        if meta.file_type().is_socket() {
+            if std::os::unix::net::UnixStream::connect(path).is_ok() {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::AddrInUse,
+                    "another daemon is listening on this socket",
+                ));
+            }
+            std::fs::remove_file(path)?;
+        } else {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                "a file that is not a socket is in the way",
+            ));
+        }
+    }
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    Ok(())
+}
+
+/// Starts the server and blocks until it has stopped. Prints the ready line on stdout.
+pub fn run(config: ServerConfig) -> Result<(), ServerError> {
+    raise_memlock_limit();
+    let run_dir = config.workdir.join("run");
+    std::fs::create_dir_all(&run_dir).map_err(|source| ServerError::Workdir {
+        path: run_dir.clone(),
+        source,
+    })?;
+    let shards = config.shards.max(1);
+
+    // Bind everything before any shard starts, so a port of 0 resolves once and every shard
+    // shares it, and a bind failure stops the start cleanly.
+    let mut tcp_fds: Vec<Option<RawFd>> = vec![None; shards];
+    let mut tcp_addr = None;
+    if let Some(addr) = config.listen {
+        let first = bind_tcp(addr).map_err(|source| ServerError::Listen {
+            what: addr.to_string(),
+            source,
+        })?;
+        let bound = first
+            .local_addr()
+            .ok()
+            .and_then(|a| a.as_socket())
+            .unwrap_or(addr);
+        tcp_addr = Some(bound);
+        tcp_fds[0] = Some(first.into_raw_fd());
+        for slot in tcp_fds.iter_mut().skip(1) {
+            let s = bind_tcp(bound).map_err(|source| ServerError::Listen {
+                what: bound.to_string(),
+                source,
+            })?;
+            *slot = Some(s.into_raw_fd());
+        }
+    }
+    if let Some(path) = &config.socket {
+        prepare_unix_path(path).map_err(|source| ServerError::Listen {
+            what: path.display().to_string(),
+            source,
+        })?;
+    }
+
+    let control = Arc::new(Control {
+        stop: AtomicBool::new(false),
+        statedump_generation: AtomicU64::new(0),
+        statedump_sections: Mutex::new(Vec::new()),
+        statedump_ready: Condvar::new(),
+    });
+    let signal_thread = start_signal_thread(control.clone(), shards, run_dir)?;
+
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let (ready_tx, ready_rx) = mpsc::channel::<Result<usize, ServerError>>();
+    let mut handles = Vec::with_capacity(shards);
+    for (id, tcp_fd) in tcp_fds.into_iter().enumerate() {
+        let control = control.clone();
+        let ready_tx = ready_tx.clone();
+        let limits = config.limits;
+        let test_program = config.enable_test_program;
+        let unix_path = if id == 0 { config.socket.clone() } else { None };
+        let handle = glommio::LocalExecutorBuilder::new(glommio::Placement::Fixed(id % cores))
+            .name(&format!("brickd-shard-{id}"))
+            .io_memory(IO_MEMORY_BYTES)
+            .spawn(move || async move {
+                shard_main(
+                    id,
+                    tcp_fd,
+                    unix_path,
+                    limits,
+                    test_program,
+                    control,
+                    ready_tx,
+                )
+                .await
+            })
+            .map_err(|e| ServerError::Shard {
+                shard: id,
+                message: e.to_string(),
+            })?;
+        handles.push(handle);
+    }
+    drop(ready_tx);
+    for _ in 0..shards {
+        match ready_rx.recv() {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                control.stop.store(true, Ordering::SeqCst);
+                for h in handles {
+                    let _ = h.join();
+                }
+                return Err(e);
+            }
+            Err(_) => break,
+        }
+    }
+    let mut ready = format!("brickd ready: pid={} shards={shards}", std::process::id());
+    if let Some(addr) = tcp_addr {
+        ready.push_str(&format!(" tcp={addr}"));
+    }
+    if let Some(path) = &config.socket {
+        ready.push_str(&format!(" unix={}", path.display()));
+    }
+    println!("{ready}");
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
+    tracing::info!("{ready}");
+
+    for (id, handle) in handles.into_iter().enumerate() {
+        if let Err(e) = handle.join() {
+            tracing::error!(shard = id, error = %e, "shard ended with an error");
+        }
+    }
+    if let Some(path) = &config.socket {
+        let _ = std::fs::remove_file(path);
+    }
+    drop(signal_thread);
+    tracing::info!("brickd stopped");
+    Ok(())
+}
+
+fn start_signal_thread(
+    control: Arc<Control>,
+    shards: usize,
+    run_dir: PathBuf,
+) -> Result<std::thread::JoinHandle<()>, ServerError> {
+    use signal_hook::consts::{SIGINT, SIGTERM, SIGUSR1};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGUSR1])
+        .map_err(ServerError::Signals)?;
+    std::thread::Builder::new()
+        .name("brickd-signals".into())
+        .spawn(move || {
+            for signal in signals.forever() {
+                match signal {
+                    SIGUSR1 => statedump(&control, shards, &run_dir),
+                    _ => {
+                        tracing::info!(
+                            signal,
+                            "stopping: no new connections, finishing calls in flight"
+                        );
+                        control.stop.store(true, Ordering::SeqCst);
+                        std::thread::spawn(|| {
+                            std::thread::sleep(SHUTDOWN_DEADLINE);
+                            tracing::warn!(
+                                "calls still in flight at the shutdown deadline; exiting"
+                            );
+                            std::process::exit(0);
+                        });
+                    }
+                }
+            }
+        })
+        .map_err(ServerError::Signals)
+}
+
+fn statedump(control: &Control, shards: usize, run_dir: &std::path::Path) {
+    control
+        .statedump_sections
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clear();
+    control.statedump_generation.fetch_add(1, Ordering::SeqCst);
+    let deadline = Instant::now() + STATEDUMP_WAIT;
+    let mut sections = control
+        .statedump_sections
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    while sections.len() < shards {
+        let now = Instant::now();
+        if now >= deadline {
+            break;
+        }
+        sections = match control
+            .statedump_ready
+            .wait_timeout(sections, deadline - now)
+        {
+            Ok((guard, _)) => guard,
+            Err(e) => e.into_inner().0,
+        };
+    }
+    sections.sort_by_key(|(id, _)| *id);
+    let mut text = format!(
+        "[brickd]\npid={}\nversion={}\nshards={shards}\nshards_reporting={}\n",
+        std::process::id(),
+        env!("CARGO_PKG_VERSION"),
+        sections.len()
+    );
+    for (_, section) in sections.iter() {
+        text.push_str(section);
+    }
+    drop(sections);
+    match write_statedump(run_dir, &text) {
+        Ok(path) => tracing::info!(path = %path.display(), "statedump written"),
+        Err(e) => tracing::error!(error = %e, dir = %run_dir.display(), "statedump failed"),
+    }
+}
+
+async fn shard_main(
+    id: usize,
+    tcp_fd: Option<RawFd>,
+    unix_path: Option<PathBuf>,
+    limits: Limits,
+    test_program: bool,
+    control: Arc<Control>,
+    ready: mpsc::Sender<Result<usize, ServerError>>,
+) {
+    let mut tcp_set = program::tcp_programs();
+    let mut unix_set = program::unix_programs();
+    if test_program {
+        tcp_set.push(test_program::program());
+        unix_set.push(test_program::program());
+    }
+    let shard = Rc::new(ShardContext {
+        id,
+        arena: Arena::new(ArenaConfig::default()),
+        metrics: RefCell::new(ShardMetrics::new()),
+        limits,
+        tcp_programs: ProgramTable::with_dump(tcp_set),
+        unix_programs: ProgramTable::with_dump(unix_set),
+        connections: RefCell::new(HashMap::new()),
+        next_connection: Cell::new(0),
+        stopping: Cell::new(false),
+        stop_wakers: RefCell::new(Vec::new()),
+    });
+
+    let mut acceptors = Vec::new();
+    if let Some(fd) = tcp_fd {
+        // SAFETY: the fd is a bound, listening TCP socket handed over by `run` and owned by
+        // nothing else from here on.
+        let listener = unsafe { glommio::net::TcpListener::from_raw_fd(fd) };
+        acceptors.push(glommio::spawn_local(accept_tcp(listener, shard.clone())));
+    }
+    if let Some(path) = unix_path {
+        match glommio::net::UnixListener::bind(&path) {
+            Ok(listener) => {
+                acceptors.push(glommio::spawn_local(accept_unix(listener, shard.clone())))
+            }
+            Err(e) => {
+                let _ = ready.send(Err(ServerError::Listen {
+                    what: path.display().to_string(),
+                    source: std::io::Error::other(e.to_string()),
+                }));
+                return;
+            }
+        }
+    }
+    let _ = ready.send(Ok(id));
+    drop(ready);
+
+    let mut seen_generation = 0;
+    while !control.stop.load(Ordering::SeqCst) {
+        glommio::timer::sleep(CONTROL_POLL).await;
+        let generation = control.statedump_generation.load(Ordering::SeqCst);
+        if generation != seen_generation {
+            seen_generation = generation;
+            let section = shard.statedump_section();
+            control
+                .statedump_sections
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push((id, section));
+            control.statedump_ready.notify_all();
+        }
+    }
+    shard.stop();
+    for a in acceptors {
+        a.await;
+    }
+    while shard.connection_count() > 0 {
+        glommio::timer::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+async fn accept_tcp(listener: glommio::net::TcpListener, shard: Rc<ShardContext>) {
+    loop {
+        let accepted = futures_lite::future::or(async { Some(listener.accept().await) }, async {
+            shard.stopped().await;
+            None
+        })
+        .await;
+        let stream = match accepted {
+            None => return,
+            Some(Ok(s)) => s,
+            Some(Err(e)) => {
+                tracing::warn!(shard = shard.id, error = %e, "accept failed");
+                glommio::timer::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let peer = match stream.peer_addr() {
+            Ok(p) => p,
+            Err(_) => continue,
+        };
+        shard.metrics.borrow_mut().connections.tcp_accepted += 1;
+        if shard.connection_count() >= shard.limits.connections_per_shard_max {
+            shard.metrics.borrow_mut().connections.refused_at_cap += 1;
+            tracing::warn!(shard = shard.id, %peer, "connection cap reached; closing new connection");
+            continue;
+        }
+        let _ = stream.set_nodelay(true);
+        glommio::spawn_local(conn::serve(stream, Transport::Tcp(peer), shard.clone())).detach();
+    }
+}
+
+async fn accept_unix(listener: glommio::net::UnixListener, shard: Rc<ShardContext>) {
+    loop {
+        let accepted = futures_lite::future::or(async { Some(listener.accept().await) }, async {
+            shard.stopped().await;
+            None
+        })
+        .await;
+        let stream = match accepted {
+            None => return,
+            Some(Ok(s)) => s,
+            Some(Err(e)) => {
+                tracing::warn!(shard = shard.id, error = %e, "unix accept failed");
+                glommio::timer::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        shard.metrics.borrow_mut().connections.unix_accepted += 1;
+        if shard.connection_count() >= shard.limits.connections_per_shard_max {
+            shard.metrics.borrow_mut().connections.refused_at_cap += 1;
+            tracing::warn!(
+                shard = shard.id,
+                "connection cap reached; closing new unix connection"
+            );
+            continue;
+        }
+        glommio::spawn_local(conn::serve(stream, Transport::Unix, shard.clone())).detach();
+    }
+}

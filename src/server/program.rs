@@ -1,0 +1,324 @@
+//! The program registry: which RPC programs a listener serves and how a call reaches one.
+//!
+//! Each listener has its own [`ProgramTable`] (glusterd's TCP and unix listeners carry different
+//! sets, reference §3.1). The table answers the dispatch questions the RPC layer asks:
+//! PROG_UNAVAIL, PROG_MISMATCH with the true version range, PROC_UNAVAIL. A [`Program`] either
+//! answers at once, writing its results into the reply buffer (the fast path: no allocation,
+//! no task), or returns a future whose reply is sent when it completes, possibly after replies
+//! to later calls.
+
+use crate::proto::auth::Credential;
+use crate::proto::dump::{self, ProgramEntry};
+use crate::proto::programs::{self, names};
+use crate::proto::rpc::ReplyStatus;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::rc::Rc;
+
+/// Which listener a connection came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// TCP, with the peer's address.
+    Tcp(SocketAddr),
+    /// The unix socket.
+    Unix,
+}
+
+/// What a procedure sees of its call besides the arguments.
+#[derive(Debug)]
+pub struct CallContext<'a> {
+    /// Shard serving the connection.
+    pub shard: usize,
+    /// Listener the call arrived on.
+    pub transport: Transport,
+    /// The caller's credential.
+    pub credential: &'a Credential<'a>,
+}
+
+/// A reply produced later by an asynchronous procedure.
+#[derive(Debug)]
+pub struct LaterReply {
+    /// Status; for anything but SUCCESS the body is ignored.
+    pub status: ReplyStatus,
+    /// Encoded results.
+    pub body: Vec<u8>,
+}
+
+/// The future an asynchronous procedure returns.
+pub type LaterFuture = Pin<Box<dyn Future<Output = LaterReply>>>;
+
+/// How a procedure answered.
+pub enum Outcome {
+    /// Answered now. For SUCCESS the results are in the reply buffer; for any other status
+    /// whatever the procedure wrote there is discarded.
+    Now(ReplyStatus),
+    /// Will answer when the future completes.
+    Later(LaterFuture),
+}
+
+/// One RPC program at one version.
+pub trait Program {
+    /// Name reported by DUMP.
+    fn name(&self) -> &'static str;
+    /// Program number.
+    fn number(&self) -> u32;
+    /// Program version.
+    fn version(&self) -> u32;
+    /// Name of a procedure this program answers, `None` for PROC_UNAVAIL.
+    fn procedure_name(&self, proc_num: u32) -> Option<&'static str>;
+    /// Serves one call of a procedure for which `procedure_name` is `Some`.
+    fn call(&self, ctx: &CallContext<'_>, proc_num: u32, args: &[u8], out: &mut Vec<u8>)
+        -> Outcome;
+}
+
+/// Where a call goes.
+pub enum Route<'a> {
+    /// To this program, whose procedure has this name.
+    Program(&'a dyn Program, &'static str),
+    /// Answered without a program.
+    Refuse(ReplyStatus),
+}
+
+/// The programs one listener serves, in registration order.
+#[derive(Clone)]
+pub struct ProgramTable {
+    programs: Vec<Rc<dyn Program>>,
+}
+
+impl ProgramTable {
+    /// A table of GF-DUMP followed by `programs`; DUMP lists exactly these, in this order.
+    pub fn with_dump(programs: Vec<Rc<dyn Program>>) -> ProgramTable {
+        let mut listed: Vec<(&'static str, u32, u32)> =
+            vec![(names::DUMP, dump::PROGRAM, dump::VERSION)];
+        listed.extend(programs.iter().map(|p| (p.name(), p.number(), p.version())));
+        let mut all: Vec<Rc<dyn Program>> = vec![Rc::new(DumpProgram { listed })];
+        all.extend(programs);
+        ProgramTable { programs: all }
+    }
+
+    /// The registered programs, in order.
+    pub fn programs(&self) -> impl Iterator<Item = &dyn Program> {
+        self.programs.iter().map(|p| p.as_ref())
+    }
+
+    /// Finds where a call goes.
+    #[inline]
+    pub fn route(&self, prog: u32, vers: u32, proc_num: u32) -> Route<'_> {
+        let mut versions: Option<(u32, u32)> = None;
+        for p in &self.programs {
+            if p.number() != prog {
+                continue;
+            }
+            if p.version() == vers {
+                return match p.procedure_name(proc_num) {
+                    Some(name) => Route::Program(p.as_ref(), name),
+                    None => Route::Refuse(ReplyStatus::ProcUnavail),
+                };
+            }
+            let v = p.version();
+            versions = Some(match versions {
+                None => (v, v),
+                Some((low, high)) => (low.min(v), high.max(v)),
+            });
+        }
+        Route::Refuse(match versions {
+            Some((low, high)) => ReplyStatus::ProgMismatch { low, high },
+            None => ReplyStatus::ProgUnavail,
+        })
+    }
+}
+
+/// GF-DUMP 123451501 v1: NULL, DUMP and PING.
+struct DumpProgram {
+    listed: Vec<(&'static str, u32, u32)>,
+}
+
+impl Program for DumpProgram {
+    fn name(&self) -> &'static str {
+        names::DUMP
+    }
+    fn number(&self) -> u32 {
+        dump::PROGRAM
+    }
+    fn version(&self) -> u32 {
+        dump::VERSION
+    }
+    fn procedure_name(&self, proc_num: u32) -> Option<&'static str> {
+        match proc_num {
+            dump::PROC_NULL => Some("NULL"),
+            dump::PROC_DUMP => Some("DUMP"),
+            dump::PROC_PING => Some("PING"),
+            _ => None,
+        }
+    }
+    fn call(&self, _: &CallContext<'_>, proc_num: u32, args: &[u8], out: &mut Vec<u8>) -> Outcome {
+        match proc_num {
+            dump::PROC_DUMP => {
+                if dump::decode_request(args).is_err() {
+                    return Outcome::Now(ReplyStatus::GarbageArgs);
+                }
+                dump::encode_reply(
+                    out,
+                    self.listed
+                        .iter()
+                        .map(|&(name, number, version)| ProgramEntry {
+                            name,
+                            number: number as u64,
+                            version: version as u64,
+                        }),
+                );
+            }
+            dump::PROC_PING => dump::encode_ping_reply(out),
+            _ => {}
+        }
+        Outcome::Now(ReplyStatus::Success)
+    }
+}
+
+/// A program whose procedures are not implemented yet: it is registered (so DUMP lists it and
+/// peers see the same program set as glusterd's), answers NULL, and answers every other
+/// procedure PROC_UNAVAIL.
+pub struct NullOnlyProgram {
+    name: &'static str,
+    number: u32,
+    version: u32,
+}
+
+impl NullOnlyProgram {
+    /// A program with this DUMP name, number and version.
+    pub fn shared(name: &'static str, number: u32, version: u32) -> Rc<dyn Program> {
+        Rc::new(NullOnlyProgram {
+            name,
+            number,
+            version,
+        })
+    }
+}
+
+impl Program for NullOnlyProgram {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+    fn number(&self) -> u32 {
+        self.number
+    }
+    fn version(&self) -> u32 {
+        self.version
+    }
+    fn procedure_name(&self, proc_num: u32) -> Option<&'static str> {
+        (proc_num == 0).then_some("NULL")
+    }
+    fn call(&self, _: &CallContext<'_>, _: u32, _: &[u8], _: &mut Vec<u8>) -> Outcome {
+        Outcome::Now(ReplyStatus::Success)
+    }
+}
+
+/// The programs glusterd serves on TCP 24007, in its DUMP order (reference §3.1).
+pub fn tcp_programs() -> Vec<Rc<dyn Program>> {
+    vec![
+        NullOnlyProgram::shared(names::PEER, programs::PEER, 2),
+        NullOnlyProgram::shared(names::CLI_READ_ONLY, programs::CLI, 2),
+        NullOnlyProgram::shared(names::MGMT, programs::MGMT, 2),
+        NullOnlyProgram::shared(names::MGMT_V3, programs::MGMT, 3),
+        NullOnlyProgram::shared(names::PORTMAP, programs::PORTMAP, 1),
+        NullOnlyProgram::shared(names::HANDSHAKE, programs::HANDSHAKE, 2),
+        NullOnlyProgram::shared(names::MGMT_HANDSHAKE, programs::MGMT_HANDSHAKE, 1),
+    ]
+}
+
+/// The programs glusterd serves on its unix socket, in its DUMP order (reference §3.1).
+pub fn unix_programs() -> Vec<Rc<dyn Program>> {
+    vec![
+        NullOnlyProgram::shared(names::CLI, programs::CLI, 2),
+        NullOnlyProgram::shared(names::HANDSHAKE_CLI_GETSPEC, programs::HANDSHAKE, 2),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::auth::Credential;
+
+    fn ctx<'a>(cred: &'a Credential<'a>) -> CallContext<'a> {
+        CallContext {
+            shard: 0,
+            transport: Transport::Unix,
+            credential: cred,
+        }
+    }
+
+    #[test]
+    fn routes_follow_glusterd_rules() {
+        let table = ProgramTable::with_dump(tcp_programs());
+        assert!(matches!(
+            table.route(999_999, 1, 0),
+            Route::Refuse(ReplyStatus::ProgUnavail)
+        ));
+        assert!(matches!(
+            table.route(programs::MGMT, 1, 0),
+            Route::Refuse(ReplyStatus::ProgMismatch { low: 2, high: 3 })
+        ));
+        assert!(matches!(
+            table.route(programs::CLI, 1, 3),
+            Route::Refuse(ReplyStatus::ProgMismatch { low: 2, high: 2 })
+        ));
+        assert!(matches!(
+            table.route(programs::CLI, 2, 3),
+            Route::Refuse(ReplyStatus::ProcUnavail)
+        ));
+        assert!(matches!(
+            table.route(dump::PROGRAM, 1, 3),
+            Route::Refuse(ReplyStatus::ProcUnavail)
+        ));
+        let Route::Program(p, name) = table.route(programs::MGMT, 3, 0) else {
+            panic!("mgmt v3 NULL must route")
+        };
+        assert_eq!((p.name(), name), (names::MGMT_V3, "NULL"));
+    }
+
+    #[test]
+    fn dump_lists_the_listeners_programs_in_registration_order() {
+        let table = ProgramTable::with_dump(unix_programs());
+        let Route::Program(p, "DUMP") = table.route(dump::PROGRAM, 1, 1) else {
+            panic!("DUMP must route")
+        };
+        let mut out = Vec::new();
+        let mut args = Vec::new();
+        dump::encode_request(&mut args, 0xcafe);
+        let cred = Credential::Null;
+        assert!(matches!(
+            p.call(&ctx(&cred), 1, &args, &mut out),
+            Outcome::Now(ReplyStatus::Success)
+        ));
+        let reply = dump::decode_reply(&out).unwrap();
+        let got: Vec<_> = reply
+            .programs
+            .iter()
+            .map(|e| (e.name, e.number, e.version))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("GF-DUMP", 123_451_501, 1),
+                ("GlusterD svc cli", 1_238_463, 2),
+                ("Gluster Handshake (CLI Getspec)", 14_398_633, 2)
+            ]
+        );
+        assert_eq!(reply.gfs_id, 0);
+    }
+
+    #[test]
+    fn dump_with_bad_arguments_is_garbage_args() {
+        let table = ProgramTable::with_dump(Vec::new());
+        let Route::Program(p, _) = table.route(dump::PROGRAM, 1, 1) else {
+            panic!()
+        };
+        let cred = Credential::Null;
+        let mut out = Vec::new();
+        assert!(matches!(
+            p.call(&ctx(&cred), 1, &[0, 0, 0], &mut out),
+            Outcome::Now(ReplyStatus::GarbageArgs)
+        ));
+    }
+}

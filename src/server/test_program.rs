@@ -1,0 +1,90 @@
+//! "brickd test", an RPC program that exists only to test the dispatcher.
+//!
+//! It is registered on both listeners when `brickd serve --enable-test-program` is given (never
+//! by default). Its procedures make the runtime's hard cases reachable from a test over a real
+//! socket: replies that complete out of order (DELAY), an internal failure (FAIL → SYSTEM_ERR),
+//! and large arguments and results (ECHO).
+
+use super::program::{CallContext, LaterReply, Outcome, Program};
+use crate::proto::rpc::ReplyStatus;
+use crate::proto::xdr::{XdrReader, XdrWriter};
+use std::rc::Rc;
+use std::time::Duration;
+
+/// Program number, in the range RFC 5531 leaves to local use.
+pub const PROGRAM: u32 = 0x2000_b1cd;
+/// Version.
+pub const VERSION: u32 = 1;
+/// NULL.
+pub const PROC_NULL: u32 = 0;
+/// DELAY: args `u32 ms, u32 tag`; after `ms` milliseconds replies `u32 tag`.
+pub const PROC_DELAY: u32 = 1;
+/// FAIL: always answers SYSTEM_ERR.
+pub const PROC_FAIL: u32 = 2;
+/// ECHO: args `opaque data<>`; replies the same opaque.
+pub const PROC_ECHO: u32 = 3;
+
+/// Longest DELAY a test may ask for.
+const DELAY_MS_MAX: u32 = 10_000;
+/// Largest ECHO payload.
+const ECHO_BYTES_MAX: usize = 16 << 20;
+
+/// The program instance.
+pub fn program() -> Rc<dyn Program> {
+    Rc::new(TestProgram)
+}
+
+struct TestProgram;
+
+impl Program for TestProgram {
+    fn name(&self) -> &'static str {
+        "brickd test"
+    }
+    fn number(&self) -> u32 {
+        PROGRAM
+    }
+    fn version(&self) -> u32 {
+        VERSION
+    }
+    fn procedure_name(&self, proc_num: u32) -> Option<&'static str> {
+        Some(match proc_num {
+            PROC_NULL => "NULL",
+            PROC_DELAY => "DELAY",
+            PROC_FAIL => "FAIL",
+            PROC_ECHO => "ECHO",
+            _ => return None,
+        })
+    }
+    fn call(&self, _: &CallContext<'_>, proc_num: u32, args: &[u8], out: &mut Vec<u8>) -> Outcome {
+        match proc_num {
+            PROC_DELAY => {
+                let mut r = XdrReader::new(args);
+                let (Ok(ms), Ok(tag), Ok(())) = (r.u32(), r.u32(), r.finish()) else {
+                    return Outcome::Now(ReplyStatus::GarbageArgs);
+                };
+                let ms = ms.min(DELAY_MS_MAX);
+                Outcome::Later(Box::pin(async move {
+                    glommio::timer::sleep(Duration::from_millis(ms as u64)).await;
+                    let mut body = Vec::with_capacity(4);
+                    XdrWriter::new(&mut body).u32(tag);
+                    LaterReply {
+                        status: ReplyStatus::Success,
+                        body,
+                    }
+                }))
+            }
+            PROC_FAIL => Outcome::Now(ReplyStatus::SystemErr),
+            PROC_ECHO => {
+                let mut r = XdrReader::new(args);
+                match r.opaque(ECHO_BYTES_MAX) {
+                    Ok(data) if r.finish().is_ok() => {
+                        XdrWriter::new(out).opaque(data);
+                        Outcome::Now(ReplyStatus::Success)
+                    }
+                    _ => Outcome::Now(ReplyStatus::GarbageArgs),
+                }
+            }
+            _ => Outcome::Now(ReplyStatus::Success),
+        }
+    }
+}
