@@ -210,6 +210,21 @@ fn raise_memlock_limit() {
     }
 }
 
+/// Raises RLIMIT_NOFILE to its hard limit: each shard may hold thousands of connections.
+fn raise_nofile_limit() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            let _ = libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
+}
+
 fn bind_tcp(addr: SocketAddr) -> std::io::Result<socket2::Socket> {
     use socket2::{Domain, Protocol, Socket, Type};
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
@@ -250,6 +265,7 @@ fn prepare_unix_path(path: &std::path::Path) -> std::io::Result<()> {
 /// Starts the server and blocks until it has stopped. Prints the ready line on stdout.
 pub fn run(config: ServerConfig) -> Result<(), ServerError> {
     raise_memlock_limit();
+    raise_nofile_limit();
     let run_dir = config.workdir.join("run");
     std::fs::create_dir_all(&run_dir).map_err(|source| ServerError::Workdir {
         path: run_dir.clone(),

@@ -1,0 +1,256 @@
+//! Test harness: a real `brickd serve` process on a temporary workdir, unix socket and TCP
+//! port, and a small blocking RPC client built on `brickd::proto`.
+#![allow(dead_code)]
+
+use brickd::proto::auth::{AUTH_GLUSTERFS_V2, CLI_CREDENTIAL_V2};
+use brickd::proto::record::{fragment_header, RecordDecoder};
+use brickd::proto::rpc::{decode_reply, encode_call, CallHeader, OpaqueAuth, ReplyStatus};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running brickd.
+pub struct Brickd {
+    pub child: Child,
+    pub tcp: SocketAddr,
+    pub socket: PathBuf,
+    pub workdir: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Brickd {
+    /// Starts brickd with the test program and `extra` flags; waits for its ready line.
+    pub fn start(extra: &[&str]) -> Brickd {
+        Self::start_with(extra, |_| {})
+    }
+
+    /// Like `start`, with a hook to adjust the command (limits, environment).
+    pub fn start_with(extra: &[&str], adjust: impl FnOnce(&mut Command)) -> Brickd {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let workdir = dir.path().join("workdir");
+        let socket = dir.path().join("brickd.socket");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_brickd"));
+        cmd.arg("serve")
+            .arg("--workdir")
+            .arg(&workdir)
+            .arg("--socket")
+            .arg(&socket)
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .arg("--enable-test-program")
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        adjust(&mut cmd);
+        let mut child = cmd.spawn().expect("spawn brickd");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            if let Some(Ok(line)) = lines.next() {
+                let _ = tx.send(line);
+            }
+            for _ in lines {}
+        });
+        let line = rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("brickd printed no ready line within 20 s");
+        assert!(
+            line.starts_with("brickd ready:"),
+            "unexpected first line: {line}"
+        );
+        let tcp = line
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("tcp="))
+            .expect("ready line names the TCP address")
+            .parse()
+            .expect("TCP address parses");
+        Brickd {
+            child,
+            tcp,
+            socket,
+            workdir,
+            _dir: dir,
+        }
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    pub fn signal(&self, sig: i32) {
+        // SAFETY: sending a signal to our own child process.
+        assert_eq!(unsafe { libc::kill(self.pid(), sig) }, 0);
+    }
+
+    /// Waits for the process to exit, at most `limit`.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        None
+    }
+
+    pub fn tcp_client(&self) -> Client<TcpStream> {
+        let s = TcpStream::connect(self.tcp).expect("connect tcp");
+        s.set_nodelay(true).unwrap();
+        Client::new(s)
+    }
+
+    pub fn unix_client(&self) -> Client<UnixStream> {
+        Client::new(UnixStream::connect(&self.socket).expect("connect unix"))
+    }
+}
+
+impl Drop for Brickd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A decoded reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub xid: u32,
+    pub status: ReplyStatus,
+    pub verf_flavor: u32,
+    pub verf_body: Vec<u8>,
+    pub body: Vec<u8>,
+}
+
+/// Encodes one call record (with its record mark) with the CLI's credential.
+pub fn call_record(xid: u32, prog: u32, vers: u32, proc_num: u32, args: &[u8]) -> Vec<u8> {
+    call_record_with(
+        xid,
+        prog,
+        vers,
+        proc_num,
+        OpaqueAuth {
+            flavor: AUTH_GLUSTERFS_V2,
+            body: &CLI_CREDENTIAL_V2,
+        },
+        OpaqueAuth::NULL,
+        args,
+    )
+}
+
+pub fn call_record_with(
+    xid: u32,
+    prog: u32,
+    vers: u32,
+    proc_num: u32,
+    cred: OpaqueAuth<'_>,
+    verf: OpaqueAuth<'_>,
+    args: &[u8],
+) -> Vec<u8> {
+    let mut body = Vec::new();
+    encode_call(
+        &mut body,
+        &CallHeader {
+            xid,
+            prog,
+            vers,
+            proc_num,
+            cred,
+            verf,
+        },
+    );
+    body.extend_from_slice(args);
+    with_mark(&body)
+}
+
+pub fn with_mark(body: &[u8]) -> Vec<u8> {
+    let mut rec = fragment_header(body.len()).to_vec();
+    rec.extend_from_slice(body);
+    rec
+}
+
+/// A blocking RPC client.
+pub struct Client<S> {
+    pub stream: S,
+    decoder: RecordDecoder,
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    next_xid: u32,
+}
+
+impl<S: Read + Write> Client<S> {
+    pub fn new(stream: S) -> Self {
+        Client {
+            stream,
+            decoder: RecordDecoder::new(64 << 20),
+            buf: vec![0; 1 << 16],
+            start: 0,
+            end: 0,
+            next_xid: 2,
+        }
+    }
+
+    pub fn next_xid(&mut self) -> u32 {
+        let x = self.next_xid;
+        self.next_xid += 1;
+        x
+    }
+
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("write");
+    }
+
+    /// Reads one whole reply record; `None` at EOF or on a read error.
+    pub fn read_record(&mut self) -> Option<Vec<u8>> {
+        loop {
+            while self.start < self.end {
+                let (n, rec) = self
+                    .decoder
+                    .decode(&self.buf[self.start..self.end])
+                    .expect("server record within cap");
+                let rec = rec.map(|r| r.to_vec());
+                self.start += n;
+                if rec.is_some() {
+                    return rec;
+                }
+            }
+            self.start = 0;
+            self.end = 0;
+            match self.stream.read(&mut self.buf) {
+                Ok(0) | Err(_) => return None,
+                Ok(n) => self.end = n,
+            }
+        }
+    }
+
+    pub fn read_reply(&mut self) -> Option<Reply> {
+        let rec = self.read_record()?;
+        let (hdr, body) = decode_reply(&rec).expect("well-formed reply");
+        Some(Reply {
+            xid: hdr.xid,
+            status: hdr.status,
+            verf_flavor: hdr.verf.flavor,
+            verf_body: hdr.verf.body.to_vec(),
+            body: body.to_vec(),
+        })
+    }
+
+    pub fn call(&mut self, prog: u32, vers: u32, proc_num: u32, args: &[u8]) -> Reply {
+        let xid = self.next_xid();
+        let rec = call_record(xid, prog, vers, proc_num, args);
+        self.send(&rec);
+        let reply = self.read_reply().expect("a reply");
+        assert_eq!(reply.xid, xid);
+        reply
+    }
+}
+
+/// True once nothing answers on the address.
+pub fn refuses_connections(addr: SocketAddr) -> bool {
+    TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err()
+}
