@@ -59,22 +59,62 @@ impl Default for ArenaConfig {
     }
 }
 
+/// `CLASS_BY_CEIL_LOG2[k]` is the index of the smallest class holding `1 << k` bytes. Every class
+/// is a power of two, so the smallest class holding `bytes` is the smallest class holding
+/// `bytes` rounded up to a power of two: a table lookup instead of a search.
+const CLASS_BY_CEIL_LOG2: [u8; CLASS_LOG2_MAX + 1] = class_by_ceil_log2();
+
+/// log2 of the largest class.
+const CLASS_LOG2_MAX: usize = SIZE_CLASSES[CLASS_COUNT - 1].trailing_zeros() as usize;
+
+const fn class_by_ceil_log2() -> [u8; CLASS_LOG2_MAX + 1] {
+    let mut table = [0u8; CLASS_LOG2_MAX + 1];
+    let mut log2 = 0;
+    while log2 <= CLASS_LOG2_MAX {
+        let mut class = 0;
+        while SIZE_CLASSES[class] < 1 << log2 {
+            class += 1;
+        }
+        table[log2] = class as u8;
+        log2 += 1;
+    }
+    table
+}
+
+const _: () = {
+    let mut class = 0;
+    while class < CLASS_COUNT {
+        assert!(
+            SIZE_CLASSES[class].is_power_of_two(),
+            "size classes are powers of two"
+        );
+        assert!(
+            class == 0 || SIZE_CLASSES[class - 1] < SIZE_CLASSES[class],
+            "sorted"
+        );
+        class += 1;
+    }
+};
+
 /// The index in [`SIZE_CLASSES`] of the smallest class holding `bytes`, or `CLASS_COUNT` when
 /// `bytes` is above every class (a large allocation).
 #[inline]
 fn class_index(bytes: usize) -> usize {
-    // Counting the classes that are too small is branch-free and gives the same answer as a
-    // search, because the classes are sorted.
-    SIZE_CLASSES.iter().filter(|&&class| class < bytes).count()
+    // ceil(log2(bytes)), with 0 and 1 both giving 0.
+    let ceil_log2 = (usize::BITS - bytes.saturating_sub(1).leading_zeros()) as usize;
+    match CLASS_BY_CEIL_LOG2.get(ceil_log2) {
+        Some(&class) => usize::from(class),
+        None => CLASS_COUNT,
+    }
 }
 
 /// One size class: its free list and its counters.
 #[derive(Debug)]
 struct ClassPool {
-    /// Idle buffers, all empty and of exactly this class's capacity. Capacity is reserved at
-    /// `pooled_max` and the length never exceeds it, so pushing never allocates. Borrowed only
-    /// inside `take`/`put`/`stats`, which call nothing that could reach the arena again, so a
-    /// borrow can never overlap another.
+    /// Idle buffers, all of exactly this class's capacity; their contents are stale until `take`
+    /// clears them. Capacity is reserved at `pooled_max` and the length never exceeds it, so
+    /// pushing never allocates. Borrowed only inside `take`/`put`/`stats`, which call nothing
+    /// that could reach the arena again, so a borrow can never overlap another.
     free: RefCell<Vec<Vec<u8>>>,
     pooled_max: usize,
     hits: Cell<u64>,
@@ -100,8 +140,11 @@ impl ClassPool {
     fn take(&self, class: usize) -> Vec<u8> {
         let pooled = self.free.borrow_mut().pop();
         let vec = match pooled {
-            Some(vec) => {
+            Some(mut vec) => {
                 self.hits.set(self.hits.get() + 1);
+                // Cleared here rather than on the way in: the length is then known to be zero
+                // without reading it back from the slot `put` has just written.
+                vec.clear();
                 vec
             }
             None => self.allocate(class),
@@ -134,7 +177,6 @@ impl ClassPool {
         }
         let mut free = self.free.borrow_mut();
         if free.len() < self.pooled_max {
-            vec.clear();
             free.push(std::mem::take(vec));
         }
     }
@@ -288,9 +330,9 @@ impl fmt::Display for ArenaStats {
 /// on drop it is freed instead of pooled, and `in_use` is decremented as for any other drop, so
 /// the counters stay exact. Replacing the `Vec` through `DerefMut` is treated the same way.
 ///
-/// On drop the buffer is cleared and pushed back to its class's free list, if the arena still
-/// exists and the list is not full; otherwise it is freed. It holds only a [`Weak`] reference,
-/// so outstanding buffers never keep a dropped arena's pooled memory alive.
+/// On drop the buffer goes back to its class's free list (it is cleared when next taken) if the
+/// arena still exists and the list is not full; otherwise it is freed. It holds only a [`Weak`]
+/// reference, so outstanding buffers never keep a dropped arena's pooled memory alive.
 pub struct IoBuf {
     vec: Vec<u8>,
     /// Index in [`SIZE_CLASSES`], or `CLASS_COUNT` for a large allocation.
@@ -391,6 +433,25 @@ mod tests {
                 expected.unwrap_or(bytes),
                 "get({bytes}) capacity"
             );
+        }
+    }
+
+    #[test]
+    fn class_lookup_table_agrees_with_a_search() {
+        let search = |bytes: usize| {
+            SIZE_CLASSES
+                .iter()
+                .position(|&class| bytes <= class)
+                .unwrap_or(SIZE_CLASSES.len())
+        };
+        let boundaries = SIZE_CLASSES
+            .iter()
+            .flat_map(|&class| [class - 1, class, class + 1]);
+        for bytes in (0..=4096)
+            .chain(boundaries)
+            .chain([usize::MAX / 2, usize::MAX])
+        {
+            assert_eq!(class_index(bytes), search(bytes), "class_index({bytes})");
         }
     }
 

@@ -24,13 +24,14 @@ use std::net::SocketAddr;
 use std::os::fd::{FromRawFd, IntoRawFd, RawFd};
 use std::path::PathBuf;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 use thiserror::Error;
 
-/// How often a shard looks at the process-wide control flags.
-const CONTROL_POLL: Duration = Duration::from_millis(20);
+/// Control byte: stop the shard.
+const CONTROL_STOP: u8 = b'S';
+/// Control byte: contribute a statedump section.
+const CONTROL_STATEDUMP: u8 = b'D';
 /// After a stop signal the process exits by this deadline even if a call never completes.
 const SHUTDOWN_DEADLINE: Duration = Duration::from_millis(4500);
 /// How long a statedump waits for the shards' sections.
@@ -111,12 +112,21 @@ pub enum ServerError {
     },
 }
 
-/// Process-wide flags the shards poll; written by the signal thread.
+/// The signal thread's line to the shards. Each shard owns the other end of one socket pair
+/// and reads command bytes from it; an idle shard therefore has no timer to wake for.
 struct Control {
-    stop: AtomicBool,
-    statedump_generation: AtomicU64,
+    shard_links: Vec<std::os::unix::net::UnixStream>,
     statedump_sections: Mutex<Vec<(usize, String)>>,
     statedump_ready: Condvar,
+}
+
+impl Control {
+    fn tell_all(&self, command: u8) {
+        use std::io::Write as _;
+        for link in &self.shard_links {
+            let _ = (&*link).write_all(&[command]);
+        }
+    }
 }
 
 /// What a shard owns. Lives on its executor thread only.
@@ -304,9 +314,17 @@ pub fn run(config: ServerConfig) -> Result<(), ServerError> {
         })?;
     }
 
+    let mut shard_links = Vec::with_capacity(shards);
+    let mut shard_ends = Vec::with_capacity(shards);
+    for _ in 0..shards {
+        let (ours, theirs) =
+            std::os::unix::net::UnixStream::pair().map_err(ServerError::Signals)?;
+        theirs.set_nonblocking(true).map_err(ServerError::Signals)?;
+        shard_links.push(ours);
+        shard_ends.push(theirs.into_raw_fd());
+    }
     let control = Arc::new(Control {
-        stop: AtomicBool::new(false),
-        statedump_generation: AtomicU64::new(0),
+        shard_links,
         statedump_sections: Mutex::new(Vec::new()),
         statedump_ready: Condvar::new(),
     });
@@ -317,7 +335,7 @@ pub fn run(config: ServerConfig) -> Result<(), ServerError> {
         .unwrap_or(1);
     let (ready_tx, ready_rx) = mpsc::channel::<Result<usize, ServerError>>();
     let mut handles = Vec::with_capacity(shards);
-    for (id, tcp_fd) in tcp_fds.into_iter().enumerate() {
+    for (id, (tcp_fd, control_fd)) in tcp_fds.into_iter().zip(shard_ends).enumerate() {
         let control = control.clone();
         let ready_tx = ready_tx.clone();
         let limits = config.limits;
@@ -327,15 +345,16 @@ pub fn run(config: ServerConfig) -> Result<(), ServerError> {
             .name(&format!("brickd-shard-{id}"))
             .io_memory(IO_MEMORY_BYTES)
             .spawn(move || async move {
-                shard_main(
+                shard_main(ShardStart {
                     id,
                     tcp_fd,
                     unix_path,
+                    control_fd,
                     limits,
                     test_program,
                     control,
-                    ready_tx,
-                )
+                    ready: ready_tx,
+                })
                 .await
             })
             .map_err(|e| ServerError::Shard {
@@ -349,7 +368,7 @@ pub fn run(config: ServerConfig) -> Result<(), ServerError> {
         match ready_rx.recv() {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => {
-                control.stop.store(true, Ordering::SeqCst);
+                control.tell_all(CONTROL_STOP);
                 for h in handles {
                     let _ = h.join();
                 }
@@ -402,7 +421,7 @@ fn start_signal_thread(
                             signal,
                             "stopping: no new connections, finishing calls in flight"
                         );
-                        control.stop.store(true, Ordering::SeqCst);
+                        control.tell_all(CONTROL_STOP);
                         std::thread::spawn(|| {
                             std::thread::sleep(SHUTDOWN_DEADLINE);
                             tracing::warn!(
@@ -423,7 +442,7 @@ fn statedump(control: &Control, shards: usize, run_dir: &std::path::Path) {
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .clear();
-    control.statedump_generation.fetch_add(1, Ordering::SeqCst);
+    control.tell_all(CONTROL_STATEDUMP);
     let deadline = Instant::now() + STATEDUMP_WAIT;
     let mut sections = control
         .statedump_sections
@@ -459,15 +478,31 @@ fn statedump(control: &Control, shards: usize, run_dir: &std::path::Path) {
     }
 }
 
-async fn shard_main(
+/// What one shard starts with.
+struct ShardStart {
     id: usize,
     tcp_fd: Option<RawFd>,
     unix_path: Option<PathBuf>,
+    control_fd: RawFd,
     limits: Limits,
     test_program: bool,
     control: Arc<Control>,
     ready: mpsc::Sender<Result<usize, ServerError>>,
-) {
+}
+
+async fn shard_main(start: ShardStart) {
+    let ShardStart {
+        id,
+        tcp_fd,
+        unix_path,
+        control_fd,
+        limits,
+        test_program,
+        control,
+        ready,
+    } = start;
+    // SAFETY: the fd is this shard's end of a socket pair made by `run`, owned by no one else.
+    let mut control_link = unsafe { glommio::net::UnixStream::from_raw_fd(control_fd) };
     let mut tcp_set = program::tcp_programs();
     let mut unix_set = program::unix_programs();
     if test_program {
@@ -511,19 +546,26 @@ async fn shard_main(
     let _ = ready.send(Ok(id));
     drop(ready);
 
-    let mut seen_generation = 0;
-    while !control.stop.load(Ordering::SeqCst) {
-        glommio::timer::sleep(CONTROL_POLL).await;
-        let generation = control.statedump_generation.load(Ordering::SeqCst);
-        if generation != seen_generation {
-            seen_generation = generation;
-            let section = shard.statedump_section();
-            control
-                .statedump_sections
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push((id, section));
-            control.statedump_ready.notify_all();
+    let mut command = [0u8; 16];
+    'control: loop {
+        let n = match futures_lite::io::AsyncReadExt::read(&mut control_link, &mut command).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        for &c in &command[..n] {
+            match c {
+                CONTROL_STOP => break 'control,
+                CONTROL_STATEDUMP => {
+                    let section = shard.statedump_section();
+                    control
+                        .statedump_sections
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push((id, section));
+                    control.statedump_ready.notify_all();
+                }
+                _ => {}
+            }
         }
     }
     shard.stop();
