@@ -34,6 +34,10 @@ pub struct ServeArgs {
     /// Open connections per shard.
     #[arg(long, value_name = "N", default_value_t = 4096)]
     pub connections_per_shard_max: usize,
+    /// Microseconds an idle shard keeps polling before it sleeps (0: sleep at once). Trades
+    /// CPU for latency.
+    #[arg(long, value_name = "US", default_value_t = 0)]
+    pub spin_before_park_us: u64,
     /// Register the "brickd test" RPC program (for the test suite only).
     #[arg(long, hide = true)]
     pub enable_test_program: bool,
@@ -58,6 +62,8 @@ impl ServeArgs {
                 connections_per_shard_max: self.connections_per_shard_max.max(1),
             },
             enable_test_program: self.enable_test_program,
+            spin_before_park: (self.spin_before_park_us > 0)
+                .then(|| std::time::Duration::from_micros(self.spin_before_park_us)),
         }
     }
 }

@@ -255,8 +255,8 @@ impl Arena {
         Vec::with_capacity(bytes)
     }
 
-    /// Takes back a buffer of class index `class` (`CLASS_COUNT` for large); whatever is left in `vec`
-    /// afterwards is freed by the caller.
+    /// Takes back a buffer of class index `class` (`CLASS_COUNT` for large); whatever is left
+    /// in `vec` afterwards is freed by the caller.
     #[inline]
     fn put(&self, class: usize, vec: &mut Vec<u8>) {
         match self.classes.get(class) {

@@ -78,6 +78,8 @@ pub struct ServerConfig {
     pub limits: Limits,
     /// Register the "brickd test" program (tests only).
     pub enable_test_program: bool,
+    /// How long an idle shard polls before it sleeps; `None` sleeps at once.
+    pub spin_before_park: Option<Duration>,
 }
 
 /// Why the server could not start.
@@ -341,9 +343,13 @@ pub fn run(config: ServerConfig) -> Result<(), ServerError> {
         let limits = config.limits;
         let test_program = config.enable_test_program;
         let unix_path = if id == 0 { config.socket.clone() } else { None };
-        let handle = glommio::LocalExecutorBuilder::new(glommio::Placement::Fixed(id % cores))
+        let mut builder = glommio::LocalExecutorBuilder::new(glommio::Placement::Fixed(id % cores))
             .name(&format!("brickd-shard-{id}"))
-            .io_memory(IO_MEMORY_BYTES)
+            .io_memory(IO_MEMORY_BYTES);
+        if let Some(spin) = config.spin_before_park {
+            builder = builder.spin_before_park(spin);
+        }
+        let handle = builder
             .spawn(move || async move {
                 shard_main(ShardStart {
                     id,
