@@ -3,9 +3,8 @@
 //! This module owns the buffers a shard reads records into and encodes replies into: one
 //! [`Arena`] per shard, one bounded free list per size class, and the counters the statedump
 //! prints ([`ArenaStats`]). A request takes an [`IoBuf`] of the smallest class that holds it
-//! with [`Arena::get`]; dropping the `IoBuf` clears it and puts it back on its class's free
-//! list, so a shard in steady state serves every buffer from memory it already owns and
-//! allocates nothing.
+//! with [`Arena::get`]; dropping the `IoBuf` puts it back on its class's free list, so a shard
+//! in steady state serves every buffer from memory it already owns and allocates nothing.
 //!
 //! What it must not do:
 //!
