@@ -34,6 +34,10 @@ pub struct ServeArgs {
     /// Open connections per shard.
     #[arg(long, value_name = "N", default_value_t = 4096)]
     pub connections_per_shard_max: usize,
+    /// Do not pin shards to cores. Pinning suits dedicated cores; on a small shared machine
+    /// (a VM where the load generator runs too) unpinned shards can cost less CPU per request.
+    #[arg(long)]
+    pub no_pin: bool,
     /// Microseconds an idle shard keeps polling before it sleeps (0: sleep at once). Trades
     /// CPU for latency.
     #[arg(long, value_name = "US", default_value_t = 0)]
@@ -62,6 +66,7 @@ impl ServeArgs {
                 connections_per_shard_max: self.connections_per_shard_max.max(1),
             },
             enable_test_program: self.enable_test_program,
+            pin_shards: !self.no_pin,
             spin_before_park: (self.spin_before_park_us > 0)
                 .then(|| std::time::Duration::from_micros(self.spin_before_park_us)),
         }

@@ -117,6 +117,7 @@ fn start_server() -> SocketAddr {
         shards: 1,
         limits: Limits::default(),
         enable_test_program: false,
+        pin_shards: true,
         spin_before_park: None,
     };
     std::thread::spawn(move || run(config).unwrap());

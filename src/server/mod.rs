@@ -78,6 +78,8 @@ pub struct ServerConfig {
     pub limits: Limits,
     /// Register the "brickd test" program (tests only).
     pub enable_test_program: bool,
+    /// Pin shard i to core i mod cores (the default); unpinned shards let the kernel move them.
+    pub pin_shards: bool,
     /// How long an idle shard polls before it sleeps; `None` sleeps at once.
     pub spin_before_park: Option<Duration>,
 }
@@ -343,9 +345,13 @@ pub fn run(config: ServerConfig) -> Result<(), ServerError> {
         let limits = config.limits;
         let test_program = config.enable_test_program;
         let unix_path = if id == 0 { config.socket.clone() } else { None };
-        let mut builder = glommio::LocalExecutorBuilder::new(glommio::Placement::Fixed(id % cores))
-            .name(&format!("brickd-shard-{id}"))
-            .io_memory(IO_MEMORY_BYTES);
+        let mut builder = glommio::LocalExecutorBuilder::new(if config.pin_shards {
+            glommio::Placement::Fixed(id % cores)
+        } else {
+            glommio::Placement::Unbound
+        })
+        .name(&format!("brickd-shard-{id}"))
+        .io_memory(IO_MEMORY_BYTES);
         if let Some(spin) = config.spin_before_park {
             builder = builder.spin_before_park(spin);
         }
