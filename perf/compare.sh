@@ -10,6 +10,7 @@
 #
 # Usage: perf/compare.sh [--rounds N] [--duration S] [--warmup S] [--transport tcp|unix]
 #                        [--glusterd-port P] [--brickd-port P] [--out DIR] [--glusterd-only]
+#                        [--brickd-args "FLAGS"]   (extra `brickd serve` flags, e.g. "--shards 1")
 #                        [--keep-workdir]
 #
 # Output: a text table on stdout; DIR/summary.md (markdown, ready for perf/RESULTS.md) and one
@@ -28,6 +29,7 @@ KEEP_WORKDIR=0
 # Workloads: name, connections, depth.
 WORKLOADS=("ping 4 16" "ping 16 1" "ping 1 1" "null 1 1")
 READY_TIMEOUT_S=30
+BRICKD_ARGS=""
 
 usage() {
     sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
@@ -45,12 +47,16 @@ while [[ $# -gt 0 ]]; do
         --out) OUT="$2"; shift 2 ;;
         --glusterd-only) GLUSTERD_ONLY=1; shift ;;
         --keep-workdir) KEEP_WORKDIR=1; shift ;;
+        --brickd-args) BRICKD_ARGS="$2"; shift 2 ;;
         -h|--help) usage 0 ;;
         *) echo "compare.sh: unknown option $1" >&2; usage 2 >&2 ;;
     esac
 done
 [[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || { echo "compare.sh: --rounds must be a positive integer" >&2; exit 2; }
 [[ "$TRANSPORT" == tcp || "$TRANSPORT" == unix ]] || { echo "compare.sh: --transport is tcp or unix" >&2; exit 2; }
+# shellcheck source=../scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
+ensure_packages glusterfs-server jq iproute2 gawk
 for tool in glusterd jq ss awk; do
     command -v "$tool" >/dev/null || { echo "compare.sh: $tool is not installed" >&2; exit 2; }
 done
@@ -142,8 +148,9 @@ EOF
 start_brickd() {
     port_free "$BD_PORT" || { echo "compare.sh: port $BD_PORT is taken; pick another with --brickd-port" >&2; exit 1; }
     mkdir -p "$WORK/bd"
+    # shellcheck disable=SC2086 # BRICKD_ARGS is a list of words on purpose
     "$BRICKD" serve --workdir "$WORK/bd" --socket "$WORK/bd/brickd.socket" --listen "127.0.0.1:$BD_PORT" \
-        >"$WORK/bd/brickd.log" 2>&1 &
+        $BRICKD_ARGS >"$WORK/bd/brickd.log" 2>&1 &
     BD_PID=$!
     for _ in $(seq $((READY_TIMEOUT_S * 10))); do
         kill -0 "$BD_PID" 2>/dev/null || { echo "compare.sh: brickd exited; see $WORK/bd/brickd.log:" >&2; tail -5 "$WORK/bd/brickd.log" >&2; exit 1; }

@@ -9,5 +9,6 @@
 pub mod config;
 pub mod iobuf;
 pub mod metrics;
+pub mod program;
 pub mod proto;
 pub mod server;

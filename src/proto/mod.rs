@@ -5,6 +5,7 @@
 //! returns an error value for bad input; none panics. Each decoder has a fuzz target in `fuzz/`.
 
 pub mod auth;
+pub mod cli;
 pub mod dict;
 pub mod dump;
 pub mod programs;
