@@ -9,6 +9,7 @@
 pub mod config;
 pub mod iobuf;
 pub mod metrics;
+pub mod ops;
 pub mod program;
 pub mod proto;
 pub mod server;

@@ -66,4 +66,3 @@ pub trait Program {
     fn call(&self, ctx: &CallContext<'_>, proc_num: u32, args: &[u8], out: &mut Vec<u8>)
         -> Outcome;
 }
-

@@ -17,6 +17,7 @@ pub mod test_program;
 
 use crate::iobuf::{Arena, ArenaConfig};
 use crate::metrics::{write_statedump, ShardMetrics};
+use crate::ops::NodeContext;
 use program::{ProgramTable, Transport};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -345,6 +346,7 @@ pub fn run(config: ServerConfig) -> Result<(), ServerError> {
         let limits = config.limits;
         let test_program = config.enable_test_program;
         let unix_path = if id == 0 { config.socket.clone() } else { None };
+        let workdir = config.workdir.clone();
         let mut builder = glommio::LocalExecutorBuilder::new(if config.pin_shards {
             glommio::Placement::Fixed(id % cores)
         } else {
@@ -359,6 +361,7 @@ pub fn run(config: ServerConfig) -> Result<(), ServerError> {
             .spawn(move || async move {
                 shard_main(ShardStart {
                     id,
+                    workdir,
                     tcp_fd,
                     unix_path,
                     control_fd,
@@ -493,6 +496,7 @@ fn statedump(control: &Control, shards: usize, run_dir: &std::path::Path) {
 /// What one shard starts with.
 struct ShardStart {
     id: usize,
+    workdir: PathBuf,
     tcp_fd: Option<RawFd>,
     unix_path: Option<PathBuf>,
     control_fd: RawFd,
@@ -505,6 +509,7 @@ struct ShardStart {
 async fn shard_main(start: ShardStart) {
     let ShardStart {
         id,
+        workdir,
         tcp_fd,
         unix_path,
         control_fd,
@@ -515,8 +520,9 @@ async fn shard_main(start: ShardStart) {
     } = start;
     // SAFETY: the fd is this shard's end of a socket pair made by `run`, owned by no one else.
     let mut control_link = unsafe { glommio::net::UnixStream::from_raw_fd(control_fd) };
-    let mut tcp_set = program::tcp_programs();
-    let mut unix_set = program::unix_programs();
+    let node = Rc::new(NodeContext { workdir });
+    let mut tcp_set = program::tcp_programs(&node);
+    let mut unix_set = program::unix_programs(&node);
     if test_program {
         tcp_set.push(test_program::program());
         unix_set.push(test_program::program());

@@ -7,6 +7,8 @@
 //! no task), or returns a future whose reply is sent when it completes, possibly after replies
 //! to later calls.
 
+use crate::ops::cli::{CliProgram, CliTable};
+use crate::ops::NodeContext;
 pub use crate::program::{CallContext, LaterFuture, LaterReply, Outcome, Program, Transport};
 use crate::proto::dump::{self, ProgramEntry};
 use crate::proto::programs::{self, names};
@@ -156,10 +158,10 @@ impl Program for NullOnlyProgram {
 }
 
 /// The programs glusterd serves on TCP 24007, in its DUMP order (reference §3.1).
-pub fn tcp_programs() -> Vec<Rc<dyn Program>> {
+pub fn tcp_programs(node: &Rc<NodeContext>) -> Vec<Rc<dyn Program>> {
     vec![
         NullOnlyProgram::shared(names::PEER, programs::PEER, 2),
-        NullOnlyProgram::shared(names::CLI_READ_ONLY, programs::CLI, 2),
+        CliProgram::shared(CliTable::ReadOnly, node.clone()),
         NullOnlyProgram::shared(names::MGMT, programs::MGMT, 2),
         NullOnlyProgram::shared(names::MGMT_V3, programs::MGMT, 3),
         NullOnlyProgram::shared(names::PORTMAP, programs::PORTMAP, 1),
@@ -169,9 +171,9 @@ pub fn tcp_programs() -> Vec<Rc<dyn Program>> {
 }
 
 /// The programs glusterd serves on its unix socket, in its DUMP order (reference §3.1).
-pub fn unix_programs() -> Vec<Rc<dyn Program>> {
+pub fn unix_programs(node: &Rc<NodeContext>) -> Vec<Rc<dyn Program>> {
     vec![
-        NullOnlyProgram::shared(names::CLI, programs::CLI, 2),
+        CliProgram::shared(CliTable::Full, node.clone()),
         NullOnlyProgram::shared(names::HANDSHAKE_CLI_GETSPEC, programs::HANDSHAKE, 2),
     ]
 }
@@ -180,6 +182,12 @@ pub fn unix_programs() -> Vec<Rc<dyn Program>> {
 mod tests {
     use super::*;
     use crate::proto::auth::Credential;
+
+    fn node() -> Rc<NodeContext> {
+        Rc::new(NodeContext {
+            workdir: "/tmp/wd".into(),
+        })
+    }
 
     fn ctx<'a>(cred: &'a Credential<'a>) -> CallContext<'a> {
         CallContext {
@@ -191,7 +199,7 @@ mod tests {
 
     #[test]
     fn routes_follow_glusterd_rules() {
-        let table = ProgramTable::with_dump(tcp_programs());
+        let table = ProgramTable::with_dump(tcp_programs(&node()));
         assert!(matches!(
             table.route(999_999, 1, 0),
             Route::Refuse(ReplyStatus::ProgUnavail)
@@ -205,7 +213,7 @@ mod tests {
             Route::Refuse(ReplyStatus::ProgMismatch { low: 2, high: 2 })
         ));
         assert!(matches!(
-            table.route(programs::CLI, 2, 3),
+            table.route(programs::CLI, 2, 4),
             Route::Refuse(ReplyStatus::ProcUnavail)
         ));
         assert!(matches!(
@@ -220,7 +228,7 @@ mod tests {
 
     #[test]
     fn dump_lists_the_listeners_programs_in_registration_order() {
-        let table = ProgramTable::with_dump(unix_programs());
+        let table = ProgramTable::with_dump(unix_programs(&node()));
         let Route::Program(p, "DUMP") = table.route(dump::PROGRAM, 1, 1) else {
             panic!("DUMP must route")
         };

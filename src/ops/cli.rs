@@ -1,0 +1,234 @@
+//! GLUSTER_CLI_PROGRAM 1238463 v2 as an RPC program: which procedures each listener offers and
+//! how each call is answered.
+//!
+//! The unix socket carries glusterd's full table and TCP its read-only subset (reference §3.2;
+//! the admin procedures are never offered on TCP: CVE-2018-10841). A procedure brickd has not
+//! implemented yet still answers, with op_ret -1 and an op_errstr that says so, so the CLI
+//! prints `<command>: failed: …` at once instead of an empty line or a time-out.
+
+use super::NodeContext;
+use crate::program::{CallContext, Outcome, Program};
+use crate::proto::cli::{self, CliRsp};
+use crate::proto::programs::names;
+use crate::proto::rpc::ReplyStatus;
+use std::rc::Rc;
+
+/// errno brickd answers for a procedure it does not implement (ENOSYS).
+pub const ENOSYS: i32 = 38;
+
+/// Which of glusterd's two CLI actor tables a listener gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CliTable {
+    /// The full table, for the unix socket.
+    Full,
+    /// The read-only subset, for TCP.
+    ReadOnly,
+}
+
+/// The CLI program for one listener.
+pub struct CliProgram {
+    table: CliTable,
+    node: Rc<NodeContext>,
+}
+
+impl CliProgram {
+    /// The program serving `table` for this shard.
+    pub fn shared(table: CliTable, node: Rc<NodeContext>) -> Rc<dyn Program> {
+        Rc::new(CliProgram { table, node })
+    }
+
+    fn offers(&self, proc_num: u32) -> bool {
+        cli::PROCEDURES
+            .get(proc_num as usize)
+            .is_some_and(|&(_, _, uds, tcp)| match self.table {
+                CliTable::Full => uds,
+                CliTable::ReadOnly => tcp,
+            })
+    }
+}
+
+/// Read procedures whose failure reply the CLI prints as if it were an answer ("No volumes
+/// present" for a failed GET_VOLUME, say). Until brickd implements one, it answers
+/// PROC_UNAVAIL, which the CLI reports as a failure.
+const NOT_YET_ANSWERABLE: [u32; 5] = [
+    cli::PROC_LIST_FRIENDS,
+    cli::PROC_GET_VOLUME,
+    cli::PROC_STATUS_VOLUME,
+    cli::PROC_LIST_VOLUME,
+    cli::PROC_UUID_GET,
+];
+
+/// The op_errstr for a procedure brickd does not implement yet.
+pub fn not_implemented_message(proc_name: &str) -> String {
+    format!("brickd does not implement the CLI procedure {proc_name} yet")
+}
+
+impl Program for CliProgram {
+    fn name(&self) -> &'static str {
+        match self.table {
+            CliTable::Full => names::CLI,
+            CliTable::ReadOnly => names::CLI_READ_ONLY,
+        }
+    }
+    fn number(&self) -> u32 {
+        cli::PROGRAM
+    }
+    fn version(&self) -> u32 {
+        cli::VERSION
+    }
+    fn procedure_name(&self, proc_num: u32) -> Option<&'static str> {
+        // NULL answers on every program (docs/rpc-deviations.md); the rest follow glusterd's
+        // tables.
+        if proc_num == 0 {
+            return Some("NULL");
+        }
+        if self.offers(proc_num) && !NOT_YET_ANSWERABLE.contains(&proc_num) {
+            cli::procedure_name(proc_num)
+        } else {
+            None
+        }
+    }
+    fn call(
+        &self,
+        _ctx: &CallContext<'_>,
+        proc_num: u32,
+        args: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Outcome {
+        let name = match cli::procedure_name(proc_num) {
+            Some(n) => n,
+            None => return Outcome::Now(ReplyStatus::ProcUnavail),
+        };
+        match proc_num {
+            0 => Outcome::Now(ReplyStatus::Success),
+            cli::PROC_GETWD => {
+                if cli::decode_getwd_req(args).is_err() {
+                    return Outcome::Now(ReplyStatus::GarbageArgs);
+                }
+                let wd = self.node.workdir.to_string_lossy();
+                cli::encode_getwd_rsp(out, 0, 0, &wd);
+                Outcome::Now(ReplyStatus::Success)
+            }
+            cli::PROC_MOUNT => {
+                if cli::decode_mount_req(args).is_err() {
+                    return Outcome::Now(ReplyStatus::GarbageArgs);
+                }
+                cli::encode_mount_rsp(out, -1, ENOSYS, "");
+                Outcome::Now(ReplyStatus::Success)
+            }
+            cli::PROC_UMOUNT => {
+                if cli::decode_umount_req(args).is_err() {
+                    return Outcome::Now(ReplyStatus::GarbageArgs);
+                }
+                cli::encode_umount_rsp(out, -1, ENOSYS);
+                Outcome::Now(ReplyStatus::Success)
+            }
+            cli::PROC_FSM_LOG => {
+                if cli::decode_fsm_log_req(args).is_err() {
+                    return Outcome::Now(ReplyStatus::GarbageArgs);
+                }
+                cli::encode_fsm_log_rsp(out, -1, ENOSYS, &not_implemented_message(name), &[]);
+                Outcome::Now(ReplyStatus::Success)
+            }
+            _ => {
+                if cli::decode_cli_req(args).is_err() {
+                    return Outcome::Now(ReplyStatus::GarbageArgs);
+                }
+                cli::encode_cli_rsp(
+                    out,
+                    &CliRsp {
+                        op_ret: -1,
+                        op_errno: ENOSYS,
+                        op_errstr: &not_implemented_message(name),
+                        dict: &[],
+                    },
+                );
+                Outcome::Now(ReplyStatus::Success)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::program::Transport;
+    use crate::proto::auth::Credential;
+
+    fn program(table: CliTable) -> Rc<dyn Program> {
+        CliProgram::shared(
+            table,
+            Rc::new(NodeContext {
+                workdir: "/var/lib/brickd".into(),
+            }),
+        )
+    }
+
+    fn call(p: &dyn Program, proc_num: u32, args: &[u8]) -> (ReplyStatus, Vec<u8>) {
+        let cred = Credential::Null;
+        let ctx = CallContext {
+            shard: 0,
+            transport: Transport::Unix,
+            credential: &cred,
+        };
+        let mut out = Vec::new();
+        match p.call(&ctx, proc_num, args, &mut out) {
+            Outcome::Now(s) => (s, out),
+            Outcome::Later(_) => panic!("CLI procedures answer at once for now"),
+        }
+    }
+
+    #[test]
+    fn tcp_offers_only_the_read_only_subset() {
+        let p = program(CliTable::ReadOnly);
+        assert_eq!(p.procedure_name(26), Some("GETWD"));
+        assert_eq!(p.procedure_name(4), None, "CREATE_VOLUME never on TCP");
+        assert_eq!(
+            p.procedure_name(21),
+            None,
+            "FSM_LOG is not read-only in glusterd"
+        );
+        assert_eq!(p.name(), "GlusterD svc cli read-only");
+        let full = program(CliTable::Full);
+        assert_eq!(full.procedure_name(4), Some("CREATE_VOLUME"));
+        assert_eq!(full.procedure_name(6), None, "GET_NEXT_VOLUME has no actor");
+        assert_eq!(full.procedure_name(0), Some("NULL"));
+        assert_eq!(full.procedure_name(50), None);
+    }
+
+    #[test]
+    fn unimplemented_procedures_say_so() {
+        let p = program(CliTable::Full);
+        let mut args = Vec::new();
+        cli::encode_cli_req(&mut args, &[]);
+        let (status, body) = call(p.as_ref(), 4, &args);
+        assert_eq!(status, ReplyStatus::Success);
+        let rsp = cli::decode_cli_rsp(&body).unwrap();
+        assert_eq!((rsp.op_ret, rsp.op_errno), (-1, ENOSYS));
+        assert_eq!(
+            rsp.op_errstr,
+            "brickd does not implement the CLI procedure CREATE_VOLUME yet"
+        );
+    }
+
+    #[test]
+    fn getwd_answers_the_workdir() {
+        let p = program(CliTable::ReadOnly);
+        let (status, body) = call(p.as_ref(), cli::PROC_GETWD, &[0, 0, 0, 0]);
+        assert_eq!(status, ReplyStatus::Success);
+        assert_eq!(&body[8..12], &[0, 0, 0, 15]);
+        assert_eq!(&body[12..27], b"/var/lib/brickd");
+    }
+
+    #[test]
+    fn malformed_arguments_are_garbage_args() {
+        let p = program(CliTable::Full);
+        for proc_num in [4, 21, 26, 29, 30] {
+            assert_eq!(
+                call(p.as_ref(), proc_num, &[0, 0]).0,
+                ReplyStatus::GarbageArgs,
+                "{proc_num}"
+            );
+        }
+    }
+}

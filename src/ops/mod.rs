@@ -1,0 +1,14 @@
+//! Operations: one file per RPC program or operation. An operation decodes its arguments with
+//! `proto`, reads or changes state, and encodes its reply. It never touches sockets (that is
+//! `server`) and never writes files directly (that is `store` and `brick`).
+
+pub mod cli;
+
+use std::path::PathBuf;
+
+/// Node-wide facts every shard holds a read-only copy of.
+#[derive(Debug, Clone)]
+pub struct NodeContext {
+    /// The workdir (`GETWD` answers it).
+    pub workdir: PathBuf,
+}
