@@ -607,3 +607,18 @@ fn a_live_socket_is_not_stolen_and_a_stale_one_is_replaced() {
         ReplyStatus::Success
     );
 }
+
+#[test]
+fn every_shard_answers_over_the_shard_mesh() {
+    for shards in ["1", "2", "4"] {
+        let b = Brickd::start(&["--shards", shards]);
+        let mut c = b.unix_client();
+        let r = c.call(test_program::PROGRAM, 1, test_program::PROC_SHARDS, &[]);
+        assert_eq!(r.status, ReplyStatus::Success);
+        let mut rd = XdrReader::new(&r.body);
+        let n = rd.u32().unwrap();
+        let got: Vec<u32> = (0..n).map(|_| rd.u32().unwrap()).collect();
+        let want: Vec<u32> = (0..shards.parse().unwrap()).collect();
+        assert_eq!(got, want, "{shards} shards");
+    }
+}

@@ -6,7 +6,7 @@
 //! implemented yet still answers, with op_ret -1 and an op_errstr that says so, so the CLI
 //! prints `<command>: failed: …` at once instead of an empty line or a time-out.
 
-use super::NodeContext;
+use super::shard::ShardState;
 use crate::program::{CallContext, Outcome, Program};
 use crate::proto::cli::{self, CliRsp};
 use crate::proto::programs::names;
@@ -28,13 +28,13 @@ pub enum CliTable {
 /// The CLI program for one listener.
 pub struct CliProgram {
     table: CliTable,
-    node: Rc<NodeContext>,
+    state: Rc<ShardState>,
 }
 
 impl CliProgram {
     /// The program serving `table` for this shard.
-    pub fn shared(table: CliTable, node: Rc<NodeContext>) -> Rc<dyn Program> {
-        Rc::new(CliProgram { table, node })
+    pub fn shared(table: CliTable, state: Rc<ShardState>) -> Rc<dyn Program> {
+        Rc::new(CliProgram { table, state })
     }
 
     fn offers(&self, proc_num: u32) -> bool {
@@ -105,7 +105,7 @@ impl Program for CliProgram {
                 if cli::decode_getwd_req(args).is_err() {
                     return Outcome::Now(ReplyStatus::GarbageArgs);
                 }
-                let wd = self.node.workdir.to_string_lossy();
+                let wd = self.state.node.workdir.to_string_lossy();
                 cli::encode_getwd_rsp(out, 0, 0, &wd);
                 Outcome::Now(ReplyStatus::Success)
             }
@@ -156,12 +156,7 @@ mod tests {
     use crate::proto::auth::Credential;
 
     fn program(table: CliTable) -> Rc<dyn Program> {
-        CliProgram::shared(
-            table,
-            Rc::new(NodeContext {
-                workdir: "/var/lib/brickd".into(),
-            }),
-        )
+        CliProgram::shared(table, crate::ops::shard::tests::lone_shard())
     }
 
     fn call(p: &dyn Program, proc_num: u32, args: &[u8]) -> (ReplyStatus, Vec<u8>) {
@@ -217,7 +212,7 @@ mod tests {
         let (status, body) = call(p.as_ref(), cli::PROC_GETWD, &[0, 0, 0, 0]);
         assert_eq!(status, ReplyStatus::Success);
         assert_eq!(&body[8..12], &[0, 0, 0, 15]);
-        assert_eq!(&body[12..27], b"/var/lib/brickd");
+        assert_eq!(&body[12..27], b"/var/lib/glustr");
     }
 
     #[test]

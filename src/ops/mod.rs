@@ -3,6 +3,7 @@
 //! `server`) and never writes files directly (that is `store` and `brick`).
 
 pub mod cli;
+pub mod shard;
 
 use std::path::PathBuf;
 

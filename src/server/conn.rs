@@ -89,6 +89,10 @@ where
 {
     let shared = Rc::new(ConnShared::default());
     let conn_id = shard.register_connection(shared.clone());
+    if shard.is_stopping() {
+        // Accepted just before the shard began to stop, so `ShardContext::stop` did not see it.
+        begin_close(&shared);
+    }
     let table = match transport {
         Transport::Tcp(_) => &shard.tcp_programs,
         Transport::Unix => &shard.unix_programs,

@@ -17,6 +17,7 @@ pub mod test_program;
 
 use crate::iobuf::{Arena, ArenaConfig};
 use crate::metrics::{write_statedump, ShardMetrics};
+use crate::ops::shard::{Mesh, MeshError, ShardJob, ShardState};
 use crate::ops::NodeContext;
 use program::{ProgramTable, Transport};
 use std::cell::{Cell, RefCell};
@@ -40,6 +41,8 @@ const STATEDUMP_WAIT: Duration = Duration::from_secs(2);
 /// io_uring buffer memory per executor. brickd does no direct file I/O through glommio, so a
 /// small amount keeps several shards under the default 8 MiB RLIMIT_MEMLOCK.
 const IO_MEMORY_BYTES: usize = 1 << 20;
+/// Jobs queued from one shard to another before the sender waits.
+const MESH_QUEUE_JOBS: usize = 256;
 /// TCP listen backlog (glusterd uses 1024).
 const LISTEN_BACKLOG: i32 = 1024;
 
@@ -162,6 +165,10 @@ impl ShardContext {
         self.metrics.borrow_mut().connections.open -= 1;
     }
 
+    fn is_stopping(&self) -> bool {
+        self.stopping.get()
+    }
+
     fn connection_count(&self) -> usize {
         self.connections.borrow().len()
     }
@@ -200,6 +207,26 @@ impl ShardContext {
             self.arena.stats()
         ));
         text
+    }
+}
+
+/// [`Mesh`] over glommio's channel mesh.
+struct GlommioMesh {
+    senders: glommio::channels::channel_mesh::Senders<ShardJob>,
+}
+
+impl Mesh for GlommioMesh {
+    fn send(
+        &self,
+        shard: usize,
+        job: ShardJob,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), MeshError>> + '_>> {
+        Box::pin(async move {
+            self.senders
+                .send_to(shard, job)
+                .await
+                .map_err(|_| MeshError::ShardGone(shard))
+        })
     }
 }
 
@@ -339,6 +366,8 @@ pub fn run(config: ServerConfig) -> Result<(), ServerError> {
         .map(|n| n.get())
         .unwrap_or(1);
     let (ready_tx, ready_rx) = mpsc::channel::<Result<usize, ServerError>>();
+    let mesh =
+        glommio::channels::channel_mesh::MeshBuilder::<ShardJob, _>::full(shards, MESH_QUEUE_JOBS);
     let mut handles = Vec::with_capacity(shards);
     for (id, (tcp_fd, control_fd)) in tcp_fds.into_iter().zip(shard_ends).enumerate() {
         let control = control.clone();
@@ -347,6 +376,7 @@ pub fn run(config: ServerConfig) -> Result<(), ServerError> {
         let test_program = config.enable_test_program;
         let unix_path = if id == 0 { config.socket.clone() } else { None };
         let workdir = config.workdir.clone();
+        let mesh = mesh.clone();
         let mut builder = glommio::LocalExecutorBuilder::new(if config.pin_shards {
             glommio::Placement::Fixed(id % cores)
         } else {
@@ -361,6 +391,8 @@ pub fn run(config: ServerConfig) -> Result<(), ServerError> {
             .spawn(move || async move {
                 shard_main(ShardStart {
                     id,
+                    shards,
+                    mesh,
                     workdir,
                     tcp_fd,
                     unix_path,
@@ -496,6 +528,11 @@ fn statedump(control: &Control, shards: usize, run_dir: &std::path::Path) {
 /// What one shard starts with.
 struct ShardStart {
     id: usize,
+    shards: usize,
+    mesh: glommio::channels::channel_mesh::MeshBuilder<
+        ShardJob,
+        glommio::channels::channel_mesh::Full,
+    >,
     workdir: PathBuf,
     tcp_fd: Option<RawFd>,
     unix_path: Option<PathBuf>,
@@ -509,6 +546,8 @@ struct ShardStart {
 async fn shard_main(start: ShardStart) {
     let ShardStart {
         id,
+        shards,
+        mesh,
         workdir,
         tcp_fd,
         unix_path,
@@ -521,11 +560,38 @@ async fn shard_main(start: ShardStart) {
     // SAFETY: the fd is this shard's end of a socket pair made by `run`, owned by no one else.
     let mut control_link = unsafe { glommio::net::UnixStream::from_raw_fd(control_fd) };
     let node = Rc::new(NodeContext { workdir });
-    let mut tcp_set = program::tcp_programs(&node);
-    let mut unix_set = program::unix_programs(&node);
+    let (senders, mut receivers) = match mesh.join().await {
+        Ok(pair) => pair,
+        Err(e) => {
+            let _ = ready.send(Err(ServerError::Shard {
+                shard: id,
+                message: format!("cannot join the shard mesh: {e}"),
+            }));
+            return;
+        }
+    };
+    // Volume ownership is indexed by mesh position, which every shard sees the same way.
+    let index = senders.peer_id();
+    let state = Rc::new(ShardState::new(
+        index,
+        shards,
+        node,
+        Box::new(GlommioMesh { senders }),
+    ));
+    for (_, stream) in receivers.streams() {
+        let state = state.clone();
+        glommio::spawn_local(async move {
+            while let Some(job) = stream.recv().await {
+                job(&state);
+            }
+        })
+        .detach();
+    }
+    let mut tcp_set = program::tcp_programs(&state);
+    let mut unix_set = program::unix_programs(&state);
     if test_program {
-        tcp_set.push(test_program::program());
-        unix_set.push(test_program::program());
+        tcp_set.push(test_program::program(state.clone()));
+        unix_set.push(test_program::program(state.clone()));
     }
     let shard = Rc::new(ShardContext {
         id,

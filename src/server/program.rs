@@ -8,7 +8,7 @@
 //! to later calls.
 
 use crate::ops::cli::{CliProgram, CliTable};
-use crate::ops::NodeContext;
+use crate::ops::shard::ShardState;
 pub use crate::program::{CallContext, LaterFuture, LaterReply, Outcome, Program, Transport};
 use crate::proto::dump::{self, ProgramEntry};
 use crate::proto::programs::{self, names};
@@ -158,10 +158,10 @@ impl Program for NullOnlyProgram {
 }
 
 /// The programs glusterd serves on TCP 24007, in its DUMP order (reference §3.1).
-pub fn tcp_programs(node: &Rc<NodeContext>) -> Vec<Rc<dyn Program>> {
+pub fn tcp_programs(state: &Rc<ShardState>) -> Vec<Rc<dyn Program>> {
     vec![
         NullOnlyProgram::shared(names::PEER, programs::PEER, 2),
-        CliProgram::shared(CliTable::ReadOnly, node.clone()),
+        CliProgram::shared(CliTable::ReadOnly, state.clone()),
         NullOnlyProgram::shared(names::MGMT, programs::MGMT, 2),
         NullOnlyProgram::shared(names::MGMT_V3, programs::MGMT, 3),
         NullOnlyProgram::shared(names::PORTMAP, programs::PORTMAP, 1),
@@ -171,9 +171,9 @@ pub fn tcp_programs(node: &Rc<NodeContext>) -> Vec<Rc<dyn Program>> {
 }
 
 /// The programs glusterd serves on its unix socket, in its DUMP order (reference §3.1).
-pub fn unix_programs(node: &Rc<NodeContext>) -> Vec<Rc<dyn Program>> {
+pub fn unix_programs(state: &Rc<ShardState>) -> Vec<Rc<dyn Program>> {
     vec![
-        CliProgram::shared(CliTable::Full, node.clone()),
+        CliProgram::shared(CliTable::Full, state.clone()),
         NullOnlyProgram::shared(names::HANDSHAKE_CLI_GETSPEC, programs::HANDSHAKE, 2),
     ]
 }
@@ -183,10 +183,8 @@ mod tests {
     use super::*;
     use crate::proto::auth::Credential;
 
-    fn node() -> Rc<NodeContext> {
-        Rc::new(NodeContext {
-            workdir: "/tmp/wd".into(),
-        })
+    fn node() -> Rc<ShardState> {
+        crate::ops::shard::tests::lone_shard()
     }
 
     fn ctx<'a>(cred: &'a Credential<'a>) -> CallContext<'a> {

@@ -3,9 +3,11 @@
 //! It is registered on both listeners when `brickd serve --enable-test-program` is given (never
 //! by default). Its procedures make the runtime's hard cases reachable from a test over a real
 //! socket: replies that complete out of order (DELAY), an internal failure (FAIL → SYSTEM_ERR),
-//! and large arguments and results (ECHO).
+//! large arguments and results (ECHO), and a question to every shard over the shard mesh
+//! (SHARDS).
 
 use super::program::{CallContext, LaterReply, Outcome, Program};
+use crate::ops::shard::ShardState;
 use crate::proto::rpc::ReplyStatus;
 use crate::proto::xdr::{XdrReader, XdrWriter};
 use std::rc::Rc;
@@ -23,6 +25,9 @@ pub const PROC_DELAY: u32 = 1;
 pub const PROC_FAIL: u32 = 2;
 /// ECHO: args `opaque data<>`; replies the same opaque.
 pub const PROC_ECHO: u32 = 3;
+/// SHARDS: no args; asks every shard for its index over the mesh and replies `u32 count`, then
+/// each shard's answer (`u32 index`), in shard order.
+pub const PROC_SHARDS: u32 = 4;
 
 /// Longest DELAY a test may ask for.
 const DELAY_MS_MAX: u32 = 10_000;
@@ -30,11 +35,13 @@ const DELAY_MS_MAX: u32 = 10_000;
 const ECHO_BYTES_MAX: usize = 16 << 20;
 
 /// The program instance.
-pub fn program() -> Rc<dyn Program> {
-    Rc::new(TestProgram)
+pub fn program(state: Rc<ShardState>) -> Rc<dyn Program> {
+    Rc::new(TestProgram { state })
 }
 
-struct TestProgram;
+struct TestProgram {
+    state: Rc<ShardState>,
+}
 
 impl Program for TestProgram {
     fn name(&self) -> &'static str {
@@ -52,6 +59,7 @@ impl Program for TestProgram {
             PROC_DELAY => "DELAY",
             PROC_FAIL => "FAIL",
             PROC_ECHO => "ECHO",
+            PROC_SHARDS => "SHARDS",
             _ => return None,
         })
     }
@@ -83,6 +91,29 @@ impl Program for TestProgram {
                     }
                     _ => Outcome::Now(ReplyStatus::GarbageArgs),
                 }
+            }
+            PROC_SHARDS => {
+                let state = self.state.clone();
+                Outcome::Later(Box::pin(async move {
+                    match state.ask_all(|s: &ShardState| s.index as u32).await {
+                        Ok(indexes) => {
+                            let mut body = Vec::new();
+                            let mut w = XdrWriter::new(&mut body);
+                            w.u32(indexes.len() as u32);
+                            for i in indexes {
+                                w.u32(i);
+                            }
+                            LaterReply {
+                                status: ReplyStatus::Success,
+                                body,
+                            }
+                        }
+                        Err(_) => LaterReply {
+                            status: ReplyStatus::SystemErr,
+                            body: Vec::new(),
+                        },
+                    }
+                }))
             }
             _ => Outcome::Now(ReplyStatus::Success),
         }

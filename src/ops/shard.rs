@@ -1,0 +1,182 @@
+//! What one shard owns, and how an operation reaches another shard.
+//!
+//! DESIGN.md principle 3: each volume is owned by exactly one shard, chosen by a stable hash of
+//! its name; every read or change of that volume runs on its owner, so nothing on these paths
+//! takes a lock. An operation that needs another shard's state sends it a [`ShardJob`] (a
+//! closure that runs on the owner against its [`ShardState`]) and awaits the answer; whole-node
+//! reads scatter a job to every shard and gather the answers. The runtime behind the channel is
+//! `server`'s business: this module sees it only through the [`Mesh`] trait.
+
+use super::NodeContext;
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use thiserror::Error;
+
+/// Work sent to another shard: runs there, on its state.
+pub type ShardJob = Box<dyn FnOnce(&ShardState) + Send>;
+
+/// The channel to the other shards (implemented by `server` over glommio's channel mesh).
+pub trait Mesh {
+    /// Queues `job` on shard `shard` (never the calling shard).
+    fn send(
+        &self,
+        shard: usize,
+        job: ShardJob,
+    ) -> Pin<Box<dyn Future<Output = Result<(), MeshError>> + '_>>;
+}
+
+/// Why another shard could not be reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum MeshError {
+    /// The shard is stopping or gone.
+    #[error("shard {0} is not answering (stopping?)")]
+    ShardGone(usize),
+}
+
+/// The state one shard owns. Lives on its executor thread only.
+pub struct ShardState<V = ()> {
+    /// This shard's index in the ownership space (0..shard_count).
+    pub index: usize,
+    /// Number of shards.
+    pub shard_count: usize,
+    /// Node-wide read-only facts.
+    pub node: Rc<NodeContext>,
+    /// The volumes this shard owns, by name.
+    pub volumes: RefCell<BTreeMap<String, V>>,
+    mesh: Box<dyn Mesh>,
+}
+
+impl<V> ShardState<V> {
+    /// A shard's state with no volumes yet.
+    pub fn new(
+        index: usize,
+        shard_count: usize,
+        node: Rc<NodeContext>,
+        mesh: Box<dyn Mesh>,
+    ) -> Self {
+        ShardState {
+            index,
+            shard_count,
+            node,
+            volumes: RefCell::new(BTreeMap::new()),
+            mesh,
+        }
+    }
+
+    /// The shard that owns the volume called `name`.
+    pub fn owner_of(&self, name: &str) -> usize {
+        owner_of(name, self.shard_count)
+    }
+}
+
+impl ShardState {
+    /// Runs `f` on shard `shard` against its state and returns its answer. On the calling
+    /// shard it runs at once.
+    pub async fn ask<R, F>(&self, shard: usize, f: F) -> Result<R, MeshError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&ShardState) -> R + Send + 'static,
+    {
+        if shard == self.index {
+            return Ok(f(self));
+        }
+        let (tx, rx) = futures_channel::oneshot::channel();
+        self.mesh
+            .send(
+                shard,
+                Box::new(move |state: &ShardState| {
+                    let _ = tx.send(f(state));
+                }),
+            )
+            .await?;
+        rx.await.map_err(|_| MeshError::ShardGone(shard))
+    }
+
+    /// Runs `f` on every shard, all at once, and returns the answers in shard order.
+    pub async fn ask_all<R, F>(&self, f: F) -> Result<Vec<R>, MeshError>
+    where
+        R: Send + 'static,
+        F: Fn(&ShardState) -> R + Send + Clone + 'static,
+    {
+        let mut pending = Vec::with_capacity(self.shard_count);
+        for shard in 0..self.shard_count {
+            if shard == self.index {
+                pending.push(Err(f(self)));
+                continue;
+            }
+            let (tx, rx) = futures_channel::oneshot::channel();
+            let job = f.clone();
+            self.mesh
+                .send(
+                    shard,
+                    Box::new(move |state: &ShardState| {
+                        let _ = tx.send(job(state));
+                    }),
+                )
+                .await?;
+            pending.push(Ok(rx));
+        }
+        let mut answers = Vec::with_capacity(self.shard_count);
+        for (shard, p) in pending.into_iter().enumerate() {
+            answers.push(match p {
+                Err(local) => local,
+                Ok(rx) => rx.await.map_err(|_| MeshError::ShardGone(shard))?,
+            });
+        }
+        Ok(answers)
+    }
+}
+
+/// The owner of `name` among `shard_count` shards: FNV-1a of the name, so every shard (and
+/// every restart) agrees.
+pub fn owner_of(name: &str, shard_count: usize) -> usize {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in name.as_bytes() {
+        hash ^= *byte as u64;
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    (hash % shard_count.max(1) as u64) as usize
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    struct NoMesh;
+
+    impl Mesh for NoMesh {
+        fn send(
+            &self,
+            shard: usize,
+            _: ShardJob,
+        ) -> Pin<Box<dyn Future<Output = Result<(), MeshError>> + '_>> {
+            Box::pin(async move { Err(MeshError::ShardGone(shard)) })
+        }
+    }
+
+    /// A one-shard state for unit tests (workdir /var/lib/glustr: 15 bytes, like the real one).
+    pub(crate) fn lone_shard() -> Rc<ShardState> {
+        Rc::new(ShardState::new(
+            0,
+            1,
+            Rc::new(NodeContext {
+                workdir: "/var/lib/glustr".into(),
+            }),
+            Box::new(NoMesh),
+        ))
+    }
+
+    #[test]
+    fn ownership_is_stable_and_spreads() {
+        assert_eq!(owner_of("v1", 1), 0);
+        assert_eq!(owner_of("v1", 4), owner_of("v1", 4));
+        let mut per_shard = [0usize; 4];
+        for i in 0..1000 {
+            per_shard[owner_of(&format!("vol{i}"), 4)] += 1;
+        }
+        assert!(per_shard.iter().all(|&n| n > 150), "{per_shard:?}");
+    }
+}
