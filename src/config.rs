@@ -1,6 +1,6 @@
 //! Command-line configuration: `brickd serve` flags into one [`ServerConfig`].
 
-use crate::server::{Limits, ServerConfig};
+use crate::server::{InitialState, Limits, ServerConfig};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -48,14 +48,15 @@ pub struct ServeArgs {
 }
 
 impl ServeArgs {
-    /// The server configuration these flags describe.
-    pub fn server_config(&self) -> ServerConfig {
+    /// The server configuration these flags describe, serving `initial` (the loaded workdir).
+    pub fn server_config(&self, initial: InitialState) -> ServerConfig {
         let shards = self.shards.unwrap_or_else(|| {
             std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(1)
         });
         ServerConfig {
+            initial: std::sync::Arc::new(initial),
             workdir: self.workdir.clone(),
             socket: Some(self.socket.clone()),
             listen: (!self.no_tcp).then_some(self.listen),

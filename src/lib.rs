@@ -9,7 +9,9 @@
 pub mod config;
 pub mod iobuf;
 pub mod metrics;
+pub mod model;
 pub mod ops;
 pub mod program;
 pub mod proto;
 pub mod server;
+pub mod store;

@@ -1,6 +1,7 @@
 //! The `brickd` command line.
 
 use brickd::config::ServeArgs;
+use brickd::server::InitialState;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
@@ -34,7 +35,33 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Serve(args) => {
             init_logging(&args.log_level);
-            match brickd::server::run(args.server_config()) {
+            // Load the whole workdir before anything listens: a damaged file stops the start
+            // with an error naming it, and nothing runs half-loaded.
+            let workdir = match brickd::store::Store::load(&args.workdir) {
+                Ok(w) => w,
+                Err(e) => {
+                    eprintln!(
+                        "brickd: cannot load workdir {}: {e}",
+                        args.workdir.display()
+                    );
+                    return ExitCode::FAILURE;
+                }
+            };
+            if workdir.node_created {
+                tracing::info!(uuid = %workdir.node.uuid, "new node: wrote glusterd.info");
+            }
+            tracing::info!(
+                uuid = %workdir.node.uuid,
+                peers = workdir.peers.len(),
+                volumes = workdir.volumes.len(),
+                "workdir loaded"
+            );
+            let initial = InitialState {
+                node: workdir.node,
+                peers: workdir.peers,
+                volumes: workdir.volumes,
+            };
+            match brickd::server::run(args.server_config(initial)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("brickd: {e}");

@@ -71,7 +71,10 @@ mod tests {
 
     #[test]
     fn file_name_replaces_every_slash_of_the_path_only() {
-        assert_eq!(brick_file_name("vm", "/bricks/b1/data"), "vm:-bricks-b1-data");
+        assert_eq!(
+            brick_file_name("vm", "/bricks/b1/data"),
+            "vm:-bricks-b1-data"
+        );
         assert_eq!(brick_file_name("node-a", "/srv/d0/v/"), "node-a:-srv-d0-v-");
         assert_eq!(brick_file_name("a/b", "/x"), "a/b:-x");
     }

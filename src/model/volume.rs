@@ -349,14 +349,26 @@ mod tests {
 
     #[test]
     fn type_names_match_the_cli() {
-        assert_eq!(volume(VolumeType::Distribute, 1, 1, 0).type_name(), "Distribute");
-        assert_eq!(volume(VolumeType::Distribute, 3, 1, 0).type_name(), "Distribute");
-        assert_eq!(volume(VolumeType::Replicate, 3, 3, 0).type_name(), "Replicate");
+        assert_eq!(
+            volume(VolumeType::Distribute, 1, 1, 0).type_name(),
+            "Distribute"
+        );
+        assert_eq!(
+            volume(VolumeType::Distribute, 3, 1, 0).type_name(),
+            "Distribute"
+        );
+        assert_eq!(
+            volume(VolumeType::Replicate, 3, 3, 0).type_name(),
+            "Replicate"
+        );
         assert_eq!(
             volume(VolumeType::Replicate, 6, 3, 0).type_name(),
             "Distributed-Replicate"
         );
-        assert_eq!(volume(VolumeType::Disperse, 3, 1, 3).type_name(), "Disperse");
+        assert_eq!(
+            volume(VolumeType::Disperse, 3, 1, 3).type_name(),
+            "Disperse"
+        );
         assert_eq!(
             volume(VolumeType::Disperse, 6, 1, 3).type_name(),
             "Distributed-Disperse"

@@ -7,8 +7,10 @@
 //! prints `<command>: failed: …` at once instead of an empty line or a time-out.
 
 use super::shard::ShardState;
-use crate::program::{CallContext, Outcome, Program};
+use super::{peer_list, volume_info};
+use crate::program::{CallContext, LaterReply, Outcome, Program};
 use crate::proto::cli::{self, CliRsp};
+use crate::proto::dict::Dict;
 use crate::proto::programs::names;
 use crate::proto::rpc::ReplyStatus;
 use std::rc::Rc;
@@ -50,13 +52,24 @@ impl CliProgram {
 /// Read procedures whose failure reply the CLI prints as if it were an answer ("No volumes
 /// present" for a failed GET_VOLUME, say). Until brickd implements one, it answers
 /// PROC_UNAVAIL, which the CLI reports as a failure.
-const NOT_YET_ANSWERABLE: [u32; 5] = [
-    cli::PROC_LIST_FRIENDS,
-    cli::PROC_GET_VOLUME,
-    cli::PROC_STATUS_VOLUME,
-    cli::PROC_LIST_VOLUME,
-    cli::PROC_UUID_GET,
-];
+const NOT_YET_ANSWERABLE: [u32; 1] = [cli::PROC_STATUS_VOLUME];
+
+/// Encodes a `gf_cli_rsp` with an optional dict.
+fn encode_rsp(out: &mut Vec<u8>, op_ret: i32, op_errno: i32, op_errstr: &str, dict: Option<&Dict>) {
+    let mut bytes = Vec::new();
+    if let Some(d) = dict {
+        d.encode(&mut bytes);
+    }
+    cli::encode_cli_rsp(
+        out,
+        &CliRsp {
+            op_ret,
+            op_errno,
+            op_errstr,
+            dict: &bytes,
+        },
+    );
+}
 
 /// The op_errstr for a procedure brickd does not implement yet.
 pub fn not_implemented_message(proc_name: &str) -> String {
@@ -108,6 +121,87 @@ impl Program for CliProgram {
                 let wd = self.state.node.workdir.to_string_lossy();
                 cli::encode_getwd_rsp(out, 0, 0, &wd);
                 Outcome::Now(ReplyStatus::Success)
+            }
+            cli::PROC_LIST_FRIENDS => {
+                let Ok((flags, _)) = cli::decode_peer_list_req(args) else {
+                    return Outcome::Now(ReplyStatus::GarbageArgs);
+                };
+                let node = &self.state.node;
+                let friends = peer_list::friends_dict(&node.node, &node.peers, flags);
+                let mut bytes = Vec::with_capacity(friends.encoded_len());
+                friends.encode(&mut bytes);
+                cli::encode_peer_list_rsp(out, 0, 0, &bytes);
+                Outcome::Now(ReplyStatus::Success)
+            }
+            cli::PROC_UUID_GET => {
+                if cli::decode_cli_req(args).is_err() {
+                    return Outcome::Now(ReplyStatus::GarbageArgs);
+                }
+                let mut dict = Dict::new();
+                dict.set_str("uuid", &self.state.node.node.uuid.to_string());
+                encode_rsp(out, 0, 0, "", Some(&dict));
+                Outcome::Now(ReplyStatus::Success)
+            }
+            cli::PROC_GET_VOLUME => {
+                let Ok(dict_bytes) = cli::decode_cli_req(args) else {
+                    return Outcome::Now(ReplyStatus::GarbageArgs);
+                };
+                let request = match volume_info::parse_request(dict_bytes) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        encode_rsp(out, -1, 0, &e.to_string(), None);
+                        return Outcome::Now(ReplyStatus::Success);
+                    }
+                };
+                let state = self.state.clone();
+                Outcome::Later(Box::pin(async move {
+                    let one = matches!(request, volume_info::GetVolume::One(_));
+                    let mut body = Vec::new();
+                    match volume_info::lookup(&state, request).await {
+                        Ok(Some(vol)) => {
+                            let dict = volume_info::reply_dict(Some(&vol));
+                            encode_rsp(&mut body, 0, 0, "", Some(&dict));
+                        }
+                        Ok(None) if one => {
+                            let dict = volume_info::reply_dict(None);
+                            encode_rsp(
+                                &mut body,
+                                -1,
+                                volume_info::EG_NOVOL,
+                                "Volume does not exist",
+                                Some(&dict),
+                            );
+                        }
+                        Ok(None) => {
+                            let dict = volume_info::reply_dict(None);
+                            encode_rsp(&mut body, 0, 0, "", Some(&dict));
+                        }
+                        Err(e) => encode_rsp(&mut body, -1, 0, &e.to_string(), None),
+                    }
+                    LaterReply {
+                        status: ReplyStatus::Success,
+                        body,
+                    }
+                }))
+            }
+            cli::PROC_LIST_VOLUME => {
+                if cli::decode_cli_req(args).is_err() {
+                    return Outcome::Now(ReplyStatus::GarbageArgs);
+                }
+                let state = self.state.clone();
+                Outcome::Later(Box::pin(async move {
+                    let mut body = Vec::new();
+                    match volume_info::names(&state).await {
+                        Ok(names) => {
+                            encode_rsp(&mut body, 0, 0, "", Some(&volume_info::list_dict(&names)))
+                        }
+                        Err(e) => encode_rsp(&mut body, -1, 0, &e.to_string(), None),
+                    }
+                    LaterReply {
+                        status: ReplyStatus::Success,
+                        body,
+                    }
+                }))
             }
             cli::PROC_MOUNT => {
                 if cli::decode_mount_req(args).is_err() {
@@ -218,7 +312,7 @@ mod tests {
     #[test]
     fn malformed_arguments_are_garbage_args() {
         let p = program(CliTable::Full);
-        for proc_num in [4, 21, 26, 29, 30] {
+        for proc_num in [3, 4, 5, 21, 26, 29, 30, 33, 36] {
             assert_eq!(
                 call(p.as_ref(), proc_num, &[0, 0]).0,
                 ReplyStatus::GarbageArgs,

@@ -3,8 +3,11 @@
 //! `server`) and never writes files directly (that is `store` and `brick`).
 
 pub mod cli;
+pub mod peer_list;
 pub mod shard;
+pub mod volume_info;
 
+use crate::model::{NodeInfo, Peer};
 use std::path::PathBuf;
 
 /// Node-wide facts every shard holds a read-only copy of.
@@ -12,4 +15,8 @@ use std::path::PathBuf;
 pub struct NodeContext {
     /// The workdir (`GETWD` answers it).
     pub workdir: PathBuf,
+    /// This node's identity (`glusterd.info`).
+    pub node: NodeInfo,
+    /// The peers (`peers/`), in file-name order.
+    pub peers: Vec<Peer>,
 }

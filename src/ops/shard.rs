@@ -8,6 +8,7 @@
 //! `server`'s business: this module sees it only through the [`Mesh`] trait.
 
 use super::NodeContext;
+use crate::model::Volume;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -37,7 +38,7 @@ pub enum MeshError {
 }
 
 /// The state one shard owns. Lives on its executor thread only.
-pub struct ShardState<V = ()> {
+pub struct ShardState {
     /// This shard's index in the ownership space (0..shard_count).
     pub index: usize,
     /// Number of shards.
@@ -45,11 +46,11 @@ pub struct ShardState<V = ()> {
     /// Node-wide read-only facts.
     pub node: Rc<NodeContext>,
     /// The volumes this shard owns, by name.
-    pub volumes: RefCell<BTreeMap<String, V>>,
+    pub volumes: RefCell<BTreeMap<String, Volume>>,
     mesh: Box<dyn Mesh>,
 }
 
-impl<V> ShardState<V> {
+impl ShardState {
     /// A shard's state with no volumes yet.
     pub fn new(
         index: usize,
@@ -70,9 +71,7 @@ impl<V> ShardState<V> {
     pub fn owner_of(&self, name: &str) -> usize {
         owner_of(name, self.shard_count)
     }
-}
 
-impl ShardState {
     /// Runs `f` on shard `shard` against its state and returns its answer. On the calling
     /// shard it runs at once.
     pub async fn ask<R, F>(&self, shard: usize, f: F) -> Result<R, MeshError>
@@ -164,6 +163,8 @@ pub(crate) mod tests {
             1,
             Rc::new(NodeContext {
                 workdir: "/var/lib/glustr".into(),
+                node: crate::model::NodeInfo::new_random(),
+                peers: Vec::new(),
             }),
             Box::new(NoMesh),
         ))

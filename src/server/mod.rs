@@ -17,6 +17,7 @@ pub mod test_program;
 
 use crate::iobuf::{Arena, ArenaConfig};
 use crate::metrics::{write_statedump, ShardMetrics};
+use crate::model::{NodeInfo, Peer, Volume};
 use crate::ops::shard::{Mesh, MeshError, ShardJob, ShardState};
 use crate::ops::NodeContext;
 use program::{ProgramTable, Transport};
@@ -67,9 +68,22 @@ impl Default for Limits {
     }
 }
 
+/// What the node knows when it starts (loaded from the workdir before any shard runs).
+#[derive(Debug, Clone)]
+pub struct InitialState {
+    /// This node's identity.
+    pub node: NodeInfo,
+    /// Its peers.
+    pub peers: Vec<Peer>,
+    /// Every volume; each shard keeps the ones it owns.
+    pub volumes: Vec<Volume>,
+}
+
 /// Everything `run` needs.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
+    /// The loaded workdir.
+    pub initial: Arc<InitialState>,
     /// The workdir (statedumps go to its `run/` folder).
     pub workdir: PathBuf,
     /// Unix socket path, if one is served.
@@ -377,6 +391,7 @@ pub fn run(config: ServerConfig) -> Result<(), ServerError> {
         let unix_path = if id == 0 { config.socket.clone() } else { None };
         let workdir = config.workdir.clone();
         let mesh = mesh.clone();
+        let initial = config.initial.clone();
         let mut builder = glommio::LocalExecutorBuilder::new(if config.pin_shards {
             glommio::Placement::Fixed(id % cores)
         } else {
@@ -391,6 +406,7 @@ pub fn run(config: ServerConfig) -> Result<(), ServerError> {
             .spawn(move || async move {
                 shard_main(ShardStart {
                     id,
+                    initial,
                     shards,
                     mesh,
                     workdir,
@@ -528,6 +544,7 @@ fn statedump(control: &Control, shards: usize, run_dir: &std::path::Path) {
 /// What one shard starts with.
 struct ShardStart {
     id: usize,
+    initial: Arc<InitialState>,
     shards: usize,
     mesh: glommio::channels::channel_mesh::MeshBuilder<
         ShardJob,
@@ -546,6 +563,7 @@ struct ShardStart {
 async fn shard_main(start: ShardStart) {
     let ShardStart {
         id,
+        initial,
         shards,
         mesh,
         workdir,
@@ -559,7 +577,11 @@ async fn shard_main(start: ShardStart) {
     } = start;
     // SAFETY: the fd is this shard's end of a socket pair made by `run`, owned by no one else.
     let mut control_link = unsafe { glommio::net::UnixStream::from_raw_fd(control_fd) };
-    let node = Rc::new(NodeContext { workdir });
+    let node = Rc::new(NodeContext {
+        workdir,
+        node: initial.node.clone(),
+        peers: initial.peers.clone(),
+    });
     let (senders, mut receivers) = match mesh.join().await {
         Ok(pair) => pair,
         Err(e) => {
@@ -578,6 +600,16 @@ async fn shard_main(start: ShardStart) {
         node,
         Box::new(GlommioMesh { senders }),
     ));
+    {
+        let mut owned = state.volumes.borrow_mut();
+        for vol in initial
+            .volumes
+            .iter()
+            .filter(|v| state.owner_of(&v.name) == index)
+        {
+            owned.insert(vol.name.clone(), vol.clone());
+        }
+    }
     for (_, stream) in receivers.streams() {
         let state = state.clone();
         glommio::spawn_local(async move {

@@ -164,8 +164,14 @@ pub fn render<K: AsRef<str>, V: AsRef<str>>(pairs: &[(K, V)]) -> Vec<u8> {
     let mut out = Vec::with_capacity(pairs.len() * 32);
     for (key, value) in pairs {
         let (key, value) = (key.as_ref(), value.as_ref());
-        debug_assert!(!key.is_empty() && !key.contains(['=', '\n']), "bad key {key:?}");
-        debug_assert!(!value.is_empty() && !value.contains('\n'), "bad value {value:?}");
+        debug_assert!(
+            !key.is_empty() && !key.contains(['=', '\n']),
+            "bad key {key:?}"
+        );
+        debug_assert!(
+            !value.is_empty() && !value.contains('\n'),
+            "bad value {value:?}"
+        );
         out.extend_from_slice(key.as_bytes());
         out.push(b'=');
         out.extend_from_slice(value.as_bytes());
@@ -263,7 +269,10 @@ mod tests {
         let mut ok = b"k=".to_vec();
         ok.resize(LINE_BYTES_MAX - 1, b'v');
         ok.push(b'\n');
-        assert_eq!(parse(&ok).unwrap().entries[0].value.len(), LINE_BYTES_MAX - 3);
+        assert_eq!(
+            parse(&ok).unwrap().entries[0].value.len(),
+            LINE_BYTES_MAX - 3
+        );
 
         let mut long = b"k=".to_vec();
         long.resize(LINE_BYTES_MAX, b'v');
@@ -283,6 +292,23 @@ mod tests {
         );
         long.truncate(LINE_BYTES_MAX - 1);
         assert_eq!(parse(&long).unwrap().ignored_last_line, Some(1));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn parse_never_panics(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..400)) {
+            let _ = parse(&bytes);
+        }
+
+        #[test]
+        fn rendered_pairs_parse_back(
+            pairs in proptest::collection::vec(("[a-z][a-z0-9._-]{0,12}", "[^\n\x00]{1,20}"), 0..8)
+        ) {
+            let back = parse(&render(&pairs)).unwrap();
+            let back: Vec<(String, String)> =
+                back.entries.into_iter().map(|e| (e.key, e.value)).collect();
+            proptest::prop_assert_eq!(back, pairs);
+        }
     }
 
     #[test]

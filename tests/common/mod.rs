@@ -29,8 +29,17 @@ impl Brickd {
 
     /// Like `start`, with a hook to adjust the command (limits, environment).
     pub fn start_with(extra: &[&str], adjust: impl FnOnce(&mut Command)) -> Brickd {
+        Self::start_on(None, extra, adjust)
+    }
+
+    /// Like `start_with`, serving the existing workdir `workdir` (else a fresh one).
+    pub fn start_on(
+        workdir: Option<PathBuf>,
+        extra: &[&str],
+        adjust: impl FnOnce(&mut Command),
+    ) -> Brickd {
         let dir = tempfile::tempdir().expect("temp dir");
-        let workdir = dir.path().join("workdir");
+        let workdir = workdir.unwrap_or_else(|| dir.path().join("workdir"));
         let socket = dir.path().join("brickd.socket");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_brickd"));
         cmd.arg("serve")

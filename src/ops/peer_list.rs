@@ -1,0 +1,46 @@
+//! `peer status` and `pool list` (LIST_FRIENDS, proc 3): the peers of this node, as the
+//! `friends` dict of a `gf1_cli_peer_list_rsp`.
+//!
+//! brickd does not connect to peers yet (that is the peer wave), so every peer is reported
+//! disconnected, which is what glusterd reports for a peer it cannot reach.
+
+use crate::model::{peer_state_name, NodeInfo, Peer};
+use crate::proto::dict::Dict;
+
+/// `GF_CLI_LIST_PEERS`: `peer status`.
+pub const FLAGS_PEERS: i32 = 1;
+/// `GF_CLI_LIST_POOL_NODES`: `pool list`, which adds this node as `localhost`, last.
+pub const FLAGS_POOL: i32 = 2;
+
+/// The port glusterd reports for a peer (its management port).
+const PEER_PORT: u32 = 24007;
+
+/// The `friends` dict for `flags`.
+pub fn friends_dict(node: &NodeInfo, peers: &[Peer], flags: i32) -> Dict {
+    let mut dict = Dict::new();
+    let mut count = 0usize;
+    for peer in peers {
+        count += 1;
+        let p = format!("friend{count}");
+        dict.set_str(&format!("{p}.uuid"), &peer.uuid.to_string());
+        let hostname = peer.hostnames.first().map(String::as_str).unwrap_or("");
+        dict.set_str(&format!("{p}.hostname"), hostname);
+        dict.set_u32(&format!("{p}.port"), PEER_PORT);
+        dict.set_u32(&format!("{p}.stateId"), peer.state);
+        dict.set_str(&format!("{p}.state"), peer_state_name(peer.state));
+        dict.set_u32(&format!("{p}.connected"), 0);
+        for (j, name) in peer.hostnames.iter().enumerate() {
+            dict.set_str(&format!("{p}.hostname{j}"), name);
+        }
+        dict.set_u64(&format!("{p}.hostname_count"), peer.hostnames.len() as u64);
+    }
+    if flags == FLAGS_POOL {
+        count += 1;
+        let p = format!("friend{count}");
+        dict.set_str(&format!("{p}.uuid"), &node.uuid.to_string());
+        dict.set_str(&format!("{p}.hostname"), "localhost");
+        dict.set_u32(&format!("{p}.connected"), 1);
+    }
+    dict.set_u64("count", count as u64);
+    dict
+}

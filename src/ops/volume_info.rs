@@ -1,0 +1,169 @@
+//! `volume info` (GET_VOLUME, proc 5) and `volume list` (LIST_VOLUME, proc 33).
+//!
+//! The CLI asks for one volume by name (flags 2) or walks all volumes one reply at a time
+//! (flags 3, "GET_NEXT": each request names the last volume it got, and `count`=0 ends the
+//! walk). Each reply carries one volume as `volume0.*` keys in the order glusterd inserts them,
+//! so the wire bytes (and therefore the CLI's option order, reference §6.2) match glusterd's.
+//! Volumes live on their owner shards: a lookup by name asks the owner; the walk asks every
+//! shard for its first volume after the given name and takes the smallest (volumes come in
+//! name order).
+
+use super::shard::ShardState;
+use crate::model::Volume;
+use crate::proto::dict::{Dict, DictLimits};
+
+/// `GF_CLI_GET_VOLUME_ALL`: glusterd answers it with count=0; the CLI never sends it.
+pub const FLAGS_ALL: i32 = 1;
+/// `GF_CLI_GET_VOLUME`: one volume by name.
+pub const FLAGS_ONE: i32 = 2;
+/// `GF_CLI_GET_NEXT_VOLUME`: the volume after `volname` (or the first).
+pub const FLAGS_NEXT: i32 = 3;
+
+/// glusterd's EG_NOVOL.
+pub const EG_NOVOL: i32 = 30806;
+
+/// Adds the `volume<index>.*` keys of one volume, in glusterd's insertion order.
+pub fn add_volume(dict: &mut Dict, index: usize, vol: &Volume) {
+    let p = format!("volume{index}");
+    dict.set_str(&format!("{p}.name"), &vol.name);
+    dict.set_u32(&format!("{p}.type"), vol.volume_type.number());
+    dict.set_u32(&format!("{p}.status"), vol.status.number());
+    dict.set_u32(&format!("{p}.brick_count"), vol.brick_count);
+    dict.set_u32(&format!("{p}.dist_count"), vol.dist_count());
+    dict.set_u32(&format!("{p}.replica_count"), vol.replica_count);
+    dict.set_u32(&format!("{p}.disperse_count"), vol.disperse_count);
+    dict.set_u32(&format!("{p}.redundancy_count"), vol.redundancy_count);
+    dict.set_u32(&format!("{p}.arbiter_count"), vol.arbiter_count);
+    dict.set_u32(&format!("{p}.transport"), vol.transport.number());
+    dict.set_u32(&format!("{p}.thin_arbiter_count"), vol.thin_arbiter_count);
+    dict.set_str(&format!("{p}.volume_id"), &vol.volume_id.to_string());
+    dict.set_i32(&format!("{p}.rebalance"), vol.rebalance.command);
+    dict.set_u32(&format!("{p}.snap_count"), 0);
+    for (i, brick) in vol.bricks.iter().enumerate() {
+        let n = i + 1;
+        dict.set_str(&format!("{p}.brick{n}"), &brick.name());
+        dict.set_str(&format!("{p}.brick{n}.uuid"), &brick.uuid.to_string());
+        // The CLI prints "(arbiter)" when the key exists, whatever its value.
+        if vol.is_arbiter_brick(i) {
+            dict.set_i32(&format!("{p}.brick{n}.isArbiter"), 1);
+        }
+    }
+    if let Some(ta) = &vol.thin_arbiter_brick {
+        dict.set_str(&format!("{p}.thin_arbiter_brick"), &ta.name());
+    }
+    for (key, value) in &vol.options {
+        dict.set_str(&format!("{p}.option.{key}"), value);
+    }
+    dict.set_u64(&format!("{p}.opt_count"), vol.options.len() as u64);
+}
+
+/// The reply dict for one volume, or for "no more volumes" (`count`=0).
+pub fn reply_dict(vol: Option<&Volume>) -> Dict {
+    let mut dict = Dict::new();
+    if let Some(v) = vol {
+        add_volume(&mut dict, 0, v);
+        dict.set_u32("count", 1);
+    } else {
+        dict.set_u32("count", 0);
+    }
+    dict
+}
+
+/// What a GET_VOLUME request asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GetVolume {
+    /// flags 2: this volume.
+    One(String),
+    /// flags 3: the first volume after this name (`None`: the first volume).
+    Next(Option<String>),
+    /// flags 1, or anything else: glusterd answers count=0.
+    Nothing,
+}
+
+/// Why a GET_VOLUME request is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GetVolumeError {
+    /// The dict does not decode.
+    #[error("malformed request dict: {0}")]
+    Dict(String),
+    /// No `flags` key (glusterd never answers this; brickd says why).
+    #[error("request has no flags")]
+    NoFlags,
+    /// flags 2 without `volname`.
+    #[error("request has no volname")]
+    NoVolname,
+}
+
+/// Parses a GET_VOLUME request dict.
+pub fn parse_request(dict_bytes: &[u8]) -> Result<GetVolume, GetVolumeError> {
+    let dict = Dict::decode(dict_bytes, DictLimits::default())
+        .map_err(|e| GetVolumeError::Dict(e.to_string()))?
+        .unwrap_or_default();
+    let flags = dict.get_i32("flags").map_err(|_| GetVolumeError::NoFlags)?;
+    let volname = dict.get_str("volname").ok().map(str::to_owned);
+    Ok(match flags {
+        FLAGS_ONE => GetVolume::One(volname.ok_or(GetVolumeError::NoVolname)?),
+        FLAGS_NEXT => GetVolume::Next(volname),
+        _ => GetVolume::Nothing,
+    })
+}
+
+/// The first volume of this shard whose name sorts after `after`.
+fn first_after(state: &ShardState, after: Option<&str>) -> Option<Volume> {
+    let volumes = state.volumes.borrow();
+    let found = match after {
+        None => volumes.values().next(),
+        Some(name) => volumes
+            .range::<str, _>((std::ops::Bound::Excluded(name), std::ops::Bound::Unbounded))
+            .map(|(_, v)| v)
+            .next(),
+    };
+    found.cloned()
+}
+
+/// Finds the volume a GET_VOLUME request asks for, across shards.
+pub async fn lookup(
+    state: &ShardState,
+    request: GetVolume,
+) -> Result<Option<Volume>, super::shard::MeshError> {
+    match request {
+        GetVolume::One(name) => {
+            let owner = state.owner_of(&name);
+            state
+                .ask(owner, move |s: &ShardState| {
+                    s.volumes.borrow().get(&name).cloned()
+                })
+                .await
+        }
+        GetVolume::Next(after) => {
+            let firsts = state
+                .ask_all(move |s: &ShardState| first_after(s, after.as_deref()))
+                .await?;
+            Ok(firsts
+                .into_iter()
+                .flatten()
+                .min_by(|a, b| a.name.cmp(&b.name)))
+        }
+        GetVolume::Nothing => Ok(None),
+    }
+}
+
+/// All volume names, sorted.
+pub async fn names(state: &ShardState) -> Result<Vec<String>, super::shard::MeshError> {
+    let per_shard = state
+        .ask_all(|s: &ShardState| s.volumes.borrow().keys().cloned().collect::<Vec<_>>())
+        .await?;
+    let mut all: Vec<String> = per_shard.into_iter().flatten().collect();
+    all.sort();
+    Ok(all)
+}
+
+/// The LIST_VOLUME reply dict: `volume0..N-1` and `count`.
+pub fn list_dict(names: &[String]) -> Dict {
+    let mut dict = Dict::new();
+    for (i, name) in names.iter().enumerate() {
+        dict.set_str(&format!("volume{i}"), name);
+    }
+    dict.set_u64("count", names.len() as u64);
+    dict
+}
