@@ -840,14 +840,14 @@ gcli() { # the CLI straight to node-a (not recorded), inside node-a's namespace
 }
 if [ "$NODE_B" = up ]; then
     peer_connected() {
-        timeout 30 gcli peer status >"$WORK/last-wait.txt" 2>&1 || true
+        gcli peer status >"$WORK/last-wait.txt" 2>&1 || true
         grep -q 'Peer in Cluster (Connected)' "$WORK/last-wait.txt"
     }
     wait_for "node-b to be connected" 60 peer_connected
 fi
 started_bricks_online() {
-    timeout 30 gcli volume status started >"$WORK/last-wait.txt" 2>&1 || true
-    [ "$(grep -cE '^Brick .*[[:space:]]Y[[:space:]]+[0-9]+$' "$WORK/last-wait.txt")" -eq \
+    gcli volume status started >"$WORK/last-wait.txt" 2>&1 || true
+    [ "$(grep -cE '^Brick .*[[:space:]]Y[[:space:]]+[0-9]+[[:space:]]*$' "$WORK/last-wait.txt")" -eq \
         "$(ls "$ROOT/a/lib/vols/started/bricks" | wc -l)" ]
 }
 wait_for "the bricks of 'started' to come online" 60 started_bricks_online
@@ -874,6 +874,7 @@ mapfile -t VOLUMES < <(ls "$ROOT/a/lib/vols" | LC_ALL=C sort)
 for xml in "" "--xml"; do
     p=${xml:+xml-}
     capture "${p}volume-info" volume info $xml
+    capture "${p}volume-info-all" volume info all $xml
     for vol in "${VOLUMES[@]}"; do
         capture "${p}volume-info-$vol" volume info "$vol" $xml
     done
@@ -883,6 +884,7 @@ for xml in "" "--xml"; do
     capture "${p}pool-list" pool list $xml
     capture "${p}system-uuid-get" system:: uuid get $xml
     capture "${p}volume-status" volume status $xml
+    capture "${p}volume-status-all" volume status all $xml
     for vol in "${VOLUMES[@]}"; do
         capture "${p}volume-status-$vol" volume status "$vol" $xml
     done
@@ -977,7 +979,7 @@ if [ "$NODE_B" = up ]; then
     log "stopping node-b"
     kill_pidfile "$ROOT/b/run/glusterd.pid"
     peer_disconnected() {
-        timeout 30 gcli peer status >"$WORK/last-wait.txt" 2>&1 || true
+        gcli peer status >"$WORK/last-wait.txt" 2>&1 || true
         grep -q 'Peer in Cluster (Disconnected)' "$WORK/last-wait.txt"
     }
     wait_for "node-a to see node-b disconnected" 60 peer_disconnected
@@ -1013,13 +1015,14 @@ fi
     echo "cli package: $(dpkg-query -W -f='${Package} ${Version}' glusterfs-cli 2>/dev/null || echo unknown)"
     echo "kernel: $(uname -r)"
     echo "fixture: tests/fixtures/workdirs/glusterd-10.3 (copied to $ROOT/a/lib)"
-    echo "node-a: $A_UUID $ADDR_A, glusterd in its own network namespace, port 24007 there"
+    echo "paths: private mount namespace; tmpfs on $ROOT and /run/gluster; /etc/hosts = node-a $ADDR_A, node-b $ADDR_B"
+    echo "node-a: UUID $A_UUID, $ADDR_A, network namespace $NS_A, glusterd on 24007 there, workdir $ROOT/a/lib"
     if [ "$NODE_B" = up ]; then
-        echo "node-b: $B_UUID $ADDR_B, UP (workdir rebuilt from node-a's) for everything except nodeb-down-*"
+        echo "node-b: UUID $B_UUID, $ADDR_B, network namespace $NS_B, UP (workdir rebuilt from node-a's) for every capture except nodeb-down-*, stopped for those"
     else
-        echo "node-b: $B_UUID $ADDR_B, NOT started (Disconnected)"
+        echo "node-b: UUID $B_UUID, $ADDR_B, NOT started (Disconnected) for every capture"
     fi
-    echo "bricks of 'started': $(ls "$ROOT/a/lib/vols/started/bricks" | tr '\n' ' ')online on tmpfs"
+    echo "bricks: every brick directory on tmpfs ($ROOT/d0..d5) with its volume-id xattr; the bricks of 'started' were running (glusterd restarted them)"
 } >"$OUT/capture-info.txt"
 chown -R --reference="$REPO" "$OUT" 2>/dev/null || true
-log "done: $(grep -c . "$OUT/index.tsv") commands/probes, files in $OUT"
+log "done: $(($(wc -l <"$OUT/index.tsv") - 1)) commands and probes, files in $OUT"

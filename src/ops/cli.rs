@@ -7,7 +7,7 @@
 //! prints `<command>: failed: …` at once instead of an empty line or a time-out.
 
 use super::shard::ShardState;
-use super::{peer_list, volume_info};
+use super::{peer_list, volume_info, volume_status};
 use crate::program::{CallContext, LaterReply, Outcome, Program};
 use crate::proto::cli::{self, CliRsp};
 use crate::proto::dict::Dict;
@@ -48,11 +48,6 @@ impl CliProgram {
             })
     }
 }
-
-/// Read procedures whose failure reply the CLI prints as if it were an answer ("No volumes
-/// present" for a failed GET_VOLUME, say). Until brickd implements one, it answers
-/// PROC_UNAVAIL, which the CLI reports as a failure.
-const NOT_YET_ANSWERABLE: [u32; 1] = [cli::PROC_STATUS_VOLUME];
 
 /// Encodes a `gf_cli_rsp` with an optional dict.
 fn encode_rsp(out: &mut Vec<u8>, op_ret: i32, op_errno: i32, op_errstr: &str, dict: Option<&Dict>) {
@@ -95,7 +90,7 @@ impl Program for CliProgram {
         if proc_num == 0 {
             return Some("NULL");
         }
-        if self.offers(proc_num) && !NOT_YET_ANSWERABLE.contains(&proc_num) {
+        if self.offers(proc_num) {
             cli::procedure_name(proc_num)
         } else {
             None
@@ -194,6 +189,26 @@ impl Program for CliProgram {
                     match volume_info::names(&state).await {
                         Ok(names) => {
                             encode_rsp(&mut body, 0, 0, "", Some(&volume_info::list_dict(&names)))
+                        }
+                        Err(e) => encode_rsp(&mut body, -1, 0, &e.to_string(), None),
+                    }
+                    LaterReply {
+                        status: ReplyStatus::Success,
+                        body,
+                    }
+                }))
+            }
+            cli::PROC_STATUS_VOLUME => {
+                let Ok(dict_bytes) = cli::decode_cli_req(args) else {
+                    return Outcome::Now(ReplyStatus::GarbageArgs);
+                };
+                let request = dict_bytes.to_vec();
+                let state = self.state.clone();
+                Outcome::Later(Box::pin(async move {
+                    let mut body = Vec::new();
+                    match volume_status::answer(&state, &request).await {
+                        Ok(r) => {
+                            encode_rsp(&mut body, r.op_ret, r.op_errno, &r.op_errstr, Some(&r.dict))
                         }
                         Err(e) => encode_rsp(&mut body, -1, 0, &e.to_string(), None),
                     }

@@ -6,6 +6,7 @@ pub mod cli;
 pub mod peer_list;
 pub mod shard;
 pub mod volume_info;
+pub mod volume_status;
 
 use crate::model::{NodeInfo, Peer};
 use std::path::PathBuf;

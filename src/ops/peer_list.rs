@@ -12,8 +12,9 @@ pub const FLAGS_PEERS: i32 = 1;
 /// `GF_CLI_LIST_POOL_NODES`: `pool list`, which adds this node as `localhost`, last.
 pub const FLAGS_POOL: i32 = 2;
 
-/// The port glusterd reports for a peer (its management port).
-const PEER_PORT: u32 = 24007;
+/// The port glusterd reports for a peer: its stored port, 0 ("the default, 24007") for every
+/// peer added by `peer probe` without a port.
+const PEER_PORT: u32 = 0;
 
 /// The `friends` dict for `flags`.
 pub fn friends_dict(node: &NodeInfo, peers: &[Peer], flags: i32) -> Dict {

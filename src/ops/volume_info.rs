@@ -51,7 +51,9 @@ pub fn add_volume(dict: &mut Dict, index: usize, vol: &Volume) {
     if let Some(ta) = &vol.thin_arbiter_brick {
         dict.set_str(&format!("{p}.thin_arbiter_brick"), &ta.name());
     }
-    for (key, value) in &vol.options {
+    // A glusterd that loaded this volume from its store sends the options in `info` file
+    // order (it reads them into its list back to front), so they are added last first.
+    for (key, value) in vol.options.iter().rev() {
         dict.set_str(&format!("{p}.option.{key}"), value);
     }
     dict.set_u64(&format!("{p}.opt_count"), vol.options.len() as u64);
@@ -74,7 +76,8 @@ pub fn reply_dict(vol: Option<&Volume>) -> Dict {
 pub enum GetVolume {
     /// flags 2: this volume.
     One(String),
-    /// flags 3: the first volume after this name (`None`: the first volume).
+    /// flags 3: the volume after this one (`None`: the first volume); none if this one does
+    /// not exist.
     Next(Option<String>),
     /// flags 1, or anything else: glusterd answers count=0.
     Nothing,
@@ -89,9 +92,6 @@ pub enum GetVolumeError {
     /// No `flags` key (glusterd never answers this; brickd says why).
     #[error("request has no flags")]
     NoFlags,
-    /// flags 2 without `volname`.
-    #[error("request has no volname")]
-    NoVolname,
 }
 
 /// Parses a GET_VOLUME request dict.
@@ -101,9 +101,10 @@ pub fn parse_request(dict_bytes: &[u8]) -> Result<GetVolume, GetVolumeError> {
         .unwrap_or_default();
     let flags = dict.get_i32("flags").map_err(|_| GetVolumeError::NoFlags)?;
     let volname = dict.get_str("volname").ok().map(str::to_owned);
-    Ok(match flags {
-        FLAGS_ONE => GetVolume::One(volname.ok_or(GetVolumeError::NoVolname)?),
-        FLAGS_NEXT => GetVolume::Next(volname),
+    Ok(match (flags, volname) {
+        (FLAGS_ONE, Some(name)) => GetVolume::One(name),
+        (FLAGS_NEXT, after) => GetVolume::Next(after),
+        // flags 1, or flags 2 without a name: glusterd answers op_ret 0 and count 0.
         _ => GetVolume::Nothing,
     })
 }
@@ -135,6 +136,11 @@ pub async fn lookup(
                 })
                 .await
         }
+        GetVolume::Next(Some(after)) if !exists(state, &after).await? => {
+            // glusterd walks its list from the named volume; a name it does not know ends
+            // the walk.
+            Ok(None)
+        }
         GetVolume::Next(after) => {
             let firsts = state
                 .ask_all(move |s: &ShardState| first_after(s, after.as_deref()))
@@ -146,6 +152,16 @@ pub async fn lookup(
         }
         GetVolume::Nothing => Ok(None),
     }
+}
+
+async fn exists(state: &ShardState, name: &str) -> Result<bool, super::shard::MeshError> {
+    let owner = state.owner_of(name);
+    let name = name.to_owned();
+    state
+        .ask(owner, move |s: &ShardState| {
+            s.volumes.borrow().contains_key(&name)
+        })
+        .await
 }
 
 /// All volume names, sorted.

@@ -1,0 +1,124 @@
+//! `volume status` (STATUS_VOLUME, proc 27), as glusterd answers it for this node's bricks.
+//!
+//! The CLI first asks with `cmd`=512 (all volumes) and gets the volume names; then it asks once
+//! per volume with `cmd`=256 and `volname`. glusterd echoes the request's pairs and adds its
+//! transaction keys (`sync-mgmt-operation`=18, `transaction_id`, `originator_uuid`, as 16-byte
+//! binaries). A volume that is not started is refused with op_errno 30800 and "Volume X is not
+//! started"; a missing one with "Volume X does not exist" (reference captures in
+//! tests/golden/cli/). brickd runs no brick processes yet, so a started volume's bricks on this
+//! node are listed offline (status 0, no port, no pid), which is how glusterd shows a brick whose
+//! process is not running.
+
+use super::shard::{MeshError, ShardState};
+use crate::model::{Uuid, Volume, VolumeStatus};
+use crate::proto::dict::{Dict, DictLimits};
+
+/// `GF_CLI_STATUS_VOL`.
+pub const CMD_VOLUME: u32 = 0x100;
+/// `GF_CLI_STATUS_ALL`.
+pub const CMD_ALL: u32 = 0x200;
+/// glusterd's op_errno for a refused status (EG_... as glusterd sends it).
+pub const ERRNO_STATUS_REFUSED: i32 = 30800;
+/// `GD_OP_STATUS_VOLUME`, echoed as `sync-mgmt-operation`.
+const OP_STATUS_VOLUME: u32 = 18;
+
+/// A STATUS_VOLUME answer: op_ret, op_errno, op_errstr and the dict.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatusReply {
+    /// 0 or -1.
+    pub op_ret: i32,
+    /// 0 or [`ERRNO_STATUS_REFUSED`].
+    pub op_errno: i32,
+    /// The CLI prints this on failure.
+    pub op_errstr: String,
+    /// The reply dict.
+    pub dict: Dict,
+}
+
+/// Answers a STATUS_VOLUME request dict.
+pub async fn answer(state: &ShardState, request: &[u8]) -> Result<StatusReply, MeshError> {
+    let mut dict = match Dict::decode(request, DictLimits::default()) {
+        Ok(Some(d)) => d,
+        Ok(None) => Dict::new(),
+        Err(e) => {
+            return Ok(StatusReply {
+                op_ret: -1,
+                op_errno: 0,
+                op_errstr: format!("malformed request dict: {e}"),
+                dict: Dict::new(),
+            })
+        }
+    };
+    let cmd = dict.get_u32("cmd").unwrap_or(0);
+    let volname = dict.get_str("volname").ok().map(str::to_owned);
+    dict.set_u32("sync-mgmt-operation", OP_STATUS_VOLUME);
+    dict.set_bin("transaction_id", Uuid::new_v4().as_bytes());
+    dict.set_bin("originator_uuid", state.node.node.uuid.as_bytes());
+
+    let volname = match volname {
+        Some(name) if cmd & CMD_ALL == 0 => name,
+        _ => {
+            let names = super::volume_info::names(state).await?;
+            dict.set_u64("vol_count", names.len() as u64);
+            for (i, name) in names.iter().enumerate() {
+                dict.set_str(&format!("vol{i}"), name);
+            }
+            return Ok(ok(dict));
+        }
+    };
+    let owner = state.owner_of(&volname);
+    let lookup = volname.clone();
+    let volume = state
+        .ask(owner, move |s: &ShardState| {
+            s.volumes.borrow().get(&lookup).cloned()
+        })
+        .await?;
+    let Some(volume) = volume else {
+        return Ok(refused(dict, format!("Volume {volname} does not exist")));
+    };
+    dict.set_str("vol-id", &volume.volume_id.to_string());
+    if volume.status != VolumeStatus::Started {
+        return Ok(refused(dict, format!("Volume {volname} is not started")));
+    }
+    add_offline_bricks(&mut dict, &volume, state.node.node.uuid);
+    Ok(ok(dict))
+}
+
+fn ok(dict: Dict) -> StatusReply {
+    StatusReply {
+        op_ret: 0,
+        op_errno: 0,
+        op_errstr: String::new(),
+        dict,
+    }
+}
+
+fn refused(dict: Dict, message: String) -> StatusReply {
+    StatusReply {
+        op_ret: -1,
+        op_errno: ERRNO_STATUS_REFUSED,
+        op_errstr: message,
+        dict,
+    }
+}
+
+/// Adds this node's bricks of a started volume, none of them running, in glusterd's key order.
+fn add_offline_bricks(dict: &mut Dict, volume: &Volume, node: Uuid) {
+    let local: Vec<_> = volume.bricks.iter().filter(|b| b.uuid == node).collect();
+    dict.set_u64("brick-index-max", local.len().saturating_sub(1) as u64);
+    dict.set_i32("type", -1);
+    for (i, brick) in local.iter().enumerate().rev() {
+        let p = format!("brick{i}");
+        dict.set_i32(&format!("{p}.status"), 0);
+        dict.set_i32(&format!("{p}.pid"), -1);
+        dict.set_u32(&format!("{p}.rdma_port"), 0);
+        dict.set_u32(&format!("{p}.port"), 0);
+        dict.set_str(&format!("{p}.peerid"), &brick.uuid.to_string());
+        dict.set_str(&format!("{p}.path"), &brick.path);
+        dict.set_str(&format!("{p}.hostname"), &brick.hostname);
+    }
+    dict.set_u64("count", local.len() as u64);
+    dict.set_u32("other-count", 0);
+    dict.set_i32("hot_brick_count", -1);
+    dict.set_u32("tasks", 0);
+}
