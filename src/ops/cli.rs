@@ -8,7 +8,7 @@
 
 use super::shard::ShardState;
 use super::{peer_list, volume_info, volume_status};
-use crate::program::{CallContext, LaterReply, Outcome, Program};
+use crate::program::{CallContext, Outcome, Program};
 use crate::proto::cli::{self, CliRsp};
 use crate::proto::dict::Dict;
 use crate::proto::programs::names;
@@ -141,82 +141,42 @@ impl Program for CliProgram {
                 let Ok(dict_bytes) = cli::decode_cli_req(args) else {
                     return Outcome::Now(ReplyStatus::GarbageArgs);
                 };
-                let request = match volume_info::parse_request(dict_bytes) {
-                    Ok(r) => r,
-                    Err(e) => {
-                        encode_rsp(out, -1, 0, &e.to_string(), None);
-                        return Outcome::Now(ReplyStatus::Success);
-                    }
-                };
-                let state = self.state.clone();
-                Outcome::Later(Box::pin(async move {
-                    let one = matches!(request, volume_info::GetVolume::One(_));
-                    let mut body = Vec::new();
-                    match volume_info::lookup(&state, request).await {
-                        Ok(Some(vol)) => {
-                            let dict = volume_info::reply_dict(Some(&vol));
-                            encode_rsp(&mut body, 0, 0, "", Some(&dict));
-                        }
-                        Ok(None) if one => {
-                            let dict = volume_info::reply_dict(None);
+                match volume_info::parse_request(dict_bytes) {
+                    Ok(request) => {
+                        let one = matches!(request, volume_info::GetVolume::One(_));
+                        let found = volume_info::lookup(&self.state.catalog(), request);
+                        let dict = volume_info::reply_dict(found.as_deref());
+                        if found.is_none() && one {
                             encode_rsp(
-                                &mut body,
+                                out,
                                 -1,
                                 volume_info::EG_NOVOL,
                                 "Volume does not exist",
                                 Some(&dict),
                             );
+                        } else {
+                            encode_rsp(out, 0, 0, "", Some(&dict));
                         }
-                        Ok(None) => {
-                            let dict = volume_info::reply_dict(None);
-                            encode_rsp(&mut body, 0, 0, "", Some(&dict));
-                        }
-                        Err(e) => encode_rsp(&mut body, -1, 0, &e.to_string(), None),
                     }
-                    LaterReply {
-                        status: ReplyStatus::Success,
-                        body,
-                    }
-                }))
+                    Err(e) => encode_rsp(out, -1, 0, &e.to_string(), None),
+                }
+                Outcome::Now(ReplyStatus::Success)
             }
             cli::PROC_LIST_VOLUME => {
                 if cli::decode_cli_req(args).is_err() {
                     return Outcome::Now(ReplyStatus::GarbageArgs);
                 }
-                let state = self.state.clone();
-                Outcome::Later(Box::pin(async move {
-                    let mut body = Vec::new();
-                    match volume_info::names(&state).await {
-                        Ok(names) => {
-                            encode_rsp(&mut body, 0, 0, "", Some(&volume_info::list_dict(&names)))
-                        }
-                        Err(e) => encode_rsp(&mut body, -1, 0, &e.to_string(), None),
-                    }
-                    LaterReply {
-                        status: ReplyStatus::Success,
-                        body,
-                    }
-                }))
+                let dict = volume_info::list_dict(&self.state.catalog());
+                encode_rsp(out, 0, 0, "", Some(&dict));
+                Outcome::Now(ReplyStatus::Success)
             }
             cli::PROC_STATUS_VOLUME => {
                 let Ok(dict_bytes) = cli::decode_cli_req(args) else {
                     return Outcome::Now(ReplyStatus::GarbageArgs);
                 };
-                let request = dict_bytes.to_vec();
-                let state = self.state.clone();
-                Outcome::Later(Box::pin(async move {
-                    let mut body = Vec::new();
-                    match volume_status::answer(&state, &request).await {
-                        Ok(r) => {
-                            encode_rsp(&mut body, r.op_ret, r.op_errno, &r.op_errstr, Some(&r.dict))
-                        }
-                        Err(e) => encode_rsp(&mut body, -1, 0, &e.to_string(), None),
-                    }
-                    LaterReply {
-                        status: ReplyStatus::Success,
-                        body,
-                    }
-                }))
+                let r = volume_status::answer(&self.state, dict_bytes);
+                encode_rsp(out, r.op_ret, r.op_errno, &r.op_errstr, Some(&r.dict));
+                Outcome::Now(ReplyStatus::Success)
             }
             cli::PROC_MOUNT => {
                 if cli::decode_mount_req(args).is_err() {

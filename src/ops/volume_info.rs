@@ -4,13 +4,14 @@
 //! (flags 3, "GET_NEXT": each request names the last volume it got, and `count`=0 ends the
 //! walk). Each reply carries one volume as `volume0.*` keys in the order glusterd inserts them,
 //! so the wire bytes (and therefore the CLI's option order, reference §6.2) match glusterd's.
-//! Volumes live on their owner shards: a lookup by name asks the owner; the walk asks every
-//! shard for its first volume after the given name and takes the smallest (volumes come in
-//! name order).
+//! Reads use the shard's catalog snapshot (`ops::shard`); the walk goes in name order, as
+//! glusterd's does.
 
-use super::shard::ShardState;
+use super::shard::Catalog;
 use crate::model::Volume;
 use crate::proto::dict::{Dict, DictLimits};
+use std::ops::Bound;
+use std::sync::Arc;
 
 /// `GF_CLI_GET_VOLUME_ALL`: glusterd answers it with count=0; the CLI never sends it.
 pub const FLAGS_ALL: i32 = 1;
@@ -109,77 +110,27 @@ pub fn parse_request(dict_bytes: &[u8]) -> Result<GetVolume, GetVolumeError> {
     })
 }
 
-/// The first volume of this shard whose name sorts after `after`.
-fn first_after(state: &ShardState, after: Option<&str>) -> Option<Volume> {
-    let volumes = state.volumes.borrow();
-    let found = match after {
-        None => volumes.values().next(),
-        Some(name) => volumes
-            .range::<str, _>((std::ops::Bound::Excluded(name), std::ops::Bound::Unbounded))
-            .map(|(_, v)| v)
-            .next(),
-    };
-    found.cloned()
-}
-
-/// Finds the volume a GET_VOLUME request asks for, across shards.
-pub async fn lookup(
-    state: &ShardState,
-    request: GetVolume,
-) -> Result<Option<Volume>, super::shard::MeshError> {
+/// Finds the volume a GET_VOLUME request asks for, in the shard's catalog.
+pub fn lookup(catalog: &Catalog, request: GetVolume) -> Option<Arc<Volume>> {
     match request {
-        GetVolume::One(name) => {
-            let owner = state.owner_of(&name);
-            state
-                .ask(owner, move |s: &ShardState| {
-                    s.volumes.borrow().get(&name).cloned()
-                })
-                .await
-        }
-        GetVolume::Next(Some(after)) if !exists(state, &after).await? => {
-            // glusterd walks its list from the named volume; a name it does not know ends
-            // the walk.
-            Ok(None)
-        }
-        GetVolume::Next(after) => {
-            let firsts = state
-                .ask_all(move |s: &ShardState| first_after(s, after.as_deref()))
-                .await?;
-            Ok(firsts
-                .into_iter()
-                .flatten()
-                .min_by(|a, b| a.name.cmp(&b.name)))
-        }
-        GetVolume::Nothing => Ok(None),
+        GetVolume::One(name) => catalog.get(&name).cloned(),
+        // glusterd walks its list from the named volume; a name it does not know ends the walk.
+        GetVolume::Next(Some(after)) if !catalog.contains_key(&after) => None,
+        GetVolume::Next(Some(after)) => catalog
+            .range::<str, _>((Bound::Excluded(after.as_str()), Bound::Unbounded))
+            .map(|(_, v)| v.clone())
+            .next(),
+        GetVolume::Next(None) => catalog.values().next().cloned(),
+        GetVolume::Nothing => None,
     }
 }
 
-async fn exists(state: &ShardState, name: &str) -> Result<bool, super::shard::MeshError> {
-    let owner = state.owner_of(name);
-    let name = name.to_owned();
-    state
-        .ask(owner, move |s: &ShardState| {
-            s.volumes.borrow().contains_key(&name)
-        })
-        .await
-}
-
-/// All volume names, sorted.
-pub async fn names(state: &ShardState) -> Result<Vec<String>, super::shard::MeshError> {
-    let per_shard = state
-        .ask_all(|s: &ShardState| s.volumes.borrow().keys().cloned().collect::<Vec<_>>())
-        .await?;
-    let mut all: Vec<String> = per_shard.into_iter().flatten().collect();
-    all.sort();
-    Ok(all)
-}
-
-/// The LIST_VOLUME reply dict: `volume0..N-1` and `count`.
-pub fn list_dict(names: &[String]) -> Dict {
+/// The LIST_VOLUME reply dict: `volume0..N-1` (sorted) and `count`.
+pub fn list_dict(catalog: &Catalog) -> Dict {
     let mut dict = Dict::new();
-    for (i, name) in names.iter().enumerate() {
+    for (i, name) in catalog.keys().enumerate() {
         dict.set_str(&format!("volume{i}"), name);
     }
-    dict.set_u64("count", names.len() as u64);
+    dict.set_u64("count", catalog.len() as u64);
     dict
 }

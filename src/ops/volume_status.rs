@@ -9,7 +9,7 @@
 //! node are listed offline (status 0, no port, no pid), which is how glusterd shows a brick whose
 //! process is not running.
 
-use super::shard::{MeshError, ShardState};
+use super::shard::ShardState;
 use crate::model::{Uuid, Volume, VolumeStatus};
 use crate::proto::dict::{Dict, DictLimits};
 
@@ -36,17 +36,17 @@ pub struct StatusReply {
 }
 
 /// Answers a STATUS_VOLUME request dict.
-pub async fn answer(state: &ShardState, request: &[u8]) -> Result<StatusReply, MeshError> {
+pub fn answer(state: &ShardState, request: &[u8]) -> StatusReply {
     let mut dict = match Dict::decode(request, DictLimits::default()) {
         Ok(Some(d)) => d,
         Ok(None) => Dict::new(),
         Err(e) => {
-            return Ok(StatusReply {
+            return StatusReply {
                 op_ret: -1,
                 op_errno: 0,
                 op_errstr: format!("malformed request dict: {e}"),
                 dict: Dict::new(),
-            })
+            }
         }
     };
     let cmd = dict.get_u32("cmd").unwrap_or(0);
@@ -55,33 +55,26 @@ pub async fn answer(state: &ShardState, request: &[u8]) -> Result<StatusReply, M
     dict.set_bin("transaction_id", Uuid::new_v4().as_bytes());
     dict.set_bin("originator_uuid", state.node.node.uuid.as_bytes());
 
+    let catalog = state.catalog();
     let volname = match volname {
         Some(name) if cmd & CMD_ALL == 0 => name,
         _ => {
-            let names = super::volume_info::names(state).await?;
-            dict.set_u64("vol_count", names.len() as u64);
-            for (i, name) in names.iter().enumerate() {
+            dict.set_u64("vol_count", catalog.len() as u64);
+            for (i, name) in catalog.keys().enumerate() {
                 dict.set_str(&format!("vol{i}"), name);
             }
-            return Ok(ok(dict));
+            return ok(dict);
         }
     };
-    let owner = state.owner_of(&volname);
-    let lookup = volname.clone();
-    let volume = state
-        .ask(owner, move |s: &ShardState| {
-            s.volumes.borrow().get(&lookup).cloned()
-        })
-        .await?;
-    let Some(volume) = volume else {
-        return Ok(refused(dict, format!("Volume {volname} does not exist")));
+    let Some(volume) = catalog.get(&volname) else {
+        return refused(dict, format!("Volume {volname} does not exist"));
     };
     dict.set_str("vol-id", &volume.volume_id.to_string());
     if volume.status != VolumeStatus::Started {
-        return Ok(refused(dict, format!("Volume {volname} is not started")));
+        return refused(dict, format!("Volume {volname} is not started"));
     }
-    add_offline_bricks(&mut dict, &volume, state.node.node.uuid);
-    Ok(ok(dict))
+    add_offline_bricks(&mut dict, volume, state.node.node.uuid);
+    ok(dict)
 }
 
 fn ok(dict: Dict) -> StatusReply {

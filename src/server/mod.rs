@@ -18,7 +18,7 @@ pub mod test_program;
 use crate::iobuf::{Arena, ArenaConfig};
 use crate::metrics::{write_statedump, ShardMetrics};
 use crate::model::{NodeInfo, Peer, Volume};
-use crate::ops::shard::{Mesh, MeshError, ShardJob, ShardState};
+use crate::ops::shard::{Catalog, Mesh, MeshError, ShardJob, ShardState};
 use crate::ops::NodeContext;
 use program::{ProgramTable, Transport};
 use std::cell::{Cell, RefCell};
@@ -382,6 +382,14 @@ pub fn run(config: ServerConfig) -> Result<(), ServerError> {
     let (ready_tx, ready_rx) = mpsc::channel::<Result<usize, ServerError>>();
     let mesh =
         glommio::channels::channel_mesh::MeshBuilder::<ShardJob, _>::full(shards, MESH_QUEUE_JOBS);
+    let catalog: Arc<Catalog> = Arc::new(
+        config
+            .initial
+            .volumes
+            .iter()
+            .map(|v| (v.name.clone(), Arc::new(v.clone())))
+            .collect(),
+    );
     let mut handles = Vec::with_capacity(shards);
     for (id, (tcp_fd, control_fd)) in tcp_fds.into_iter().zip(shard_ends).enumerate() {
         let control = control.clone();
@@ -392,6 +400,7 @@ pub fn run(config: ServerConfig) -> Result<(), ServerError> {
         let workdir = config.workdir.clone();
         let mesh = mesh.clone();
         let initial = config.initial.clone();
+        let catalog = catalog.clone();
         let mut builder = glommio::LocalExecutorBuilder::new(if config.pin_shards {
             glommio::Placement::Fixed(id % cores)
         } else {
@@ -407,6 +416,7 @@ pub fn run(config: ServerConfig) -> Result<(), ServerError> {
                 shard_main(ShardStart {
                     id,
                     initial,
+                    catalog,
                     shards,
                     mesh,
                     workdir,
@@ -545,6 +555,7 @@ fn statedump(control: &Control, shards: usize, run_dir: &std::path::Path) {
 struct ShardStart {
     id: usize,
     initial: Arc<InitialState>,
+    catalog: Arc<Catalog>,
     shards: usize,
     mesh: glommio::channels::channel_mesh::MeshBuilder<
         ShardJob,
@@ -564,6 +575,7 @@ async fn shard_main(start: ShardStart) {
     let ShardStart {
         id,
         initial,
+        catalog,
         shards,
         mesh,
         workdir,
@@ -598,6 +610,7 @@ async fn shard_main(start: ShardStart) {
         index,
         shards,
         node,
+        catalog,
         Box::new(GlommioMesh { senders }),
     ));
     {
