@@ -5,13 +5,23 @@
 # system glusterd, if any, is never touched) and brickd on a temporary workdir, then runs each
 # workload against both, interleaved (rounds alternate which server goes first: G B, B G, G B…),
 # and reports the median of the rounds: requests/s, requests per server CPU-second (from
-# /proc/PID/stat over the measured window) and p50 latency. Both daemons are stopped on exit,
+# /proc/PID/stat over the measured window) and p50/p99 latency. The daemons are stopped on exit,
 # whatever happens.
+#
+# Default: DUMP ping and null against both, on empty workdirs.
+# --cli: the CLI's `peer status` (peer-list) and `volume info vol0007` (vol-info:vol0007)
+#   instead, against two glusterd+brickd pairs running side by side, each daemon on its own
+#   copy of a workdir written by make-workdir (perf/src/bin/make-workdir.rs): pair "one" has
+#   only vol0007 and --peers peers, pair "many" has --volumes volumes (vol0000…) and the same
+#   peers. Pair "one" uses --glusterd-port and --brickd-port, pair "many" those ports + 2.
+#   Before measuring, the real `gluster` CLI (when installed) must get `volume info vol0007`
+#   from every daemon over its unix socket.
 #
 # Usage: perf/compare.sh [--rounds N] [--duration S] [--warmup S] [--transport tcp|unix]
 #                        [--glusterd-port P] [--brickd-port P] [--out DIR] [--glusterd-only]
 #                        [--brickd-args "FLAGS"]   (extra `brickd serve` flags, e.g. "--shards 1")
 #                        [--keep-workdir]
+#                        [--cli [--volumes N] [--peers P]]   (N default 1000, P default 3)
 #
 # Output: a text table on stdout; DIR/summary.md (markdown, ready for perf/RESULTS.md) and one
 # JSON file per run in DIR (default target/perf/compare-DATE).
@@ -26,8 +36,22 @@ BD_PORT=24411
 OUT=""
 GLUSTERD_ONLY=0
 KEEP_WORKDIR=0
-# Workloads: name, connections, depth.
-WORKLOADS=("ping 4 16" "ping 16 1" "ping 1 1" "null 1 1")
+CLI=0
+CLI_VOLUMES=1000
+CLI_PEERS=3
+# The volume the CLI workloads ask for; it exists in both CLI workdirs.
+CLI_VOLUME=vol0007
+# Workloads: workdir set, name, connections, depth. Sets: "empty" (empty workdirs); with --cli
+# "one" (vol0007 only) and "many" (--volumes volumes).
+WORKLOADS=("empty ping 4 16" "empty ping 16 1" "empty ping 1 1" "empty null 1 1")
+CLI_WORKLOADS=(
+    "one peer-list 16 1"
+    "one peer-list 1 1"
+    "one vol-info:$CLI_VOLUME 16 1"
+    "many vol-info:$CLI_VOLUME 16 1"
+    "one vol-info:$CLI_VOLUME 1 1"
+    "many vol-info:$CLI_VOLUME 1 1"
+)
 READY_TIMEOUT_S=30
 BRICKD_ARGS=""
 
@@ -48,12 +72,26 @@ while [[ $# -gt 0 ]]; do
         --glusterd-only) GLUSTERD_ONLY=1; shift ;;
         --keep-workdir) KEEP_WORKDIR=1; shift ;;
         --brickd-args) BRICKD_ARGS="$2"; shift 2 ;;
+        --cli) CLI=1; shift ;;
+        --volumes) CLI_VOLUMES="$2"; shift 2 ;;
+        --peers) CLI_PEERS="$2"; shift 2 ;;
         -h|--help) usage 0 ;;
         *) echo "compare.sh: unknown option $1" >&2; usage 2 >&2 ;;
     esac
 done
 [[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || { echo "compare.sh: --rounds must be a positive integer" >&2; exit 2; }
 [[ "$TRANSPORT" == tcp || "$TRANSPORT" == unix ]] || { echo "compare.sh: --transport is tcp or unix" >&2; exit 2; }
+if ! [[ "$CLI_VOLUMES" =~ ^[0-9]+$ ]] || (( CLI_VOLUMES <= 7 )); then
+    echo "compare.sh: --volumes must be a number above 7 (vol0007 must exist)" >&2
+    exit 2
+fi
+[[ "$CLI_PEERS" =~ ^[0-9]+$ ]] || { echo "compare.sh: --peers must be a number" >&2; exit 2; }
+if [[ $CLI == 1 ]]; then
+    WORKLOADS=("${CLI_WORKLOADS[@]}")
+    SETS=(one many)
+else
+    SETS=(empty)
+fi
 # shellcheck source=../scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
 ensure_packages glusterfs-server jq iproute2 gawk
@@ -73,12 +111,16 @@ if [[ $GLUSTERD_ONLY == 1 ]]; then
 else
     cargo build --release -p brickd-perf -p brickd >&2
 fi
+# What was built (taken now: the tree may change while the runs go on).
+REVISION="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+[[ -z "$(git -C "$ROOT" status --porcelain 2>/dev/null)" ]] || REVISION+=" (with uncommitted changes)"
 LOAD="$ROOT/target/release/brickd-load"
+MAKE_WORKDIR="$ROOT/target/release/make-workdir"
 BRICKD="$ROOT/target/release/brickd"
 
 WORK="$(mktemp -d /tmp/brickd-compare.XXXXXX)"
-GD_PID=""
-BD_PID=""
+# Per daemon, keyed "server/set": its pid, TCP port and directory.
+declare -A PIDS PORTS DIRS
 
 stop_pid() { # pid name
     local pid="$1" name="$2"
@@ -95,8 +137,10 @@ stop_pid() { # pid name
 
 cleanup() {
     local status=$?
-    stop_pid "$BD_PID" brickd
-    stop_pid "$GD_PID" glusterd
+    local key
+    for key in "${!PIDS[@]}"; do
+        stop_pid "${PIDS[$key]}" "$key"
+    done
     if [[ $KEEP_WORKDIR == 1 || $status != 0 ]]; then
         echo "compare.sh: daemon logs kept in $WORK" >&2
     else
@@ -116,90 +160,129 @@ tcp_listening() { # port
     (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
-start_glusterd() {
-    port_free "$GD_PORT" || { echo "compare.sh: port $GD_PORT is taken; pick another with --glusterd-port" >&2; exit 1; }
-    mkdir -p "$WORK/gd/lib" "$WORK/gd/run"
-    cat >"$WORK/gd/glusterd.vol" <<EOF
+# A set's workdir: empty, or a copy of the one make-workdir wrote for it.
+seed_workdir() { # set dir
+    mkdir -p "$2"
+    [[ $1 == empty ]] || cp -a "$WORK/seed-$1/." "$2/"
+}
+
+start_glusterd() { # set
+    local set="$1" port="${PORTS[glusterd/$1]}" dir="$WORK/gd-$1"
+    port_free "$port" || { echo "compare.sh: port $port is taken; pick another with --glusterd-port" >&2; exit 1; }
+    DIRS[glusterd/$set]="$dir"
+    mkdir -p "$dir/run"
+    seed_workdir "$set" "$dir/lib"
+    # keepalive-time and -interval as in Debian's /etc/glusterfs/glusterd.vol: without them
+    # glusterd fails to start on a workdir with peers (building a peer's transport options
+    # returns an error).
+    cat >"$dir/glusterd.vol" <<EOF
 volume management
     type mgmt/glusterd
-    option working-directory $WORK/gd/lib
-    option run-directory $WORK/gd/run
-    option glusterd-sockfile $WORK/gd/run/glusterd.socket
+    option working-directory $dir/lib
+    option run-directory $dir/run
+    option glusterd-sockfile $dir/run/glusterd.socket
     option transport-type socket
-    option transport.socket.listen-port $GD_PORT
+    option transport.socket.listen-port $port
+    option transport.socket.keepalive-time 10
+    option transport.socket.keepalive-interval 2
     option ping-timeout 0
     option event-threads 1
 end-volume
 EOF
-    glusterd -N -f "$WORK/gd/glusterd.vol" -p "$WORK/gd/run/glusterd.pid" -l "$WORK/gd/glusterd.log" \
-        >"$WORK/gd/stdout.log" 2>&1 &
-    GD_PID=$!
+    glusterd -N -f "$dir/glusterd.vol" -p "$dir/run/glusterd.pid" -l "$dir/glusterd.log" \
+        >"$dir/stdout.log" 2>&1 &
+    PIDS[glusterd/$set]=$!
     for _ in $(seq $((READY_TIMEOUT_S * 10))); do
-        kill -0 "$GD_PID" 2>/dev/null || { echo "compare.sh: glusterd exited; see $WORK/gd/glusterd.log" >&2; exit 1; }
-        if tcp_listening "$GD_PORT" && [[ -S "$WORK/gd/run/glusterd.socket" ]]; then
+        kill -0 "${PIDS[glusterd/$set]}" 2>/dev/null || { echo "compare.sh: glusterd ($set) exited; see $dir/glusterd.log" >&2; exit 1; }
+        if tcp_listening "$port" && [[ -S "$dir/run/glusterd.socket" ]]; then
             return 0
         fi
         sleep 0.1
     done
-    echo "compare.sh: glusterd did not listen on $GD_PORT within ${READY_TIMEOUT_S}s" >&2
+    echo "compare.sh: glusterd ($set) did not listen on $port within ${READY_TIMEOUT_S}s" >&2
     exit 1
 }
 
-start_brickd() {
-    port_free "$BD_PORT" || { echo "compare.sh: port $BD_PORT is taken; pick another with --brickd-port" >&2; exit 1; }
-    mkdir -p "$WORK/bd"
+start_brickd() { # set
+    local set="$1" port="${PORTS[brickd/$1]}" dir="$WORK/bd-$1"
+    port_free "$port" || { echo "compare.sh: port $port is taken; pick another with --brickd-port" >&2; exit 1; }
+    DIRS[brickd/$set]="$dir"
+    seed_workdir "$set" "$dir"
     # shellcheck disable=SC2086 # BRICKD_ARGS is a list of words on purpose
-    "$BRICKD" serve --workdir "$WORK/bd" --socket "$WORK/bd/brickd.socket" --listen "127.0.0.1:$BD_PORT" \
-        $BRICKD_ARGS >"$WORK/bd/brickd.log" 2>&1 &
-    BD_PID=$!
+    "$BRICKD" serve --workdir "$dir" --socket "$dir/brickd.socket" --listen "127.0.0.1:$port" \
+        $BRICKD_ARGS >"$dir/brickd.log" 2>&1 &
+    PIDS[brickd/$set]=$!
     for _ in $(seq $((READY_TIMEOUT_S * 10))); do
-        kill -0 "$BD_PID" 2>/dev/null || { echo "compare.sh: brickd exited; see $WORK/bd/brickd.log:" >&2; tail -5 "$WORK/bd/brickd.log" >&2; exit 1; }
-        grep -q ready "$WORK/bd/brickd.log" && return 0
+        kill -0 "${PIDS[brickd/$set]}" 2>/dev/null || { echo "compare.sh: brickd ($set) exited; see $dir/brickd.log:" >&2; tail -5 "$dir/brickd.log" >&2; exit 1; }
+        grep -q ready "$dir/brickd.log" && return 0
         sleep 0.1
     done
-    echo "compare.sh: brickd printed no 'ready' line within ${READY_TIMEOUT_S}s" >&2
+    echo "compare.sh: brickd ($set) printed no 'ready' line within ${READY_TIMEOUT_S}s" >&2
     exit 1
 }
 
-target_of() { # server
-    case "$1/$TRANSPORT" in
-        glusterd/tcp) echo "tcp:127.0.0.1:$GD_PORT" ;;
-        glusterd/unix) echo "unix:$WORK/gd/run/glusterd.socket" ;;
-        brickd/tcp) echo "tcp:127.0.0.1:$BD_PORT" ;;
-        brickd/unix) echo "unix:$WORK/bd/brickd.socket" ;;
-    esac
+socket_of() { # server set
+    if [[ $1 == glusterd ]]; then
+        echo "${DIRS[$1/$2]}/run/glusterd.socket"
+    else
+        echo "${DIRS[$1/$2]}/brickd.socket"
+    fi
+}
+
+target_of() { # server set
+    if [[ $TRANSPORT == tcp ]]; then
+        echo "tcp:127.0.0.1:${PORTS[$1/$2]}"
+    else
+        echo "unix:$(socket_of "$1" "$2")"
+    fi
 }
 
 # A server may listen before it answers (glusterd takes a few seconds after opening its port):
 # wait until one PING comes back.
-wait_answering() { # server
+wait_answering() { # server set
     for _ in $(seq $((READY_TIMEOUT_S * 5))); do
-        "$LOAD" --target "$(target_of "$1")" --workload ping --duration 0.2 --warmup 0 --json >/dev/null 2>&1 && return 0
+        "$LOAD" --target "$(target_of "$1" "$2")" --workload ping --duration 0.2 --warmup 0 --json >/dev/null 2>&1 && return 0
     done
-    echo "compare.sh: $1 does not answer PING within about ${READY_TIMEOUT_S}s" >&2
+    echo "compare.sh: $1 ($2) does not answer PING within about ${READY_TIMEOUT_S}s" >&2
     exit 1
 }
 
-pid_of() { # server
-    if [[ $1 == glusterd ]]; then echo "$GD_PID"; else echo "$BD_PID"; fi
+# The real CLI must read the volume from the daemon: the generated workdir was loaded.
+check_cli_volume_info() { # server set
+    if ! command -v gluster >/dev/null; then
+        echo "compare.sh: the gluster CLI is not installed; $1 ($2) not checked with it" >&2
+        return 0
+    fi
+    local out
+    if ! out="$(timeout 30 gluster --glusterd-sock="$(socket_of "$1" "$2")" --mode=script volume info "$CLI_VOLUME" 2>&1)" \
+        || ! grep -q "^Volume Name: $CLI_VOLUME\$" <<<"$out"; then
+        echo "compare.sh: gluster volume info $CLI_VOLUME against $1 ($2) failed:" >&2
+        echo "$out" >&2
+        exit 1
+    fi
 }
 
-run_one() { # server workload conns depth round
-    local server="$1" workload="$2" conns="$3" depth="$4" round="$5"
-    local file="$OUT/$workload-${conns}x$depth-$server-r$round.json"
+# A workload name as part of a file name (vol-info:vol0007 -> vol-info_vol0007).
+slug() { echo "${1//[^A-Za-z0-9_-]/_}"; }
+
+run_one() { # server set workload conns depth round
+    local server="$1" set="$2" workload="$3" conns="$4" depth="$5" round="$6"
+    local file
+    file="$OUT/$set-$(slug "$workload")-${conns}x$depth-$server-r$round.json"
     local rc=0
-    "$LOAD" --target "$(target_of "$server")" --workload "$workload" --conns "$conns" --depth "$depth" \
-        --duration "$DURATION" --warmup "$WARMUP" --server-pid "$(pid_of "$server")" --json \
+    "$LOAD" --target "$(target_of "$server" "$set")" --workload "$workload" --conns "$conns" --depth "$depth" \
+        --duration "$DURATION" --warmup "$WARMUP" --server-pid "${PIDS[$server/$set]}" --json \
         >"$file" 2>"$file.stderr" || rc=$?
     if [[ $rc != 0 || ! -s "$file" ]]; then
-        echo "compare.sh: $server $workload ${conns}x$depth round $round failed (exit $rc): $(cat "$file.stderr"); output kept in $file.failed" >&2
+        echo "compare.sh: $server ($set) $workload ${conns}x$depth round $round failed (exit $rc): $(cat "$file.stderr"); output kept in $file.failed" >&2
         mv "$file" "$file.failed" 2>/dev/null || true
         FAILURES=$((FAILURES + 1))
         return 0
     fi
     rm -f "$file.stderr"
-    printf '  %-8s %-5s %3sx%-3s r%s: %10.0f req/s  p50 %7.1f us  errors %s\n' "$server" "$workload" "$conns" "$depth" "$round" \
-        "$(jq .rps "$file")" "$(jq '.latency_us.p50' "$file")" "$(jq .errors "$file")" >&2
+    printf '  %-8s %-5s %-16s %3sx%-3s r%s: %10.0f req/s  p50 %7.1f us  p99 %8.1f us  errors %s\n' \
+        "$server" "$set" "$workload" "$conns" "$depth" "$round" \
+        "$(jq .rps "$file")" "$(jq '.latency_us.p50' "$file")" "$(jq '.latency_us.p99' "$file")" "$(jq .errors "$file")" >&2
 }
 
 # Median of the numbers on stdin ("n/a" when there are none).
@@ -210,15 +293,15 @@ median() {
     }'
 }
 
-# Median of a jq expression over the rounds of one server and workload.
-median_of() { # server workload conns depth jq-expr
-    local files=("$OUT/$2-$3x$4-$1-r"*.json)
+# Median of a jq expression over the rounds of one server, set and workload.
+median_of() { # server set workload conns depth jq-expr
+    local files=("$OUT/$2-$(slug "$3")-$4x$5-$1-r"*.json)
     [[ -e "${files[0]}" ]] || { echo n/a; return; }
-    jq -r "$5 // empty" "${files[@]}" | median
+    jq -r "$6 // empty" "${files[@]}" | median
 }
 
-errors_sum() { # server workload conns depth
-    local files=("$OUT/$2-$3x$4-$1-r"*.json)
+errors_sum() { # server set workload conns depth
+    local files=("$OUT/$2-$(slug "$3")-$4x$5-$1-r"*.json)
     [[ -e "${files[0]}" ]] || { echo n/a; return; }
     jq -s 'map(.errors) | add' "${files[@]}"
 }
@@ -239,17 +322,43 @@ check() { # value op threshold
     }'
 }
 
-LOADAVG_START="$(cut -d' ' -f1-3 /proc/loadavg)"
-echo "== starting private glusterd on port $GD_PORT (workdir $WORK/gd)" >&2
-start_glusterd
-wait_answering glusterd
-SERVERS=(glusterd)
-if [[ $GLUSTERD_ONLY == 0 ]]; then
-    echo "== starting brickd on port $BD_PORT (workdir $WORK/bd)" >&2
-    start_brickd
-    wait_answering brickd
-    SERVERS=(glusterd brickd)
+# What a set's workdir holds, for the table.
+describe_set() { # set
+    case "$1" in
+        empty) echo "empty" ;;
+        one) echo "1 volume, $CLI_PEERS peers" ;;
+        many) echo "$CLI_VOLUMES volumes, $CLI_PEERS peers" ;;
+    esac
+}
+
+if [[ $CLI == 1 ]]; then
+    echo "== writing workdirs: $CLI_VOLUME only, and $CLI_VOLUMES volumes; $CLI_PEERS peers each" >&2
+    "$MAKE_WORKDIR" --out "$WORK/seed-one" --volumes 1 --first 7 --peers "$CLI_PEERS" >&2
+    "$MAKE_WORKDIR" --out "$WORK/seed-many" --volumes "$CLI_VOLUMES" --peers "$CLI_PEERS" >&2
 fi
+
+LOADAVG_START="$(cut -d' ' -f1-3 /proc/loadavg)"
+SERVERS=(glusterd)
+[[ $GLUSTERD_ONLY == 1 ]] || SERVERS=(glusterd brickd)
+offset=0
+for set in "${SETS[@]}"; do
+    PORTS[glusterd/$set]=$((GD_PORT + offset))
+    PORTS[brickd/$set]=$((BD_PORT + offset))
+    offset=$((offset + 2))
+    echo "== starting private glusterd ($set: $(describe_set "$set")) on port ${PORTS[glusterd/$set]}" >&2
+    start_glusterd "$set"
+    wait_answering glusterd "$set"
+    if [[ $GLUSTERD_ONLY == 0 ]]; then
+        echo "== starting brickd ($set: $(describe_set "$set")) on port ${PORTS[brickd/$set]}" >&2
+        start_brickd "$set"
+        wait_answering brickd "$set"
+    fi
+    if [[ $CLI == 1 ]]; then
+        for server in "${SERVERS[@]}"; do
+            check_cli_volume_info "$server" "$set"
+        done
+    fi
+done
 FAILURES=0
 
 for round in $(seq "$ROUNDS"); do
@@ -259,42 +368,59 @@ for round in $(seq "$ROUNDS"); do
         order=(brickd glusterd)
     fi
     for spec in "${WORKLOADS[@]}"; do
-        read -r workload conns depth <<<"$spec"
+        read -r set workload conns depth <<<"$spec"
         for server in "${order[@]}"; do
-            run_one "$server" "$workload" "$conns" "$depth" "$round"
+            run_one "$server" "$set" "$workload" "$conns" "$depth" "$round"
         done
     done
 done
 LOADAVG_END="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 declare -a ROWS CHECKS
+declare -A B_P99
 for spec in "${WORKLOADS[@]}"; do
-    read -r workload conns depth <<<"$spec"
-    g_rps=$(median_of glusterd "$workload" "$conns" "$depth" .rps)
-    b_rps=$(median_of brickd "$workload" "$conns" "$depth" .rps)
-    g_cpu=$(median_of glusterd "$workload" "$conns" "$depth" .req_per_server_cpu_s)
-    b_cpu=$(median_of brickd "$workload" "$conns" "$depth" .req_per_server_cpu_s)
-    g_p50=$(median_of glusterd "$workload" "$conns" "$depth" .latency_us.p50)
-    b_p50=$(median_of brickd "$workload" "$conns" "$depth" .latency_us.p50)
-    g_err=$(errors_sum glusterd "$workload" "$conns" "$depth")
-    b_err=$(errors_sum brickd "$workload" "$conns" "$depth")
-    ROWS+=("$workload ${conns}x$depth|$(fmt0 "$g_rps")|$(fmt0 "$b_rps")|$(ratio "$b_rps" "$g_rps")|$(fmt0 "$g_cpu")|$(fmt0 "$b_cpu")|$(ratio "$b_cpu" "$g_cpu")|$(fmt1 "$g_p50")|$(fmt1 "$b_p50")|$g_err / $b_err")
+    read -r set workload conns depth <<<"$spec"
+    med() { median_of "$1" "$set" "$workload" "$conns" "$depth" "$2"; }
+    g_rps=$(med glusterd .rps)
+    b_rps=$(med brickd .rps)
+    g_cpu=$(med glusterd .req_per_server_cpu_s)
+    b_cpu=$(med brickd .req_per_server_cpu_s)
+    g_p50=$(med glusterd .latency_us.p50)
+    b_p50=$(med brickd .latency_us.p50)
+    g_p99=$(med glusterd .latency_us.p99)
+    b_p99=$(med brickd .latency_us.p99)
+    B_P99[$workload/${conns}x$depth/$set]="$b_p99"
+    g_err=$(errors_sum glusterd "$set" "$workload" "$conns" "$depth")
+    b_err=$(errors_sum brickd "$set" "$workload" "$conns" "$depth")
+    rps_ratio=$(ratio "$b_rps" "$g_rps")
+    cpu_ratio=$(ratio "$b_cpu" "$g_cpu")
+    ROWS+=("$workload ${conns}x$depth|$(describe_set "$set")|$(fmt0 "$g_rps")|$(fmt0 "$b_rps")|$rps_ratio|$(fmt0 "$g_cpu")|$(fmt0 "$b_cpu")|$cpu_ratio|$(fmt1 "$g_p50")|$(fmt1 "$b_p50")|$(fmt1 "$g_p99")|$(fmt1 "$b_p99")|$g_err / $b_err")
     case "$workload ${conns}x$depth" in
         "ping 4x16")
-            CHECKS+=("ping 4x16: brickd req/s >= 5x glusterd|$(check "$(ratio "$b_rps" "$g_rps")" '>=' 5)") ;;
+            CHECKS+=("ping 4x16: brickd req/s >= 5x glusterd|$(check "$rps_ratio" '>=' 5) (${rps_ratio}x)") ;;
         "ping 16x1")
-            CHECKS+=("ping 16x1: brickd req/s >= glusterd|$(check "$(ratio "$b_rps" "$g_rps")" '>=' 1)")
-            CHECKS+=("ping 16x1: brickd req per server CPU-s >= 2x glusterd|$(check "$(ratio "$b_cpu" "$g_cpu")" '>=' 2)") ;;
+            CHECKS+=("ping 16x1: brickd req/s >= glusterd|$(check "$rps_ratio" '>=' 1) (${rps_ratio}x)")
+            CHECKS+=("ping 16x1: brickd req per server CPU-s >= 2x glusterd|$(check "$cpu_ratio" '>=' 2) (${cpu_ratio}x)") ;;
         "ping 1x1")
-            CHECKS+=("ping 1x1: brickd p50 latency <= glusterd|$(check "$b_p50" '<=' "$g_p50")") ;;
+            CHECKS+=("ping 1x1: brickd p50 latency <= glusterd|$(check "$b_p50" '<=' "$g_p50") ($(fmt1 "$b_p50") vs $(fmt1 "$g_p50") us)") ;;
+        "peer-list 16x1" | "vol-info:$CLI_VOLUME 16x1")
+            CHECKS+=("$workload 16x1, $(describe_set "$set"): brickd req/s >= 10x glusterd|$(check "$rps_ratio" '>=' 10) (${rps_ratio}x)") ;;
     esac
 done
+if [[ $CLI == 1 ]]; then
+    for shape in 16x1 1x1; do
+        one="${B_P99[vol-info:$CLI_VOLUME/$shape/one]:-n/a}"
+        many="${B_P99[vol-info:$CLI_VOLUME/$shape/many]:-n/a}"
+        limit=$(awk -v v="$one" 'BEGIN { if (v == "n/a") print "n/a"; else print 2 * v }')
+        CHECKS+=("vol-info $shape: brickd p99 with $CLI_VOLUMES volumes <= 2x its p99 with 1|$(check "$many" '<=' "$limit") ($(fmt1 "$many") vs $(fmt1 "$one") us, $(ratio "$many" "$one")x)")
+    done
+fi
 
-HEADER="workload|glusterd req/s|brickd req/s|ratio|glusterd req/CPU-s|brickd req/CPU-s|ratio|glusterd p50 us|brickd p50 us|errors g / b"
+HEADER="workload|workdir|glusterd req/s|brickd req/s|ratio|glusterd req/CPU-s|brickd req/CPU-s|ratio|glusterd p50 us|brickd p50 us|glusterd p99 us|brickd p99 us|errors g / b"
 COMMAND="perf/compare.sh --rounds $ROUNDS --duration $DURATION --warmup $WARMUP --transport $TRANSPORT"
 [[ $GLUSTERD_ONLY == 0 ]] || COMMAND+=" --glusterd-only"
-REVISION="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
-[[ -z "$(git -C "$ROOT" status --porcelain 2>/dev/null)" ]] || REVISION+=" (with uncommitted changes)"
+[[ $CLI == 0 ]] || COMMAND+=" --cli --volumes $CLI_VOLUMES --peers $CLI_PEERS"
+[[ -z "$BRICKD_ARGS" ]] || COMMAND+=" --brickd-args \"$BRICKD_ARGS\""
 
 {
     echo
@@ -315,7 +441,7 @@ REVISION="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
     echo "- medians of $ROUNDS interleaved round(s) (G B, B G, …), ${DURATION}s measured after ${WARMUP}s warm-up, transport $TRANSPORT"
     echo
     echo "| ${HEADER//|/ | } |"
-    echo "|$(printf '%s' "$HEADER" | awk -F'|' '{ for (i = 1; i <= NF; i++) printf (i == 1 ? "---|" : "---:|") }')"
+    echo "|$(printf '%s' "$HEADER" | awk -F'|' '{ for (i = 1; i <= NF; i++) printf (i <= 2 ? "---|" : "---:|") }')"
     for row in "${ROWS[@]}"; do echo "| ${row//|/ | } |"; done
     echo
     echo "| target | result |"

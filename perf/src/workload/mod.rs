@@ -3,15 +3,18 @@
 //!
 //! A workload is pure: it appends XDR arguments to a buffer and judges a reply's result bytes.
 //! It never touches a socket or a clock, so the driver can call it once per request without
-//! allocating. Adding a workload (for example the CLI's `peer-list`, program 1238463 v2 proc 3
+//! allocating. Adding a workload (such as the CLI's `peer-list`, program 1238463 v2 proc 3
 //! with `gf1_cli_peer_list_req{flags=1, dict=empty}`) is one file with a type implementing
 //! [`Workload`] and one arm in [`parse`].
 
 mod dump;
 mod null;
+mod peer_list;
 mod ping;
 mod raw;
+mod vol_info;
 
+use brickd::proto::dict::DictError;
 use brickd::proto::rpc::ReplyStatus;
 use brickd::proto::xdr::XdrError;
 use std::sync::Arc;
@@ -19,8 +22,10 @@ use thiserror::Error;
 
 pub use dump::Dump;
 pub use null::Null;
+pub use peer_list::PeerList;
 pub use ping::Ping;
 pub use raw::Raw;
+pub use vol_info::VolInfo;
 
 /// The procedure a workload calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +44,9 @@ pub enum ResultsError {
     /// The results do not decode as the procedure's reply struct.
     #[error("results do not decode: {0}")]
     Xdr(#[from] XdrError),
+    /// A dict inside the results does not decode.
+    #[error("dict does not decode: {0}")]
+    Dict(#[from] DictError),
     /// The reply decodes but reports a failed operation.
     #[error("operation failed: op_ret {op_ret}, op_errno {op_errno}")]
     OpFailed {
@@ -51,6 +59,12 @@ pub enum ResultsError {
     #[error("reply lists no {what}")]
     Empty {
         /// What was missing.
+        what: &'static str,
+    },
+    /// The reply decodes but a value is missing or not the expected one.
+    #[error("reply has no good {what}")]
+    Unexpected {
+        /// The value that is wrong.
         what: &'static str,
     },
 }
@@ -80,11 +94,21 @@ pub trait Workload: Send + Sync {
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum WorkloadParseError {
     /// No workload has that name.
-    #[error("unknown workload {0:?} (expected null, ping, dump or raw:PROG:VERS:PROC)")]
+    #[error(
+        "unknown workload {0:?} (expected null, ping, dump, peer-list, vol-info:NAME or raw:PROG:VERS:PROC)"
+    )]
     Unknown(String),
     /// `raw:` followed by something other than three numbers.
     #[error("bad raw workload {spec:?}: {reason} (expected raw:PROG:VERS:PROC)")]
     BadRaw {
+        /// The whole value.
+        spec: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A workload that takes an argument (`vol-info:NAME`) with a bad one.
+    #[error("bad workload {spec:?}: {reason}")]
+    BadArgument {
         /// The whole value.
         spec: String,
         /// What is wrong with it.
@@ -98,15 +122,26 @@ pub fn parse(spec: &str) -> Result<Arc<dyn Workload>, WorkloadParseError> {
         "null" => Ok(Arc::new(Null)),
         "ping" => Ok(Arc::new(Ping)),
         "dump" => Ok(Arc::new(Dump)),
-        _ => match spec.strip_prefix("raw:") {
-            Some(rest) => Ok(Arc::new(Raw::parse(rest).map_err(|reason| {
-                WorkloadParseError::BadRaw {
-                    spec: spec.to_string(),
-                    reason,
-                }
-            })?)),
-            None => Err(WorkloadParseError::Unknown(spec.to_string())),
-        },
+        "peer-list" => Ok(Arc::new(PeerList)),
+        _ => {
+            if let Some(rest) = spec.strip_prefix("raw:") {
+                Ok(Arc::new(Raw::parse(rest).map_err(|reason| {
+                    WorkloadParseError::BadRaw {
+                        spec: spec.to_string(),
+                        reason,
+                    }
+                })?))
+            } else if let Some(volname) = spec.strip_prefix("vol-info:") {
+                Ok(Arc::new(VolInfo::parse(volname).map_err(|reason| {
+                    WorkloadParseError::BadArgument {
+                        spec: spec.to_string(),
+                        reason,
+                    }
+                })?))
+            } else {
+                Err(WorkloadParseError::Unknown(spec.to_string()))
+            }
+        }
     }
 }
 
