@@ -164,13 +164,14 @@ fn steady_state_ping_makes_no_heap_allocation_per_request() {
         );
         per_round.push((depth, allocations as f64 / rounds as f64));
     }
-    // Whatever glommio spends per wake-up, a round of 64 requests must cost no more than a
-    // round of 1: one allocation per request would add 15 and 63.
+    // Whatever glommio spends per wake-up, a round of 16 or 64 requests costs about what a
+    // round of 1 costs (a big round sometimes takes an extra wake-up or two). One allocation
+    // per request would add 16 and 64 per round; the bound allows a quarter of that.
     let (_, base) = per_round[0];
     assert!(base < 16.0, "{base} allocations per single-ping round");
     for &(depth, cost) in &per_round[1..] {
         assert!(
-            cost < base + 2.0,
+            cost < base + depth as f64 / 4.0,
             "depth {depth}: {cost:.2} allocations per round against {base:.2} at depth 1"
         );
     }
