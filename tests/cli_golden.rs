@@ -12,24 +12,11 @@
 
 mod common;
 
-use common::{with_mark, Brickd, Client};
+use common::{copy_dir, with_mark, Brickd, Client};
 use std::path::{Path, PathBuf};
 
 fn golden() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/cli")
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
 }
 
 /// Why a capture is not compared byte for byte, or `None` to compare it.

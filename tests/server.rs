@@ -492,7 +492,18 @@ fn sigterm_finishes_calls_in_flight_then_exits_zero() {
             &delay_args(800, i as u32),
         ));
     }
-    std::thread::sleep(Duration::from_millis(100));
+    // A PING sent after each DELAY is answered first (replies leave in completion order), so
+    // once every PING reply is back, the server has read every DELAY call: all are in flight.
+    for (i, c) in clients.iter_mut().enumerate() {
+        c.send(&call_record(
+            100 + i as u32,
+            dump::PROGRAM,
+            1,
+            dump::PROC_PING,
+            &[],
+        ));
+        assert_eq!(c.read_reply().unwrap().xid, 100 + i as u32);
+    }
     let signalled = Instant::now();
     b.signal(libc::SIGTERM);
     for (i, c) in clients.iter_mut().enumerate() {

@@ -8,7 +8,7 @@ use brickd::proto::rpc::{decode_reply, encode_call, CallHeader, OpaqueAuth, Repl
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::net::UnixStream;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -65,8 +65,8 @@ impl Brickd {
             for _ in lines {}
         });
         let line = rx
-            .recv_timeout(Duration::from_secs(20))
-            .expect("brickd printed no ready line within 20 s");
+            .recv_timeout(Duration::from_secs(60))
+            .expect("brickd printed no ready line within 60 s");
         assert!(
             line.starts_with("brickd ready:"),
             "unexpected first line: {line}"
@@ -256,6 +256,20 @@ impl<S: Read + Write> Client<S> {
         let reply = self.read_reply().expect("a reply");
         assert_eq!(reply.xid, xid);
         reply
+    }
+}
+
+/// Copies a directory tree (fixtures into a test's temporary directory).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
     }
 }
 
