@@ -706,30 +706,48 @@ async fn shard_main(start: ShardStart) {
     }
 }
 
-async fn accept_tcp(listener: glommio::net::TcpListener, shard: Rc<ShardContext>) {
+/// Waits for the next accepted connection; `None` once the shard stops. A failed accept is
+/// logged and retried after a short pause.
+async fn next_connection<'a, S, E: std::fmt::Display>(
+    shard: &ShardContext,
+    accept: impl Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<S, E>> + 'a>>,
+) -> Option<S> {
     loop {
-        let accepted = futures_lite::future::or(async { Some(listener.accept().await) }, async {
+        let accepted = futures_lite::future::or(async { Some(accept().await) }, async {
             shard.stopped().await;
             None
         })
-        .await;
-        let stream = match accepted {
-            None => return,
-            Some(Ok(s)) => s,
-            Some(Err(e)) => {
+        .await?;
+        match accepted {
+            Ok(stream) => return Some(stream),
+            Err(e) => {
                 tracing::warn!(shard = shard.id, error = %e, "accept failed");
                 glommio::timer::sleep(Duration::from_millis(10)).await;
-                continue;
             }
-        };
-        let peer = match stream.peer_addr() {
-            Ok(p) => p,
-            Err(_) => continue,
+        }
+    }
+}
+
+/// Counts a refused connection if the shard is at its connection cap.
+fn at_connection_cap(shard: &ShardContext) -> bool {
+    if shard.connection_count() < shard.limits.connections_per_shard_max {
+        return false;
+    }
+    shard.metrics.borrow_mut().connections.refused_at_cap += 1;
+    tracing::warn!(
+        shard = shard.id,
+        "connection cap reached; closing new connection"
+    );
+    true
+}
+
+async fn accept_tcp(listener: glommio::net::TcpListener, shard: Rc<ShardContext>) {
+    while let Some(stream) = next_connection(&shard, || Box::pin(listener.accept())).await {
+        let Ok(peer) = stream.peer_addr() else {
+            continue;
         };
         shard.metrics.borrow_mut().connections.tcp_accepted += 1;
-        if shard.connection_count() >= shard.limits.connections_per_shard_max {
-            shard.metrics.borrow_mut().connections.refused_at_cap += 1;
-            tracing::warn!(shard = shard.id, %peer, "connection cap reached; closing new connection");
+        if at_connection_cap(&shard) {
             continue;
         }
         let _ = stream.set_nodelay(true);
@@ -738,28 +756,9 @@ async fn accept_tcp(listener: glommio::net::TcpListener, shard: Rc<ShardContext>
 }
 
 async fn accept_unix(listener: glommio::net::UnixListener, shard: Rc<ShardContext>) {
-    loop {
-        let accepted = futures_lite::future::or(async { Some(listener.accept().await) }, async {
-            shard.stopped().await;
-            None
-        })
-        .await;
-        let stream = match accepted {
-            None => return,
-            Some(Ok(s)) => s,
-            Some(Err(e)) => {
-                tracing::warn!(shard = shard.id, error = %e, "unix accept failed");
-                glommio::timer::sleep(Duration::from_millis(10)).await;
-                continue;
-            }
-        };
+    while let Some(stream) = next_connection(&shard, || Box::pin(listener.accept())).await {
         shard.metrics.borrow_mut().connections.unix_accepted += 1;
-        if shard.connection_count() >= shard.limits.connections_per_shard_max {
-            shard.metrics.borrow_mut().connections.refused_at_cap += 1;
-            tracing::warn!(
-                shard = shard.id,
-                "connection cap reached; closing new unix connection"
-            );
+        if at_connection_cap(&shard) {
             continue;
         }
         glommio::spawn_local(conn::serve(stream, Transport::Unix, shard.clone())).detach();
