@@ -6,8 +6,10 @@
 #![deny(missing_docs, unreachable_pub)]
 #![forbid(unsafe_op_in_unsafe_fn)]
 
+pub mod brick;
 pub mod config;
 pub mod iobuf;
+pub mod lvm;
 pub mod metrics;
 pub mod model;
 pub mod ops;

@@ -17,6 +17,9 @@ struct Cli {
 enum Command {
     /// Serve glusterd's management protocol on a unix socket and TCP.
     Serve(ServeArgs),
+    /// The LVM helper child process (started by brickd itself, not by operators).
+    #[command(name = "lvm-helper", hide = true)]
+    LvmHelper(brickd::lvm::helper::HelperArgs),
 }
 
 fn init_logging(level: &str) {
@@ -33,6 +36,7 @@ fn init_logging(level: &str) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::LvmHelper(args) => brickd::lvm::helper::run(args),
         Command::Serve(args) => {
             init_logging(&args.log_level);
             // Load the whole workdir before anything listens: a damaged file stops the start
