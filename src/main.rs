@@ -17,6 +17,8 @@ struct Cli {
 enum Command {
     /// Serve glusterd's management protocol on a unix socket and TCP.
     Serve(ServeArgs),
+    /// Operator commands on this node's bricks: inspect, release.
+    Brick(brickd::brick::command::BrickArgs),
     /// The LVM helper child process (started by brickd itself, not by operators).
     #[command(name = "lvm-helper", hide = true)]
     LvmHelper(brickd::lvm::helper::HelperArgs),
@@ -37,6 +39,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::LvmHelper(args) => brickd::lvm::helper::run(args),
+        Command::Brick(args) => {
+            init_logging("warn");
+            brickd::brick::command::run(args)
+        }
         Command::Serve(args) => {
             init_logging(&args.log_level);
             // Load the whole workdir before anything listens: a damaged file stops the start

@@ -2,6 +2,8 @@
 //! port, and a small blocking RPC client built on `brickd::proto`.
 #![allow(dead_code)]
 
+pub mod fs;
+
 use brickd::proto::auth::{AUTH_GLUSTERFS_V2, CLI_CREDENTIAL_V2};
 use brickd::proto::record::{fragment_header, RecordDecoder};
 use brickd::proto::rpc::{decode_reply, encode_call, CallHeader, OpaqueAuth, ReplyStatus};

@@ -1,0 +1,575 @@
+//! The volume claim on a brick, its exact undo, and its release.
+//!
+//! [`claim`] makes a brick a volume's: it creates the brick directory if needed, sets
+//! `trusted.glusterfs.volume-id` (XATTR_CREATE; `force` replaces an existing one), creates
+//! `.glusterfs` (mode 0600, as glusterd does) and tags the brick's volume group. It returns a
+//! [`ClaimRecord`] of exactly what it changed — nothing it found already in place — so that
+//! [`rollback`] undoes exactly that and nothing more. If any brick fails, `claim` rolls back
+//! every brick itself before answering.
+//!
+//! [`release`] is the opposite for a brick of a deleted volume (and for the operator command
+//! `brickd brick release`): it removes the volume-id only if the one on disk is the one
+//! expected, optionally `trusted.gfid` and `.glusterfs`, and the volume's tag on the group.
+//!
+//! All file-system work goes through the [`Engine`]; LVM work through the helper
+//! ([`LvmClient`]), one command per volume group for all of its bricks.
+
+use super::engine::{Engine, Fd, SetMode};
+use super::validate::{strerror, GFID_XATTR, VOLUME_ID_XATTR};
+use crate::lvm::{parse_volume_tag, volume_tag, LvmClient};
+use crate::model::Uuid;
+use futures_util::future::join_all;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+
+/// Mode of a brick directory glusterd creates.
+pub const BRICK_DIR_MODE: u32 = 0o755;
+/// Mode of `.glusterfs` as glusterd creates it (yes, 0600).
+pub const GLUSTERFS_DIR_MODE: u32 = 0o600;
+/// The brick's internal directory.
+pub const GLUSTERFS_DIR: &str = ".glusterfs";
+
+/// A brick to claim (this node's).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClaimTarget {
+    /// `host:path` as glusterd names it in messages.
+    pub host: String,
+    /// The canonical brick path.
+    pub path: String,
+    /// The volume group to tag, for `?VG` bricks.
+    pub vg: Option<String>,
+}
+
+/// One change a claim made.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClaimStep {
+    /// The brick directory did not exist and was created.
+    CreatedBrickDir {
+        /// The directory.
+        path: String,
+    },
+    /// The volume-id was set; `previous` is what a forced claim replaced.
+    SetVolumeId {
+        /// The brick.
+        path: String,
+        /// The value before (forced claims only).
+        previous: Option<Vec<u8>>,
+    },
+    /// `.glusterfs` did not exist and was created.
+    CreatedGlusterfsDir {
+        /// The brick (the directory is `<path>/.glusterfs`).
+        path: String,
+    },
+    /// The tag was added to the group (it was not there before).
+    AddedVgTag {
+        /// The volume group.
+        vg: String,
+        /// The tag.
+        tag: String,
+    },
+}
+
+/// Everything one claim changed, in the order it changed it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClaimRecord {
+    /// The changes.
+    pub steps: Vec<ClaimStep>,
+}
+
+/// A claim that failed (and was rolled back).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClaimError {
+    /// One message per failed brick or group, glusterd's text where it has one.
+    pub messages: Vec<String>,
+    /// Changes the rollback could not undo (empty when the file systems are as they were).
+    pub rollback_failures: Vec<String>,
+}
+
+impl fmt::Display for ClaimError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.messages.join("\n"))?;
+        if !self.rollback_failures.is_empty() {
+            write!(
+                f,
+                "\nrollback left changes behind: {}",
+                self.rollback_failures.join("; ")
+            )?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ClaimError {}
+
+async fn claim_brick(
+    engine: &Engine,
+    volume_id: Uuid,
+    target: &ClaimTarget,
+    force: bool,
+) -> (Vec<ClaimStep>, Result<(), String>) {
+    let mut steps = Vec::new();
+    let hp = format!("{}:{}", target.host, target.path);
+    let path = Path::new(&target.path);
+    match engine.mkdirat(None, path, BRICK_DIR_MODE).await {
+        Ok(()) => steps.push(ClaimStep::CreatedBrickDir {
+            path: target.path.clone(),
+        }),
+        Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
+        Err(e) => {
+            return (
+                steps,
+                Err(format!(
+                    "Failed to create brick directory for brick {hp}. Reason : {} ",
+                    strerror(e.raw_os_error().unwrap_or(libc::EIO))
+                )),
+            )
+        }
+    }
+    let fd: Fd = match engine.open_dir(None, path).await {
+        Ok(fd) => fd,
+        Err(e) => {
+            return (
+                steps,
+                Err(format!(
+                    "The provided path {} which is already present, is not a directory ({})",
+                    target.path,
+                    strerror(e.raw_os_error().unwrap_or(libc::EIO))
+                )),
+            )
+        }
+    };
+    let previous = if force {
+        match engine.fgetxattr(&fd, VOLUME_ID_XATTR, 64).await {
+            Ok(v) => Some(v),
+            Err(e) if e.raw_os_error() == Some(libc::ENODATA) => None,
+            Err(e) => {
+                return (
+                    steps,
+                    Err(format!(
+                        "Failed to get extended attribute {VOLUME_ID_XATTR}, reason: {}",
+                        strerror(e.raw_os_error().unwrap_or(libc::EIO))
+                    )),
+                )
+            }
+        }
+    } else {
+        None
+    };
+    let mode = if force {
+        SetMode::Either
+    } else {
+        SetMode::Create
+    };
+    if let Err(e) = engine
+        .fsetxattr(&fd, VOLUME_ID_XATTR, volume_id.as_bytes(), mode)
+        .await
+    {
+        return (
+            steps,
+            Err(format!(
+                "Failed to set extended attributes {VOLUME_ID_XATTR}, reason: {}",
+                strerror(e.raw_os_error().unwrap_or(libc::EIO))
+            )),
+        );
+    }
+    steps.push(ClaimStep::SetVolumeId {
+        path: target.path.clone(),
+        previous,
+    });
+    match engine
+        .mkdirat(Some(&fd), Path::new(GLUSTERFS_DIR), GLUSTERFS_DIR_MODE)
+        .await
+    {
+        Ok(()) => steps.push(ClaimStep::CreatedGlusterfsDir {
+            path: target.path.clone(),
+        }),
+        Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
+        Err(e) => {
+            return (
+                steps,
+                Err(format!(
+                    "Failed to create .glusterfs directory for brick {hp}. Reason : {} ",
+                    strerror(e.raw_os_error().unwrap_or(libc::EIO))
+                )),
+            )
+        }
+    }
+    // Make the claim durable: the brick directory (its xattr and .glusterfs entry) and, when
+    // the brick directory is new, its parent's entry.
+    let mut result = engine.fsync(&fd, false).await.map_err(|e| e.to_string());
+    if result.is_ok() && matches!(steps.first(), Some(ClaimStep::CreatedBrickDir { .. })) {
+        if let Some(parent) = path.parent() {
+            result = match engine.open_dir(None, parent).await {
+                Ok(pfd) => engine.fsync(&pfd, false).await.map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+        }
+    }
+    (
+        steps,
+        result.map_err(|e| format!("Failed to sync brick {hp}: {e}")),
+    )
+}
+
+/// Claims `targets` for `volume_id`. On success, the record of every change; on failure,
+/// every change already undone (see [`ClaimError::rollback_failures`]).
+pub async fn claim(
+    engine: &Engine,
+    lvm: Option<&LvmClient>,
+    volume_id: Uuid,
+    targets: &[ClaimTarget],
+    force: bool,
+) -> Result<ClaimRecord, ClaimError> {
+    let results = join_all(
+        targets
+            .iter()
+            .map(|t| claim_brick(engine, volume_id, t, force)),
+    )
+    .await;
+    let mut record = ClaimRecord::default();
+    let mut messages = Vec::new();
+    for (steps, result) in results {
+        record.steps.extend(steps);
+        if let Err(m) = result {
+            messages.push(m);
+        }
+    }
+    if messages.is_empty() {
+        let tag = volume_tag(&volume_id.to_string());
+        let mut groups: Vec<&str> = targets.iter().filter_map(|t| t.vg.as_deref()).collect();
+        groups.sort_unstable();
+        groups.dedup();
+        match (lvm, groups.is_empty()) {
+            (_, true) => {}
+            (None, false) => messages.push("LVM is not available on this node".into()),
+            (Some(lvm), false) => {
+                let tags = join_all(groups.iter().map(|vg| add_tag(lvm, vg, &tag))).await;
+                for (vg, r) in groups.iter().zip(tags) {
+                    match r {
+                        Ok(true) => record.steps.push(ClaimStep::AddedVgTag {
+                            vg: vg.to_string(),
+                            tag: tag.clone(),
+                        }),
+                        Ok(false) => {}
+                        Err(e) => messages.push(e),
+                    }
+                }
+            }
+        }
+    }
+    if messages.is_empty() {
+        return Ok(record);
+    }
+    let rollback_failures = rollback(engine, lvm, &record)
+        .await
+        .err()
+        .unwrap_or_default();
+    Err(ClaimError {
+        messages,
+        rollback_failures,
+    })
+}
+
+/// Adds `tag` unless the group has it; Ok(true) if it was added.
+async fn add_tag(lvm: &LvmClient, vg: &str, tag: &str) -> Result<bool, String> {
+    match lvm.vg_info(vg).await {
+        Ok(Some(info)) if info.tags.iter().any(|t| t == tag) => Ok(false),
+        Ok(Some(_)) => lvm
+            .change_tags(vg, &[tag.to_string()], &[])
+            .await
+            .map(|()| true)
+            .map_err(|e| format!("Failed to tag volume group {vg}: {e}")),
+        Ok(None) => Err(format!("Volume group {vg} does not exist")),
+        Err(e) => Err(format!("Cannot read volume group {vg}: {e}")),
+    }
+}
+
+/// Undoes exactly the changes of `record`, newest first. Err lists what could not be undone.
+pub async fn rollback(
+    engine: &Engine,
+    lvm: Option<&LvmClient>,
+    record: &ClaimRecord,
+) -> Result<(), Vec<String>> {
+    let mut failures = Vec::new();
+    // Volume-group tags: one command per group.
+    let mut tags: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for step in &record.steps {
+        if let ClaimStep::AddedVgTag { vg, tag } = step {
+            tags.entry(vg).or_default().push(tag.clone());
+        }
+    }
+    if !tags.is_empty() {
+        match lvm {
+            None => failures.push("LVM is not available to remove volume-group tags".into()),
+            Some(lvm) => {
+                let results =
+                    join_all(tags.iter().map(|(vg, t)| lvm.change_tags(vg, &[], t))).await;
+                for ((vg, _), r) in tags.iter().zip(results) {
+                    if let Err(e) = r {
+                        failures.push(format!("tag on volume group {vg}: {e}"));
+                    }
+                }
+            }
+        }
+    }
+    // Bricks: each brick's steps in reverse, bricks concurrently.
+    let mut per_brick: BTreeMap<&str, Vec<&ClaimStep>> = BTreeMap::new();
+    for step in &record.steps {
+        let path = match step {
+            ClaimStep::CreatedBrickDir { path }
+            | ClaimStep::SetVolumeId { path, .. }
+            | ClaimStep::CreatedGlusterfsDir { path } => path.as_str(),
+            ClaimStep::AddedVgTag { .. } => continue,
+        };
+        per_brick.entry(path).or_default().push(step);
+    }
+    let results = join_all(
+        per_brick
+            .into_values()
+            .map(|steps| undo_brick(engine, steps)),
+    )
+    .await;
+    failures.extend(results.into_iter().flatten());
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(failures)
+    }
+}
+
+async fn undo_brick(engine: &Engine, steps: Vec<&ClaimStep>) -> Vec<String> {
+    let mut failures = Vec::new();
+    for step in steps.into_iter().rev() {
+        let result = match step {
+            ClaimStep::CreatedGlusterfsDir { path } => engine
+                .unlinkat(None, &Path::new(path).join(GLUSTERFS_DIR), true)
+                .await
+                .map_err(|e| format!("{path}/{GLUSTERFS_DIR}: {e}")),
+            ClaimStep::SetVolumeId { path, previous } => {
+                match engine.open_dir(None, Path::new(path)).await {
+                    Ok(fd) => {
+                        let r = match previous {
+                            None => engine.fremovexattr(&fd, VOLUME_ID_XATTR).await,
+                            Some(v) => {
+                                engine
+                                    .fsetxattr(&fd, VOLUME_ID_XATTR, v, SetMode::Replace)
+                                    .await
+                            }
+                        };
+                        match r {
+                            Ok(()) => engine.fsync(&fd, false).await,
+                            Err(e) => Err(e),
+                        }
+                        .map_err(|e| format!("{VOLUME_ID_XATTR} on {path}: {e}"))
+                    }
+                    Err(e) => Err(format!("{path}: {e}")),
+                }
+            }
+            ClaimStep::CreatedBrickDir { path } => engine
+                .unlinkat(None, Path::new(path), true)
+                .await
+                .map_err(|e| format!("{path}: {e}")),
+            ClaimStep::AddedVgTag { .. } => Ok(()),
+        };
+        if let Err(e) = result {
+            failures.push(e);
+        }
+    }
+    failures
+}
+
+/// What to release.
+#[derive(Clone, Debug)]
+pub struct ReleaseRequest {
+    /// The brick directory.
+    pub path: String,
+    /// The volume-id the brick must carry for anything to be removed.
+    pub volume_id: Uuid,
+    /// Also remove `trusted.gfid` and `.glusterfs` (the brick's data stays).
+    pub remove_gfid: bool,
+    /// The volume group whose tag for this volume to remove.
+    pub vg: Option<String>,
+}
+
+/// What a release did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReleaseReport {
+    /// The volume-id was there and is gone.
+    pub removed_volume_id: bool,
+    /// `trusted.gfid` was there and is gone.
+    pub removed_gfid: bool,
+    /// `.glusterfs` was there and is gone.
+    pub removed_glusterfs_dir: bool,
+    /// The group's tag was there and is gone.
+    pub removed_vg_tag: bool,
+    /// Notes for the operator (what was already absent).
+    pub notes: Vec<String>,
+}
+
+/// Why a release refused or failed (nothing after the failing step was changed).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ReleaseError {
+    /// The brick carries another volume's id.
+    #[error("{path} carries volume-id {found}, not {expected}: refusing to release it")]
+    WrongVolume {
+        /// The brick.
+        path: String,
+        /// What is on disk (UUID text, or hex if not 16 bytes).
+        found: String,
+        /// What the caller expected.
+        expected: String,
+    },
+    /// The volume group carries another volume's tag.
+    #[error(
+        "volume group {vg} is tagged for volume {found}, not {expected}: refusing to untag it"
+    )]
+    WrongVolumeGroup {
+        /// The group.
+        vg: String,
+        /// The volume id in its tag.
+        found: String,
+        /// What the caller expected.
+        expected: String,
+    },
+    /// A file-system or LVM step failed.
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// Text of an xattr value: a UUID if it has 16 bytes, else `0x` hex.
+pub fn xattr_text(value: &[u8]) -> String {
+    match <[u8; 16]>::try_from(value) {
+        Ok(bytes) => Uuid::from_bytes(bytes).to_string(),
+        Err(_) => hex(value),
+    }
+}
+
+/// `0x` followed by lowercase hex, as getfattr prints.
+pub fn hex(value: &[u8]) -> String {
+    let mut s = String::with_capacity(2 + value.len() * 2);
+    s.push_str("0x");
+    for b in value {
+        s.push_str(&format!("{b:02x}"));
+    }
+    s
+}
+
+/// Releases a brick of volume `req.volume_id`. `.glusterfs` removal (with `remove_gfid`) walks
+/// the directory tree with plain syscalls: the operator command uses it, the serving process
+/// never asks for it.
+pub async fn release(
+    engine: &Engine,
+    lvm: Option<&LvmClient>,
+    req: &ReleaseRequest,
+) -> Result<ReleaseReport, ReleaseError> {
+    let mut report = ReleaseReport::default();
+    let expected = req.volume_id.to_string();
+    // The group first: a refusal there must leave the brick untouched too.
+    let mut untag = None;
+    if let Some(vg) = &req.vg {
+        let lvm = lvm.ok_or_else(|| ReleaseError::Failed("LVM is not available".into()))?;
+        match lvm.vg_info(vg).await {
+            Ok(Some(info)) => {
+                let ids: Vec<String> = info
+                    .tags
+                    .iter()
+                    .filter_map(|t| parse_volume_tag(t))
+                    .collect();
+                if ids.contains(&expected) {
+                    untag = Some(vg.clone());
+                } else if let Some(other) = ids.first() {
+                    return Err(ReleaseError::WrongVolumeGroup {
+                        vg: vg.clone(),
+                        found: other.clone(),
+                        expected,
+                    });
+                } else {
+                    report
+                        .notes
+                        .push(format!("volume group {vg} carries no volume tag"));
+                }
+            }
+            Ok(None) => report
+                .notes
+                .push(format!("volume group {vg} does not exist")),
+            Err(e) => return Err(ReleaseError::Failed(format!("volume group {vg}: {e}"))),
+        }
+    }
+    let fd = engine
+        .open_dir(None, Path::new(&req.path))
+        .await
+        .map_err(|e| ReleaseError::Failed(format!("{}: {e}", req.path)))?;
+    match engine.fgetxattr(&fd, VOLUME_ID_XATTR, 64).await {
+        Ok(v) if v == req.volume_id.as_bytes() => {
+            engine
+                .fremovexattr(&fd, VOLUME_ID_XATTR)
+                .await
+                .map_err(|e| {
+                    ReleaseError::Failed(format!("{VOLUME_ID_XATTR} on {}: {e}", req.path))
+                })?;
+            report.removed_volume_id = true;
+        }
+        Ok(v) => {
+            return Err(ReleaseError::WrongVolume {
+                path: req.path.clone(),
+                found: xattr_text(&v),
+                expected,
+            })
+        }
+        Err(e) if e.raw_os_error() == Some(libc::ENODATA) => {
+            report
+                .notes
+                .push(format!("{} carries no volume-id", req.path));
+        }
+        Err(e) => {
+            return Err(ReleaseError::Failed(format!(
+                "{VOLUME_ID_XATTR} on {}: {e}",
+                req.path
+            )))
+        }
+    }
+    if req.remove_gfid && report.removed_volume_id {
+        match engine.fremovexattr(&fd, GFID_XATTR).await {
+            Ok(()) => report.removed_gfid = true,
+            Err(e) if e.raw_os_error() == Some(libc::ENODATA) => report
+                .notes
+                .push(format!("{} carries no {GFID_XATTR}", req.path)),
+            Err(e) => {
+                return Err(ReleaseError::Failed(format!(
+                    "{GFID_XATTR} on {}: {e}",
+                    req.path
+                )))
+            }
+        }
+        let dir = Path::new(&req.path).join(GLUSTERFS_DIR);
+        match std::fs::symlink_metadata(&dir) {
+            Ok(m) if m.is_dir() => {
+                std::fs::remove_dir_all(&dir)
+                    .map_err(|e| ReleaseError::Failed(format!("{}: {e}", dir.display())))?;
+                report.removed_glusterfs_dir = true;
+            }
+            Ok(_) => report
+                .notes
+                .push(format!("{} is not a directory; left alone", dir.display())),
+            Err(_) => report
+                .notes
+                .push(format!("{} does not exist", dir.display())),
+        }
+    } else if req.remove_gfid {
+        report
+            .notes
+            .push("trusted.gfid and .glusterfs left alone: the volume-id was not removed".into());
+    }
+    engine
+        .fsync(&fd, false)
+        .await
+        .map_err(|e| ReleaseError::Failed(format!("sync {}: {e}", req.path)))?;
+    if let (Some(vg), Some(lvm)) = (untag, lvm) {
+        lvm.change_tags(&vg, &[], &[volume_tag(&expected)])
+            .await
+            .map_err(|e| ReleaseError::Failed(format!("volume group {vg}: {e}")))?;
+        report.removed_vg_tag = true;
+    }
+    Ok(report)
+}

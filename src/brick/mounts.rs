@@ -1,0 +1,167 @@
+//! The mount table (`/proc/self/mountinfo`), parsed, so a brick's mount point, file system,
+//! source device and read-only flag can be found from the mount id `statx` reports.
+//!
+//! Reading mountinfo is a procfs read: it never waits on a disk, so it runs inline on the caller's
+//! thread. Parsing is pure and bounded.
+
+use std::io;
+
+/// The most mountinfo bytes brickd reads (a host with thousands of mounts fits).
+pub const MOUNTINFO_BYTES_MAX: usize = 16 << 20;
+
+/// One line of mountinfo.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mount {
+    /// The mount id (`statx`'s `stx_mnt_id`).
+    pub id: u64,
+    /// The device, `major:minor`.
+    pub dev_major: u32,
+    /// See `dev_major`.
+    pub dev_minor: u32,
+    /// The directory of the file system mounted here (`/` unless a bind mount of a subtree).
+    pub root: String,
+    /// Where it is mounted.
+    pub mount_point: String,
+    /// Per-mount options (`rw`, `ro`, `noatime`, …).
+    pub options: String,
+    /// File-system type (`xfs`, `ext4`, …).
+    pub fs_type: String,
+    /// Mount source (`/dev/loop3`, `tmpfs`, …).
+    pub source: String,
+    /// Per-superblock options.
+    pub super_options: String,
+}
+
+impl Mount {
+    /// Whether the mount is read-only (per mount or per superblock).
+    pub fn read_only(&self) -> bool {
+        let has_ro = |opts: &str| opts.split(',').any(|o| o == "ro");
+        has_ro(&self.options) || has_ro(&self.super_options)
+    }
+}
+
+/// The whole table.
+#[derive(Clone, Debug, Default)]
+pub struct MountTable {
+    /// Every mount, in file order.
+    pub mounts: Vec<Mount>,
+}
+
+impl MountTable {
+    /// Reads and parses `/proc/self/mountinfo`.
+    pub fn read() -> io::Result<MountTable> {
+        use std::io::Read;
+        let file = std::fs::File::open("/proc/self/mountinfo")?;
+        let mut text = String::new();
+        file.take(MOUNTINFO_BYTES_MAX as u64)
+            .read_to_string(&mut text)?;
+        Ok(MountTable::parse(&text))
+    }
+
+    /// Parses mountinfo text; malformed lines are skipped.
+    pub fn parse(text: &str) -> MountTable {
+        MountTable {
+            mounts: text.lines().filter_map(parse_line).collect(),
+        }
+    }
+
+    /// The mount with this id (the last one wins, as later mounts shadow earlier ones).
+    pub fn by_id(&self, id: u64) -> Option<&Mount> {
+        self.mounts.iter().rev().find(|m| m.id == id)
+    }
+}
+
+fn parse_line(line: &str) -> Option<Mount> {
+    let (head, tail) = line.split_once(" - ")?;
+    let mut h = head.split(' ');
+    let id = h.next()?.parse().ok()?;
+    let _parent = h.next()?;
+    let (major, minor) = h.next()?.split_once(':')?;
+    let root = unescape(h.next()?);
+    let mount_point = unescape(h.next()?);
+    let options = h.next()?.to_string();
+    let mut t = tail.split(' ');
+    let fs_type = unescape(t.next()?);
+    let source = unescape(t.next()?);
+    let super_options = t.next().unwrap_or("").to_string();
+    Some(Mount {
+        id,
+        dev_major: major.parse().ok()?,
+        dev_minor: minor.parse().ok()?,
+        root,
+        mount_point,
+        options,
+        fs_type,
+        source,
+        super_options,
+    })
+}
+
+/// mountinfo escapes space, tab, newline and backslash as `\ooo`.
+fn unescape(field: &str) -> String {
+    let bytes = field.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\\' && i + 4 <= bytes.len() {
+            let oct = &bytes[i + 1..i + 4];
+            if oct.iter().all(|c| (b'0'..=b'7').contains(c)) {
+                let value = (oct[0] - b'0') as u32 * 64
+                    + (oct[1] - b'0') as u32 * 8
+                    + (oct[2] - b'0') as u32;
+                if let Ok(byte) = u8::try_from(value) {
+                    out.push(byte);
+                    i += 4;
+                    continue;
+                }
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMPLE: &str = "\
+22 1 259:2 / / rw,relatime shared:1 - ext4 /dev/nvme0n1p2 rw,errors=remount-ro
+98 22 7:3 / /tmp/x\\040y/b1 rw,relatime shared:50 - xfs /dev/loop3 rw,attr2,inode64
+99 22 7:4 /sub /mnt/bind ro,relatime - xfs /dev/loop4 rw
+garbage line
+";
+
+    #[test]
+    fn parses_lines_and_escapes() {
+        let t = MountTable::parse(SAMPLE);
+        assert_eq!(t.mounts.len(), 3);
+        let m = t.by_id(98).unwrap();
+        assert_eq!(m.mount_point, "/tmp/x y/b1");
+        assert_eq!(m.fs_type, "xfs");
+        assert_eq!(m.source, "/dev/loop3");
+        assert_eq!((m.dev_major, m.dev_minor), (7, 3));
+        assert!(!m.read_only());
+        let b = t.by_id(99).unwrap();
+        assert_eq!(b.root, "/sub");
+        assert!(b.read_only());
+        assert!(t.by_id(5).is_none());
+    }
+
+    #[test]
+    fn truncated_lines_are_skipped() {
+        for cut in 0..SAMPLE.len() {
+            let _ = MountTable::parse(&SAMPLE[..cut]);
+        }
+        assert_eq!(unescape("a\\04"), "a\\04");
+        assert_eq!(unescape("a\\999"), "a\\999");
+        assert_eq!(unescape("\\134"), "\\");
+    }
+
+    #[test]
+    fn reads_this_machines_table() {
+        let t = MountTable::read().unwrap();
+        assert!(t.mounts.iter().any(|m| m.mount_point == "/"));
+    }
+}
