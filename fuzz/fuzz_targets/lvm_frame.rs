@@ -22,7 +22,10 @@ fuzz_target!(|data: &[u8]| {
                     .first_chunk::<FRAME_HEADER_BYTES>()
                     .map(|header| u32::from_be_bytes(*header) as usize);
                 if let Some(len) = announced {
-                    assert!(rest.len() < FRAME_HEADER_BYTES + len, "a whole frame was missed");
+                    assert!(
+                        rest.len() < FRAME_HEADER_BYTES + len,
+                        "a whole frame was missed"
+                    );
                 }
                 return;
             }
@@ -43,12 +46,16 @@ fuzz_target!(|data: &[u8]| {
         );
         if let Ok(request) = request {
             let mut again = Vec::new();
-            request.encode_frame(&mut again).expect("a decoded request re-encodes");
+            request
+                .encode_frame(&mut again)
+                .expect("a decoded request re-encodes");
             assert_eq!(again, frame);
         }
         if let Ok(response) = response {
             let mut again = Vec::new();
-            response.encode_frame(&mut again).expect("a decoded response re-encodes");
+            response
+                .encode_frame(&mut again)
+                .expect("a decoded response re-encodes");
             assert_eq!(again, frame);
         }
         rest = &rest[used..];

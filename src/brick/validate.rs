@@ -300,35 +300,52 @@ async fn read_uuid_xattr(engine: &Engine, fd: &Fd, name: &str) -> XattrState {
 }
 
 async fn probe(engine: &Engine, path: &str) -> Probe {
-    let lstat = engine
-        .statx(None, Path::new(path), true)
-        .await
-        .map_err(|e| errno(&e));
-    let stat = match &lstat {
-        Ok(s) if s.is_symlink() => engine
-            .statx(None, Path::new(path), false)
-            .await
-            .map_err(|e| errno(&e)),
-        other => *other,
-    };
-    let (gfid, volume_id) = match &lstat {
-        Ok(s) if s.is_dir() => match engine.open_dir(None, Path::new(path)).await {
-            Ok(fd) => {
+    // Most levels are directories: open first (no symlink followed), then read its status and
+    // both xattrs through the descriptor at once — one path walk, two round trips.
+    match engine.open_dir(None, Path::new(path)).await {
+        Ok(fd) => {
+            let ((lstat, gfid), volume_id) = futures_lite::future::zip(
                 futures_lite::future::zip(
+                    engine.statx(Some(&fd), Path::new(""), true),
                     read_uuid_xattr(engine, &fd, GFID_XATTR),
-                    read_uuid_xattr(engine, &fd, VOLUME_ID_XATTR),
-                )
-                .await
+                ),
+                read_uuid_xattr(engine, &fd, VOLUME_ID_XATTR),
+            )
+            .await;
+            let lstat = lstat.map_err(|e| errno(&e));
+            Probe {
+                lstat,
+                stat: lstat,
+                gfid,
+                volume_id,
             }
-            Err(e) => (XattrState::Error(errno(&e)), XattrState::NotRead),
-        },
-        _ => (XattrState::NotRead, XattrState::NotRead),
-    };
-    Probe {
-        lstat,
-        stat,
-        gfid,
-        volume_id,
+        }
+        Err(_) => {
+            // Not a directory, a symlink, missing, or unreadable: statx says which.
+            let lstat = engine
+                .statx(None, Path::new(path), true)
+                .await
+                .map_err(|e| errno(&e));
+            let stat = match &lstat {
+                Ok(s) if s.is_symlink() => engine
+                    .statx(None, Path::new(path), false)
+                    .await
+                    .map_err(|e| errno(&e)),
+                other => *other,
+            };
+            let unreadable = |e: i32| (XattrState::Error(e), XattrState::NotRead);
+            let (gfid, volume_id) = match &lstat {
+                // A directory that would not open (EACCES, EMFILE…): the xattrs cannot be read.
+                Ok(s) if s.is_dir() => unreadable(libc::EACCES),
+                _ => (XattrState::NotRead, XattrState::NotRead),
+            };
+            Probe {
+                lstat,
+                stat,
+                gfid,
+                volume_id,
+            }
+        }
     }
 }
 
@@ -516,20 +533,34 @@ pub async fn validate(env: Env<'_>, req: &Request) -> Report {
         }
     }
 
-    // Containment: against existing bricks, and between this command's own local bricks.
+    // Containment: against existing bricks, and between this command's own local bricks (by
+    // walking each brick's ancestors through a set: linear in bricks × depth).
+    let own: BTreeMap<&str, usize> = local
+        .iter()
+        .filter(|&&i| !bricks[i].real_path.is_empty())
+        .map(|&i| (bricks[i].real_path.as_str(), i))
+        .collect();
+    let existing: BTreeSet<&str> = env.existing.iter().map(|e| e.real_path.as_str()).collect();
+    let mut contained = Vec::new();
     for &i in &local {
-        let real = bricks[i].real_path.clone();
+        let real = bricks[i].real_path.as_str();
         if real.is_empty() {
             continue;
         }
-        if env
-            .existing
-            .iter()
-            .any(|e| spec::is_path_prefix(&e.real_path, &real))
-        {
-            problems.push(problem(
+        let below = format!("{real}/");
+        let containing_existing = existing
+            .range::<str, _>((
+                std::ops::Bound::Included(below.as_str()),
+                std::ops::Bound::Unbounded,
+            ))
+            .next()
+            .is_some_and(|e| e.starts_with(&below));
+        let within_existing = spec::walk_up(real)
+            .filter(|a| *a != "/" || real == "/")
+            .any(|a| existing.contains(a));
+        if containing_existing || within_existing {
+            contained.push((
                 i,
-                ProblemKind::NotAvailable,
                 format!(
                     "Brick: {} not available. Brick may be containing or be contained by an existing brick.",
                     bricks[i].text
@@ -537,21 +568,22 @@ pub async fn validate(env: Env<'_>, req: &Request) -> Report {
             ));
             continue;
         }
-        if let Some(&j) = local.iter().find(|&&j| {
-            j < i
-                && !bricks[j].real_path.is_empty()
-                && bricks[j].real_path != real
-                && spec::is_path_prefix(&bricks[j].real_path, &real)
-        }) {
-            problems.push(problem(
+        if let Some(&j) = spec::walk_up(real)
+            .skip(1)
+            .filter(|a| *a != "/")
+            .find_map(|a| own.get(a))
+        {
+            contained.push((
                 i,
-                ProblemKind::NotAvailable,
                 format!(
                     "Brick: {} not available. Brick may be containing or be contained by brick {} of the same command.",
                     bricks[i].text, bricks[j].text
                 ),
             ));
         }
+    }
+    for (i, message) in contained {
+        problems.push(problem(i, ProblemKind::NotAvailable, message));
     }
 
     problems.sort_by_key(|p| p.brick.map_or(usize::MAX, |b| b));

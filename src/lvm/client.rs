@@ -563,3 +563,43 @@ impl Worker {
         let _ = child.wait();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_can_be_shared_across_threads_and_executors() {
+        fn send_sync<T: Send + Sync + Clone>() {}
+        send_sync::<LvmClient>();
+    }
+
+    #[test]
+    fn only_matching_replies_answer_a_request() {
+        let vg_info = RequestBody::VgInfo { vg: "vg".into() };
+        assert!(answers(&vg_info, &ResponseBody::VgInfo(None)));
+        assert!(!answers(&vg_info, &ResponseBody::TagsChanged));
+        assert!(!answers(&RequestBody::Ping, &ResponseBody::VgInfo(None)));
+        let failed = ResponseBody::Failed(super::super::proto::Failure {
+            kind: FailureKind::Command,
+            code: 5,
+            command: String::new(),
+            output: String::new(),
+        });
+        assert!(answers(&vg_info, &failed));
+    }
+
+    #[test]
+    fn command_errors_name_the_lvm_return_code() {
+        let err = LvmError::Command {
+            command: "vgchange --addtag x vg".into(),
+            code: lvm2_sys::LVM2_PROCESSING_FAILED,
+            output: "Volume group \"vg\" not found".into(),
+        };
+        assert_eq!(
+            err.to_string(),
+            "LVM command `vgchange --addtag x vg` failed (lvm2_run returned 5, \
+             LVM2_PROCESSING_FAILED): Volume group \"vg\" not found"
+        );
+    }
+}

@@ -10,11 +10,11 @@
 //! # What this module owns and must not do
 //!
 //! It owns the ring, the engine thread, and every buffer, C string and fd an in-flight SQE
-//! points to: a request's data lives in a [`worker`] slab slot keyed by the SQE's `user_data`
-//! until its CQE has been reaped, and fds travel as [`Fd`] (`Arc<OwnedFd>`) clones held by that
-//! slot. It knows nothing of bricks, volume ids or glusterd's rules (that is `brick`'s other
-//! modules); it never blocks a caller's thread except in [`Drop`] of the last [`Engine`], which
-//! joins the thread after in-flight operations have drained.
+//! points to: a request's data lives in a slab slot (`worker::Slab`) keyed by the SQE's
+//! `user_data` until its CQE has been reaped, and fds travel as [`Fd`] (`Arc<OwnedFd>`) clones
+//! held by that slot. It knows nothing of bricks, volume ids or glusterd's rules (that is
+//! `brick`'s other modules); it never blocks a caller's thread except in [`Drop`] of the last
+//! [`Engine`], which joins the thread after in-flight operations have drained.
 //!
 //! # Batching and wake-up
 //!
