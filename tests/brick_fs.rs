@@ -2,6 +2,8 @@
 //! and the `brickd brick inspect|release` commands. Run as root (CI is root).
 
 mod common;
+#[path = "lvm_fixture/mod.rs"]
+mod lvm_fixture;
 
 use brickd::brick::claim::{self, ClaimStep, ClaimTarget, ReleaseError, ReleaseRequest};
 use brickd::brick::engine::{Engine, EngineConfig};
@@ -864,4 +866,156 @@ fn release_command_is_a_dry_run_without_yes_and_refuses_a_wrong_id() {
         audit.contains("refused") && audit.contains("released"),
         "{audit}"
     );
+}
+
+fn lvm_client() -> brickd::lvm::LvmClient {
+    brickd::lvm::LvmClient::start(brickd::lvm::LvmConfig {
+        helper_exe: env!("CARGO_BIN_EXE_brickd").into(),
+        ..Default::default()
+    })
+    .expect("lvm helper")
+}
+
+fn validate_with_lvm(engine: &Engine, lvm: &brickd::lvm::LvmClient, req: &Request) -> Report {
+    let hosts = hosts();
+    block_on(validate::validate(
+        Env {
+            engine,
+            lvm: Some(lvm),
+            hosts: &hosts,
+            peers: &[],
+            connected: &[],
+            workdir: Path::new("/nonexistent"),
+            existing: &[],
+        },
+        req,
+    ))
+}
+
+#[test]
+fn volume_group_bricks_are_checked_tagged_untagged_and_released() {
+    if must_skip("volume_group_bricks_are_checked_tagged_untagged_and_released") {
+        return;
+    }
+    if let Some(why) = lvm_fixture::unavailable() {
+        eprintln!("SKIP volume_group_bricks_are_checked_tagged_untagged_and_released: {why}");
+        return;
+    }
+    let xfs = Xfs::new();
+    let vg = lvm_fixture::ScratchVg::create();
+    let e = engine();
+    let lvm = lvm_client();
+    let id = Uuid::from_bytes([0x61; 16]);
+    let tag = brickd::lvm::volume_tag(&id.to_string());
+    let with_vg = |name: &str, g: &str| format!("{HOST}:{}?{g}", xfs.path(name).display());
+
+    // A missing group, and a good one, in one report.
+    let req = Request {
+        volume_id: id,
+        ..request(&[with_vg("b1", "brickd_no_such_vg"), with_vg("b2", &vg.name)])
+    };
+    let r = validate_with_lvm(&e, &lvm, &req);
+    assert_eq!(
+        r.message(),
+        format!(
+            "Volume group brickd_no_such_vg of brick {HOST}:{} does not exist",
+            xfs.path("b1").display()
+        )
+    );
+    assert!(r.bricks[1].vg.as_ref().unwrap().info.is_some());
+
+    // Claim ten bricks on the group: one tag, one LVM command; rollback removes it.
+    let targets: Vec<ClaimTarget> = (0..10)
+        .map(|i| ClaimTarget {
+            host: HOST.into(),
+            path: xfs.path(&format!("c{i}")).to_string_lossy().into_owned(),
+            vg: Some(vg.name.clone()),
+        })
+        .collect();
+    let before = snapshot(&xfs.mount);
+    let record = block_on(claim::claim(&e, Some(&lvm), id, &targets, false)).expect("claim");
+    assert_eq!(vg.tags(), [tag.clone()]);
+    let tag_steps = record
+        .steps
+        .iter()
+        .filter(|s| matches!(s, ClaimStep::AddedVgTag { .. }))
+        .count();
+    assert_eq!(tag_steps, 1, "one tag per group, not per brick");
+    block_on(claim::rollback(&e, Some(&lvm), &record)).unwrap();
+    assert!(
+        vg.tags().is_empty(),
+        "rollback left the tag: {:?}",
+        vg.tags()
+    );
+    assert_eq!(before, snapshot(&xfs.mount));
+
+    // Tagged by another volume: refused, for this volume's create.
+    let other = Uuid::from_bytes([0x62; 16]);
+    vg.add_tags_with_cli(&[&brickd::lvm::volume_tag(&other.to_string())]);
+    let r = validate_with_lvm(
+        &e,
+        &lvm,
+        &Request {
+            volume_id: id,
+            ..request(&[with_vg("b3", &vg.name)])
+        },
+    );
+    assert_eq!(r.problems.len(), 1);
+    assert!(
+        r.message().starts_with(&format!(
+            "Volume group {} of brick {HOST}:{} is already part of volume {other}.",
+            vg.name,
+            xfs.path("b3").display()
+        )),
+        "{}",
+        r.message()
+    );
+    // Release for the wrong volume refuses and changes nothing; for the right one it untags.
+    let path = xfs.path("b3").to_string_lossy().into_owned();
+    std::fs::create_dir(&path).unwrap();
+    set_xattr(Path::new(&path), VOLUME_ID_XATTR, other.as_bytes());
+    let err = block_on(claim::release(
+        &e,
+        Some(&lvm),
+        &ReleaseRequest {
+            path: path.clone(),
+            volume_id: id,
+            remove_gfid: false,
+            vg: Some(vg.name.clone()),
+        },
+    ))
+    .unwrap_err();
+    assert!(
+        matches!(err, ReleaseError::WrongVolumeGroup { .. }),
+        "{err}"
+    );
+    assert_eq!(
+        get_xattr(Path::new(&path), VOLUME_ID_XATTR).unwrap(),
+        other.as_bytes()
+    );
+    let report = block_on(claim::release(
+        &e,
+        Some(&lvm),
+        &ReleaseRequest {
+            path: path.clone(),
+            volume_id: other,
+            remove_gfid: false,
+            vg: Some(vg.name.clone()),
+        },
+    ))
+    .unwrap();
+    assert!(
+        report.removed_volume_id && report.removed_vg_tag,
+        "{report:?}"
+    );
+    assert!(vg.tags().is_empty());
+    assert!(validate_with_lvm(
+        &e,
+        &lvm,
+        &Request {
+            volume_id: id,
+            ..request(&[with_vg("b3", &vg.name)])
+        }
+    )
+    .is_ok());
 }
