@@ -934,7 +934,7 @@ fn volume_group_bricks_are_checked_tagged_untagged_and_released() {
         .collect();
     let before = snapshot(&xfs.mount);
     let record = block_on(claim::claim(&e, Some(&lvm), id, &targets, false)).expect("claim");
-    assert_eq!(vg.tags(), [tag.clone()]);
+    assert_eq!(vg.tags(), std::slice::from_ref(&tag));
     let tag_steps = record
         .steps
         .iter()
