@@ -129,18 +129,7 @@ fn bench(c: &mut Criterion) {
     let hosts = HostMap::from_system(&[]);
     let engine = Engine::start(EngineConfig::default()).expect("engine");
     let fallback = Engine::start(EngineConfig {
-        force_fallback: vec![
-            Op::OpenAt,
-            Op::Statx,
-            Op::FGetXattr,
-            Op::FSetXattr,
-            Op::MkDirAt,
-            Op::UnlinkAt,
-            Op::RenameAt,
-            Op::Write,
-            Op::Fsync,
-            Op::Close,
-        ],
+        force_fallback: Op::ALL.to_vec(),
         ..EngineConfig::default()
     })
     .expect("engine");

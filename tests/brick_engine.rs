@@ -103,18 +103,7 @@ fn native_engine() -> Engine {
 
 fn fallback_engine() -> Engine {
     Engine::start(EngineConfig {
-        force_fallback: vec![
-            Op::OpenAt,
-            Op::Statx,
-            Op::FGetXattr,
-            Op::FSetXattr,
-            Op::MkDirAt,
-            Op::UnlinkAt,
-            Op::RenameAt,
-            Op::Write,
-            Op::Fsync,
-            Op::Close,
-        ],
+        force_fallback: Op::ALL.to_vec(),
         ..EngineConfig::default()
     })
     .unwrap()

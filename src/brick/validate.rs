@@ -529,7 +529,7 @@ pub async fn validate(env: Env<'_>, req: &Request) -> Report {
         check_local_brick(env, req, i, b, &s, &mounts, real_path, &mut problems);
         if let Some(vg) = &s.vg {
             let info = vg_infos.get(vg).cloned();
-            check_volume_group(env, req, i, b, &s, vg, info, &mut problems);
+            check_volume_group(req, i, b, &s, vg, info, &mut problems);
         }
     }
 
@@ -660,7 +660,6 @@ async fn volume_groups(
 
 #[allow(clippy::too_many_arguments)]
 fn check_volume_group(
-    _env: Env<'_>,
     req: &Request,
     i: usize,
     b: &mut BrickReport,
