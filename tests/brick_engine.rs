@@ -17,7 +17,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use brickd::brick::engine::{Engine, EngineConfig, Fd, Op, SetMode};
+use brickd::brick::engine::{DirProbe, Engine, EngineConfig, Fd, Op, SetMode};
 use futures_lite::future::{block_on, poll_once};
 
 const VOLUME_ID_KEY: &str = "trusted.glusterfs.volume-id";
@@ -557,7 +557,7 @@ fn every_op_matches_the_syscall_in_fallback() {
     }
     let engine = fallback_engine();
     assert!(engine.support().native.is_empty());
-    assert_eq!(engine.support().fallback.len(), 10);
+    assert_eq!(engine.support().fallback.len(), Op::ALL.len());
     differential_suite(&engine);
     let stats = engine.stats();
     assert_eq!(stats.ops, stats.fallback_ops, "{stats:?}");
@@ -845,4 +845,164 @@ fn tiny_ring_still_answers_a_burst() {
     for result in block_on(futures_util::future::join_all(calls)) {
         assert!(result.unwrap().is_dir());
     }
+}
+
+fn set_xattr(path: &Path, name: &str, value: &[u8]) {
+    let (p, n) = (c(path), CString::new(name).unwrap());
+    // SAFETY: NUL-terminated strings and a value buffer of the length passed.
+    let ret = unsafe {
+        libc::setxattr(
+            p.as_ptr(),
+            n.as_ptr(),
+            value.as_ptr().cast(),
+            value.len(),
+            0,
+        )
+    };
+    assert_eq!(
+        ret,
+        0,
+        "setxattr {path:?} {name}: {}",
+        io::Error::last_os_error()
+    );
+}
+
+/// What `probe_dirs` must say of `path`, computed with plain syscalls: lstat, then lgetxattr of
+/// each name with a 16-byte buffer for a directory.
+fn expected_probe(path: &Path, names: &[&str]) -> String {
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(meta) => meta,
+        Err(e) => return format!("missing:{}", e.raw_os_error().unwrap()),
+    };
+    if !meta.is_dir() {
+        return format!("not-dir:{:o}:{}", meta.mode(), meta.ino());
+    }
+    let p = c(path);
+    let values: Vec<String> = names
+        .iter()
+        .map(|name| {
+            let name = CString::new(*name).unwrap();
+            let mut buf = [0u8; 16];
+            // SAFETY: NUL-terminated strings and a 16-byte buffer.
+            let ret =
+                unsafe { libc::lgetxattr(p.as_ptr(), name.as_ptr(), buf.as_mut_ptr().cast(), 16) };
+            if ret < 0 {
+                format!("err:{}", io::Error::last_os_error().raw_os_error().unwrap())
+            } else {
+                format!("ok:{:?}", &buf[..ret as usize])
+            }
+        })
+        .collect();
+    format!("dir:{:o}:{}:{}", meta.mode(), meta.ino(), values.join(","))
+}
+
+fn probe_text(probe: &DirProbe) -> String {
+    match probe {
+        DirProbe::Missing(code) => format!("missing:{code}"),
+        DirProbe::NotADirectory(stat) => format!("not-dir:{:o}:{}", stat.mode, stat.ino),
+        DirProbe::Dir { stat, xattrs } => {
+            let values: Vec<String> = xattrs
+                .iter()
+                .map(|x| match x {
+                    Ok(v) => format!("ok:{v:?}"),
+                    Err(code) => format!("err:{code}"),
+                })
+                .collect();
+            format!("dir:{:o}:{}:{}", stat.mode, stat.ino, values.join(","))
+        }
+    }
+}
+
+#[test]
+fn probe_dirs_matches_the_syscalls_on_the_ring_and_in_fallback() {
+    if !is_root() {
+        return;
+    }
+    let fixture = XattrDir::new();
+    let root = fixture.path();
+    let claimed = root.join("claimed");
+    let long = root.join("long");
+    let plain = root.join("plain");
+    for dir in [&claimed, &long, &plain] {
+        std::fs::create_dir(dir).unwrap();
+    }
+    set_xattr(&claimed, VOLUME_ID_KEY, &VOLUME_ID);
+    // Longer than the 16-byte cap: ERANGE, as lgetxattr with that buffer says.
+    set_xattr(&long, "trusted.gfid", &[7u8; 40]);
+    std::fs::write(root.join("file"), b"x").unwrap();
+    std::os::unix::fs::symlink(&claimed, root.join("link")).unwrap();
+    let paths = [
+        claimed.clone(),
+        long.clone(),
+        plain.clone(),
+        root.join("file"),
+        // A symlink to a claimed directory: reported as the link, never as its target.
+        root.join("link"),
+        root.join("missing"),
+        root.join("file/below"),
+        root.to_path_buf(),
+        Path::new("/").to_path_buf(),
+    ];
+    let names = ["trusted.gfid", VOLUME_ID_KEY];
+    let expected: Vec<String> = paths.iter().map(|p| expected_probe(p, &names)).collect();
+    assert!(expected[3].starts_with("not-dir") && expected[4].starts_with("not-dir"));
+    assert_eq!(expected[5], format!("missing:{}", libc::ENOENT));
+    assert_eq!(expected[6], format!("missing:{}", libc::ENOTDIR));
+    assert!(expected[1].contains(&format!("err:{}", libc::ERANGE)));
+    for engine in [native_engine(), fallback_engine()] {
+        let list: Vec<&Path> = paths.iter().map(|p| p.as_path()).collect();
+        let probes = block_on(engine.probe_dirs(&list, &names, 16)).unwrap();
+        let got: Vec<String> = probes.iter().map(probe_text).collect();
+        assert_eq!(got, expected, "{:?}", engine.support());
+        // One statx and two getxattr per path.
+        assert_eq!(engine.stats().ops, 3 * paths.len() as u64);
+        assert!(block_on(engine.probe_dirs(&[], &names, 16))
+            .unwrap()
+            .is_empty());
+        let bad = block_on(engine.probe_dirs(&[Path::new("a\0b")], &names, 16)).unwrap_err();
+        assert_eq!(bad.kind(), io::ErrorKind::InvalidInput);
+    }
+}
+
+#[test]
+fn probe_of_five_thousand_directories_is_one_request_in_few_submissions() {
+    if !is_root() {
+        return;
+    }
+    let fixture = tempfile::tempdir().unwrap();
+    let dirs: Vec<std::path::PathBuf> = (0..5_000)
+        .map(|i| fixture.path().join(format!("d{i}")))
+        .collect();
+    for dir in &dirs {
+        std::fs::create_dir(dir).unwrap();
+    }
+    let engine = native_engine();
+    let list: Vec<&Path> = dirs.iter().map(|p| p.as_path()).collect();
+    // A request whose caller gave up mid-flight is finished and dropped; the next is answered.
+    let mut dropped = Box::pin(engine.probe_dirs(&list, &["user.a"], 16));
+    assert!(block_on(poll_once(dropped.as_mut())).is_none());
+    drop(dropped);
+    let before = engine.stats();
+    let probes = block_on(engine.probe_dirs(&list, &["user.a"], 16)).unwrap();
+    assert_eq!(probes.len(), dirs.len());
+    for (dir, probe) in dirs.iter().zip(&probes) {
+        let ino = std::fs::metadata(dir).unwrap().ino();
+        match probe {
+            DirProbe::Dir { stat, xattrs } => {
+                assert_eq!(stat.ino, ino, "{dir:?}: answers come in request order");
+                assert!(matches!(
+                    xattrs[..],
+                    [Err(libc::ENODATA)] | [Err(libc::EOPNOTSUPP)]
+                ));
+            }
+            other => panic!("{dir:?}: {other:?}"),
+        }
+    }
+    let after = engine.stats();
+    assert!(after.ops - before.ops >= 10_000, "{after:?}");
+    let submissions = after.submissions - before.submissions;
+    assert!(
+        submissions < 1_000,
+        "10,000 operations in {submissions} submissions: not batched"
+    );
 }

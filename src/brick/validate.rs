@@ -15,14 +15,14 @@
 //! This module never touches sockets or the store; its caller passes what it needs to know
 //! (existing local bricks, peers, the workdir).
 
-use super::engine::{Engine, Fd, Stat};
+use super::engine::{DirProbe, Engine, Stat};
 use super::host::{HostMap, HostOwner};
 use super::mounts::MountTable;
 use super::spec::{self, BrickSpec};
 use crate::lvm::LvmClient;
 use crate::model::{Peer, Uuid, PEER_STATE_BEFRIENDED};
 use futures_util::future::join_all;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io;
 use std::path::Path;
 
@@ -288,64 +288,44 @@ pub fn strerror(code: i32) -> String {
     }
 }
 
-async fn read_uuid_xattr(engine: &Engine, fd: &Fd, name: &str) -> XattrState {
-    match engine.fgetxattr(fd, name, UUID_XATTR_BYTES).await {
+fn xattr_state(result: Result<Vec<u8>, i32>) -> XattrState {
+    match result {
         Ok(v) => XattrState::Present(v),
-        Err(e) => match e.raw_os_error() {
-            Some(libc::ENODATA) => XattrState::Absent,
-            Some(libc::ENOTSUP) => XattrState::Unsupported,
-            _ => XattrState::Error(errno(&e)),
-        },
+        Err(libc::ENODATA) => XattrState::Absent,
+        Err(libc::ENOTSUP) => XattrState::Unsupported,
+        Err(code) => XattrState::Error(code),
     }
 }
 
-async fn probe(engine: &Engine, path: &str) -> Probe {
-    // Most levels are directories: open first (no symlink followed), then read its status and
-    // both xattrs through the descriptor at once — one path walk, two round trips.
-    match engine.open_dir(None, Path::new(path)).await {
-        Ok(fd) => {
-            let ((lstat, gfid), volume_id) = futures_lite::future::zip(
-                futures_lite::future::zip(
-                    engine.statx(Some(&fd), Path::new(""), true),
-                    read_uuid_xattr(engine, &fd, GFID_XATTR),
-                ),
-                read_uuid_xattr(engine, &fd, VOLUME_ID_XATTR),
-            )
-            .await;
-            let lstat = lstat.map_err(|e| errno(&e));
-            Probe {
-                lstat,
-                stat: lstat,
-                gfid,
-                volume_id,
-            }
-        }
-        Err(_) => {
-            // Not a directory, a symlink, missing, or unreadable: statx says which.
-            let lstat = engine
-                .statx(None, Path::new(path), true)
-                .await
-                .map_err(|e| errno(&e));
-            let stat = match &lstat {
-                Ok(s) if s.is_symlink() => engine
-                    .statx(None, Path::new(path), false)
-                    .await
-                    .map_err(|e| errno(&e)),
-                other => *other,
-            };
-            let unreadable = |e: i32| (XattrState::Error(e), XattrState::NotRead);
-            let (gfid, volume_id) = match &lstat {
-                // A directory that would not open (EACCES, EMFILE…): the xattrs cannot be read.
-                Ok(s) if s.is_dir() => unreadable(libc::EACCES),
-                _ => (XattrState::NotRead, XattrState::NotRead),
-            };
-            Probe {
-                lstat,
-                stat,
-                gfid,
-                volume_id,
-            }
-        }
+/// A directory the bulk probe read: its status and the two xattrs, in the order asked.
+fn directory(stat: Stat, xattrs: Vec<Result<Vec<u8>, i32>>) -> Probe {
+    let mut xattrs = xattrs.into_iter().map(xattr_state);
+    let mut next = || xattrs.next().unwrap_or(XattrState::Error(libc::EIO));
+    let gfid = next();
+    let volume_id = next();
+    Probe {
+        lstat: Ok(stat),
+        stat: Ok(stat),
+        gfid,
+        volume_id,
+    }
+}
+
+/// A level that is not a directory (its xattrs are not read): a symlink is followed for the
+/// status of what it points to.
+async fn not_a_directory(engine: &Engine, path: &str, lstat: Result<Stat, i32>) -> Probe {
+    let stat = match &lstat {
+        Ok(s) if s.is_symlink() => engine
+            .statx(None, Path::new(path), false)
+            .await
+            .map_err(|e| errno(&e)),
+        other => *other,
+    };
+    Probe {
+        lstat,
+        stat,
+        gfid: XattrState::NotRead,
+        volume_id: XattrState::NotRead,
     }
 }
 
@@ -353,18 +333,47 @@ async fn probe(engine: &Engine, path: &str) -> Probe {
 async fn probe_walks<'p>(
     engine: &Engine,
     paths: impl Iterator<Item = &'p str>,
-) -> BTreeMap<String, Probe> {
+) -> HashMap<String, Probe> {
     let mut dirs = BTreeSet::new();
     for path in paths {
         for level in spec::walk_up(path) {
-            if !dirs.insert(level.to_string()) {
+            if dirs.contains(level) {
                 // Every higher level is in the set already.
                 break;
             }
+            dirs.insert(level.to_string());
         }
     }
-    let probes = join_all(dirs.iter().map(|d| probe(engine, d))).await;
-    dirs.into_iter().zip(probes).collect()
+    // Most levels are directories: one bulk request reads each one's status (no symlink
+    // followed) and both xattrs; the few that are not get a closer look one by one.
+    let list: Vec<&Path> = dirs.iter().map(|d| Path::new(d.as_str())).collect();
+    let bulk = engine
+        .probe_dirs(&list, &[GFID_XATTR, VOLUME_ID_XATTR], UUID_XATTR_BYTES)
+        .await;
+    let results = match bulk {
+        Ok(results) => results,
+        // The engine is gone (or a path held a NUL): every level reports the error.
+        Err(e) => vec![DirProbe::Missing(errno(&e)); dirs.len()],
+    };
+    let mut probes = HashMap::with_capacity(dirs.len());
+    let mut others = Vec::new();
+    for (dir, result) in dirs.into_iter().zip(results) {
+        match result {
+            DirProbe::Dir { stat, xattrs } => {
+                probes.insert(dir, directory(stat, xattrs));
+            }
+            DirProbe::NotADirectory(stat) => others.push((dir, Ok(stat))),
+            DirProbe::Missing(code) => others.push((dir, Err(code))),
+        }
+    }
+    let rest = join_all(
+        others
+            .iter()
+            .map(|(dir, lstat)| not_a_directory(engine, dir, *lstat)),
+    )
+    .await;
+    probes.extend(others.into_iter().map(|(dir, _)| dir).zip(rest));
+    probes
 }
 
 /// Validates `req` against this node's file systems.

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use futures_channel::oneshot;
 use io_uring::{opcode, squeue, types};
 
+use super::probe::{ProbeRequest, Step};
 use super::{Fd, Op, Stat, RW_BYTES_MAX};
 
 /// Where the engine sends one request's answer.
@@ -89,6 +90,83 @@ pub(super) enum Task {
     /// The engine's own close of an fd nobody else references; the kernel releases the fd
     /// whatever the result, so completion forgets the `OwnedFd` instead of closing it again.
     Close { fd: OwnedFd },
+    /// A bulk directory probe; the worker turns it into [`Step`]s and never starts it itself.
+    Probe(ProbeRequest),
+    /// One ring operation of a bulk probe; the worker completes it through its batches.
+    Step(Step),
+}
+
+/// The SQE of `openat(dir, path, flags, mode)`.
+pub(super) fn open_sqe(dir: RawFd, path: &CString, flags: i32, mode: u32) -> squeue::Entry {
+    opcode::OpenAt::new(types::Fd(dir), path.as_ptr())
+        .flags(flags)
+        .mode(mode)
+        .build()
+}
+
+/// The SQE of `statx(dir, path, flags, STATX_MASK, buf)`.
+pub(super) fn statx_sqe(
+    dir: RawFd,
+    path: &CString,
+    flags: i32,
+    buf: &mut libc::statx,
+) -> squeue::Entry {
+    let statx_ptr: *mut libc::statx = buf;
+    opcode::Statx::new(
+        types::Fd(dir),
+        path.as_ptr(),
+        statx_ptr.cast::<types::statx>(),
+    )
+    .flags(flags)
+    .mask(STATX_MASK)
+    .build()
+}
+
+/// The SQE of `fgetxattr(fd, name, buf, buf.len())`.
+pub(super) fn getxattr_sqe(fd: RawFd, name: &CString, buf: &mut [u8]) -> squeue::Entry {
+    opcode::FGetXattr::new(
+        types::Fd(fd),
+        name.as_ptr(),
+        buf.as_mut_ptr().cast(),
+        u32::try_from(buf.len()).unwrap_or(u32::MAX),
+    )
+    .build()
+}
+
+/// `openat(2)`; the raw return (pass it through [`syscall_result`] at once).
+pub(super) fn open_syscall(dir: RawFd, path: &CString, flags: i32, mode: u32) -> isize {
+    // SAFETY: a live C string; a non-negative result is an fd the caller takes ownership of.
+    unsafe { libc::openat(dir, path.as_ptr(), flags, mode) as isize }
+}
+
+/// `statx(2)` into `buf`; the raw return.
+pub(super) fn statx_syscall(
+    dir: RawFd,
+    path: &CString,
+    flags: i32,
+    buf: &mut libc::statx,
+) -> isize {
+    // SAFETY: a live C string and a statx buffer the call fills.
+    unsafe { libc::statx(dir, path.as_ptr(), flags, STATX_MASK, buf) as isize }
+}
+
+/// `fgetxattr(2)` into `buf`; the raw return.
+pub(super) fn getxattr_syscall(fd: RawFd, name: &CString, buf: &mut [u8]) -> isize {
+    // SAFETY: a live C string and a buffer of the length passed.
+    unsafe { libc::fgetxattr(fd, name.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) }
+}
+
+/// The value an fgetxattr with buffer `buf` returned as `res`, or the errno.
+pub(super) fn xattr_value(res: i32, mut buf: Vec<u8>) -> Result<Vec<u8>, i32> {
+    match usize::try_from(res) {
+        Err(_) => Err(-res),
+        // Size 0 makes the kernel report the value's length instead of ERANGE.
+        Ok(len) if len > buf.len() => Err(libc::ERANGE),
+        Ok(len) => {
+            buf.truncate(len);
+            Ok(buf)
+        }
+    }
 }
 
 fn dir_fd(dir: &Option<Fd>) -> RawFd {
@@ -96,7 +174,7 @@ fn dir_fd(dir: &Option<Fd>) -> RawFd {
 }
 
 /// The result convention of a CQE: the value, or `-errno`.
-fn syscall_result(ret: isize) -> i32 {
+pub(super) fn syscall_result(ret: isize) -> i32 {
     if ret < 0 {
         -io::Error::last_os_error()
             .raw_os_error()
@@ -117,7 +195,7 @@ fn unit_result(res: i32) -> io::Result<()> {
 }
 
 /// Keeps `fd` for the engine to close if the task held the last reference to it.
-fn retire(fd: Option<Fd>, closing: &mut Vec<OwnedFd>) {
+pub(super) fn retire(fd: Option<Fd>, closing: &mut Vec<OwnedFd>) {
     if let Some(fd) = fd {
         if let Ok(owned) = Arc::try_unwrap(fd) {
             closing.push(owned);
@@ -146,12 +224,14 @@ impl Task {
             Task::Write { .. } => Some(Op::Write),
             Task::Fsync { .. } => Some(Op::Fsync),
             Task::Close { .. } => Some(Op::Close),
+            Task::Probe(_) => None,
+            Task::Step(step) => Some(step.op()),
         }
     }
 
     /// A caller's request, as opposed to the engine's own close.
     pub(super) fn is_request(&self) -> bool {
-        !matches!(self, Task::Close { .. })
+        !matches!(self, Task::Close { .. } | Task::Probe(_))
     }
 
     /// The SQE for this task (without user_data). Its pointers stay valid as long as the task
@@ -165,34 +245,15 @@ impl Task {
                 flags,
                 mode,
                 ..
-            } => opcode::OpenAt::new(types::Fd(dir_fd(dir)), path.as_ptr())
-                .flags(*flags)
-                .mode(*mode)
-                .build(),
+            } => open_sqe(dir_fd(dir), path, *flags, *mode),
             Task::Statx {
                 dir,
                 path,
                 flags,
                 buf,
                 ..
-            } => {
-                let statx_ptr: *mut libc::statx = &mut **buf;
-                opcode::Statx::new(
-                    types::Fd(dir_fd(dir)),
-                    path.as_ptr(),
-                    statx_ptr.cast::<types::statx>(),
-                )
-                .flags(*flags)
-                .mask(STATX_MASK)
-                .build()
-            }
-            Task::GetXattr { fd, name, buf, .. } => opcode::FGetXattr::new(
-                types::Fd(fd.as_raw_fd()),
-                name.as_ptr(),
-                buf.as_mut_ptr().cast(),
-                u32::try_from(buf.len()).unwrap_or(u32::MAX),
-            )
-            .build(),
+            } => statx_sqe(dir_fd(dir), path, *flags, buf),
+            Task::GetXattr { fd, name, buf, .. } => getxattr_sqe(fd.as_raw_fd(), name, buf),
             Task::SetXattr {
                 fd,
                 name,
@@ -207,7 +268,8 @@ impl Task {
             )
             .flags(*flags)
             .build(),
-            Task::RemoveXattr { .. } => opcode::Nop::new().build(),
+            Task::RemoveXattr { .. } | Task::Probe(_) => opcode::Nop::new().build(),
+            Task::Step(step) => step.sqe(),
             Task::MkDir {
                 dir, path, mode, ..
             } => opcode::MkDirAt::new(types::Fd(dir_fd(dir)), path.as_ptr())
@@ -269,22 +331,15 @@ impl Task {
                     flags,
                     mode,
                     ..
-                } => libc::openat(dir_fd(dir), path.as_ptr(), *flags, *mode) as isize,
+                } => open_syscall(dir_fd(dir), path, *flags, *mode),
                 Task::Statx {
                     dir,
                     path,
                     flags,
                     buf,
                     ..
-                } => {
-                    libc::statx(dir_fd(dir), path.as_ptr(), *flags, STATX_MASK, &mut **buf) as isize
-                }
-                Task::GetXattr { fd, name, buf, .. } => libc::fgetxattr(
-                    fd.as_raw_fd(),
-                    name.as_ptr(),
-                    buf.as_mut_ptr().cast(),
-                    buf.len(),
-                ),
+                } => statx_syscall(dir_fd(dir), path, *flags, buf),
+                Task::GetXattr { fd, name, buf, .. } => getxattr_syscall(fd.as_raw_fd(), name, buf),
                 Task::SetXattr {
                     fd,
                     name,
@@ -332,6 +387,9 @@ impl Task {
                     }
                 }
                 Task::Close { fd } => libc::close(fd.as_raw_fd()) as isize,
+                // The worker never runs these as tasks (see [`Task::Probe`]).
+                Task::Probe(_) => 0,
+                Task::Step(step) => return step.syscall(),
             }
         };
         syscall_result(ret)
@@ -359,20 +417,12 @@ impl Task {
                 retire(dir, closing);
                 answer(reply, unit_result(res).map(|()| Stat::from_statx(&buf)));
             }
-            Task::GetXattr {
-                fd, mut buf, reply, ..
-            } => {
+            Task::GetXattr { fd, buf, reply, .. } => {
                 retire(Some(fd), closing);
-                let result = match usize::try_from(res) {
-                    Err(_) => Err(io::Error::from_raw_os_error(-res)),
-                    // Size 0 makes the kernel report the value's length instead of ERANGE.
-                    Ok(len) if len > buf.len() => Err(io::Error::from_raw_os_error(libc::ERANGE)),
-                    Ok(len) => {
-                        buf.truncate(len);
-                        Ok(buf)
-                    }
-                };
-                answer(reply, result);
+                answer(
+                    reply,
+                    xattr_value(res, buf).map_err(io::Error::from_raw_os_error),
+                );
             }
             Task::SetXattr { fd, reply, .. }
             | Task::RemoveXattr { fd, reply, .. }
@@ -410,6 +460,13 @@ impl Task {
                     );
                 }
                 let _released = fd.into_raw_fd();
+            }
+            Task::Probe(request) => answer(
+                request.reply,
+                Err(io::Error::other("brick engine: probe completed as a task")),
+            ),
+            Task::Step(_) => {
+                tracing::error!("brick engine: probe step completed as a task");
             }
         }
     }

@@ -11,6 +11,7 @@ use std::thread::JoinHandle;
 use crossbeam_channel::{Receiver, TryRecvError};
 use io_uring::{opcode, squeue, types, IoUring, Probe};
 
+use super::probe::Batches;
 use super::task::Task;
 use super::{EngineConfig, Op, Shared, Support};
 
@@ -119,6 +120,8 @@ struct Worker {
     disconnected: bool,
     /// Reused buffer of reaped (user_data, result) pairs.
     reaped: Vec<(u64, i32)>,
+    /// Bulk probes in progress.
+    batches: Batches,
 }
 
 impl Worker {
@@ -179,6 +182,7 @@ impl Worker {
             wake_kicked: false,
             disconnected: false,
             reaped: Vec::new(),
+            batches: Batches::new(),
         };
         Ok((worker, support))
     }
@@ -232,6 +236,11 @@ impl Worker {
     /// Queues the task's SQE, or runs its syscall now. Gives the task back if the SQ is full
     /// even after a submit.
     fn start(&mut self, mut task: Task) -> Result<(), Task> {
+        if let Task::Probe(request) = task {
+            let steps = self.batches.begin(request);
+            self.backlog.extend(steps.into_iter().map(Task::Step));
+            return Ok(());
+        }
         let native = task.op().is_some_and(|op| self.native[op.index()]);
         if !native {
             let res = task.syscall();
@@ -258,7 +267,10 @@ impl Worker {
         if task.is_request() {
             self.shared.ops.fetch_add(1, Ordering::Relaxed);
         }
-        task.complete(res, &mut self.closing);
+        match task {
+            Task::Step(step) => self.batches.complete(step, res),
+            task => task.complete(res, &mut self.closing),
+        }
         self.backlog
             .extend(self.closing.drain(..).map(|fd| Task::Close { fd }));
     }
