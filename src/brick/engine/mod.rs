@@ -301,6 +301,19 @@ impl Stat {
     }
 }
 
+/// The fields of `statvfs(3)` the store needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FsStat {
+    /// `f_fsid` as glibc's statvfs reports it (glusterd's `brick-fsid`).
+    pub fsid: u64,
+    /// `f_bsize`.
+    pub block_size: u64,
+    /// `f_blocks`.
+    pub blocks: u64,
+    /// `f_bavail`: blocks free for unprivileged users.
+    pub blocks_free: u64,
+}
+
 /// State shared by the callers' handles and the engine thread.
 struct Shared {
     /// Set by the engine just before it sleeps in the ring; a sender that clears it writes the
@@ -665,6 +678,18 @@ impl Engine {
                 value_max,
                 reply,
             })
+        })
+        .await
+    }
+
+    /// statvfs of `path`; always a syscall on the engine thread (io_uring has no opcode).
+    pub async fn statvfs(&self, path: &Path) -> io::Result<FsStat> {
+        let path = c_path(path)?;
+        self.call(|reply| Task::Statvfs {
+            path,
+            // SAFETY: `statvfs` is plain integers; all zeroes is a valid value.
+            buf: Box::new(unsafe { std::mem::zeroed() }),
+            reply,
         })
         .await
     }

@@ -13,7 +13,7 @@ use futures_channel::oneshot;
 use io_uring::{opcode, squeue, types};
 
 use super::probe::{ProbeRequest, Step};
-use super::{Fd, Op, Stat, RW_BYTES_MAX};
+use super::{Fd, FsStat, Op, Stat, RW_BYTES_MAX};
 
 /// Where the engine sends one request's answer.
 pub(super) type Reply<T> = oneshot::Sender<io::Result<T>>;
@@ -90,6 +90,12 @@ pub(super) enum Task {
     /// The engine's own close of an fd nobody else references; the kernel releases the fd
     /// whatever the result, so completion forgets the `OwnedFd` instead of closing it again.
     Close { fd: OwnedFd },
+    /// `statvfs(2)`; no io_uring opcode, always a syscall on the engine thread.
+    Statvfs {
+        path: CString,
+        buf: Box<libc::statvfs>,
+        reply: Reply<FsStat>,
+    },
     /// A bulk directory probe; the worker turns it into [`Step`]s and never starts it itself.
     Probe(ProbeRequest),
     /// One ring operation of a bulk probe; the worker completes it through its batches.
@@ -217,7 +223,7 @@ impl Task {
             Task::Statx { .. } => Some(Op::Statx),
             Task::GetXattr { .. } => Some(Op::FGetXattr),
             Task::SetXattr { .. } => Some(Op::FSetXattr),
-            Task::RemoveXattr { .. } => None,
+            Task::RemoveXattr { .. } | Task::Statvfs { .. } => None,
             Task::MkDir { .. } => Some(Op::MkDirAt),
             Task::Unlink { .. } => Some(Op::UnlinkAt),
             Task::Rename { .. } => Some(Op::RenameAt),
@@ -268,7 +274,9 @@ impl Task {
             )
             .flags(*flags)
             .build(),
-            Task::RemoveXattr { .. } | Task::Probe(_) => opcode::Nop::new().build(),
+            Task::RemoveXattr { .. } | Task::Statvfs { .. } | Task::Probe(_) => {
+                opcode::Nop::new().build()
+            }
             Task::Step(step) => step.sqe(),
             Task::MkDir {
                 dir, path, mode, ..
@@ -387,6 +395,9 @@ impl Task {
                     }
                 }
                 Task::Close { fd } => libc::close(fd.as_raw_fd()) as isize,
+                Task::Statvfs { path, buf, .. } => {
+                    libc::statvfs(path.as_ptr(), &mut **buf) as isize
+                }
                 // The worker never runs these as tasks (see [`Task::Probe`]).
                 Task::Probe(_) => 0,
                 Task::Step(step) => return step.syscall(),
@@ -460,6 +471,17 @@ impl Task {
                     );
                 }
                 let _released = fd.into_raw_fd();
+            }
+            Task::Statvfs { buf, reply, .. } => {
+                answer(
+                    reply,
+                    unit_result(res).map(|()| FsStat {
+                        fsid: buf.f_fsid,
+                        block_size: buf.f_bsize,
+                        blocks: buf.f_blocks,
+                        blocks_free: buf.f_bavail,
+                    }),
+                );
             }
             Task::Probe(request) => answer(
                 request.reply,
