@@ -15,28 +15,9 @@
 
 mod common;
 
-use common::{copy_dir, Brickd};
+use common::{copy_dir, gluster, Brickd};
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::{Duration, Instant};
-
-/// Runs the CLI; returns its exit code, stdout, stderr and how long it took.
-fn gluster(socket: &Path, args: &[&str]) -> (i32, String, String, Duration) {
-    let started = Instant::now();
-    let out = Command::new("gluster")
-        .arg(format!("--glusterd-sock={}", socket.display()))
-        .arg("--mode=script")
-        .arg("--timeout=20")
-        .args(args)
-        .output()
-        .expect("the gluster CLI is installed (glusterfs-cli); scripts/test.sh installs it");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-        started.elapsed(),
-    )
-}
+use std::time::Duration;
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -211,8 +211,7 @@ fn missing_helper_executable_fails_to_start() {
         helper_exe: "/nonexistent/brickd".into(),
         timeout: Duration::from_secs(5),
     })
-    .err()
-    .expect("no such executable");
+    .expect_err("no such executable");
     assert!(matches!(err, LvmError::Spawn { .. }), "{err}");
     assert!(err.to_string().contains("/nonexistent/brickd"), "{err}");
 }

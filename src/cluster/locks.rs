@@ -93,7 +93,7 @@ pub enum LockError {
         /// The lock's name.
         name: String,
         /// Its current lease.
-        held_by: Lease,
+        held_by: Box<Lease>,
     },
     /// The table is full.
     TooMany,
@@ -153,7 +153,7 @@ impl LockTable {
             if held.owner != owner || held.txn != txn {
                 return Err(LockError::Busy {
                     name: name.to_string(),
-                    held_by: held.clone(),
+                    held_by: Box::new(held.clone()),
                 });
             }
         } else if self.leases.len() >= LOCKS_MAX {

@@ -211,6 +211,15 @@ pub struct LvmClient {
     shared: Arc<Shared>,
 }
 
+impl std::fmt::Debug for LvmClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LvmClient")
+            .field("helper_pid", &self.helper_pid())
+            .field("restarts", &self.restarts())
+            .finish()
+    }
+}
+
 impl LvmClient {
     /// Starts the client thread and its first helper; fails if the helper cannot be spawned.
     ///

@@ -244,6 +244,23 @@ pub struct Volume {
     pub rebalance: RebalanceState,
     /// `snapd-port=` of `snapd.info` (0 when the snapshot daemon never ran).
     pub snapd_port: u32,
+    /// The order glusterd would hold `options` in memory, which is the order `volume info`
+    /// shows them in (not stored).
+    pub options_order: OptionsOrder,
+}
+
+/// glusterd keeps a volume's options in a list whose order depends on how the volume got into
+/// memory: a volume it just created lists them in `info` file order; one it read from its
+/// store lists them back to front (it prepends each key as it reads the file). `volume info`
+/// shows that list, so the same volume prints its options in one order right after `volume
+/// create` and in the reverse order after a restart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OptionsOrder {
+    /// Read from the store: shown last key first.
+    #[default]
+    Loaded,
+    /// Created in this run: shown in file order.
+    Created,
 }
 
 impl Volume {
@@ -319,6 +336,7 @@ mod tests {
             thin_arbiter_brick: None,
             rebalance: RebalanceState::default(),
             snapd_port: 0,
+            options_order: OptionsOrder::Loaded,
         }
     }
 

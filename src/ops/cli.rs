@@ -7,10 +7,13 @@
 //! prints `<command>: failed: …` at once instead of an empty line or a time-out.
 
 use super::shard::ShardState;
-use super::{peer_list, volume_info, volume_status};
+use super::volume_create::CliAnswer;
+use super::{peer_list, volume_create, volume_delete, volume_info, volume_status};
+use crate::program::LaterReply;
 use crate::program::{CallContext, Outcome, Program};
 use crate::proto::cli::{self, CliRsp};
 use crate::proto::dict::Dict;
+use crate::proto::dict::DictLimits;
 use crate::proto::programs::names;
 use crate::proto::rpc::ReplyStatus;
 use std::rc::Rc;
@@ -64,6 +67,22 @@ fn encode_rsp(out: &mut Vec<u8>, op_ret: i32, op_errno: i32, op_errstr: &str, di
             dict: &bytes,
         },
     );
+}
+
+/// A `gf_cli_rsp` reply for an asynchronous answer.
+fn later_rsp(answer: &CliAnswer) -> LaterReply {
+    let mut body = Vec::new();
+    encode_rsp(
+        &mut body,
+        answer.op_ret,
+        answer.op_errno,
+        &answer.op_errstr,
+        Some(&answer.dict),
+    );
+    LaterReply {
+        status: ReplyStatus::Success,
+        body,
+    }
 }
 
 /// The op_errstr for a procedure brickd does not implement yet.
@@ -178,6 +197,27 @@ impl Program for CliProgram {
                 encode_rsp(out, r.op_ret, r.op_errno, &r.op_errstr, Some(&r.dict));
                 Outcome::Now(ReplyStatus::Success)
             }
+            cli::PROC_CREATE_VOLUME | cli::PROC_DELETE_VOLUME => {
+                let Ok(dict_bytes) = cli::decode_cli_req(args) else {
+                    return Outcome::Now(ReplyStatus::GarbageArgs);
+                };
+                let request = match Dict::decode(dict_bytes, DictLimits::default()) {
+                    Ok(d) => d.unwrap_or_default(),
+                    Err(e) => {
+                        encode_rsp(out, -1, 0, &format!("malformed request dict: {e}"), None);
+                        return Outcome::Now(ReplyStatus::Success);
+                    }
+                };
+                let state = self.state.clone();
+                Outcome::Later(Box::pin(async move {
+                    let answer = if proc_num == cli::PROC_CREATE_VOLUME {
+                        volume_create::handle(state, request).await
+                    } else {
+                        volume_delete::handle(state, request).await
+                    };
+                    later_rsp(&answer)
+                }))
+            }
             cli::PROC_MOUNT => {
                 if cli::decode_mount_req(args).is_err() {
                     return Outcome::Now(ReplyStatus::GarbageArgs);
@@ -282,13 +322,13 @@ mod tests {
         let p = program(CliTable::Full);
         let mut args = Vec::new();
         cli::encode_cli_req(&mut args, &[]);
-        let (status, body) = call(p.as_ref(), 4, &args);
+        let (status, body) = call(p.as_ref(), 8, &args);
         assert_eq!(status, ReplyStatus::Success);
         let rsp = cli::decode_cli_rsp(&body).unwrap();
         assert_eq!((rsp.op_ret, rsp.op_errno), (-1, ENOSYS));
         assert_eq!(
             rsp.op_errstr,
-            "brickd does not implement the CLI procedure CREATE_VOLUME yet"
+            "brickd does not implement the CLI procedure START_VOLUME yet"
         );
     }
 

@@ -3,13 +3,19 @@
 //! `server`) and never writes files directly (that is `store` and `brick`).
 
 pub mod cli;
+pub mod local_node;
 pub mod peer_list;
 pub mod shard;
+pub mod volume_create;
+pub mod volume_delete;
 pub mod volume_info;
 pub mod volume_status;
 
+use crate::brick::engine::Engine;
+use crate::lvm::LvmClient;
 use crate::model::{NodeInfo, Peer};
 use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
 
 /// Node-wide facts every shard holds a read-only copy of.
 #[derive(Debug, Clone)]
@@ -20,4 +26,10 @@ pub struct NodeContext {
     pub node: NodeInfo,
     /// The peers (`peers/`), in file-name order.
     pub peers: Vec<Peer>,
+    /// The brick engine; `None` if io_uring could not be set up (then brick operations fail
+    /// with a message saying so).
+    pub engine: Option<Engine>,
+    /// The LVM helper, started the first time a `?VG` brick needs it (`None` inside: it could
+    /// not start). Shared by every shard.
+    pub lvm: Arc<OnceLock<Option<LvmClient>>>,
 }

@@ -12,12 +12,14 @@
 //! a whole `volume info` answer costs; see docs/architecture.md.
 
 use super::NodeContext;
+use crate::cluster::locks::LockTable;
+use crate::cluster::txn::LocalFuture;
 use crate::model::Volume;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::sync::Arc;
 use thiserror::Error;
 
@@ -26,6 +28,9 @@ pub type Catalog = BTreeMap<String, Arc<Volume>>;
 
 /// Work sent to another shard: runs there, on its state.
 pub type ShardJob = Box<dyn FnOnce(&ShardState) + Send>;
+
+/// Starts a task on the calling shard's executor (given by `server`, which owns the runtime).
+pub type Spawner = Box<dyn Fn(LocalFuture<'static, ()>)>;
 
 /// The channel to the other shards (implemented by `server` over glommio's channel mesh).
 pub trait Mesh {
@@ -55,8 +60,14 @@ pub struct ShardState {
     pub node: Rc<NodeContext>,
     /// The volumes this shard owns, by name (the ones it changes).
     pub volumes: RefCell<BTreeMap<String, Volume>>,
-    catalog: RefCell<Arc<Catalog>>,
+    /// The locks of the volumes this shard owns.
+    pub locks: RefCell<LockTable>,
+    /// The snapshot and its generation (shard 0 numbers the changes; an older one arriving late
+    /// is ignored).
+    catalog: RefCell<(u64, Arc<Catalog>)>,
     mesh: Box<dyn Mesh>,
+    spawner: Spawner,
+    me: Weak<ShardState>,
 }
 
 impl ShardState {
@@ -67,25 +78,85 @@ impl ShardState {
         node: Rc<NodeContext>,
         catalog: Arc<Catalog>,
         mesh: Box<dyn Mesh>,
-    ) -> Self {
-        ShardState {
+        spawner: Spawner,
+    ) -> Rc<Self> {
+        Rc::new_cyclic(|me| ShardState {
             index,
             shard_count,
             node,
             volumes: RefCell::new(BTreeMap::new()),
-            catalog: RefCell::new(catalog),
+            locks: RefCell::new(LockTable::new()),
+            catalog: RefCell::new((0, catalog)),
             mesh,
+            spawner,
+            me: me.clone(),
+        })
+    }
+
+    /// Runs the future `f` makes on shard `shard`'s executor, against its state, and returns
+    /// its answer: how an operation runs on the shard that owns its volume. `f` crosses
+    /// threads; the future it makes does not.
+    pub async fn run_on<R, F, Fut>(&self, shard: usize, f: F) -> Result<R, MeshError>
+    where
+        R: Send + 'static,
+        F: FnOnce(Rc<ShardState>) -> Fut + Send + 'static,
+        Fut: Future<Output = R> + 'static,
+    {
+        let (tx, rx) = futures_channel::oneshot::channel();
+        let job = move |state: &ShardState| {
+            let Some(me) = state.me.upgrade() else {
+                return;
+            };
+            let work = f(me);
+            (state.spawner)(Box::pin(async move {
+                let _ = tx.send(work.await);
+            }));
+        };
+        if shard == self.index {
+            job(self);
+        } else {
+            self.mesh.send(shard, Box::new(job)).await?;
         }
+        rx.await.map_err(|_| MeshError::ShardGone(shard))
     }
 
     /// The current snapshot of every volume.
     pub fn catalog(&self) -> Arc<Catalog> {
-        self.catalog.borrow().clone()
+        self.catalog.borrow().1.clone()
     }
 
-    /// Replaces this shard's snapshot (after an owner changed a volume).
-    pub fn publish(&self, catalog: Arc<Catalog>) {
-        *self.catalog.borrow_mut() = catalog;
+    /// Replaces this shard's snapshot with generation `generation`, unless it already has a
+    /// newer one.
+    pub fn publish(&self, generation: u64, catalog: Arc<Catalog>) {
+        let mut current = self.catalog.borrow_mut();
+        if generation > current.0 {
+            *current = (generation, catalog);
+        }
+    }
+
+    /// Changes the catalog every shard reads: `change` runs on shard 0 against the newest
+    /// snapshot (so concurrent changes from different owners never lose one another), and the
+    /// result goes to every shard with its generation.
+    pub async fn change_catalog<F>(&self, change: F) -> Result<(), MeshError>
+    where
+        F: FnOnce(&mut Catalog) + Send + 'static,
+    {
+        let (generation, catalog) = self
+            .ask(0, move |zero: &ShardState| {
+                let (generation, current) = {
+                    let held = zero.catalog.borrow();
+                    (held.0 + 1, held.1.clone())
+                };
+                let mut next = (*current).clone();
+                change(&mut next);
+                let next = Arc::new(next);
+                zero.publish(generation, next.clone());
+                (generation, next)
+            })
+            .await?;
+        self.ask_all(move |s: &ShardState| s.publish(generation, catalog.clone()))
+            .await?;
+        Ok(())
     }
 
     /// The shard that owns the volume called `name`.
@@ -178,18 +249,22 @@ pub(crate) mod tests {
     }
 
     /// A one-shard state for unit tests (workdir /var/lib/glustr: 15 bytes, like the real one).
+    /// It has no executor: work it would spawn is dropped.
     pub(crate) fn lone_shard() -> Rc<ShardState> {
-        Rc::new(ShardState::new(
+        ShardState::new(
             0,
             1,
             Rc::new(NodeContext {
                 workdir: "/var/lib/glustr".into(),
                 node: crate::model::NodeInfo::new_random(),
                 peers: Vec::new(),
+                engine: None,
+                lvm: Arc::new(std::sync::OnceLock::new()),
             }),
             Arc::new(Catalog::new()),
             Box::new(NoMesh),
-        ))
+            Box::new(|_| {}),
+        )
     }
 
     #[test]

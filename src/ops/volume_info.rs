@@ -8,7 +8,7 @@
 //! glusterd's does.
 
 use super::shard::Catalog;
-use crate::model::Volume;
+use crate::model::{OptionsOrder, Volume};
 use crate::proto::dict::{Dict, DictLimits};
 use std::ops::Bound;
 use std::sync::Arc;
@@ -52,9 +52,15 @@ pub fn add_volume(dict: &mut Dict, index: usize, vol: &Volume) {
     if let Some(ta) = &vol.thin_arbiter_brick {
         dict.set_str(&format!("{p}.thin_arbiter_brick"), &ta.name());
     }
-    // A glusterd that loaded this volume from its store sends the options in `info` file
-    // order (it reads them into its list back to front), so they are added last first.
-    for (key, value) in vol.options.iter().rev() {
+    // The CLI prints the options in reverse wire order, and the wire order is the reverse of
+    // insertion: inserting in glusterd's in-memory order prints them in that order
+    // (`OptionsOrder`): file order for a volume created in this run, last first for one
+    // loaded from the store.
+    let shown: Box<dyn Iterator<Item = &(String, String)>> = match vol.options_order {
+        OptionsOrder::Created => Box::new(vol.options.iter()),
+        OptionsOrder::Loaded => Box::new(vol.options.iter().rev()),
+    };
+    for (key, value) in shown {
         dict.set_str(&format!("{p}.option.{key}"), value);
     }
     dict.set_u64(&format!("{p}.opt_count"), vol.options.len() as u64);

@@ -76,6 +76,10 @@ pub const PROCEDURES: [(u32, &str, bool, bool); 50] = [
 pub const PROC_LIST_FRIENDS: u32 = 3;
 /// GET_VOLUME (flags 2: one volume by name; 3: the GET_NEXT iteration).
 pub const PROC_GET_VOLUME: u32 = 5;
+/// `GLUSTER_CLI_CREATE_VOLUME`.
+pub const PROC_CREATE_VOLUME: u32 = 4;
+/// `GLUSTER_CLI_DELETE_VOLUME`.
+pub const PROC_DELETE_VOLUME: u32 = 7;
 /// GETWD.
 pub const PROC_GETWD: u32 = 26;
 /// STATUS_VOLUME.

@@ -15,6 +15,7 @@ mod conn;
 pub mod program;
 pub mod test_program;
 
+use crate::brick::engine::{Engine, EngineConfig};
 use crate::iobuf::{Arena, ArenaConfig};
 use crate::metrics::{write_statedump, ShardMetrics};
 use crate::model::{NodeInfo, Peer, Volume};
@@ -390,8 +391,19 @@ pub fn run(config: ServerConfig) -> Result<(), ServerError> {
             .map(|v| (v.name.clone(), Arc::new(v.clone())))
             .collect(),
     );
+    // One brick engine for the node; every shard holds a handle.
+    let engine = match Engine::start(EngineConfig::default()) {
+        Ok(engine) => Some(engine),
+        Err(e) => {
+            tracing::warn!(error = %e, "brick engine unavailable: volume create and delete will fail");
+            None
+        }
+    };
+    let lvm = Arc::new(std::sync::OnceLock::new());
     let mut handles = Vec::with_capacity(shards);
     for (id, (tcp_fd, control_fd)) in tcp_fds.into_iter().zip(shard_ends).enumerate() {
+        let engine = engine.clone();
+        let lvm = lvm.clone();
         let control = control.clone();
         let ready_tx = ready_tx.clone();
         let limits = config.limits;
@@ -415,6 +427,8 @@ pub fn run(config: ServerConfig) -> Result<(), ServerError> {
             .spawn(move || async move {
                 shard_main(ShardStart {
                     id,
+                    engine,
+                    lvm,
                     initial,
                     catalog,
                     shards,
@@ -554,6 +568,8 @@ fn statedump(control: &Control, shards: usize, run_dir: &std::path::Path) {
 /// What one shard starts with.
 struct ShardStart {
     id: usize,
+    engine: Option<Engine>,
+    lvm: Arc<std::sync::OnceLock<Option<crate::lvm::LvmClient>>>,
     initial: Arc<InitialState>,
     catalog: Arc<Catalog>,
     shards: usize,
@@ -574,6 +590,8 @@ struct ShardStart {
 async fn shard_main(start: ShardStart) {
     let ShardStart {
         id,
+        engine,
+        lvm,
         initial,
         catalog,
         shards,
@@ -593,6 +611,8 @@ async fn shard_main(start: ShardStart) {
         workdir,
         node: initial.node.clone(),
         peers: initial.peers.clone(),
+        engine,
+        lvm,
     });
     let (senders, mut receivers) = match mesh.join().await {
         Ok(pair) => pair,
@@ -606,13 +626,16 @@ async fn shard_main(start: ShardStart) {
     };
     // Volume ownership is indexed by mesh position, which every shard sees the same way.
     let index = senders.peer_id();
-    let state = Rc::new(ShardState::new(
+    let state = ShardState::new(
         index,
         shards,
         node,
         catalog,
         Box::new(GlommioMesh { senders }),
-    ));
+        Box::new(|work| {
+            glommio::spawn_local(work).detach();
+        }),
+    );
     {
         let mut owned = state.volumes.borrow_mut();
         for vol in initial

@@ -262,6 +262,7 @@ pub(crate) fn volume_info(
         thin_arbiter_brick: None,
         rebalance: RebalanceState::default(),
         snapd_port: 0,
+        options_order: Default::default(),
     };
     let mut bricks: Vec<(usize, BrickRef)> = Vec::new();
     let mut ta_bricks: Vec<(usize, BrickRef)> = Vec::new();

@@ -190,4 +190,32 @@ impl Store {
     pub fn write_volume(&self, volume: &Volume) -> Result<VolumeChecksum, StoreError> {
         self.prepare_volume(volume)?.commit()
     }
+
+    /// Removes `vols/<name>/` the way a crash cannot leave half-removed: one rename moves the
+    /// whole directory to `brickd/trash/<name>-<tag>` (then the `vols/` directory is synced),
+    /// and only then is the moved copy deleted. A crash after the rename leaves a trash
+    /// directory that [`Store::empty_trash`] deletes; before it, the volume is whole.
+    pub fn remove_volume(&self, name: &str, tag: &str) -> Result<(), StoreError> {
+        let dir = layout::volume_dir(&self.root, name);
+        check_component(&dir, "the volume name", name)?;
+        let trash = self.root.join("brickd").join("trash");
+        create_dir(&trash)?;
+        let target = trash.join(format!("{name}-{tag}"));
+        std::fs::rename(&dir, &target).map_err(|e| StoreError::io("move to the trash", &dir, e))?;
+        let vols = self.root.join(layout::VOLS_DIR);
+        std::fs::File::open(&vols)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| StoreError::io("sync the directory", &vols, e))?;
+        self.empty_trash()
+    }
+
+    /// Deletes whatever [`Store::remove_volume`] moved to the trash.
+    pub fn empty_trash(&self) -> Result<(), StoreError> {
+        let trash = self.root.join("brickd").join("trash");
+        match std::fs::remove_dir_all(&trash) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(StoreError::io("empty the trash", &trash, e)),
+        }
+    }
 }

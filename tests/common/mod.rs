@@ -14,6 +14,25 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// Runs the real gluster CLI against the unix socket `socket` in script mode; returns its exit
+/// code, stdout, stderr and how long it took.
+pub fn gluster(socket: &Path, args: &[&str]) -> (i32, String, String, Duration) {
+    let started = Instant::now();
+    let out = Command::new("gluster")
+        .arg(format!("--glusterd-sock={}", socket.display()))
+        .arg("--mode=script")
+        .arg("--timeout=60")
+        .args(args)
+        .output()
+        .expect("the gluster CLI is installed (glusterfs-cli); scripts/test.sh installs it");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        started.elapsed(),
+    )
+}
+
 /// A running brickd.
 pub struct Brickd {
     pub child: Child,

@@ -144,6 +144,7 @@ fn volume(index: u32, node: Uuid, host: &str, brick_root: &str) -> Volume {
         thin_arbiter_brick: None,
         rebalance: RebalanceState::default(),
         snapd_port: 0,
+        options_order: Default::default(),
     }
 }
 

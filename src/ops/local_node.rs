@@ -1,0 +1,66 @@
+//! This node as a transaction participant: its locks are the owner shard's lock table, its
+//! stage and commit are the operation's own code run here.
+
+use super::shard::ShardState;
+use crate::cluster::locks::Holder;
+use crate::cluster::txn::{LocalFuture, Operation, Participant, TxnError, TxnInfo};
+use crate::model::Uuid;
+use crate::proto::dict::Dict;
+use std::rc::Rc;
+use std::time::Instant;
+
+/// This node, seen from a transaction running on `state` (the shard that owns the volume).
+pub struct LocalNode {
+    /// The owner shard.
+    pub state: Rc<ShardState>,
+}
+
+impl Participant for LocalNode {
+    fn uuid(&self) -> Uuid {
+        self.state.node.node.uuid
+    }
+
+    fn lock<'a>(&'a self, txn: &'a TxnInfo) -> LocalFuture<'a, Result<(), TxnError>> {
+        Box::pin(async move {
+            let now = Instant::now();
+            let mut table = self.state.locks.borrow_mut();
+            for (i, name) in txn.locks.iter().enumerate() {
+                if let Err(e) =
+                    table.acquire(name, txn.originator, txn.id, Holder::Local, txn.lease, now)
+                {
+                    for taken in &txn.locks[..i] {
+                        table.release(taken, txn.id, now);
+                    }
+                    return Err(e.into());
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn stage<'a>(
+        &'a self,
+        txn: &'a TxnInfo,
+        op: &'a mut dyn Operation,
+    ) -> LocalFuture<'a, Result<Dict, TxnError>> {
+        op.stage(txn)
+    }
+
+    fn commit<'a>(
+        &'a self,
+        txn: &'a TxnInfo,
+        op: &'a mut dyn Operation,
+    ) -> LocalFuture<'a, Result<Dict, TxnError>> {
+        op.commit(txn)
+    }
+
+    fn unlock<'a>(&'a self, txn: &'a TxnInfo) -> LocalFuture<'a, ()> {
+        Box::pin(async move {
+            let now = Instant::now();
+            let mut table = self.state.locks.borrow_mut();
+            for name in &txn.locks {
+                table.release(name, txn.id, now);
+            }
+        })
+    }
+}

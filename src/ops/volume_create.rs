@@ -1,0 +1,792 @@
+//! `volume create` (CREATE_VOLUME, CLI proc 4): glusterd's checks and store, brickd's commit.
+//!
+//! The handler reads the CLI's dict (reference §6.1), refuses a taken name ("Volume %s already
+//! exists"), adds what glusterd adds (`volume-id`, `transport.address-family`,
+//! `internal-username`, `internal-password`) and runs the transaction on the shard that owns
+//! the name: lock `<name>_vol` → stage (brick validation, read-only: `brick::validate`) →
+//! brick-op (nothing on one node) → commit → unlock.
+//!
+//! The commit cannot half-happen: it writes an intent record (the bricks it will claim), claims
+//! the bricks (directory, `.glusterfs`, volume-id with XATTR_CREATE, VG tags), rewrites the
+//! intent with exactly what the claim changed, writes the store (`vols/<name>/…` with
+//! glusterd's atomic protocol), publishes the volume, and removes the intent. A failure rolls
+//! back exactly what was done; a crash leaves the intent, which `recover` finishes or undoes at
+//! start-up.
+
+use super::local_node::LocalNode;
+use super::shard::ShardState;
+use crate::brick::claim::{self, ClaimRecord, ClaimStep, ClaimTarget};
+use crate::brick::engine::Engine;
+use crate::brick::host::HostMap;
+use crate::brick::validate::{self, Env, ExistingBrick, GroupKind, Report, Request};
+use crate::cluster::locks::{lease_for, volume_lock};
+use crate::cluster::txn::{self, LocalFuture, Operation, Participant, TxnError, TxnInfo};
+use crate::lvm::{LvmClient, LvmConfig};
+use crate::model::{
+    Brick, Extra, OptionsOrder, RebalanceState, Transport, Uuid, Volume, VolumeStatus, VolumeType,
+};
+use crate::proto::dict::Dict;
+use crate::store::intent::{self, Intent};
+use crate::store::Store;
+use std::path::Path;
+use std::rc::Rc;
+
+/// `GD_OP_CREATE_VOLUME`.
+pub const OP_CREATE_VOLUME: u32 = 1;
+
+/// The longest volume name glusterd accepts (`GD_VOLUME_NAME_MAX`, the CLI checks ≤ 256 too).
+pub const VOLNAME_BYTES_MAX: usize = 256;
+
+/// Most bricks one create may name (glusterd has no cap; a bound on a single request's work).
+pub const CREATE_BRICKS_MAX: usize = 10_000;
+
+/// The answer the CLI gets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CliAnswer {
+    /// 0 or -1.
+    pub op_ret: i32,
+    /// glusterd's op_errno.
+    pub op_errno: i32,
+    /// The message the CLI prints after "failed: ".
+    pub op_errstr: String,
+    /// The reply dict (the op context on success).
+    pub dict: Dict,
+}
+
+impl CliAnswer {
+    /// A failure with `message`.
+    pub fn failed(errno: i32, message: impl Into<String>) -> CliAnswer {
+        CliAnswer {
+            op_ret: -1,
+            op_errno: errno,
+            op_errstr: message.into(),
+            dict: Dict::new(),
+        }
+    }
+}
+
+/// A create request, as the CLI sends it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreateRequest {
+    /// `volname`.
+    pub volname: String,
+    /// `type`: 0 distribute, 2 replicate, 4 disperse.
+    pub volume_type: VolumeType,
+    /// `transport`.
+    pub transport: Transport,
+    /// `bricks`, split.
+    pub bricks: Vec<String>,
+    /// `force`.
+    pub force: bool,
+    /// `replica-count` (replicate only).
+    pub replica: u32,
+    /// `arbiter-count`.
+    pub arbiter: u32,
+    /// `disperse-count`.
+    pub disperse: u32,
+    /// `redundancy-count`.
+    pub redundancy: u32,
+    /// `timeout` (seconds), when the CLI sent one.
+    pub timeout: Option<i64>,
+    /// The request dict, echoed back with glusterd's additions.
+    pub dict: Dict,
+}
+
+fn count(dict: &Dict, key: &str) -> u32 {
+    dict.get_str(key)
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Reads the CLI's dict; the error is the op_errstr.
+pub fn parse(dict: Dict) -> Result<CreateRequest, String> {
+    let volname = dict
+        .get_str("volname")
+        .map_err(|_| "Unable to get volume name".to_string())?
+        .to_string();
+    if volname.is_empty()
+        || volname.len() > VOLNAME_BYTES_MAX
+        || volname.starts_with('-')
+        || !volname
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        return Err(format!("Volume name {volname} is not valid"));
+    }
+    let brick_count: usize = dict
+        .get_str("count")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| format!("Unable to get brick count for volume {volname}"))?;
+    let volume_type = match dict
+        .get_str("type")
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+    {
+        Some(0) => VolumeType::Distribute,
+        Some(2) => VolumeType::Replicate,
+        Some(4) => VolumeType::Disperse,
+        Some(t) => return Err(format!("Volume type {t} is not supported")),
+        None => return Err(format!("Unable to get type of volume {volname}")),
+    };
+    let transport = match dict.get_str("transport") {
+        Ok("tcp") => Transport::Tcp,
+        Ok("rdma") => Transport::Rdma,
+        Ok("tcp,rdma") => Transport::TcpRdma,
+        _ => return Err(format!("Unable to get transport-type of volume {volname}")),
+    };
+    let bricks: Vec<String> = dict
+        .get_str("bricks")
+        .map_err(|_| format!("Unable to get bricks for volume {volname}"))?
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    if !dict.contains_key("force") {
+        return Err("Unable to get the force option".into());
+    }
+    let force = dict
+        .get_str("force")
+        .map(|v| v.trim() == "1")
+        .unwrap_or(false);
+    if bricks.len() != brick_count || bricks.is_empty() || bricks.len() > CREATE_BRICKS_MAX {
+        return Err(format!(
+            "Incorrect number of bricks supplied {} with count {brick_count}",
+            bricks.len()
+        ));
+    }
+    if count(&dict, "thin-arbiter-count") > 0 || dict.contains_key("ta-brick") {
+        return Err("brickd does not support thin-arbiter volumes yet".into());
+    }
+    let request = CreateRequest {
+        replica: count(&dict, "replica-count"),
+        arbiter: count(&dict, "arbiter-count"),
+        disperse: count(&dict, "disperse-count"),
+        redundancy: count(&dict, "redundancy-count"),
+        timeout: dict.get_str("timeout").ok().and_then(|v| v.parse().ok()),
+        volname,
+        volume_type,
+        transport,
+        bricks,
+        force,
+        dict,
+    };
+    let set = match request.volume_type {
+        VolumeType::Replicate => request.replica,
+        VolumeType::Disperse => request.disperse,
+        _ => 1,
+    };
+    if set == 0 || request.bricks.len() % set as usize != 0 {
+        return Err(format!(
+            "Incorrect number of bricks ({}) supplied for a set size of {set}",
+            request.bricks.len()
+        ));
+    }
+    if request.volume_type == VolumeType::Disperse
+        && (request.redundancy == 0 || 2 * request.redundancy >= request.disperse)
+    {
+        return Err(format!(
+            "redundancy {} is not valid for disperse {}",
+            request.redundancy, request.disperse
+        ));
+    }
+    Ok(request)
+}
+
+/// The LVM helper, started the first time a brick names a volume group.
+pub fn lvm_client(state: &ShardState) -> Option<LvmClient> {
+    state
+        .node
+        .lvm
+        .get_or_init(|| match LvmClient::start(LvmConfig::default()) {
+            Ok(client) => Some(client),
+            Err(e) => {
+                tracing::warn!(error = %e, "LVM helper could not start");
+                None
+            }
+        })
+        .clone()
+}
+
+/// The bricks of every volume on this node, for the containment check.
+pub fn existing_bricks(state: &ShardState) -> Vec<ExistingBrick> {
+    let me = state.node.node.uuid;
+    state
+        .catalog()
+        .values()
+        .flat_map(|v| {
+            v.bricks
+                .iter()
+                .filter(move |b| b.uuid == me)
+                .map(move |b| ExistingBrick {
+                    volume: v.name.clone(),
+                    real_path: b.real_path.clone(),
+                })
+        })
+        .collect()
+}
+
+/// Answers a CREATE_VOLUME request: the handler's checks here, the transaction on the owner.
+pub async fn handle(state: Rc<ShardState>, request: Dict) -> CliAnswer {
+    let mut request = match parse(request) {
+        Ok(r) => r,
+        Err(message) => return CliAnswer::failed(0, message),
+    };
+    if state.catalog().contains_key(&request.volname) {
+        return CliAnswer::failed(0, format!("Volume {} already exists", request.volname));
+    }
+    let volume_id = Uuid::new_v4();
+    let username = Uuid::new_v4();
+    let password = Uuid::new_v4();
+    request.dict.set_str("transport.address-family", "inet");
+    request.dict.set_str("volume-id", &volume_id.to_string());
+    request
+        .dict
+        .set_str("internal-username", &username.to_string());
+    request
+        .dict
+        .set_str("internal-password", &password.to_string());
+    let owner = state.owner_of(&request.volname);
+    let run = state
+        .run_on(owner, move |owner_state| async move {
+            let op = CreateOp {
+                state: owner_state.clone(),
+                request,
+                volume_id,
+                username,
+                password,
+                report: None,
+            };
+            run_create(owner_state, op).await
+        })
+        .await;
+    match run {
+        Ok(answer) => answer,
+        Err(e) => CliAnswer::failed(0, e.to_string()),
+    }
+}
+
+async fn run_create(state: Rc<ShardState>, mut op: CreateOp) -> CliAnswer {
+    let txn = TxnInfo {
+        id: Uuid::new_v4(),
+        originator: state.node.node.uuid,
+        op: OP_CREATE_VOLUME,
+        locks: vec![volume_lock(&op.request.volname)],
+        lease: lease_for(op.request.timeout),
+    };
+    let local = LocalNode {
+        state: state.clone(),
+    };
+    let participants: [&dyn Participant; 1] = [&local];
+    match txn::run(&txn, &participants, &mut op).await {
+        Ok(mut dict) => {
+            dict.set_bin("transaction_id", txn.id.as_bytes());
+            dict.set_bin("originator_uuid", txn.originator.as_bytes());
+            dict.set_u32("is_synctasked", 1);
+            CliAnswer {
+                op_ret: 0,
+                op_errno: 0,
+                op_errstr: String::new(),
+                dict,
+            }
+        }
+        Err((phase, e)) => {
+            tracing::info!(volume = %op.request.volname, ?phase, error = %e.message, "volume create failed");
+            CliAnswer::failed(e.errno, e.message)
+        }
+    }
+}
+
+struct CreateOp {
+    state: Rc<ShardState>,
+    request: CreateRequest,
+    volume_id: Uuid,
+    username: Uuid,
+    password: Uuid,
+    report: Option<Report>,
+}
+
+impl CreateOp {
+    fn engine(&self) -> Result<Engine, TxnError> {
+        self.state.node.engine.clone().ok_or_else(|| {
+            TxnError::new("the brick engine (io_uring) is not available on this node")
+        })
+    }
+
+    fn group(&self) -> Option<(GroupKind, usize)> {
+        match self.request.volume_type {
+            VolumeType::Replicate => Some((GroupKind::Replicate, self.request.replica as usize)),
+            VolumeType::Disperse => Some((GroupKind::Disperse, self.request.disperse as usize)),
+            _ => None,
+        }
+    }
+
+    fn wants_lvm(&self) -> bool {
+        self.request.bricks.iter().any(|b| b.contains('?'))
+    }
+
+    async fn stage_here(&mut self) -> Result<Dict, TxnError> {
+        let volname = &self.request.volname;
+        if self.state.catalog().contains_key(volname) {
+            return Err(TxnError::new(format!("Volume {volname} already exists")));
+        }
+        let engine = self.engine()?;
+        let lvm = if self.wants_lvm() {
+            lvm_client(&self.state)
+        } else {
+            None
+        };
+        let node = &self.state.node;
+        let hosts = HostMap::from_system(&node.peers);
+        let existing = existing_bricks(&self.state);
+        let report = validate::validate(
+            Env {
+                engine: &engine,
+                lvm: lvm.as_ref(),
+                hosts: &hosts,
+                peers: &node.peers,
+                connected: &[],
+                workdir: &node.workdir,
+                existing: &existing,
+            },
+            &Request {
+                volname: volname.clone(),
+                volume_id: self.volume_id,
+                bricks: self.request.bricks.clone(),
+                group: self.group(),
+                force: self.request.force,
+                check_order: true,
+            },
+        )
+        .await;
+        if !report.is_ok() {
+            return Err(TxnError::new(report.message()));
+        }
+        let mut answer = Dict::new();
+        for (i, b) in report.bricks.iter().enumerate() {
+            if let (true, Some(dir)) = (b.is_local(), &b.mount_dir) {
+                answer.set_str(&format!("brick{}.mount_dir", i + 1), dir);
+            }
+        }
+        self.report = Some(report);
+        Ok(answer)
+    }
+
+    fn targets(&self) -> Vec<ClaimTarget> {
+        self.report
+            .iter()
+            .flat_map(|r| r.bricks.iter())
+            .filter(|b| b.is_local())
+            .filter_map(|b| {
+                b.spec.as_ref().map(|s| ClaimTarget {
+                    host: s.host_path(),
+                    path: s.path.clone(),
+                    vg: s.vg.clone(),
+                })
+            })
+            .collect()
+    }
+
+    fn intent(&self, txn: &TxnInfo, stage: &str, record: Option<&ClaimRecord>) -> Intent {
+        let mut pairs = Vec::new();
+        for (i, t) in self.targets().iter().enumerate() {
+            pairs.push((format!("brick-{i}"), t.path.clone()));
+            if let Some(vg) = &t.vg {
+                pairs.push((format!("brick-{i}.vg"), vg.clone()));
+            }
+        }
+        if let Some(record) = record {
+            pairs.extend(steps_to_pairs(&record.steps));
+        }
+        Intent {
+            txn: txn.id,
+            op: "create".into(),
+            volname: self.request.volname.clone(),
+            volume_id: self.volume_id,
+            stage: stage.into(),
+            pairs,
+        }
+    }
+
+    /// The volume as glusterd 10.3 stores a new one (tests/fixtures/workdirs/glusterd-10.3).
+    async fn volume(&self, engine: &Engine) -> Result<Volume, TxnError> {
+        let req = &self.request;
+        let Some(report) = &self.report else {
+            return Err(TxnError::new("commit without stage"));
+        };
+        let me = self.state.node.node.uuid;
+        let mut bricks = Vec::with_capacity(report.bricks.len());
+        for (i, b) in report.bricks.iter().enumerate() {
+            let Some(spec) = &b.spec else {
+                return Err(TxnError::new(format!("brick {} did not parse", b.text)));
+            };
+            let fsid = if b.is_local() {
+                engine
+                    .statvfs(Path::new(&spec.path))
+                    .await
+                    .map_err(|e| TxnError::new(format!("statvfs {}: {e}", spec.path)))?
+                    .fsid
+            } else {
+                0
+            };
+            bricks.push(Brick {
+                uuid: me,
+                hostname: spec.host.clone(),
+                path: spec.path.clone(),
+                real_path: spec.path.clone(),
+                brick_id: format!("{}-client-{i}", req.volname),
+                mount_dir: b.mount_dir.clone().unwrap_or_default(),
+                brick_fsid: fsid,
+                vg: spec.vg.clone().unwrap_or_default(),
+                ..Brick::default()
+            });
+        }
+        let (replica, disperse, redundancy, client_op_version) = match req.volume_type {
+            VolumeType::Replicate => (req.replica, 0, 0, 30800),
+            VolumeType::Disperse => (1, req.disperse, req.redundancy, 30600),
+            _ => (1, 0, 0, 2),
+        };
+        let leaf = match req.volume_type {
+            VolumeType::Replicate => req.replica,
+            VolumeType::Disperse => req.disperse,
+            _ => 1,
+        };
+        let mut options: Extra = Vec::new();
+        if req.volume_type == VolumeType::Replicate {
+            options.push(("cluster.granular-entry-heal".into(), "on".into()));
+        }
+        options.push(("storage.fips-mode-rchecksum".into(), "on".into()));
+        options.push(("transport.address-family".into(), "inet".into()));
+        options.push(("nfs.disable".into(), "on".into()));
+        if req.volume_type == VolumeType::Replicate {
+            options.push(("performance.client-io-threads".into(), "off".into()));
+        }
+        Ok(Volume {
+            name: req.volname.clone(),
+            volume_type: req.volume_type,
+            brick_count: bricks.len() as u32,
+            status: VolumeStatus::Created,
+            sub_count: if leaf > 1 { leaf } else { 0 },
+            replica_count: replica,
+            stripe_count: None,
+            arbiter_count: req.arbiter,
+            disperse_count: disperse,
+            redundancy_count: redundancy,
+            version: 1,
+            transport: req.transport,
+            volume_id: self.volume_id,
+            username: Some(self.username.to_string()),
+            password: Some(self.password.to_string()),
+            op_version: 40000,
+            client_op_version,
+            quota_version: 0,
+            tier_enabled: 0,
+            thin_arbiter_count: 0,
+            parent_volname: "N/A".into(),
+            restored_from_snap: Uuid::NIL,
+            snap_max_hard_limit: 256,
+            options,
+            extra: Vec::new(),
+            bricks,
+            thin_arbiter_brick: None,
+            rebalance: RebalanceState::default(),
+            snapd_port: 0,
+            options_order: OptionsOrder::Created,
+        })
+    }
+
+    async fn commit_here(&mut self, txn: &TxnInfo) -> Result<Dict, TxnError> {
+        let engine = self.engine()?;
+        let lvm = if self.wants_lvm() {
+            lvm_client(&self.state)
+        } else {
+            None
+        };
+        let workdir = self.state.node.workdir.clone();
+        let store_error = |e: crate::store::StoreError| TxnError::new(e.to_string());
+        intent::write(&workdir, &self.intent(txn, "begun", None)).map_err(store_error)?;
+        let targets = self.targets();
+        let record = match claim::claim(
+            &engine,
+            lvm.as_ref(),
+            self.volume_id,
+            &targets,
+            self.request.force,
+        )
+        .await
+        {
+            Ok(record) => record,
+            Err(e) => {
+                // The claim rolled itself back.
+                let _ = intent::remove(&workdir, txn.id);
+                let mut message = e.messages.join("\n");
+                for failure in &e.rollback_failures {
+                    message.push_str(&format!("\nrollback failed: {failure}"));
+                }
+                return Err(TxnError::new(message));
+            }
+        };
+        let undo = |why: String| async {
+            let mut message = why;
+            if let Err(failures) = claim::rollback(&engine, lvm.as_ref(), &record).await {
+                message.push_str(&format!("\nrollback failed: {}", failures.join("; ")));
+            }
+            message
+        };
+        if let Err(e) = intent::write(&workdir, &self.intent(txn, "claimed", Some(&record))) {
+            let message = undo(e.to_string()).await;
+            let _ = intent::remove(&workdir, txn.id);
+            return Err(TxnError::new(message));
+        }
+        let volume = match self.volume(&engine).await {
+            Ok(v) => v,
+            Err(e) => {
+                let message = undo(e.message).await;
+                let _ = intent::remove(&workdir, txn.id);
+                return Err(TxnError::new(message));
+            }
+        };
+        let store = Store::new(&workdir);
+        if let Err(e) = store.write_volume(&volume) {
+            let _ = store.remove_volume(&volume.name, &txn.id.to_string());
+            let message = undo(format!("Failed to store volume {}: {e}", volume.name)).await;
+            let _ = intent::remove(&workdir, txn.id);
+            return Err(TxnError::new(message));
+        }
+        // Durable from here: publish, then forget the intent.
+        let name = volume.name.clone();
+        let shared = std::sync::Arc::new(volume.clone());
+        self.state.volumes.borrow_mut().insert(name.clone(), volume);
+        if let Err(e) = self
+            .state
+            .change_catalog(move |c| {
+                c.insert(name, shared);
+            })
+            .await
+        {
+            tracing::error!(error = %e, "volume stored but not published to every shard");
+        }
+        if let Err(e) = intent::remove(&workdir, txn.id) {
+            tracing::warn!(error = %e, "could not remove the intent record of a finished create");
+        }
+        Ok(self.request.dict.clone())
+    }
+}
+
+impl Operation for CreateOp {
+    fn stage<'a>(&'a mut self, _txn: &'a TxnInfo) -> LocalFuture<'a, Result<Dict, TxnError>> {
+        Box::pin(self.stage_here())
+    }
+
+    fn merge_stage(&mut self, answers: Vec<(Uuid, Dict)>) {
+        // One node: its answer's mount dirs are already in the report. Remote nodes' answers
+        // join here in the next wave.
+        let _ = answers;
+    }
+
+    fn brick_op<'a>(&'a mut self, _txn: &'a TxnInfo) -> LocalFuture<'a, Result<(), TxnError>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    fn commit<'a>(&'a mut self, txn: &'a TxnInfo) -> LocalFuture<'a, Result<Dict, TxnError>> {
+        Box::pin(self.commit_here(txn))
+    }
+}
+
+/// The claim steps as intent pairs.
+pub fn steps_to_pairs(steps: &[ClaimStep]) -> Vec<(String, String)> {
+    let mut pairs = Vec::new();
+    for (i, step) in steps.iter().enumerate() {
+        let key = |field: &str| format!("step-{i}.{field}");
+        match step {
+            ClaimStep::CreatedBrickDir { path } => {
+                pairs.push((key("kind"), "created-brick-dir".into()));
+                pairs.push((key("path"), path.clone()));
+            }
+            ClaimStep::SetVolumeId { path, previous } => {
+                pairs.push((key("kind"), "set-volume-id".into()));
+                pairs.push((key("path"), path.clone()));
+                if let Some(previous) = previous {
+                    pairs.push((key("previous"), claim::hex(previous)));
+                }
+            }
+            ClaimStep::CreatedGlusterfsDir { path } => {
+                pairs.push((key("kind"), "created-glusterfs-dir".into()));
+                pairs.push((key("path"), path.clone()));
+            }
+            ClaimStep::AddedVgTag { vg, tag } => {
+                pairs.push((key("kind"), "added-vg-tag".into()));
+                pairs.push((key("vg"), vg.clone()));
+                pairs.push((key("tag"), tag.clone()));
+            }
+        }
+    }
+    pairs
+}
+
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    let digits = text.strip_prefix("0x")?;
+    if digits.len() % 2 != 0 {
+        return None;
+    }
+    (0..digits.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(digits.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// The claim steps an intent recorded; an unreadable step is an error naming it.
+pub fn pairs_to_steps(pairs: &[(String, String)]) -> Result<Vec<ClaimStep>, String> {
+    let get = |i: usize, field: &str| -> Option<String> {
+        let key = format!("step-{i}.{field}");
+        pairs
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.clone())
+    };
+    let mut steps = Vec::new();
+    for i in 0.. {
+        let Some(kind) = get(i, "kind") else { break };
+        let need = |field: &str| get(i, field).ok_or(format!("step {i} ({kind}) has no {field}"));
+        steps.push(match kind.as_str() {
+            "created-brick-dir" => ClaimStep::CreatedBrickDir {
+                path: need("path")?,
+            },
+            "set-volume-id" => ClaimStep::SetVolumeId {
+                path: need("path")?,
+                previous: match get(i, "previous") {
+                    Some(text) => {
+                        Some(unhex(&text).ok_or(format!("step {i}: bad previous {text:?}"))?)
+                    }
+                    None => None,
+                },
+            },
+            "created-glusterfs-dir" => ClaimStep::CreatedGlusterfsDir {
+                path: need("path")?,
+            },
+            "added-vg-tag" => ClaimStep::AddedVgTag {
+                vg: need("vg")?,
+                tag: need("tag")?,
+            },
+            other => return Err(format!("step {i} has an unknown kind {other:?}")),
+        });
+    }
+    Ok(steps)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cli_dict(pairs: &[(&str, &str)]) -> Dict {
+        let mut d = Dict::new();
+        for (k, v) in pairs {
+            d.set_str(k, v);
+        }
+        d
+    }
+
+    #[test]
+    fn parses_what_the_cli_sends_for_each_type() {
+        let base = [
+            ("cmd-str", "volume create vx h:/b/x1 h:/b/x2"),
+            ("force", "0"),
+            ("count", "2"),
+            ("bricks", " h:/b/x1 h:/b/x2 "),
+            ("transport", "tcp"),
+            ("type", "0"),
+            ("volname", "vx"),
+        ];
+        let r = parse(cli_dict(&base)).unwrap();
+        assert_eq!(r.bricks, ["h:/b/x1", "h:/b/x2"]);
+        assert_eq!((r.volume_type, r.force), (VolumeType::Distribute, false));
+        let mut arb = base.to_vec();
+        arb.extend([
+            ("type", "2"),
+            ("count", "3"),
+            ("bricks", " h:/a h:/b h:/c "),
+        ]);
+        arb.extend([
+            ("replica-count", "3"),
+            ("arbiter-count", "1"),
+            ("force", "1"),
+        ]);
+        let r = parse(cli_dict(&arb)).unwrap();
+        assert_eq!((r.replica, r.arbiter, r.force), (3, 1, true));
+        let mut disp = base.to_vec();
+        disp.extend([
+            ("type", "4"),
+            ("count", "3"),
+            ("bricks", " h:/a h:/b h:/c "),
+        ]);
+        disp.extend([("disperse-count", "3"), ("redundancy-count", "1")]);
+        let r = parse(cli_dict(&disp)).unwrap();
+        assert_eq!((r.disperse, r.redundancy), (3, 1));
+    }
+
+    #[test]
+    fn refuses_missing_keys_bad_counts_and_names() {
+        let ok = [
+            ("force", "0"),
+            ("count", "1"),
+            ("bricks", " h:/b/x1 "),
+            ("transport", "tcp"),
+            ("type", "0"),
+            ("volname", "vx"),
+        ];
+        for (drop, message) in [
+            ("volname", "Unable to get volume name"),
+            ("count", "Unable to get brick count for volume vx"),
+            ("type", "Unable to get type of volume vx"),
+            ("transport", "Unable to get transport-type of volume vx"),
+            ("bricks", "Unable to get bricks for volume vx"),
+            ("force", "Unable to get the force option"),
+        ] {
+            let pairs: Vec<_> = ok.iter().copied().filter(|(k, _)| *k != drop).collect();
+            assert_eq!(parse(cli_dict(&pairs)).unwrap_err(), message);
+        }
+        let mut wrong = ok.to_vec();
+        wrong.push(("count", "2"));
+        assert!(parse(cli_dict(&wrong))
+            .unwrap_err()
+            .contains("Incorrect number"));
+        let mut name = ok.to_vec();
+        name.push(("volname", "a/b"));
+        assert!(parse(cli_dict(&name)).unwrap_err().contains("not valid"));
+        let mut rep = ok.to_vec();
+        rep.extend([("type", "2"), ("replica-count", "2")]);
+        assert!(parse(cli_dict(&rep)).unwrap_err().contains("set size of 2"));
+        let mut ta = ok.to_vec();
+        ta.push(("thin-arbiter-count", "1"));
+        assert!(parse(cli_dict(&ta)).unwrap_err().contains("thin-arbiter"));
+    }
+
+    #[test]
+    fn claim_steps_survive_the_intent_record() {
+        let steps = vec![
+            ClaimStep::CreatedBrickDir {
+                path: "/b/x".into(),
+            },
+            ClaimStep::SetVolumeId {
+                path: "/b/x".into(),
+                previous: Some(vec![0, 1, 0xfe]),
+            },
+            ClaimStep::SetVolumeId {
+                path: "/b/y".into(),
+                previous: None,
+            },
+            ClaimStep::CreatedGlusterfsDir {
+                path: "/b/x".into(),
+            },
+            ClaimStep::AddedVgTag {
+                vg: "vg0".into(),
+                tag: "t".into(),
+            },
+        ];
+        assert_eq!(pairs_to_steps(&steps_to_pairs(&steps)).unwrap(), steps);
+        let bad = vec![("step-0.kind".to_string(), "nope".to_string())];
+        assert!(pairs_to_steps(&bad).is_err());
+        let missing = vec![("step-0.kind".to_string(), "created-brick-dir".to_string())];
+        assert!(pairs_to_steps(&missing).unwrap_err().contains("no path"));
+    }
+}

@@ -1,0 +1,194 @@
+//! `volume delete` (DELETE_VOLUME, CLI proc 7): glusterd's checks, and — unlike glusterd — the
+//! bricks are released, so they can be used again at once.
+//!
+//! Transaction: lock `<name>_vol` → stage (the volume exists and is not started) → commit →
+//! unlock. The commit writes an intent record, moves `vols/<name>` out of the store in one
+//! rename (then deletes it), unpublishes the volume, then releases each local brick: removes
+//! `trusted.glusterfs.volume-id` if it is still this volume's (a brick that carries another id
+//! is left alone and named in the log) and the volume group tag. A crash after the rename is
+//! finished at start-up (`recover`): the release is idempotent.
+
+use super::local_node::LocalNode;
+use super::shard::ShardState;
+use super::volume_create::{lvm_client, CliAnswer};
+use crate::brick::claim::{self, ReleaseRequest};
+use crate::cluster::locks::{lease_for, volume_lock};
+use crate::cluster::txn::{self, LocalFuture, Operation, Participant, TxnError, TxnInfo};
+use crate::model::{Uuid, VolumeStatus};
+use crate::proto::dict::Dict;
+use crate::store::intent::{self, Intent};
+use crate::store::Store;
+use std::rc::Rc;
+
+/// `GD_OP_DELETE_VOLUME`.
+pub const OP_DELETE_VOLUME: u32 = 4;
+
+/// Answers a DELETE_VOLUME request.
+pub async fn handle(state: Rc<ShardState>, request: Dict) -> CliAnswer {
+    let Ok(volname) = request.get_str("volname").map(str::to_owned) else {
+        return CliAnswer::failed(0, "Failed to get volume name");
+    };
+    let timeout = request.get_str("timeout").ok().and_then(|v| v.parse().ok());
+    let owner = state.owner_of(&volname);
+    let run = state
+        .run_on(owner, move |owner_state| async move {
+            let mut op = DeleteOp {
+                state: owner_state.clone(),
+                volname,
+                dict: request,
+            };
+            let txn = TxnInfo {
+                id: Uuid::new_v4(),
+                originator: owner_state.node.node.uuid,
+                op: OP_DELETE_VOLUME,
+                locks: vec![volume_lock(&op.volname)],
+                lease: lease_for(timeout),
+            };
+            let local = LocalNode {
+                state: owner_state.clone(),
+            };
+            let participants: [&dyn Participant; 1] = [&local];
+            match txn::run(&txn, &participants, &mut op).await {
+                Ok(dict) => CliAnswer {
+                    op_ret: 0,
+                    op_errno: 0,
+                    op_errstr: String::new(),
+                    dict,
+                },
+                Err((_, e)) => CliAnswer::failed(e.errno, e.message),
+            }
+        })
+        .await;
+    run.unwrap_or_else(|e| CliAnswer::failed(0, e.to_string()))
+}
+
+struct DeleteOp {
+    state: Rc<ShardState>,
+    volname: String,
+    dict: Dict,
+}
+
+impl DeleteOp {
+    fn stage_here(&self) -> Result<Dict, TxnError> {
+        let Some(volume) = self.state.catalog().get(&self.volname).cloned() else {
+            return Err(TxnError::new(format!(
+                "Volume {} does not exist",
+                self.volname
+            )));
+        };
+        if volume.status == VolumeStatus::Started {
+            return Err(TxnError::new(format!(
+                "Volume {} has been started.Volume needs to be stopped before deletion.",
+                self.volname
+            )));
+        }
+        Ok(Dict::new())
+    }
+
+    async fn commit_here(&mut self, txn: &TxnInfo) -> Result<Dict, TxnError> {
+        let Some(volume) = self.state.catalog().get(&self.volname).cloned() else {
+            return Err(TxnError::new(format!(
+                "Volume {} does not exist",
+                self.volname
+            )));
+        };
+        let workdir = self.state.node.workdir.clone();
+        let me = self.state.node.node.uuid;
+        let local: Vec<(String, Option<String>)> = volume
+            .bricks
+            .iter()
+            .filter(|b| b.uuid == me)
+            .map(|b| (b.path.clone(), (!b.vg.is_empty()).then(|| b.vg.clone())))
+            .collect();
+        let mut pairs = Vec::new();
+        for (i, (path, vg)) in local.iter().enumerate() {
+            pairs.push((format!("brick-{i}"), path.clone()));
+            if let Some(vg) = vg {
+                pairs.push((format!("brick-{i}.vg"), vg.clone()));
+            }
+        }
+        let record = Intent {
+            txn: txn.id,
+            op: "delete".into(),
+            volname: self.volname.clone(),
+            volume_id: volume.volume_id,
+            stage: "begun".into(),
+            pairs,
+        };
+        intent::write(&workdir, &record).map_err(|e| TxnError::new(e.to_string()))?;
+        let store = Store::new(&workdir);
+        if let Err(e) = store.remove_volume(&self.volname, &txn.id.to_string()) {
+            let _ = intent::remove(&workdir, txn.id);
+            return Err(TxnError::new(format!(
+                "Failed to remove volume {} from the store: {e}",
+                self.volname
+            )));
+        }
+        self.state.volumes.borrow_mut().remove(&self.volname);
+        let name = self.volname.clone();
+        if let Err(e) = self
+            .state
+            .change_catalog(move |c| {
+                c.remove(&name);
+            })
+            .await
+        {
+            tracing::error!(error = %e, "volume deleted but not unpublished on every shard");
+        }
+        let problems = release_bricks(&self.state, volume.volume_id, &local).await;
+        for problem in &problems {
+            tracing::warn!(volume = %self.volname, problem = %problem, "brick not released");
+        }
+        if let Err(e) = intent::remove(&workdir, txn.id) {
+            tracing::warn!(error = %e, "could not remove the intent record of a finished delete");
+        }
+        Ok(self.dict.clone())
+    }
+}
+
+/// Releases each brick of volume `volume_id` (volume-id xattr and VG tag); what could not be
+/// released, one line each. Idempotent: a brick already released is fine.
+pub async fn release_bricks(
+    state: &ShardState,
+    volume_id: Uuid,
+    bricks: &[(String, Option<String>)],
+) -> Vec<String> {
+    let Some(engine) = state.node.engine.clone() else {
+        return vec!["the brick engine (io_uring) is not available".into()];
+    };
+    let lvm = if bricks.iter().any(|(_, vg)| vg.is_some()) {
+        lvm_client(state)
+    } else {
+        None
+    };
+    let mut problems = Vec::new();
+    for (path, vg) in bricks {
+        let request = ReleaseRequest {
+            path: path.clone(),
+            volume_id,
+            remove_gfid: false,
+            vg: vg.clone(),
+        };
+        if let Err(e) = claim::release(&engine, lvm.as_ref(), &request).await {
+            problems.push(format!("{path}: {e}"));
+        }
+    }
+    problems
+}
+
+impl Operation for DeleteOp {
+    fn stage<'a>(&'a mut self, _txn: &'a TxnInfo) -> LocalFuture<'a, Result<Dict, TxnError>> {
+        let result = self.stage_here();
+        Box::pin(async move { result })
+    }
+
+    fn merge_stage(&mut self, _answers: Vec<(Uuid, Dict)>) {}
+
+    fn brick_op<'a>(&'a mut self, _txn: &'a TxnInfo) -> LocalFuture<'a, Result<(), TxnError>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    fn commit<'a>(&'a mut self, txn: &'a TxnInfo) -> LocalFuture<'a, Result<Dict, TxnError>> {
+        Box::pin(self.commit_here(txn))
+    }
+}
