@@ -25,6 +25,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "unit and integration tests"
 cargo test --workspace --locked
 
+step "crash tests (failpoints feature)"
+cargo test --locked --features failpoints --test volume_crash
+
 step "benchmarks build"
 cargo bench --workspace --locked --no-run
 

@@ -9,6 +9,7 @@
 pub mod brick;
 pub mod cluster;
 pub mod config;
+pub mod failpoint;
 pub mod iobuf;
 pub mod lvm;
 pub mod metrics;

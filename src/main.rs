@@ -45,6 +45,11 @@ fn main() -> ExitCode {
         }
         Command::Serve(args) => {
             init_logging(&args.log_level);
+            // Finish or undo what a crashed commit left, before the workdir is read.
+            if let Err(message) = recover_intents(&args.workdir) {
+                eprintln!("brickd: {message}");
+                return ExitCode::FAILURE;
+            }
             // Load the whole workdir before anything listens: a damaged file stops the start
             // with an error naming it, and nothing runs half-loaded.
             let workdir = match brickd::store::Store::load(&args.workdir) {
@@ -80,4 +85,36 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// Runs start-up recovery of intent records (src/ops/recover.rs) with a brick engine of its
+/// own; an intent whose steps cannot be done keeps its record and is reported, and the start
+/// goes on (the volume stays as recovery left it).
+fn recover_intents(workdir: &std::path::Path) -> Result<(), String> {
+    use brickd::brick::engine::{Engine, EngineConfig};
+    let pending = brickd::store::intent::list(workdir)
+        .map_err(|e| format!("cannot read intent records: {e}"))?;
+    if pending.is_empty() {
+        return Ok(());
+    }
+    let engine = Engine::start(EngineConfig::default())
+        .map_err(|e| format!("intent records need the brick engine: {e}"))?;
+    let lvm = match brickd::ops::recover::needs_lvm(workdir) {
+        Ok(true) => brickd::lvm::LvmClient::start(brickd::lvm::LvmConfig::default()).ok(),
+        _ => None,
+    };
+    let done = futures_lite::future::block_on(brickd::ops::recover::recover(
+        workdir,
+        &engine,
+        lvm.as_ref(),
+    ))
+    .map_err(|e| format!("recovery failed: {e}"))?;
+    for r in done {
+        if r.problems.is_empty() {
+            tracing::info!(txn = %r.txn, outcome = %r.outcome, "recovered an interrupted commit");
+        } else {
+            tracing::error!(txn = %r.txn, outcome = %r.outcome, problems = ?r.problems, "interrupted commit only partly recovered");
+        }
+    }
+    Ok(())
 }

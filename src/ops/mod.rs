@@ -3,8 +3,10 @@
 //! `server`) and never writes files directly (that is `store` and `brick`).
 
 pub mod cli;
+mod failpoints;
 pub mod local_node;
 pub mod peer_list;
+pub mod recover;
 pub mod shard;
 pub mod volume_create;
 pub mod volume_delete;

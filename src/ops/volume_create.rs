@@ -13,6 +13,7 @@
 //! back exactly what was done; a crash leaves the intent, which `recover` finishes or undoes at
 //! start-up.
 
+use super::failpoints;
 use super::local_node::LocalNode;
 use super::shard::ShardState;
 use crate::brick::claim::{self, ClaimRecord, ClaimStep, ClaimTarget};
@@ -389,8 +390,17 @@ impl CreateOp {
 
     fn intent(&self, txn: &TxnInfo, stage: &str, record: Option<&ClaimRecord>) -> Intent {
         let mut pairs = Vec::new();
-        for (i, t) in self.targets().iter().enumerate() {
+        let existed = self
+            .report
+            .iter()
+            .flat_map(|r| r.bricks.iter())
+            .filter(|b| b.is_local() && b.spec.is_some())
+            .map(|b| b.exists);
+        for (i, (t, existed)) in self.targets().iter().zip(existed).enumerate() {
             pairs.push((format!("brick-{i}"), t.path.clone()));
+            // Whether the directory was there before: recovery of a claim cut short removes
+            // only what the claim made.
+            pairs.push((format!("brick-{i}.existed"), u8::from(existed).to_string()));
             if let Some(vg) = &t.vg {
                 pairs.push((format!("brick-{i}.vg"), vg.clone()));
             }
@@ -503,18 +513,22 @@ impl CreateOp {
             None
         };
         let workdir = self.state.node.workdir.clone();
-        let store_error = |e: crate::store::StoreError| TxnError::new(e.to_string());
-        intent::write(&workdir, &self.intent(txn, "begun", None)).map_err(store_error)?;
+        intent::write(&workdir, &self.intent(txn, "begun", None))
+            .map_err(|e| TxnError::new(e.to_string()))?;
+        if let Err(e) = failpoints::pass("create.after-intent").await {
+            let _ = intent::remove(&workdir, txn.id);
+            return Err(e);
+        }
         let targets = self.targets();
-        let record = match claim::claim(
+        let claimed = claim::claim(
             &engine,
             lvm.as_ref(),
             self.volume_id,
             &targets,
             self.request.force,
         )
-        .await
-        {
+        .await;
+        let record = match claimed {
             Ok(record) => record,
             Err(e) => {
                 // The claim rolled itself back.
@@ -526,34 +540,52 @@ impl CreateOp {
                 return Err(TxnError::new(message));
             }
         };
-        let undo = |why: String| async {
-            let mut message = why;
-            if let Err(failures) = claim::rollback(&engine, lvm.as_ref(), &record).await {
-                message.push_str(&format!("\nrollback failed: {}", failures.join("; ")));
+        // From here a failure undoes what is done so far, newest first.
+        let mut stored = false;
+        let result = self.finish_commit(txn, &engine, &record, &mut stored).await;
+        let Err(error) = result else {
+            if let Err(e) = intent::remove(&workdir, txn.id) {
+                tracing::warn!(error = %e, "could not remove the intent record of a finished create");
             }
-            message
+            return Ok(self.request.dict.clone());
         };
-        if let Err(e) = intent::write(&workdir, &self.intent(txn, "claimed", Some(&record))) {
-            let message = undo(e.to_string()).await;
-            let _ = intent::remove(&workdir, txn.id);
-            return Err(TxnError::new(message));
-        }
-        let volume = match self.volume(&engine).await {
-            Ok(v) => v,
-            Err(e) => {
-                let message = undo(e.message).await;
-                let _ = intent::remove(&workdir, txn.id);
-                return Err(TxnError::new(message));
+        let mut message = error.message;
+        if stored {
+            let store = Store::new(&workdir);
+            if let Err(e) = store.remove_volume(&self.request.volname, &txn.id.to_string()) {
+                message.push_str(&format!("\nundo failed: {e}"));
             }
-        };
-        let store = Store::new(&workdir);
-        if let Err(e) = store.write_volume(&volume) {
-            let _ = store.remove_volume(&volume.name, &txn.id.to_string());
-            let message = undo(format!("Failed to store volume {}: {e}", volume.name)).await;
-            let _ = intent::remove(&workdir, txn.id);
-            return Err(TxnError::new(message));
         }
-        // Durable from here: publish, then forget the intent.
+        if let Err(failures) = claim::rollback(&engine, lvm.as_ref(), &record).await {
+            message.push_str(&format!("\nrollback failed: {}", failures.join("; ")));
+        }
+        let _ = intent::remove(&workdir, txn.id);
+        Err(TxnError {
+            errno: error.errno,
+            message,
+        })
+    }
+
+    /// The commit after the claim: the intent with the claim's record, the store, the
+    /// catalog. Sets `stored` once `vols/<name>` may exist.
+    async fn finish_commit(
+        &mut self,
+        txn: &TxnInfo,
+        engine: &Engine,
+        record: &ClaimRecord,
+        stored: &mut bool,
+    ) -> Result<(), TxnError> {
+        let workdir = self.state.node.workdir.clone();
+        failpoints::pass("create.after-claim").await?;
+        intent::write(&workdir, &self.intent(txn, "claimed", Some(record)))
+            .map_err(|e| TxnError::new(e.to_string()))?;
+        failpoints::pass("create.after-claimed-intent").await?;
+        let volume = self.volume(engine).await?;
+        *stored = true;
+        Store::new(&workdir)
+            .write_volume(&volume)
+            .map_err(|e| TxnError::new(format!("Failed to store volume {}: {e}", volume.name)))?;
+        failpoints::pass("create.after-store").await?;
         let name = volume.name.clone();
         let shared = std::sync::Arc::new(volume.clone());
         self.state.volumes.borrow_mut().insert(name.clone(), volume);
@@ -566,10 +598,18 @@ impl CreateOp {
         {
             tracing::error!(error = %e, "volume stored but not published to every shard");
         }
-        if let Err(e) = intent::remove(&workdir, txn.id) {
-            tracing::warn!(error = %e, "could not remove the intent record of a finished create");
+        if let Err(e) = failpoints::pass("create.after-publish").await {
+            let name = self.request.volname.clone();
+            self.state.volumes.borrow_mut().remove(&name);
+            let _ = self
+                .state
+                .change_catalog(move |c| {
+                    c.remove(&name);
+                })
+                .await;
+            return Err(e);
         }
-        Ok(self.request.dict.clone())
+        Ok(())
     }
 }
 

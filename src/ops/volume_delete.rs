@@ -8,6 +8,7 @@
 //! is left alone and named in the log) and the volume group tag. A crash after the rename is
 //! finished at start-up (`recover`): the release is idempotent.
 
+use super::failpoints;
 use super::local_node::LocalNode;
 use super::shard::ShardState;
 use super::volume_create::{lvm_client, CliAnswer};
@@ -116,6 +117,10 @@ impl DeleteOp {
             pairs,
         };
         intent::write(&workdir, &record).map_err(|e| TxnError::new(e.to_string()))?;
+        if let Err(e) = failpoints::pass("delete.after-intent").await {
+            let _ = intent::remove(&workdir, txn.id);
+            return Err(e);
+        }
         let store = Store::new(&workdir);
         if let Err(e) = store.remove_volume(&self.volname, &txn.id.to_string()) {
             let _ = intent::remove(&workdir, txn.id);
@@ -124,6 +129,9 @@ impl DeleteOp {
                 self.volname
             )));
         }
+        // The store is gone: from here the delete only goes forward (a crash is finished at
+        // start-up), so only a kill or a pause means anything here.
+        let _ = failpoints::pass("delete.after-store").await;
         self.state.volumes.borrow_mut().remove(&self.volname);
         let name = self.volname.clone();
         if let Err(e) = self

@@ -1,0 +1,23 @@
+//! Failpoints as a transaction step sees them (`crate::failpoint`): an armed `error` fails the
+//! step, `sleep-<ms>` pauses it without blocking the shard.
+
+use crate::cluster::txn::TxnError;
+use crate::failpoint::{self, Action};
+
+/// Passes failpoint `name`.
+pub(super) async fn pass(name: &str) -> Result<(), TxnError> {
+    match failpoint::hit(name) {
+        Action::Pass => Ok(()),
+        Action::Error => Err(TxnError::new(format!("failpoint {name}"))),
+        Action::Sleep(ms) => {
+            // A timer thread, so the pause works on any executor and blocks no shard.
+            let (done, wait) = futures_channel::oneshot::channel::<()>();
+            std::thread::spawn(move || {
+                std::thread::sleep(std::time::Duration::from_millis(ms));
+                let _ = done.send(());
+            });
+            let _ = wait.await;
+            Ok(())
+        }
+    }
+}

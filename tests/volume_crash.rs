@@ -1,0 +1,193 @@
+//! Crash tests: brickd killed (SIGKILL, from a failpoint) at every step of a volume create and
+//! delete, then restarted on the same workdir. After the restart the store and the bricks hold
+//! the old state or the new state, never a mix. Also: a create that is in progress holds the
+//! volume's lock, and a second create of the name gets glusterd's lock message.
+//!
+//! Needs the `failpoints` cargo feature (scripts/test.sh runs this file with it) and root for
+//! the XFS loop devices.
+
+mod common;
+
+#[cfg(not(feature = "failpoints"))]
+#[test]
+fn crash_tests_need_the_failpoints_feature() {
+    eprintln!(
+        "SKIP volume_crash: built without the failpoints feature; scripts/test.sh runs \
+         `cargo test --features failpoints --test volume_crash`"
+    );
+}
+
+#[cfg(feature = "failpoints")]
+mod crash {
+    use super::common::fs::{get_xattr, must_skip, snapshot, Xfs};
+    use super::common::{gluster, Brickd};
+    use std::path::{Path, PathBuf};
+    use std::time::Duration;
+
+    const VOLUME_ID_XATTR: &str = "trusted.glusterfs.volume-id";
+
+    fn host() -> String {
+        let out = std::process::Command::new("hostname").output().unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    fn start(workdir: &Path, failpoint: Option<&str>) -> Brickd {
+        let failpoint = failpoint.map(str::to_owned);
+        Brickd::start_on(Some(workdir.to_path_buf()), &[], move |cmd| {
+            if let Some(f) = failpoint {
+                cmd.env("BRICKD_FAILPOINT", f);
+            }
+        })
+    }
+
+    fn volumes(b: &Brickd) -> Vec<String> {
+        let (_, out, _, _) = gluster(&b.socket, &["volume", "list"]);
+        out.lines()
+            .filter(|l| *l != "No volumes present in cluster")
+            .map(str::to_owned)
+            .collect()
+    }
+
+    fn no_intents(workdir: &Path) -> bool {
+        std::fs::read_dir(workdir.join("brickd/intents"))
+            .map(|d| d.count() == 0)
+            .unwrap_or(true)
+    }
+
+    /// Kills brickd at `failpoint` during `args`, restarts it, and returns the new brickd.
+    fn crash_during(workdir: &Path, failpoint: &str, args: &[&str]) -> Brickd {
+        let mut b = start(workdir, Some(failpoint));
+        let (code, _, _, _) = gluster(&b.socket, args);
+        assert_ne!(code, 0, "{failpoint}: the CLI saw the daemon die");
+        let status = b
+            .wait_exit(Duration::from_secs(30))
+            .unwrap_or_else(|| panic!("{failpoint}: brickd was not killed"));
+        assert!(!status.success(), "{failpoint}: {status:?}");
+        drop(b);
+        start(workdir, None)
+    }
+
+    #[test]
+    fn a_create_killed_at_any_step_is_whole_or_absent_after_restart() {
+        if must_skip("a_create_killed_at_any_step_is_whole_or_absent_after_restart") {
+            return;
+        }
+        let disk = Xfs::new();
+        let keep = tempfile::tempdir().unwrap();
+        let h = host();
+        for (failpoint, created) in [
+            ("create.after-intent", false),
+            ("create.after-claim", false),
+            ("create.after-claimed-intent", false),
+            ("create.after-store", true),
+            ("create.after-publish", true),
+        ] {
+            let workdir: PathBuf = keep.path().join(failpoint);
+            let before = snapshot(&disk.mount);
+            let brick = disk.path(failpoint);
+            let spec = format!("{h}:{}", brick.display());
+            let b = crash_during(&workdir, failpoint, &["volume", "create", "v", &spec]);
+            assert!(
+                no_intents(&workdir),
+                "{failpoint}: intent left after recovery"
+            );
+            if created {
+                assert_eq!(volumes(&b), ["v"], "{failpoint}");
+                assert!(workdir.join("vols/v/cksum").exists());
+                let info = std::fs::read_to_string(workdir.join("vols/v/info")).unwrap();
+                let id = info
+                    .lines()
+                    .find_map(|l| l.strip_prefix("volume-id="))
+                    .unwrap();
+                let on_disk = get_xattr(&brick, VOLUME_ID_XATTR).expect("claimed");
+                assert_eq!(
+                    brickd::model::Uuid::from_bytes(on_disk.try_into().unwrap()).to_string(),
+                    id,
+                    "{failpoint}"
+                );
+                // Clean up for the next case: the volume and its claim go.
+                let (code, _, _, _) = gluster(&b.socket, &["volume", "delete", "v"]);
+                assert_eq!(code, 0);
+                std::fs::remove_dir_all(&brick).unwrap();
+            } else {
+                assert!(volumes(&b).is_empty(), "{failpoint}");
+                assert!(!workdir.join("vols/v").exists(), "{failpoint}");
+            }
+            assert_eq!(
+                snapshot(&disk.mount),
+                before,
+                "{failpoint}: the brick file system is not as before"
+            );
+        }
+    }
+
+    #[test]
+    fn a_delete_killed_at_any_step_is_whole_or_absent_after_restart() {
+        if must_skip("a_delete_killed_at_any_step_is_whole_or_absent_after_restart") {
+            return;
+        }
+        let disk = Xfs::new();
+        let keep = tempfile::tempdir().unwrap();
+        let h = host();
+        for (failpoint, deleted) in [("delete.after-intent", false), ("delete.after-store", true)] {
+            let workdir = keep.path().join(failpoint);
+            let brick = disk.path(failpoint);
+            let spec = format!("{h}:{}", brick.display());
+            {
+                let b = start(&workdir, None);
+                let (code, out, err, _) = gluster(&b.socket, &["volume", "create", "v", &spec]);
+                assert_eq!(code, 0, "{out}{err}");
+            }
+            let b = crash_during(&workdir, failpoint, &["volume", "delete", "v"]);
+            assert!(
+                no_intents(&workdir),
+                "{failpoint}: intent left after recovery"
+            );
+            if deleted {
+                assert!(volumes(&b).is_empty(), "{failpoint}");
+                assert!(!workdir.join("vols/v").exists());
+                assert!(!workdir.join("brickd/trash").exists());
+                assert_eq!(get_xattr(&brick, VOLUME_ID_XATTR), None, "{failpoint}");
+            } else {
+                assert_eq!(volumes(&b), ["v"], "{failpoint}");
+                assert!(get_xattr(&brick, VOLUME_ID_XATTR).is_some(), "{failpoint}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_second_create_of_a_name_in_progress_gets_the_lock_message() {
+        if must_skip("a_second_create_of_a_name_in_progress_gets_the_lock_message") {
+            return;
+        }
+        let disk = Xfs::new();
+        let keep = tempfile::tempdir().unwrap();
+        let workdir = keep.path().join("workdir");
+        // The first create pauses 3 s inside its commit, holding v_vol.
+        let b = start(&workdir, Some("create.after-claim:sleep-3000"));
+        let h = host();
+        let first = format!("{h}:{}", disk.path("one").display());
+        let second = format!("{h}:{}", disk.path("two").display());
+        let socket = b.socket.clone();
+        let slow = std::thread::spawn(move || gluster(&socket, &["volume", "create", "v", &first]));
+        std::thread::sleep(Duration::from_millis(1_000));
+        let (code, out, err, took) = gluster(&b.socket, &["volume", "create", "v", &second]);
+        assert_eq!(code, 1);
+        assert_eq!(
+            format!("{out}{err}").trim(),
+            "volume create: v: failed: Another transaction is in progress for v. Please try \
+             again after some time."
+        );
+        assert!(
+            took < Duration::from_secs(2),
+            "a busy lock answers at once: {took:?}"
+        );
+        let (code, out, _, _) = slow.join().unwrap();
+        assert_eq!(code, 0, "{out}");
+        assert_eq!(volumes(&b), ["v"]);
+        // The lock was released with the transaction: the name is free for the next op.
+        let (code, _, _, _) = gluster(&b.socket, &["volume", "delete", "v"]);
+        assert_eq!(code, 0);
+        assert!(get_xattr(&disk.path("two"), VOLUME_ID_XATTR).is_none());
+    }
+}
