@@ -399,3 +399,56 @@ fn a_created_volume_survives_a_restart_and_shows_options_as_a_restarted_glusterd
     );
     assert_eq!(node.normalise(&out), blank_ids(&want));
 }
+
+#[test]
+fn a_create_sends_fetchspec_to_every_connected_client_like_glusterd() {
+    if must_skip("a_create_sends_fetchspec_to_every_connected_client_like_glusterd") {
+        return;
+    }
+    let node = Node::new(1);
+    // Two idle clients, one per listener, as a mounted client or a peer would be.
+    let mut unix = node.brickd.unix_client();
+    let mut tcp = node.brickd.tcp_client();
+    // Make sure both are accepted before the create.
+    for client in [&mut unix as &mut dyn Ping, &mut tcp] {
+        client.ping();
+    }
+    create(&node, "v1", &[], &[0], false);
+    // What a real glusterd 10.3 sent the CLI's connection after a create (captured with
+    // perf's create-volumes): xid 1, CALL, RPC v2, program 52743234 v1 procedure 1
+    // (FETCHSPEC), AUTH_NULL credential and verifier, no arguments.
+    let want: Vec<u8> = [1u32, 0, 2, 52_743_234, 1, 1, 0, 0, 0, 0]
+        .iter()
+        .flat_map(|w| w.to_be_bytes())
+        .collect();
+    assert_eq!(
+        unix.read_record().expect("a callback on the unix socket"),
+        want
+    );
+    assert_eq!(tcp.read_record().expect("a callback on TCP"), want);
+    // A delete sends none (nor does glusterd): the next thing on the wire is a reply.
+    let (code, _, _) = node.cli(&["volume", "delete", "v1"]);
+    assert_eq!(code, 0);
+    create(&node, "v2", &[], &[0], false);
+    let second = unix.read_record().expect("the next callback");
+    assert_eq!(
+        &second[..4],
+        &2u32.to_be_bytes(),
+        "callbacks are numbered per connection"
+    );
+    assert_eq!(&second[4..], &want[4..]);
+}
+
+/// A NULL call that waits for its reply (the connection is then surely accepted).
+trait Ping {
+    fn ping(&mut self);
+}
+
+impl<S: std::io::Read + std::io::Write> Ping for common::Client<S> {
+    fn ping(&mut self) {
+        let xid = self.next_xid();
+        self.send(&common::call_record(xid, 1_238_463, 2, 0, &[]));
+        let reply = self.read_reply().expect("NULL reply");
+        assert_eq!(reply.xid, xid);
+    }
+}

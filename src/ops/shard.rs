@@ -68,6 +68,8 @@ pub struct ShardState {
     mesh: Box<dyn Mesh>,
     spawner: Spawner,
     me: Weak<ShardState>,
+    /// Told when volfiles changed (`server` sends FETCHSPEC to this shard's connections).
+    volfile_hook: RefCell<Option<Box<dyn Fn()>>>,
 }
 
 impl ShardState {
@@ -90,7 +92,25 @@ impl ShardState {
             mesh,
             spawner,
             me: me.clone(),
+            volfile_hook: RefCell::new(None),
         })
+    }
+
+    /// Sets what to do when volfiles changed on this node (`server`: FETCHSPEC callbacks).
+    pub fn set_volfile_hook(&self, hook: Box<dyn Fn()>) {
+        *self.volfile_hook.borrow_mut() = Some(hook);
+    }
+
+    /// Tells every shard that volfiles changed: each calls its hook (glusterd sends a
+    /// FETCHSPEC callback to every connected client after a volfile change).
+    pub async fn volfiles_changed(&self) -> Result<(), MeshError> {
+        self.ask_all(|s: &ShardState| {
+            if let Some(hook) = s.volfile_hook.borrow().as_ref() {
+                hook();
+            }
+        })
+        .await?;
+        Ok(())
     }
 
     /// Runs the future `f` makes on shard `shard`'s executor, against its state, and returns

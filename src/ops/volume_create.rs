@@ -598,6 +598,10 @@ impl CreateOp {
         {
             tracing::error!(error = %e, "volume stored but not published to every shard");
         }
+        // glusterd tells every connected client to fetch its volfile again.
+        if let Err(e) = self.state.volfiles_changed().await {
+            tracing::warn!(error = %e, "FETCHSPEC not sent to every shard");
+        }
         if let Err(e) = failpoints::pass("create.after-publish").await {
             let name = self.request.volname.clone();
             self.state.volumes.borrow_mut().remove(&name);

@@ -16,7 +16,8 @@ use crate::metrics::ProcKey;
 use crate::proto::auth::decode_credential;
 use crate::proto::record::{fragment_header, RecordDecoder, RecordError};
 use crate::proto::rpc::{
-    decode_call, encode_reply, AuthStat, CallError, OpaqueAuth, ReplyStatus, RPC_VERSION,
+    decode_call, encode_call, encode_reply, AuthStat, CallError, CallHeader, OpaqueAuth,
+    ReplyStatus, RPC_VERSION,
 };
 use futures_lite::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use std::cell::{Cell, RefCell};
@@ -49,9 +50,31 @@ pub(crate) struct ConnShared {
     completions: RefCell<VecDeque<Completion>>,
     waker: RefCell<Option<Waker>>,
     closing: Cell<bool>,
+    /// FETCHSPEC callbacks to send (a volfile changed).
+    fetchspec_due: Cell<u32>,
+    /// xid of the last callback this connection sent (glusterd numbers them per connection
+    /// from 1).
+    callback_xid: Cell<u32>,
 }
 
+/// Most FETCHSPEC callbacks queued on one connection: they carry nothing, so one more than
+/// "some" tells a client no more than one does.
+const FETCHSPEC_QUEUED_MAX: u32 = 8;
+
+/// `GF_CBK_FETCHSPEC`, procedure 1 of the Gluster Callback program v1.
+const CBK_FETCHSPEC: u32 = 1;
+
 impl ConnShared {
+    /// Queues a FETCHSPEC callback (glusterd sends one to every connection after a volfile
+    /// change) and wakes the connection to send it.
+    pub(crate) fn notify_fetchspec(&self) {
+        let due = self.fetchspec_due.get();
+        if due < FETCHSPEC_QUEUED_MAX {
+            self.fetchspec_due.set(due + 1);
+        }
+        self.wake();
+    }
+
     /// Wakes the connection task (a completion arrived or the shard is stopping).
     pub(crate) fn wake(&self) {
         if let Some(w) = self.waker.borrow().as_ref() {
@@ -167,7 +190,7 @@ where
             if !stopping && shared.closing.get() {
                 return Poll::Ready(Wake::Shutdown);
             }
-            if !shared.completions.borrow().is_empty() {
+            if !shared.completions.borrow().is_empty() || shared.fetchspec_due.get() > 0 {
                 return Poll::Ready(Wake::Completion);
             }
             if reading {
@@ -195,6 +218,25 @@ where
 
 /// Moves finished asynchronous replies into the output buffer; returns how many.
 fn drain_completions(shared: &ConnShared, out: &mut Vec<u8>, shard: &ShardContext) -> usize {
+    // Callbacks first: glusterd's FETCHSPEC reaches the CLI before the reply of the create
+    // that caused it.
+    for _ in 0..shared.fetchspec_due.replace(0) {
+        let xid = shared.callback_xid.get().wrapping_add(1);
+        shared.callback_xid.set(xid);
+        let start = begin_record(out);
+        encode_call(
+            out,
+            &CallHeader {
+                xid,
+                prog: crate::proto::programs::CALLBACK,
+                vers: 1,
+                proc_num: CBK_FETCHSPEC,
+                cred: OpaqueAuth::NULL,
+                verf: OpaqueAuth::NULL,
+            },
+        );
+        end_record(out, start);
+    }
     let mut completions = shared.completions.borrow_mut();
     let count = completions.len();
     for c in completions.drain(..) {

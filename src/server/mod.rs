@@ -175,6 +175,13 @@ impl ShardContext {
         id
     }
 
+    /// Queues a FETCHSPEC callback on every connection of this shard.
+    fn notify_fetchspec(&self) {
+        for conn in self.connections.borrow().values() {
+            conn.notify_fetchspec();
+        }
+    }
+
     fn unregister_connection(&self, id: u64) {
         self.connections.borrow_mut().remove(&id);
         self.metrics.borrow_mut().connections.open -= 1;
@@ -673,6 +680,15 @@ async fn shard_main(start: ShardStart) {
         stopping: Cell::new(false),
         stop_wakers: RefCell::new(Vec::new()),
     });
+
+    {
+        let shard = Rc::downgrade(&shard);
+        state.set_volfile_hook(Box::new(move || {
+            if let Some(shard) = shard.upgrade() {
+                shard.notify_fetchspec();
+            }
+        }));
+    }
 
     let mut acceptors = Vec::new();
     if let Some(fd) = tcp_fd {
