@@ -155,6 +155,22 @@ mod crash {
         }
     }
 
+    /// The first statedump written under `run_dir`, waited for.
+    fn wait_for_dump(run_dir: &Path) -> String {
+        for _ in 0..100 {
+            if let Ok(entries) = std::fs::read_dir(run_dir) {
+                for e in entries.flatten() {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    if name.starts_with("brickd.") && name.contains(".dump.") {
+                        return std::fs::read_to_string(e.path()).unwrap();
+                    }
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("no statedump in {}", run_dir.display());
+    }
+
     #[test]
     fn a_second_create_of_a_name_in_progress_gets_the_lock_message() {
         if must_skip("a_second_create_of_a_name_in_progress_gets_the_lock_message") {
@@ -182,6 +198,13 @@ mod crash {
             took < Duration::from_secs(2),
             "a busy lock answers at once: {took:?}"
         );
+        // The statedump names the lease while it is held.
+        b.signal(libc::SIGUSR1);
+        let dump = wait_for_dump(&workdir.join("run"));
+        assert!(dump.contains("count=1\n"), "{dump}");
+        assert!(dump.contains(".name=v_vol\n"), "{dump}");
+        assert!(dump.contains(".holder=local\n"), "{dump}");
+        assert!(dump.contains(".expires_in_s=17"), "a 180 s lease: {dump}");
         let (code, out, _, _) = slow.join().unwrap();
         assert_eq!(code, 0, "{out}");
         assert_eq!(volumes(&b), ["v"]);

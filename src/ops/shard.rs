@@ -96,6 +96,32 @@ impl ShardState {
         })
     }
 
+    /// The statedump section of this shard's lock leases (glusterd's statedump has none; this
+    /// is how an operator sees who holds "Another transaction is in progress").
+    pub fn locks_statedump(&self) -> String {
+        let now = std::time::Instant::now();
+        let leases = self.locks.borrow_mut().list(now);
+        let mut text = format!("[shard.{}.locks]\ncount={}\n", self.index, leases.len());
+        for (i, lease) in leases.iter().enumerate() {
+            let holder = match lease.holder {
+                crate::cluster::locks::Holder::Local => "local".to_string(),
+                crate::cluster::locks::Holder::Connection { shard, connection } => {
+                    format!("connection {shard}/{connection}")
+                }
+            };
+            text.push_str(&format!(
+                "lock{i}.name={}\nlock{i}.owner={}\nlock{i}.transaction={}\nlock{i}.holder={holder}\n\
+                 lock{i}.held_s={}\nlock{i}.expires_in_s={}\n",
+                lease.name,
+                lease.owner,
+                lease.txn,
+                now.saturating_duration_since(lease.taken).as_secs(),
+                lease.expires.saturating_duration_since(now).as_secs(),
+            ));
+        }
+        text
+    }
+
     /// Sets what to do when volfiles changed on this node (`server`: FETCHSPEC callbacks).
     pub fn set_volfile_hook(&self, hook: Box<dyn Fn()>) {
         *self.volfile_hook.borrow_mut() = Some(hook);

@@ -724,7 +724,8 @@ async fn shard_main(start: ShardStart) {
             match c {
                 CONTROL_STOP => break 'control,
                 CONTROL_STATEDUMP => {
-                    let section = shard.statedump_section();
+                    let mut section = shard.statedump_section();
+                    section.push_str(&state.locks_statedump());
                     control
                         .statedump_sections
                         .lock()
