@@ -1,0 +1,257 @@
+//! The brick graph: what `glusterfsd` loads to serve one brick.
+//!
+//! The stack, from the disk up: `posix`, `arbiter` (arbiter bricks only), `trash`, `changelog`,
+//! `bitrot-stub`, `access-control`, `locks`, `worm`, `read-only`, `leases`, `upcall`,
+//! `io-threads`, `selinux`, `marker`, `barrier`, `index`, `quota`, the io-stats xlator named
+//! after the brick path, and `server`. Each xlator but io-stats is named `<volume>-<type>`.
+
+use super::common::{apply_plain, apply_special, bool_option, check_volume};
+use super::graph::Graph;
+use super::options::{self, Role, SetDict};
+use super::VolgenError;
+use crate::model::{Brick, Uuid, Volume, VolumeType};
+
+/// The volume name glusterd gives the shared-storage volume, whose bricks only accept clients
+/// that authenticate (`strict-auth-accept`).
+const SHARED_STORAGE_VOLUME: &str = "gluster_shared_storage";
+
+/// What every builder step needs.
+struct Ctx<'a> {
+    volume: &'a Volume,
+    brick: &'a Brick,
+    dict: SetDict,
+    /// The workdir as text (`<workdir>/vols/<volume>/marker.tstamp`).
+    workdir: &'a str,
+    /// `shared-brick-count` of posix.
+    shared_brick_count: usize,
+}
+
+/// Builds the graph of brick `index` as seen from the node `local_node`.
+pub(super) fn build(
+    volume: &Volume,
+    index: usize,
+    workdir: &str,
+    local_node: &Uuid,
+) -> Result<Graph, VolgenError> {
+    check_volume(volume)?;
+    let brick = volume
+        .bricks
+        .get(index)
+        .ok_or_else(|| VolgenError::NoSuchBrick {
+            volume: volume.name.clone(),
+            index,
+            count: volume.bricks.len(),
+        })?;
+    let ctx = Ctx {
+        volume,
+        brick,
+        dict: SetDict::from_options(&volume.options),
+        workdir,
+        shared_brick_count: shared_brick_count(volume, brick, local_node),
+    };
+    let mut graph = Graph::new();
+    add_storage(&mut graph, &ctx, index)?;
+    add_features(&mut graph, &ctx)?;
+    add_accounting(&mut graph, &ctx);
+    add_io_stats(&mut graph, &ctx);
+    add_server(&mut graph, &ctx);
+    apply_special(&mut graph, &ctx.dict, Role::Brick);
+    apply_plain(&mut graph, &ctx.dict);
+    Ok(graph)
+}
+
+/// glusterd's `shared-brick-count`: for a brick of `local_node`, how many of that node's bricks
+/// of the volume (this one included) sit on the same file system (same `brick-fsid`); 0 for a
+/// brick of another node, whose count glusterd never computes. A brick process uses it to
+/// divide the file system's free space between the bricks sharing it.
+fn shared_brick_count(volume: &Volume, brick: &Brick, local_node: &Uuid) -> usize {
+    if brick.uuid != *local_node {
+        return 0;
+    }
+    volume
+        .bricks
+        .iter()
+        .filter(|b| b.uuid == *local_node && b.brick_fsid == brick.brick_fsid)
+        .count()
+}
+
+/// `posix`, `arbiter` and `trash`.
+fn add_storage(graph: &mut Graph, ctx: &Ctx<'_>, index: usize) -> Result<(), VolgenError> {
+    let name = &ctx.volume.name;
+    let path = &ctx.brick.path;
+    let link_count_parent = needs_link_count_parent(ctx)?;
+    let posix = graph.add_named_after_type(options::POSIX, name);
+    posix.set("directory", path);
+    posix.set("volume-id", &ctx.volume.volume_id.to_string());
+    if link_count_parent {
+        posix.set("update-link-count-parent", "on");
+    }
+    posix.set("fips-mode-rchecksum", "on");
+    posix.set("shared-brick-count", &ctx.shared_brick_count.to_string());
+
+    // The arbiter xlator sits on the last brick of each replica set of an arbiter volume.
+    if ctx.volume.is_arbiter_brick(index) {
+        graph.add_named_after_type("features/arbiter", name);
+    }
+
+    let trash = graph.add_named_after_type(options::TRASH, name);
+    trash.set("trash-dir", ".trashcan");
+    trash.set("brick-path", path);
+    trash.set("trash-internal-op", "off");
+    Ok(())
+}
+
+/// posix keeps parent link counts (`update-link-count-parent`) when quota or trash is on.
+fn needs_link_count_parent(ctx: &Ctx<'_>) -> Result<bool, VolgenError> {
+    let quota = bool_option(ctx.volume, &ctx.dict, "features.quota", false)?;
+    let trash = bool_option(ctx.volume, &ctx.dict, "features.trash", false)?;
+    Ok(quota || trash)
+}
+
+/// `features.bitrot` as the volume has it, `disable` by default.
+fn bitrot_value<'a>(ctx: &'a Ctx<'_>) -> &'a str {
+    ctx.dict.get("features.bitrot").unwrap_or("disable")
+}
+
+/// From `changelog` to `selinux`.
+fn add_features(graph: &mut Graph, ctx: &Ctx<'_>) -> Result<(), VolgenError> {
+    let name = &ctx.volume.name;
+    let path = &ctx.brick.path;
+    let bitrot_on = bool_option(ctx.volume, &ctx.dict, "features.bitrot", false)?;
+
+    let changelog = graph.add_named_after_type(options::CHANGELOG, name);
+    changelog.set("changelog-brick", path);
+    changelog.set("changelog-dir", &format!("{path}/.glusterfs/changelogs"));
+    changelog.set(
+        "changelog-notification",
+        if bitrot_on { "on" } else { "off" },
+    );
+
+    let stub = graph.add_named_after_type("features/bitrot-stub", name);
+    stub.set("export", path);
+    stub.set("bitrot", bitrot_value(ctx));
+
+    if acl_on(ctx) {
+        graph.add_named_after_type("features/access-control", name);
+    }
+    graph.add_named_after_type(options::LOCKS, name);
+    check_read_only_and_worm(ctx)?;
+    graph.add_named_after_type(options::WORM, name);
+    graph
+        .add_named_after_type(options::READ_ONLY, name)
+        .set("read-only", "off");
+    for xl_type in [
+        options::LEASES,
+        options::UPCALL,
+        options::IO_THREADS,
+        options::SELINUX,
+    ] {
+        graph.add_named_after_type(xl_type, name);
+    }
+    Ok(())
+}
+
+/// `access-control` is loaded unless `features.acl` is explicitly off (a value that is not a
+/// boolean leaves it on, as in glusterd).
+fn acl_on(ctx: &Ctx<'_>) -> bool {
+    ctx.dict
+        .get("features.acl")
+        .and_then(options::parse_bool)
+        .unwrap_or(true)
+}
+
+/// glusterd refuses a brick graph with both `features.read-only` and a WORM mode on.
+fn check_read_only_and_worm(ctx: &Ctx<'_>) -> Result<(), VolgenError> {
+    let on = |key: &str| {
+        ctx.dict
+            .get(key)
+            .map(|v| options::parse_bool(v) != Some(false))
+    };
+    let read_only = on("features.read-only").unwrap_or(false);
+    let worm =
+        on("features.worm").unwrap_or(false) || on("features.worm-file-level").unwrap_or(false);
+    if read_only && worm {
+        return Err(VolgenError::Inconsistent {
+            volume: ctx.volume.name.clone(),
+            problem: "features.read-only and WORM cannot be on together".into(),
+        });
+    }
+    Ok(())
+}
+
+/// `marker`, `barrier`, `index` and `quota`.
+fn add_accounting(graph: &mut Graph, ctx: &Ctx<'_>) {
+    let volume = ctx.volume;
+    let name = &volume.name;
+    let marker = graph.add_named_after_type(options::MARKER, name);
+    marker.set("volume-uuid", &volume.volume_id.to_string());
+    marker.set(
+        "timestamp-file",
+        &format!("{}/vols/{name}/marker.tstamp", ctx.workdir),
+    );
+    marker.set("quota-version", &volume.quota_version.to_string());
+
+    graph.add_named_after_type(options::BARRIER, name);
+    add_index(graph, ctx);
+
+    let quota = graph.add_named_after_type(options::QUOTA, name);
+    // The quota xlator's "volume-uuid" is the volume name, not its id.
+    quota.set("volume-uuid", name);
+    if let Some(value) = ctx.dict.get_or_default("features.quota") {
+        quota.set("server-quota", value);
+    }
+}
+
+/// `index` watches the xattrs self-heal looks for: `trusted.ec.dirty` on disperse volumes,
+/// AFR's dirty flag and the `trusted.afr.<volume>-` pending prefix (one xattr per client
+/// xlator `<volume>-client-N`) on replicate and distribute volumes.
+fn add_index(graph: &mut Graph, ctx: &Ctx<'_>) {
+    let name = &ctx.volume.name;
+    let index = graph.add_named_after_type("features/index", name);
+    index.set(
+        "index-base",
+        &format!("{}/.glusterfs/indices", ctx.brick.path),
+    );
+    match ctx.volume.volume_type {
+        VolumeType::Disperse => index.set("xattrop64-watchlist", "trusted.ec.dirty"),
+        VolumeType::Replicate | VolumeType::Distribute => {
+            index.set("xattrop-dirty-watchlist", "trusted.afr.dirty");
+            index.set("xattrop-pending-watchlist", &format!("trusted.afr.{name}-"));
+        }
+        VolumeType::Stripe | VolumeType::StripeReplicate | VolumeType::Tier => {}
+    }
+}
+
+/// The brick's io-stats: named after the brick path, which is also how a client's
+/// `remote-subvolume` finds it.
+fn add_io_stats(graph: &mut Graph, ctx: &Ctx<'_>) {
+    let path = &ctx.brick.path;
+    let io_stats = graph.add_on_top(options::IO_STATS, path);
+    io_stats.set("unique-id", path);
+    io_stats.set("volume-id", &ctx.volume.volume_id.to_string());
+}
+
+/// `server`: transport, the internal login (`username`/`password` of the volume) and the
+/// brick path clients authenticate against.
+fn add_server(graph: &mut Graph, ctx: &Ctx<'_>) {
+    let volume = ctx.volume;
+    let path = &ctx.brick.path;
+    let server = graph.add_named_after_type(options::SERVER, &volume.name);
+    server.set("transport-type", volume.transport.name());
+    if let Some(family) = ctx.dict.get("transport.address-family") {
+        server.set("transport.address-family", family);
+    }
+    if let Some(username) = &volume.username {
+        server.set(&format!("auth.login.{path}.allow"), username);
+        if let Some(password) = &volume.password {
+            server.set(&format!("auth.login.{username}.password"), password);
+        }
+    }
+    server.set("auth-path", path);
+    if volume.name == SHARED_STORAGE_VOLUME {
+        server.set("strict-auth-accept", "true");
+    }
+    if let Some(users) = ctx.dict.get("auth.ssl-allow") {
+        server.set(&format!("auth.login.{path}.ssl-allow"), users);
+    }
+}

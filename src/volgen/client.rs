@@ -1,0 +1,216 @@
+//! The client graph: what a FUSE mount (`<volume>.tcp-fuse.vol`) or a trusted internal client
+//! (`trusted-<volume>.tcp-fuse.vol`) loads.
+//!
+//! From the bottom: one `protocol/client` per brick (named by the brick's id,
+//! `<volume>-client-N`), then one `<volume>-replicate-N` or `<volume>-disperse-N` per replica or
+//! disperse set (none for plain distribute), `<volume>-dht` over the sets, `utime`, the
+//! performance xlators switched on, and io-stats named after the volume.
+
+use super::common::{apply_plain, apply_special, bool_option, check_volume};
+use super::graph::Graph;
+use super::options::{self, Role, SetDict, OPEN_BEHIND_CLIENT_OP_VERSION, OPEN_BEHIND_KEY};
+use super::VolgenError;
+use crate::model::{Transport, Volume, VolumeType};
+
+/// Builds the client graph; `trusted` adds the volume's internal login to each client.
+pub(super) fn build(volume: &Volume, trusted: bool) -> Result<Graph, VolgenError> {
+    check_volume(volume)?;
+    let leaf_count = set_size(volume)?;
+    let mut dict = SetDict::from_options(&volume.options);
+    let mut graph = Graph::new();
+    let clients = add_clients(&mut graph, volume, &dict, trusted);
+    let sets = add_sets(&mut graph, volume, &clients, leaf_count);
+    add_dht(&mut graph, volume, sets, leaf_count);
+    add_features(&mut graph, volume, &dict)?;
+    derive_send_gids(&mut dict);
+    add_performance(&mut graph, volume, &dict)?;
+    graph.add_on_top(options::IO_STATS, &volume.name);
+    apply_special(&mut graph, &dict, Role::Client);
+    apply_plain(&mut graph, &dict);
+    Ok(graph)
+}
+
+/// The transport the client volfile names (`tcp-fuse`): a volume on both TCP and RDMA gets one
+/// file per transport, and this is the TCP one.
+pub(super) fn client_transport(volume: &Volume) -> &'static str {
+    match volume.transport {
+        Transport::Tcp | Transport::TcpRdma => "tcp",
+        Transport::Rdma => "rdma",
+    }
+}
+
+/// Bricks per replica or disperse set (1 for distribute), after glusterd's consistency checks:
+/// the `count=` of `info` matches the bricks, and they divide into whole sets.
+fn set_size(volume: &Volume) -> Result<usize, VolgenError> {
+    let inconsistent = |problem: String| VolgenError::Inconsistent {
+        volume: volume.name.clone(),
+        problem,
+    };
+    let bricks = volume.bricks.len();
+    let leaf_count = volume.dist_count() as usize;
+    if bricks == 0 {
+        return Err(inconsistent("the volume has no bricks".into()));
+    }
+    if bricks != volume.brick_count as usize {
+        return Err(inconsistent(format!(
+            "count={} but {bricks} bricks",
+            volume.brick_count
+        )));
+    }
+    if leaf_count == 0 || bricks % leaf_count != 0 {
+        return Err(inconsistent(format!(
+            "{bricks} bricks do not make sets of {leaf_count}"
+        )));
+    }
+    Ok(leaf_count)
+}
+
+/// One `protocol/client` per brick, in brick order; returns their names.
+fn add_clients(graph: &mut Graph, volume: &Volume, dict: &SetDict, trusted: bool) -> Vec<String> {
+    let ssl = dict.get("client.ssl").and_then(options::parse_bool) == Some(true);
+    let mut names = Vec::with_capacity(volume.bricks.len());
+    for (index, brick) in volume.bricks.iter().enumerate() {
+        let name = client_name(volume, index, &brick.brick_id);
+        let client = graph.add_unlinked(options::CLIENT, &name);
+        client.set("ping-timeout", "42");
+        client.set("remote-host", &brick.hostname);
+        client.set("remote-subvolume", &brick.path);
+        client.set("transport-type", client_transport(volume));
+        if let Some(family) = dict.get("transport.address-family") {
+            client.set("transport.address-family", family);
+        }
+        if trusted {
+            if let Some(username) = &volume.username {
+                client.set("username", username);
+            }
+            if let Some(password) = &volume.password {
+                client.set("password", password);
+            }
+        }
+        if ssl {
+            client.set("transport.socket.ssl-enabled", "true");
+        }
+        names.push(name);
+    }
+    names
+}
+
+/// A client xlator is named by its brick's `brick-id` (`<volume>-client-<index>`, which
+/// glusterd writes in the bricks file); the index form stands in for a missing id.
+fn client_name(volume: &Volume, index: usize, brick_id: &str) -> String {
+    if brick_id.is_empty() {
+        format!("{}-client-{index}", volume.name)
+    } else {
+        brick_id.to_owned()
+    }
+}
+
+/// The replicate or disperse sets over consecutive clients; returns the names DHT spreads
+/// over (the clients themselves for distribute).
+fn add_sets(
+    graph: &mut Graph,
+    volume: &Volume,
+    clients: &[String],
+    leaf_count: usize,
+) -> Vec<String> {
+    if leaf_count == 1 {
+        return clients.to_vec();
+    }
+    let mut sets = Vec::new();
+    for (number, members) in clients.chunks(leaf_count).enumerate() {
+        let name = match volume.volume_type {
+            VolumeType::Disperse => add_disperse_set(graph, volume, number, members),
+            _ => add_replicate_set(graph, volume, number, members),
+        };
+        sets.push(name);
+    }
+    sets
+}
+
+/// `<volume>-replicate-N`. `afr-pending-xattr` lists the set's client names, which are the
+/// suffixes of the `trusted.afr.<client>` xattrs AFR keeps pending counts in.
+fn add_replicate_set(
+    graph: &mut Graph,
+    volume: &Volume,
+    number: usize,
+    members: &[String],
+) -> String {
+    let name = format!("{}-replicate-{number}", volume.name);
+    let afr = graph.add_with_children(options::AFR, &name, members.to_vec());
+    afr.set("afr-pending-xattr", &members.join(","));
+    afr.set("volume-id", &volume.volume_id.to_string());
+    if volume.arbiter_count > 0 {
+        afr.set("arbiter-count", &volume.arbiter_count.to_string());
+    }
+    name
+}
+
+/// `<volume>-disperse-N` with the volume's redundancy.
+fn add_disperse_set(
+    graph: &mut Graph,
+    volume: &Volume,
+    number: usize,
+    members: &[String],
+) -> String {
+    let name = format!("{}-disperse-{number}", volume.name);
+    let ec = graph.add_with_children(options::EC, &name, members.to_vec());
+    ec.set("redundancy", &volume.redundancy_count.to_string());
+    name
+}
+
+/// `<volume>-dht` over the sets; sets holding a brick being removed are listed in
+/// `decommissioned-bricks`.
+fn add_dht(graph: &mut Graph, volume: &Volume, sets: Vec<String>, leaf_count: usize) {
+    let decommissioned: Vec<&str> = sets
+        .iter()
+        .zip(volume.bricks.chunks(leaf_count))
+        .filter(|(_, bricks)| bricks.iter().any(|b| b.decommissioned != 0))
+        .map(|(set, _)| set.as_str())
+        .collect();
+    let joined = decommissioned.join(",");
+    let name = format!("{}-dht", volume.name);
+    let dht = graph.add_with_children(options::DHT, &name, sets);
+    if !joined.is_empty() {
+        dht.set("decommissioned-bricks", &joined);
+    }
+}
+
+/// `shard` when `features.shard` is on, and `utime` unless `features.ctime` is off.
+fn add_features(graph: &mut Graph, volume: &Volume, dict: &SetDict) -> Result<(), VolgenError> {
+    if bool_option(volume, dict, "features.shard", false)? {
+        graph.add_named_after_type(options::SHARD, &volume.name);
+    }
+    // A `features.ctime` that is not a boolean leaves utime in, as in glusterd.
+    let ctime = dict.get("features.ctime").and_then(options::parse_bool);
+    if ctime != Some(false) {
+        graph.add_named_after_type(options::UTIME, &volume.name);
+    }
+    Ok(())
+}
+
+/// glusterd derives the clients' `send-gids` from `server.manage-gids`: when the bricks
+/// resolve groups themselves, clients do not send them. Unset counts as off.
+fn derive_send_gids(dict: &mut SetDict) {
+    let manage_gids = match dict.get("server.manage-gids") {
+        None => Some(false),
+        Some(value) => options::parse_bool(value),
+    };
+    if let Some(manage) = manage_gids {
+        dict.set("client.send-gids", if manage { "false" } else { "true" });
+    }
+}
+
+/// The performance xlators whose switches are on, in their fixed order. `open-behind` also
+/// needs clients of op-version 2 or later.
+fn add_performance(graph: &mut Graph, volume: &Volume, dict: &SetDict) -> Result<(), VolgenError> {
+    for perf in options::PERF_XLATORS {
+        if !bool_option(volume, dict, perf.key, perf.default_on)? {
+            continue;
+        }
+        if perf.key == OPEN_BEHIND_KEY && volume.client_op_version < OPEN_BEHIND_CLIENT_OP_VERSION {
+            continue;
+        }
+        graph.add_named_after_type(perf.xl_type, &volume.name);
+    }
+    Ok(())
+}

@@ -1,0 +1,89 @@
+//! What brick and client graphs share: the checks a volume must pass and the option passes.
+
+use super::graph::Graph;
+use super::options::{self, Role, SetDict, SpecialTarget, IO_STATS, PLAIN, SERVER, SPECIAL};
+use super::VolgenError;
+use crate::model::{Volume, VolumeType};
+
+/// Refuses volumes brickd cannot render: retired types, thin-arbiter volumes and volumes with
+/// options it does not model.
+pub(super) fn check_volume(volume: &Volume) -> Result<(), VolgenError> {
+    let unsupported = |what: &'static str| VolgenError::UnsupportedVolume {
+        volume: volume.name.clone(),
+        what,
+    };
+    match volume.volume_type {
+        VolumeType::Stripe | VolumeType::StripeReplicate => return Err(unsupported("stripe")),
+        VolumeType::Tier => return Err(unsupported("tier")),
+        VolumeType::Distribute | VolumeType::Replicate | VolumeType::Disperse => {}
+    }
+    if volume.thin_arbiter_count > 0 || volume.thin_arbiter_brick.is_some() {
+        return Err(unsupported("thin-arbiter"));
+    }
+    match options::first_unsupported(&volume.options) {
+        Some(refusal) => Err(VolgenError::Option {
+            volume: volume.name.clone(),
+            key: refusal.key,
+            value: refusal.value,
+            problem: refusal.problem,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// A boolean option of the volume, `default` when unset.
+pub(super) fn bool_option(
+    volume: &Volume,
+    dict: &SetDict,
+    key: &str,
+    default: bool,
+) -> Result<bool, VolgenError> {
+    match dict.get_bool(key) {
+        Ok(value) => Ok(value.unwrap_or(default)),
+        Err((key, value)) => Err(VolgenError::Option {
+            volume: volume.name.clone(),
+            key,
+            value,
+            problem: options::OptionProblem::NotBoolean,
+        }),
+    }
+}
+
+/// The special pass: log level, threads and (on bricks) address authentication, each key's
+/// value or default set on the graph of `role`.
+pub(super) fn apply_special(graph: &mut Graph, dict: &SetDict, role: Role) {
+    for special in SPECIAL {
+        let Some(value) = dict.get(special.key).or(special.default) else {
+            continue;
+        };
+        match special.target {
+            SpecialTarget::IoStats(target_role, option) if target_role == role => {
+                graph.set_on_type(IO_STATS, option, value);
+            }
+            SpecialTarget::ServerAuth(verb) if role == Role::Brick => {
+                set_server_auth(graph, verb, value);
+            }
+            SpecialTarget::IoStats(..) | SpecialTarget::ServerAuth(_) => {}
+        }
+    }
+}
+
+/// `auth.addr.<auth-path>.<verb>` on the server xlator, whose `auth-path` is the brick path.
+fn set_server_auth(graph: &mut Graph, verb: &str, value: &str) {
+    let Some(server) = graph.last_of_type_mut(SERVER) else {
+        return;
+    };
+    let Some(auth_path) = server.get("auth-path").map(str::to_owned) else {
+        return;
+    };
+    server.set(&format!("auth.addr.{auth_path}.{verb}"), value);
+}
+
+/// The plain pass: every plain key's value or default set on the xlators of its type.
+pub(super) fn apply_plain(graph: &mut Graph, dict: &SetDict) {
+    for plain in PLAIN {
+        if let Some(value) = dict.get(plain.key).or(plain.default) {
+            graph.set_on_type(plain.xl_type, plain.option, value);
+        }
+    }
+}

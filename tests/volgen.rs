@@ -1,0 +1,191 @@
+//! Volfiles against the ones a real glusterd 10.3 wrote (`tests/fixtures/workdirs/glusterd-10.3`,
+//! see the README there): for every volume brickd supports, each brick volfile and both client
+//! volfiles must equal glusterd's byte for byte.
+//!
+//! The fixture's glusterd ran with the workdir `/srv/a/lib` on host `node-a`, which owns every
+//! brick.
+
+use brickd::model::Volume;
+use brickd::store::{Store, Workdir};
+use brickd::volgen::{self, OptionProblem, VolgenError};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+const FIXTURE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/workdirs/glusterd-10.3"
+);
+
+/// The workdir of the glusterd that wrote the fixture.
+const GLUSTERD_WORKDIR: &str = "/srv/a/lib";
+
+/// Every volume of the fixture brickd renders (all but the thin-arbiter `ta`).
+const SUPPORTED: [&str; 10] = [
+    "arb", "disp", "dist1", "dist3", "distdisp", "distrep", "opts", "rep3", "started", "stopped",
+];
+
+fn fixture() -> Workdir {
+    Store::load(FIXTURE).expect("the glusterd 10.3 fixture loads")
+}
+
+fn volume<'a>(workdir: &'a Workdir, name: &str) -> &'a Volume {
+    workdir
+        .volume(name)
+        .unwrap_or_else(|| panic!("the fixture has volume {name}"))
+}
+
+fn volume_dir(name: &str) -> PathBuf {
+    Path::new(FIXTURE).join("vols").join(name)
+}
+
+/// Fails with both texts and the first differing line when `ours` is not `expected` exactly.
+fn assert_same_file(file: &Path, ours: &str) {
+    let expected =
+        fs::read_to_string(file).unwrap_or_else(|e| panic!("cannot read {}: {e}", file.display()));
+    if ours == expected {
+        return;
+    }
+    let first_difference = ours
+        .lines()
+        .zip(expected.lines())
+        .enumerate()
+        .find(|(_, (a, b))| a != b)
+        .map(|(n, (a, b))| format!("line {}: brickd {a:?}, glusterd {b:?}", n + 1))
+        .unwrap_or_else(|| {
+            format!(
+                "one is a prefix of the other ({} vs {} bytes)",
+                ours.len(),
+                expected.len()
+            )
+        });
+    panic!(
+        "{} differs from glusterd's: {first_difference}\n\
+         --- glusterd\n{expected}\n--- brickd\n{ours}\n--- end",
+        file.display()
+    );
+}
+
+/// The volfile names in a volume directory, without the out-of-scope ones.
+fn generated_volfiles_in_fixture(name: &str) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(volume_dir(name))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .filter(|file| file.ends_with(".vol"))
+        .filter(|file| {
+            !file.ends_with("-shd.vol")
+                && !file.ends_with("-rebalance.vol")
+                && !file.ends_with(".gfproxyd.vol")
+                && !file.ends_with(".tcp-gfproxy-fuse.vol")
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn brick_volfiles_match_glusterd_byte_for_byte() {
+    let workdir = fixture();
+    let mut compared = 0;
+    for name in SUPPORTED {
+        let volume = volume(&workdir, name);
+        for index in 0..volume.bricks.len() {
+            let file_name = volgen::brick_volfile_name(volume, index).unwrap();
+            let text = volgen::brick_volfile(volume, index, Path::new(GLUSTERD_WORKDIR)).unwrap();
+            assert_same_file(&volume_dir(name).join(&file_name), &text);
+            compared += 1;
+        }
+    }
+    // 1 + 3 + 3 + 3 + 3 + 6 + 6 + 2 + 2 + 1 bricks.
+    assert_eq!(compared, 30);
+}
+
+#[test]
+fn brick_volfiles_written_by_the_owner_match_too() {
+    let workdir = fixture();
+    for name in SUPPORTED {
+        let volume = volume(&workdir, name);
+        for index in 0..volume.bricks.len() {
+            let file_name = volgen::brick_volfile_name(volume, index).unwrap();
+            let text = volgen::brick_volfile_for_node(
+                volume,
+                index,
+                Path::new(GLUSTERD_WORKDIR),
+                &workdir.node.uuid,
+            )
+            .unwrap();
+            assert_same_file(&volume_dir(name).join(&file_name), &text);
+        }
+    }
+}
+
+#[test]
+fn client_volfiles_match_glusterd_byte_for_byte() {
+    let workdir = fixture();
+    for name in SUPPORTED {
+        let volume = volume(&workdir, name);
+        for trusted in [false, true] {
+            let file_name = volgen::client_volfile_name(volume, trusted);
+            let text = volgen::client_volfile(volume, trusted).unwrap();
+            assert_same_file(&volume_dir(name).join(&file_name), &text);
+        }
+    }
+}
+
+#[test]
+fn every_brick_and_client_volfile_of_the_fixture_is_generated() {
+    let workdir = fixture();
+    for name in SUPPORTED {
+        let volume = volume(&workdir, name);
+        let mut ours: Vec<String> = (0..volume.bricks.len())
+            .map(|index| volgen::brick_volfile_name(volume, index).unwrap())
+            .collect();
+        ours.push(volgen::client_volfile_name(volume, false));
+        ours.push(volgen::client_volfile_name(volume, true));
+        ours.sort();
+        assert_eq!(ours, generated_volfiles_in_fixture(name), "volume {name}");
+    }
+}
+
+#[test]
+fn the_workdir_and_ids_come_from_the_arguments() {
+    let workdir = fixture();
+    let volume = volume(&workdir, "dist1");
+    let text = volgen::brick_volfile(volume, 0, Path::new("/var/lib/glusterd")).unwrap();
+    assert!(text.contains("option timestamp-file /var/lib/glusterd/vols/dist1/marker.tstamp\n"));
+    assert!(!text.contains("/srv/a/lib"));
+    assert!(text.contains(&format!("option volume-id {}\n", volume.volume_id)));
+}
+
+#[test]
+fn the_thin_arbiter_volume_is_refused() {
+    let workdir = fixture();
+    let ta = volume(&workdir, "ta");
+    assert!(matches!(
+        volgen::client_volfile(ta, false),
+        Err(VolgenError::UnsupportedVolume {
+            what: "thin-arbiter",
+            ..
+        })
+    ));
+    assert!(volgen::brick_volfile(ta, 0, Path::new(GLUSTERD_WORKDIR)).is_err());
+    assert!(volgen::check_volume(ta).is_err());
+}
+
+#[test]
+fn an_option_brickd_does_not_model_is_refused() {
+    let workdir = fixture();
+    let mut volume = volume(&workdir, "dist1").clone();
+    volume
+        .options
+        .push(("cluster.rsync-hash-regex".into(), ".*".into()));
+    let error = volgen::client_volfile(&volume, false).unwrap_err();
+    assert_eq!(
+        error,
+        VolgenError::Option {
+            volume: "dist1".into(),
+            key: "cluster.rsync-hash-regex".into(),
+            value: ".*".into(),
+            problem: OptionProblem::Unknown,
+        }
+    );
+}
