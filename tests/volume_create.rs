@@ -69,8 +69,17 @@ impl Node {
                 &format!("node-a:/srv/d{i}"),
             );
             text = text.replace(&root, &format!("/srv/d{i}"));
+            // Brick volfile names: `<vol>.<host>.<path without the first '/', '/' as '-'>.vol`.
+            text = text.replace(
+                &format!("{}.{}", self.host, root[1..].replace('/', "-")),
+                &format!("node-a.srv-d{i}"),
+            );
         }
         text = text.replace(&format!("hostname={}\n", self.host), "hostname=node-a\n");
+        text = text.replace(
+            &format!("option remote-host {}\n", self.host),
+            "option remote-host node-a\n",
+        );
         blank_ids(&text)
     }
 }
@@ -99,6 +108,61 @@ fn blank_ids(text: &str) -> String {
 
 fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The `key=` values of an info file.
+fn info_value(info: &str, key: &str) -> String {
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}=")))
+        .unwrap_or_else(|| panic!("no {key}= in info"))
+        .to_string()
+}
+
+/// brickd's volfiles for `volume` equal glusterd's: the same files (those brickd writes: brick
+/// and FUSE client volfiles), the same text once brickd's ids are glusterd's, the workdir is
+/// glusterd's (/srv/a/lib) and paths and host are the fixture's.
+fn assert_volfiles_match_glusterd(node: &Node, volume: &str) {
+    let ours = node.brickd.workdir.join("vols").join(volume);
+    let theirs = fixture().join("glusterd-10.3/vols").join(volume);
+    let (our_info, their_info) = (read(&ours.join("info")), read(&theirs.join("info")));
+    let vols = |dir: &Path| -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".vol"))
+            .filter(|n| {
+                !n.contains("-shd.") && !n.contains("-rebalance.") && !n.contains("gfproxy")
+            })
+            .collect();
+        names.sort();
+        names
+    };
+    let mut ours_names: Vec<(String, String)> = vols(&ours)
+        .into_iter()
+        .map(|n| (node.normalise(&n), n))
+        .collect();
+    ours_names.sort();
+    let renamed: Vec<&String> = ours_names.iter().map(|(n, _)| n).collect();
+    assert_eq!(
+        renamed,
+        vols(&theirs).iter().collect::<Vec<_>>(),
+        "{volume}: volfiles"
+    );
+    for (their_name, our_name) in &ours_names {
+        let mut text = read(&ours.join(our_name));
+        for key in ["volume-id", "username", "password"] {
+            text = text.replace(&info_value(&our_info, key), &info_value(&their_info, key));
+        }
+        text = text.replace(
+            &node.brickd.workdir.to_string_lossy().into_owned(),
+            "/srv/a/lib",
+        );
+        assert_eq!(
+            node.normalise(&text),
+            node.normalise(&read(&theirs.join(their_name))),
+            "{volume}/{their_name}"
+        );
+    }
 }
 
 /// brickd's store files for `volume` equal the fixture's.
@@ -195,6 +259,7 @@ fn every_volume_type_is_stored_and_shown_as_glusterd_does() {
     for (volume, shape, disks, force) in cases {
         create(&node, volume, shape, disks, force);
         assert_store_matches_glusterd(&node, volume);
+        assert_volfiles_match_glusterd(&node, volume);
         // What glusterd's CLI printed for the volume right after creating it.
         let (code, out, _) = node.cli(&["volume", "info", volume]);
         assert_eq!(code, 0);
@@ -450,5 +515,111 @@ impl<S: std::io::Read + std::io::Write> Ping for common::Client<S> {
         self.send(&common::call_record(xid, 1_238_463, 2, 0, &[]));
         let reply = self.read_reply().expect("NULL reply");
         assert_eq!(reply.xid, xid);
+    }
+}
+
+/// Starts the real glusterfsd on a brick volfile (no glusterd: `-f`), waits until it listens
+/// on `port`, stops it; the log on failure.
+fn glusterfsd_serves(
+    volfile: &Path,
+    volume: &str,
+    port: u16,
+    node_uuid: &str,
+) -> Result<(), String> {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("brick.log");
+    let mut child = Command::new("glusterfsd")
+        .arg("-N")
+        .arg("-f")
+        .arg(volfile)
+        .arg("-l")
+        .arg(&log)
+        .arg("-p")
+        .arg(dir.path().join("pid"))
+        .arg("--brick-port")
+        .arg(port.to_string())
+        .arg("--xlator-option")
+        .arg(format!("{volume}-server.listen-port={port}"))
+        .arg("--xlator-option")
+        .arg(format!("*-posix.glusterd-uuid={node_uuid}"))
+        .spawn()
+        .expect("glusterfsd is installed (glusterfs-server); scripts/test.sh installs it");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut result = Err(String::new());
+    while std::time::Instant::now() < deadline {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            result = Ok(());
+            break;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            result = Err(format!("glusterfsd exited: {status}"));
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    let errors: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("] E [") || l.contains("] C ["))
+        .collect();
+    match result {
+        Ok(()) if errors.is_empty() => Ok(()),
+        Ok(()) => Err(format!(
+            "listening, but the log has errors:\n{}",
+            errors.join("\n")
+        )),
+        Err(why) => Err(format!("{why}; log:\n{text}")),
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn the_real_glusterfsd_serves_the_brick_volfiles_brickd_writes() {
+    if must_skip("the_real_glusterfsd_serves_the_brick_volfiles_brickd_writes") {
+        return;
+    }
+    let node = Node::new(3);
+    create(&node, "gd1", &[], &[0], false);
+    create(
+        &node,
+        "garb",
+        &["replica", "3", "arbiter", "1"],
+        &[0, 1, 2],
+        true,
+    );
+    create(
+        &node,
+        "gdisp",
+        &["disperse", "3", "redundancy", "1"],
+        &[0, 1, 2],
+        true,
+    );
+    let uuid = read(&node.brickd.workdir.join("glusterd.info"))
+        .lines()
+        .find_map(|l| l.strip_prefix("UUID="))
+        .unwrap()
+        .to_string();
+    // A plain brick, an arbiter brick (features/arbiter above posix) and a disperse brick.
+    for (volume, disk) in [("gd1", 0), ("garb", 2), ("gdisp", 1)] {
+        let brick = node.disks[disk].path(volume);
+        let name = format!(
+            "{volume}.{}.{}.vol",
+            node.host,
+            brick.to_string_lossy()[1..].replace('/', "-")
+        );
+        let volfile = node.brickd.workdir.join("vols").join(volume).join(&name);
+        assert!(volfile.exists(), "{}", volfile.display());
+        if let Err(e) = glusterfsd_serves(&volfile, volume, free_port(), &uuid) {
+            panic!("{volume}: {e}");
+        }
     }
 }

@@ -29,6 +29,7 @@ use crate::model::{
 use crate::proto::dict::Dict;
 use crate::store::intent::{self, Intent};
 use crate::store::Store;
+use crate::volgen;
 use std::path::Path;
 use std::rc::Rc;
 
@@ -581,8 +582,13 @@ impl CreateOp {
             .map_err(|e| TxnError::new(e.to_string()))?;
         failpoints::pass("create.after-claimed-intent").await?;
         let volume = self.volume(engine).await?;
+        let volfiles = volfiles(&volume, &workdir, self.state.node.node.uuid)?;
         *stored = true;
-        Store::new(&workdir)
+        let store = Store::new(&workdir);
+        store.write_volfiles(&volume.name, &volfiles).map_err(|e| {
+            TxnError::new(format!("Failed to write volfiles of {}: {e}", volume.name))
+        })?;
+        store
             .write_volume(&volume)
             .map_err(|e| TxnError::new(format!("Failed to store volume {}: {e}", volume.name)))?;
         failpoints::pass("create.after-store").await?;
@@ -635,6 +641,30 @@ impl Operation for CreateOp {
     fn commit<'a>(&'a mut self, txn: &'a TxnInfo) -> LocalFuture<'a, Result<Dict, TxnError>> {
         Box::pin(self.commit_here(txn))
     }
+}
+
+/// The volfiles glusterd writes at create: one per brick (every brick, as this node writes
+/// it) and the two FUSE client volfiles.
+pub fn volfiles(
+    volume: &Volume,
+    workdir: &Path,
+    me: Uuid,
+) -> Result<Vec<(String, String)>, TxnError> {
+    let fail = |e: volgen::VolgenError| TxnError::new(format!("volfile of {}: {e}", volume.name));
+    let mut files = Vec::with_capacity(volume.bricks.len() + 2);
+    for i in 0..volume.bricks.len() {
+        files.push((
+            volgen::brick_volfile_name(volume, i).map_err(fail)?,
+            volgen::brick_volfile_for_node(volume, i, workdir, &me).map_err(fail)?,
+        ));
+    }
+    for trusted in [false, true] {
+        files.push((
+            volgen::client_volfile_name(volume, trusted),
+            volgen::client_volfile(volume, trusted).map_err(fail)?,
+        ));
+    }
+    Ok(files)
 }
 
 /// The claim steps as intent pairs.
