@@ -833,6 +833,26 @@ mod tests {
         let mut ta = ok.to_vec();
         ta.push(("thin-arbiter-count", "1"));
         assert!(parse(cli_dict(&ta)).unwrap_err().contains("thin-arbiter"));
+        // Negative and oversized numbers are refused, never wrapped.
+        for (key, value) in [
+            ("count", "-1"),
+            ("count", "99999999999999999999"),
+            ("type", "-2"),
+        ] {
+            let mut bad = ok.to_vec();
+            bad.push((key, value));
+            assert!(parse(cli_dict(&bad)).is_err(), "{key}={value}");
+        }
+        let mut neg = ok.to_vec();
+        neg.extend([("type", "2"), ("replica-count", "-3")]);
+        assert!(parse(cli_dict(&neg)).unwrap_err().contains("set size of 0"));
+        let many = " h:/b".repeat(CREATE_BRICKS_MAX + 1);
+        let mut huge = ok.to_vec();
+        let count = (CREATE_BRICKS_MAX + 1).to_string();
+        huge.extend([("bricks", many.as_str()), ("count", count.as_str())]);
+        assert!(parse(cli_dict(&huge))
+            .unwrap_err()
+            .contains("Incorrect number"));
     }
 
     #[test]
