@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# create.sh — the create-volume workload against brickd and a private glusterd, same machine.
+#
+# Makes one XFS file system on a loop device (brick directories are made under it), starts a
+# private glusterd (own volfile, workdir, run directory, unix socket, TCP port; a system
+# glusterd is never touched) and brickd on a temporary workdir, and runs perf's
+# `create-volumes` against each over its unix socket:
+#   1. latency: ROUNDS rounds, alternating which daemon goes first, each round COUNT × (create
+#      then delete) of a one-brick distribute volume; prints p50/p90/p99 per round and daemon;
+#   2. with --many N: N creates kept (no delete) on each daemon, per-create times written to
+#      OUT/{brickd,glusterd}-creates.csv, and the median of creates 1–20 against the median of
+#      the last 20.
+# Everything is torn down on exit (daemons, mount, loop device).
+#
+# Usage: perf/create.sh [--rounds R] [--count N] [--many M] [--out DIR]
+#                       [--glusterd-port P] [--brickd-port P]
+# Needs root, xfsprogs, glusterfs-server/-cli; builds brickd and create-volumes in release.
+set -euo pipefail
+
+ROUNDS=3
+COUNT=100
+MANY=0
+OUT=""
+GD_PORT=24460
+BD_PORT=24461
+
+usage() {
+    sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
+    exit "${1:-0}"
+}
+
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --rounds) ROUNDS=$2; shift 2 ;;
+        --count) COUNT=$2; shift 2 ;;
+        --many) MANY=$2; shift 2 ;;
+        --out) OUT=$2; shift 2 ;;
+        --glusterd-port) GD_PORT=$2; shift 2 ;;
+        --brickd-port) BD_PORT=$2; shift 2 ;;
+        -h|--help) usage 0 ;;
+        *) echo "unknown argument $1" >&2; usage 2 ;;
+    esac
+done
+
+cd "$(dirname "$0")/.."
+[ "$(id -u)" = 0 ] || { echo "create.sh needs root (loop devices, mount, trusted xattrs)" >&2; exit 1; }
+OUT=${OUT:-target/perf/create-$(date -u +%Y%m%dT%H%M%SZ)}
+mkdir -p "$OUT"
+cargo build --release --locked -p brickd -p brickd-perf --bin brickd --bin create-volumes >&2
+
+TMP=$(mktemp -d /tmp/brickd-create-XXXXXX)
+LOOP=""
+GD_PID=""
+BD_PID=""
+cleanup() {
+    [ -n "$BD_PID" ] && kill "$BD_PID" 2>/dev/null || true
+    [ -n "$GD_PID" ] && kill "$GD_PID" 2>/dev/null || true
+    sleep 0.5
+    umount "$TMP/xfs" 2>/dev/null || true
+    [ -n "$LOOP" ] && losetup -d "$LOOP" 2>/dev/null || true
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+truncate -s 2G "$TMP/image"
+LOOP=$(losetup -f --show "$TMP/image")
+mkfs.xfs -q -f "$LOOP"
+mkdir -p "$TMP/xfs"
+mount "$LOOP" "$TMP/xfs"
+mkdir -p "$TMP/xfs/g" "$TMP/xfs/b"
+HOST=$(hostname)
+
+mkdir -p "$TMP/gd/lib" "$TMP/gd/run"
+cat > "$TMP/gd/glusterd.vol" <<EOF
+volume management
+    type mgmt/glusterd
+    option working-directory $TMP/gd/lib
+    option run-directory $TMP/gd/run
+    option glusterd-sockfile $TMP/gd/run/glusterd.socket
+    option transport-type socket
+    option transport.socket.listen-port $GD_PORT
+    option ping-timeout 0
+    option event-threads 1
+end-volume
+EOF
+glusterd -N -f "$TMP/gd/glusterd.vol" -p "$TMP/gd/run/glusterd.pid" -l "$TMP/gd/glusterd.log" &
+GD_PID=$!
+target/release/brickd serve --workdir "$TMP/bd/workdir" --socket "$TMP/bd/brickd.socket" \
+    --listen "127.0.0.1:$BD_PORT" > "$TMP/bd.log" 2>&1 &
+BD_PID=$!
+for _ in $(seq 100); do
+    [ -S "$TMP/gd/run/glusterd.socket" ] && [ -S "$TMP/bd/brickd.socket" ] && break
+    sleep 0.1
+done
+sleep 1
+
+run() { # daemon prefix args…
+    local daemon=$1 prefix=$2; shift 2
+    local socket dir
+    if [ "$daemon" = glusterd ]; then socket=$TMP/gd/run/glusterd.socket; dir=$TMP/xfs/g
+    else socket=$TMP/bd/brickd.socket; dir=$TMP/xfs/b; fi
+    target/release/create-volumes --socket "$socket" --host "$HOST" --brick-dir "$dir" \
+        --prefix "$prefix" "$@"
+}
+
+{
+    echo "# create.sh $(date -u +%FT%TZ): rounds=$ROUNDS count=$COUNT many=$MANY"
+    echo "# brickd $(git rev-parse --short HEAD)$(git diff --quiet || echo -dirty), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
+    for r in $(seq "$ROUNDS"); do
+        if [ $((r % 2)) = 1 ]; then order="glusterd brickd"; else order="brickd glusterd"; fi
+        for d in $order; do
+            echo "round $r $d"
+            run "$d" "r${r}" --count "$COUNT" --delete
+        done
+    done
+    if [ "$MANY" -gt 0 ]; then
+        for d in brickd glusterd; do
+            echo "many $d"
+            run "$d" "m" --count "$MANY" --per-create "$OUT/$d-creates.csv"
+            python3 - "$OUT/$d-creates.csv" <<'PY'
+import statistics, sys
+us = [int(l.split(",")[1]) for l in open(sys.argv[1])]
+first, last = statistics.median(us[:20]), statistics.median(us[-20:])
+print(f"per-create median: creates 1-20 {first/1000:.2f} ms, last 20 {last/1000:.2f} ms, ratio {last/first:.2f}")
+PY
+        done
+    fi
+    echo "# load at end $(cut -d' ' -f1-3 /proc/loadavg)"
+} | tee "$OUT/summary.txt"
