@@ -25,6 +25,8 @@ pub enum Transport {
 pub struct CallContext<'a> {
     /// Shard serving the connection.
     pub shard: usize,
+    /// The connection's number on that shard (locks a peer takes are tied to it).
+    pub connection: u64,
     /// Listener the call arrived on.
     pub transport: Transport,
     /// The caller's credential.

@@ -186,6 +186,19 @@ impl LockTable {
         }
     }
 
+    /// Releases `name` if node `owner` holds it, whatever the transaction (mgmt v3 UNLOCK
+    /// names the owner, and its txn id may be zero); true if it did.
+    pub fn release_owned(&mut self, name: &str, owner: Uuid, now: Instant) -> bool {
+        self.expire(now);
+        match self.leases.get(name) {
+            Some(held) if held.owner == owner => {
+                self.leases.remove(name);
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Releases every lock taken over connection `connection` of shard `shard` (the peer went
     /// away); returns what was released.
     pub fn release_connection(&mut self, shard: usize, connection: u64) -> Vec<Lease> {
@@ -315,6 +328,20 @@ mod tests {
         assert_eq!(freed[0].name, "a_vol");
         let left: Vec<String> = table.list(now).into_iter().map(|l| l.name).collect();
         assert_eq!(left, ["b_vol"]);
+    }
+
+    #[test]
+    fn release_owned_needs_the_owner_not_the_transaction() {
+        let (node, t1, _) = ids();
+        let other = Uuid::from_bytes([4; 16]);
+        let now = Instant::now();
+        let mut table = LockTable::new();
+        table
+            .acquire("v_vol", node, t1, Holder::Local, LEASE_DEFAULT, now)
+            .unwrap();
+        assert!(!table.release_owned("v_vol", other, now));
+        assert!(table.release_owned("v_vol", node, now));
+        assert!(table.list(now).is_empty());
     }
 
     #[test]

@@ -289,6 +289,7 @@ mod tests {
         let cred = Credential::Null;
         let ctx = CallContext {
             shard: 0,
+            connection: 0,
             transport: Transport::Unix,
             credential: &cred,
         };

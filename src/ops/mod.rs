@@ -3,8 +3,10 @@
 //! `server`) and never writes files directly (that is `store` and `brick`).
 
 pub mod cli;
+mod engine_io;
 mod failpoints;
 pub mod local_node;
+pub mod mgmt_v3;
 pub mod peer_list;
 pub mod recover;
 pub mod shard;

@@ -70,6 +70,9 @@ pub struct ShardState {
     me: Weak<ShardState>,
     /// Told when volfiles changed (`server` sends FETCHSPEC to this shard's connections).
     volfile_hook: RefCell<Option<Box<dyn Fn()>>>,
+    /// Connections of this shard that took locks (mgmt v3 LOCK from a peer): their locks are
+    /// released when they close.
+    lockers: RefCell<std::collections::BTreeSet<u64>>,
 }
 
 impl ShardState {
@@ -93,7 +96,42 @@ impl ShardState {
             spawner,
             me: me.clone(),
             volfile_hook: RefCell::new(None),
+            lockers: RefCell::new(std::collections::BTreeSet::new()),
         })
+    }
+
+    /// Notes that connection `connection` of this shard took a lock.
+    pub fn note_locker(&self, connection: u64) {
+        self.lockers.borrow_mut().insert(connection);
+    }
+
+    /// Connection `connection` of this shard closed: if it took locks, every shard releases
+    /// them (glusterd frees a peer's locks when the peer disconnects).
+    pub fn connection_closed(&self, connection: u64) {
+        if !self.lockers.borrow_mut().remove(&connection) {
+            return;
+        }
+        let Some(me) = self.me.upgrade() else {
+            return;
+        };
+        let shard = self.index;
+        (self.spawner)(Box::pin(async move {
+            let released = me
+                .ask_all(move |s: &ShardState| {
+                    s.locks.borrow_mut().release_connection(shard, connection)
+                })
+                .await;
+            match released {
+                Ok(per_shard) => {
+                    for lease in per_shard.into_iter().flatten() {
+                        tracing::info!(lock = %lease.name, owner = %lease.owner, "lock released: its peer connection closed");
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "locks of a closed connection not released everywhere")
+                }
+            }
+        }));
     }
 
     /// The statedump section of this shard's lock leases (glusterd's statedump has none; this

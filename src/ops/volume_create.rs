@@ -13,6 +13,7 @@
 //! back exactly what was done; a crash leaves the intent, which `recover` finishes or undoes at
 //! start-up.
 
+use super::engine_io;
 use super::failpoints;
 use super::local_node::LocalNode;
 use super::shard::ShardState;
@@ -514,10 +515,9 @@ impl CreateOp {
             None
         };
         let workdir = self.state.node.workdir.clone();
-        intent::write(&workdir, &self.intent(txn, "begun", None))
-            .map_err(|e| TxnError::new(e.to_string()))?;
+        write_intent(&engine, &workdir, &self.intent(txn, "begun", None)).await?;
         if let Err(e) = failpoints::pass("create.after-intent").await {
-            let _ = intent::remove(&workdir, txn.id);
+            let _ = engine_io::remove_file(&engine, &intent::path(&workdir, txn.id)).await;
             return Err(e);
         }
         let targets = self.targets();
@@ -533,7 +533,7 @@ impl CreateOp {
             Ok(record) => record,
             Err(e) => {
                 // The claim rolled itself back.
-                let _ = intent::remove(&workdir, txn.id);
+                let _ = engine_io::remove_file(&engine, &intent::path(&workdir, txn.id)).await;
                 let mut message = e.messages.join("\n");
                 for failure in &e.rollback_failures {
                     message.push_str(&format!("\nrollback failed: {failure}"));
@@ -545,7 +545,9 @@ impl CreateOp {
         let mut stored = false;
         let result = self.finish_commit(txn, &engine, &record, &mut stored).await;
         let Err(error) = result else {
-            if let Err(e) = intent::remove(&workdir, txn.id) {
+            // Not synced: if a crash loses the removal, recovery finds the store complete and
+            // only removes the record.
+            if let Err(e) = engine_io::remove_file(&engine, &intent::path(&workdir, txn.id)).await {
                 tracing::warn!(error = %e, "could not remove the intent record of a finished create");
             }
             return Ok(self.request.dict.clone());
@@ -560,7 +562,7 @@ impl CreateOp {
         if let Err(failures) = claim::rollback(&engine, lvm.as_ref(), &record).await {
             message.push_str(&format!("\nrollback failed: {}", failures.join("; ")));
         }
-        let _ = intent::remove(&workdir, txn.id);
+        let _ = engine_io::remove_file(&engine, &intent::path(&workdir, txn.id)).await;
         Err(TxnError {
             errno: error.errno,
             message,
@@ -578,18 +580,13 @@ impl CreateOp {
     ) -> Result<(), TxnError> {
         let workdir = self.state.node.workdir.clone();
         failpoints::pass("create.after-claim").await?;
-        intent::write(&workdir, &self.intent(txn, "claimed", Some(record)))
-            .map_err(|e| TxnError::new(e.to_string()))?;
+        write_intent(engine, &workdir, &self.intent(txn, "claimed", Some(record))).await?;
         failpoints::pass("create.after-claimed-intent").await?;
         let volume = self.volume(engine).await?;
         let volfiles = volfiles(&volume, &workdir, self.state.node.node.uuid)?;
         *stored = true;
-        let store = Store::new(&workdir);
-        store.write_volfiles(&volume.name, &volfiles).map_err(|e| {
-            TxnError::new(format!("Failed to write volfiles of {}: {e}", volume.name))
-        })?;
-        store
-            .write_volume(&volume)
+        write_store(engine, &workdir, &volume, volfiles)
+            .await
             .map_err(|e| TxnError::new(format!("Failed to store volume {}: {e}", volume.name)))?;
         failpoints::pass("create.after-store").await?;
         let name = volume.name.clone();
@@ -641,6 +638,60 @@ impl Operation for CreateOp {
     fn commit<'a>(&'a mut self, txn: &'a TxnInfo) -> LocalFuture<'a, Result<Dict, TxnError>> {
         Box::pin(self.commit_here(txn))
     }
+}
+
+/// Writes an intent record through the engine, durably.
+async fn write_intent(engine: &Engine, workdir: &Path, record: &Intent) -> Result<(), TxnError> {
+    let dir = intent::intents_dir(workdir);
+    let io = async {
+        if let Some(parent) = dir.parent() {
+            engine_io::ensure_dir(engine, parent).await?;
+        }
+        engine_io::ensure_dir(engine, &dir).await?;
+        engine_io::replace_all(engine, &[intent::file(workdir, record)]).await
+    };
+    io.await
+        .map_err(|e| TxnError::new(format!("Failed to write the intent record: {e}")))
+}
+
+/// Writes a new volume's store files and volfiles through the engine in two durable steps:
+/// first the volfiles, `snapd.info`, the bricks files and `node_state.info`, then `info` and
+/// `cksum` — so a volume whose `info` and `cksum` exist (what recovery calls complete) has all
+/// its files.
+async fn write_store(
+    engine: &Engine,
+    workdir: &Path,
+    volume: &Volume,
+    volfiles: Vec<(String, String)>,
+) -> std::io::Result<()> {
+    let store = Store::new(workdir);
+    let files = store
+        .volume_files(volume)
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    let vols = workdir.join(crate::store::layout::VOLS_DIR);
+    let dir = crate::store::layout::volume_dir(workdir, &volume.name);
+    engine_io::ensure_dir(engine, &vols).await?;
+    engine_io::ensure_dir(engine, &dir).await?;
+    engine_io::ensure_dir(engine, &dir.join(crate::store::layout::BRICKS_DIR)).await?;
+    let (last, first): (Vec<_>, Vec<_>) = files.into_iter().partition(|(p, _)| {
+        p.file_name().is_some_and(|n| {
+            n == crate::store::layout::VOLUME_INFO || n == crate::store::layout::CKSUM
+        })
+    });
+    let mut first = first;
+    first.extend(
+        volfiles
+            .into_iter()
+            .map(|(name, text)| (dir.join(name), text.into_bytes())),
+    );
+    let (a, b) = futures_lite::future::zip(
+        engine_io::replace_all(engine, &first),
+        engine_io::fsync_dir(engine, &vols),
+    )
+    .await;
+    a?;
+    b?;
+    engine_io::replace_all(engine, &last).await
 }
 
 /// The volfiles glusterd writes at create: one per brick (every brick, as this node writes

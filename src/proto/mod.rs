@@ -8,6 +8,7 @@ pub mod auth;
 pub mod cli;
 pub mod dict;
 pub mod dump;
+pub mod mgmt;
 pub mod programs;
 pub mod record;
 pub mod rpc;

@@ -158,7 +158,15 @@ where
             };
             start += used;
             if let Some(record) = record {
-                match answer(record, transport, table, &shard, &shared, &mut output) {
+                match answer(
+                    record,
+                    transport,
+                    table,
+                    &shard,
+                    &shared,
+                    conn_id,
+                    &mut output,
+                ) {
                     RecordFate::Answered => {}
                     RecordFate::Pending => pending += 1,
                     RecordFate::Dropped => {
@@ -288,6 +296,7 @@ fn answer(
     table: &ProgramTable,
     shard: &Rc<ShardContext>,
     shared: &Rc<ConnShared>,
+    conn_id: u64,
     out: &mut Vec<u8>,
 ) -> RecordFate {
     let started = Instant::now();
@@ -345,6 +354,7 @@ fn answer(
     let names = (program.name(), proc_name);
     let ctx = CallContext {
         shard: shard.id,
+        connection: conn_id,
         transport,
         credential: &credential,
     };

@@ -161,6 +161,8 @@ pub(crate) struct ShardContext {
     pub(crate) tcp_programs: ProgramTable,
     pub(crate) unix_programs: ProgramTable,
     connections: RefCell<HashMap<u64, Rc<conn::ConnShared>>>,
+    /// Told when a connection closes (its peer's locks are released).
+    on_close: RefCell<Option<CloseHook>>,
     next_connection: Cell<u64>,
     stopping: Cell<bool>,
     stop_wakers: RefCell<Vec<std::task::Waker>>,
@@ -184,6 +186,9 @@ impl ShardContext {
 
     fn unregister_connection(&self, id: u64) {
         self.connections.borrow_mut().remove(&id);
+        if let Some(hook) = self.on_close.borrow().as_ref() {
+            hook(id);
+        }
         self.metrics.borrow_mut().connections.open -= 1;
     }
 
@@ -231,6 +236,9 @@ impl ShardContext {
         text
     }
 }
+
+/// What a shard does when one of its connections closes.
+type CloseHook = Box<dyn Fn(u64)>;
 
 /// [`Mesh`] over glommio's channel mesh.
 struct GlommioMesh {
@@ -676,11 +684,16 @@ async fn shard_main(start: ShardStart) {
         tcp_programs: ProgramTable::with_dump(tcp_set),
         unix_programs: ProgramTable::with_dump(unix_set),
         connections: RefCell::new(HashMap::new()),
+        on_close: RefCell::new(None),
         next_connection: Cell::new(0),
         stopping: Cell::new(false),
         stop_wakers: RefCell::new(Vec::new()),
     });
 
+    {
+        let state = state.clone();
+        *shard.on_close.borrow_mut() = Some(Box::new(move |id| state.connection_closed(id)));
+    }
     {
         let shard = Rc::downgrade(&shard);
         state.set_volfile_hook(Box::new(move || {

@@ -163,7 +163,7 @@ pub fn tcp_programs(state: &Rc<ShardState>) -> Vec<Rc<dyn Program>> {
         NullOnlyProgram::shared(names::PEER, programs::PEER, 2),
         CliProgram::shared(CliTable::ReadOnly, state.clone()),
         NullOnlyProgram::shared(names::MGMT, programs::MGMT, 2),
-        NullOnlyProgram::shared(names::MGMT_V3, programs::MGMT, 3),
+        crate::ops::mgmt_v3::MgmtV3Program::shared(state.clone()),
         NullOnlyProgram::shared(names::PORTMAP, programs::PORTMAP, 1),
         NullOnlyProgram::shared(names::HANDSHAKE, programs::HANDSHAKE, 2),
         NullOnlyProgram::shared(names::MGMT_HANDSHAKE, programs::MGMT_HANDSHAKE, 1),
@@ -190,6 +190,7 @@ mod tests {
     fn ctx<'a>(cred: &'a Credential<'a>) -> CallContext<'a> {
         CallContext {
             shard: 0,
+            connection: 0,
             transport: Transport::Unix,
             credential: cred,
         }

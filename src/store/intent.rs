@@ -43,10 +43,18 @@ fn intent_path(workdir: &Path, txn: Uuid) -> PathBuf {
     intents_dir(workdir).join(txn.to_string())
 }
 
-/// Writes (or replaces) the record, durably: when this returns, a crash leaves this record.
-pub fn write(workdir: &Path, intent: &Intent) -> Result<(), StoreError> {
-    let dir = intents_dir(workdir);
-    std::fs::create_dir_all(&dir).map_err(|e| StoreError::io("create the directory", &dir, e))?;
+/// The record's path and bytes, for writers that batch their I/O (the directory is
+/// [`intents_dir`]; it must exist).
+pub fn file(workdir: &Path, intent: &Intent) -> (PathBuf, Vec<u8>) {
+    (intent_path(workdir, intent.txn), kv::render(&pairs(intent)))
+}
+
+/// The path of transaction `txn`'s record.
+pub fn path(workdir: &Path, txn: Uuid) -> PathBuf {
+    intent_path(workdir, txn)
+}
+
+fn pairs(intent: &Intent) -> Vec<(String, String)> {
     let mut pairs: Vec<(String, String)> = vec![
         ("op".into(), intent.op.clone()),
         ("volname".into(), intent.volname.clone()),
@@ -54,7 +62,14 @@ pub fn write(workdir: &Path, intent: &Intent) -> Result<(), StoreError> {
         ("stage".into(), intent.stage.clone()),
     ];
     pairs.extend(intent.pairs.iter().cloned());
-    write_kv_file(&intent_path(workdir, intent.txn), &pairs)
+    pairs
+}
+
+/// Writes (or replaces) the record, durably: when this returns, a crash leaves this record.
+pub fn write(workdir: &Path, intent: &Intent) -> Result<(), StoreError> {
+    let dir = intents_dir(workdir);
+    std::fs::create_dir_all(&dir).map_err(|e| StoreError::io("create the directory", &dir, e))?;
+    write_kv_file(&intent_path(workdir, intent.txn), &pairs(intent))
 }
 
 /// Removes the record (the commit is complete or undone); a missing record is fine.

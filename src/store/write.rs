@@ -185,6 +185,47 @@ impl Store {
         })
     }
 
+    /// Every file of `volume` with its bytes, rendered and checked like
+    /// [`Store::prepare_volume`] but not written: `snapd.info`, the bricks files, `info`,
+    /// `node_state.info`, `cksum` (glusterd's commit order). For writers that batch their I/O
+    /// (the brick engine); they must keep the rule that `info` and `cksum` appear last.
+    pub fn volume_files(&self, volume: &Volume) -> Result<Vec<(PathBuf, Vec<u8>)>, StoreError> {
+        let dir = layout::volume_dir(&self.root, &volume.name);
+        check_component(&dir, "the volume name", &volume.name)?;
+        let info_path = dir.join(layout::VOLUME_INFO);
+        if volume.brick_count as usize != volume.bricks.len() {
+            return Err(StoreError::Inconsistent {
+                path: info_path,
+                problem: format!(
+                    "the volume has {} bricks but a brick count of {}",
+                    volume.bricks.len(),
+                    volume.brick_count
+                ),
+            });
+        }
+        let snapd_path = dir.join(layout::SNAPD_INFO);
+        let mut files = vec![(
+            snapd_path.clone(),
+            render_checked(&snapd_path, &render::snapd_info(volume.snapd_port))?,
+        )];
+        let bricks_dir = dir.join(layout::BRICKS_DIR);
+        for brick in volume.bricks.iter().chain(&volume.thin_arbiter_brick) {
+            let name = brick.file_name();
+            check_component(&bricks_dir, "the brick file", &name)?;
+            let path = bricks_dir.join(&name);
+            let bytes = render_checked(&path, &render::brick(brick))?;
+            files.push((path, bytes));
+        }
+        let info = render_checked(&info_path, &render::volume_info(volume))?;
+        let cksum = VolumeChecksum::of_info(&info).file_text().into_bytes();
+        files.push((info_path, info));
+        let node_state_path = dir.join(layout::NODE_STATE);
+        let node_state = render_checked(&node_state_path, &render::node_state(&volume.rebalance))?;
+        files.push((node_state_path, node_state));
+        files.push((dir.join(layout::CKSUM), cksum));
+        Ok(files)
+    }
+
     /// Writes a whole volume: [`Store::prepare_volume`] then [`PreparedVolume::commit`].
     /// Returns its checksums.
     pub fn write_volume(&self, volume: &Volume) -> Result<VolumeChecksum, StoreError> {

@@ -1,0 +1,106 @@
+//! Peers' locks (GD_MGMT_V3 LOCK/UNLOCK over TCP) with the real gluster CLI: a lock a peer
+//! holds makes the CLI's transaction on that volume fail with glusterd's message, and it is
+//! freed by UNLOCK and when the peer's connection goes away.
+
+mod common;
+
+use brickd::proto::dict::Dict;
+use brickd::proto::mgmt::{decode_v3_lock_rsp, encode_v3_lock_req, V3LockReq};
+use common::{copy_dir, gluster, Brickd};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// node-b, the peer in the fixture workdir (tests/fixtures/workdirs/glusterd-10.3/peers).
+const NODE_B: &str = "9bc79563-9ed1-48d7-801d-1fb249cfea5b";
+const BUSY: &str =
+    "Another transaction is in progress for ghost. Please try again after some time.";
+
+fn brickd_with_a_peer(dir: &tempfile::TempDir) -> Brickd {
+    let workdir = dir.path().join("workdir");
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/workdirs/glusterd-10.3"),
+        &workdir,
+    );
+    Brickd::start_on(Some(workdir), &[], |_| {})
+}
+
+fn uuid(text: &str) -> [u8; 16] {
+    *brickd::model::Uuid::parse(text).unwrap().as_bytes()
+}
+
+/// Sends a v3 LOCK (proc 1) or UNLOCK (proc 6) for `volname` as `node`; (op_ret, op_errno).
+fn v3(
+    client: &mut common::Client<std::net::TcpStream>,
+    proc_num: u32,
+    node: [u8; 16],
+    txn: u8,
+    volname: &str,
+) -> (i32, i32) {
+    let mut dict = Dict::new();
+    dict.set_str("volname", volname);
+    let mut dict_bytes = Vec::new();
+    dict.encode(&mut dict_bytes);
+    let mut args = Vec::new();
+    encode_v3_lock_req(
+        &mut args,
+        &V3LockReq {
+            uuid: node,
+            txn_id: [txn; 16],
+            op: 4,
+            dict: &dict_bytes,
+        },
+    );
+    let xid = client.next_xid();
+    client.send(&common::call_record(xid, 1_238_433, 3, proc_num, &args));
+    let reply = client.read_reply().expect("a reply");
+    assert_eq!(reply.xid, xid);
+    let rsp = decode_v3_lock_rsp(&reply.body).expect("a v3 lock reply");
+    (rsp.op_ret, rsp.op_errno)
+}
+
+/// What `gluster volume delete ghost` prints after "failed: ".
+fn delete_ghost(b: &Brickd) -> String {
+    let (code, out, err, _) = gluster(&b.socket, &["volume", "delete", "ghost"]);
+    assert_eq!(code, 1);
+    let text = format!("{out}{err}");
+    text.trim()
+        .strip_prefix("volume delete: ghost: failed: ")
+        .unwrap_or(&text)
+        .to_string()
+}
+
+#[test]
+fn a_peers_lock_blocks_the_volume_until_unlock_or_disconnect() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = brickd_with_a_peer(&dir);
+    assert_eq!(delete_ghost(&b), "Volume ghost does not exist");
+
+    let mut peer = b.tcp_client();
+    assert_eq!(v3(&mut peer, 1, uuid(NODE_B), 1, "ghost"), (0, 0));
+    assert_eq!(delete_ghost(&b), BUSY);
+    // Another transaction of the peer, or another node, cannot take it.
+    assert_eq!(v3(&mut peer, 1, uuid(NODE_B), 2, "ghost"), (-1, 30802));
+    // A node that is not a peer is refused outright.
+    let stranger = uuid("11111111-2222-4333-8444-555555555555");
+    assert_eq!(v3(&mut peer, 1, stranger, 3, "other").0, -1);
+    assert_eq!(v3(&mut peer, 6, uuid(NODE_B), 1, "ghost"), (0, 0));
+    assert_eq!(delete_ghost(&b), "Volume ghost does not exist");
+
+    // Locked again, then the peer goes away without unlocking.
+    assert_eq!(v3(&mut peer, 1, uuid(NODE_B), 4, "ghost"), (0, 0));
+    assert_eq!(delete_ghost(&b), BUSY);
+    drop(peer);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let said = delete_ghost(&b);
+        if said == "Volume ghost does not exist" {
+            break;
+        }
+        assert_eq!(said, BUSY);
+        assert!(
+            Instant::now() < deadline,
+            "the lock outlived its peer's connection"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
