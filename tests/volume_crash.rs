@@ -122,6 +122,54 @@ mod crash {
     }
 
     #[test]
+    fn a_forced_create_killed_mid_commit_puts_the_replaced_id_back() {
+        if must_skip("a_forced_create_killed_mid_commit_puts_the_replaced_id_back") {
+            return;
+        }
+        let disk = Xfs::new();
+        let keep = tempfile::tempdir().unwrap();
+        let h = host();
+        let stale = [7u8; 16];
+        for failpoint in [
+            "create.after-claim",
+            "create.after-claimed-intent",
+            "create.after-store",
+        ] {
+            let workdir = keep.path().join(failpoint);
+            let brick = disk.path(failpoint);
+            std::fs::create_dir(&brick).unwrap();
+            super::common::fs::set_xattr(&brick, VOLUME_ID_XATTR, &stale);
+            let before = snapshot(&disk.mount);
+            let spec = format!("{h}:{}", brick.display());
+            let b = crash_during(
+                &workdir,
+                failpoint,
+                &["volume", "create", "v", &spec, "force"],
+            );
+            assert!(
+                no_intents(&workdir),
+                "{failpoint}: intent left after recovery"
+            );
+            if failpoint == "create.after-store" {
+                // The new state: the volume, and its id on the brick.
+                assert_eq!(volumes(&b), ["v"], "{failpoint}");
+                assert_ne!(get_xattr(&brick, VOLUME_ID_XATTR), Some(stale.to_vec()));
+                let (code, _, _, _) = gluster(&b.socket, &["volume", "delete", "v"]);
+                assert_eq!(code, 0);
+            } else {
+                // The old state, the stale id included.
+                assert!(volumes(&b).is_empty(), "{failpoint}");
+                assert_eq!(
+                    get_xattr(&brick, VOLUME_ID_XATTR),
+                    Some(stale.to_vec()),
+                    "{failpoint}"
+                );
+                assert_eq!(snapshot(&disk.mount), before, "{failpoint}");
+            }
+        }
+    }
+
+    #[test]
     fn a_delete_killed_at_any_step_is_whole_or_absent_after_restart() {
         if must_skip("a_delete_killed_at_any_step_is_whole_or_absent_after_restart") {
             return;

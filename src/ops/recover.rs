@@ -10,9 +10,9 @@
 //! | delete | `vols/<v>` present | nothing was changed yet: the volume stays |
 //! | delete | absent | finished: bricks released, trash emptied |
 
-use super::volume_create::pairs_to_steps;
+use super::volume_create::{pairs_to_steps, unhex};
 use crate::brick::claim::{self, ClaimRecord, ReleaseError, ReleaseRequest};
-use crate::brick::engine::Engine;
+use crate::brick::engine::{Engine, SetMode};
 use crate::lvm::LvmClient;
 use crate::store::intent::{self, Intent};
 use crate::store::{layout, Store, StoreError};
@@ -81,6 +81,37 @@ async fn release_all(
     }
 }
 
+/// After a forced claim cut short: the volume-id it replaced goes back (only where the brick
+/// now carries none, that is where `release_all` removed this volume's).
+async fn restore_previous_ids(engine: &Engine, record: &Intent, problems: &mut Vec<String>) {
+    for (i, (path, _)) in bricks(record).iter().enumerate() {
+        let key = format!("brick-{i}.previous-volume-id");
+        let Some((_, text)) = record.pairs.iter().find(|(k, _)| *k == key) else {
+            continue;
+        };
+        let Some(value) = unhex(text) else {
+            problems.push(format!("{path}: unreadable previous volume-id {text:?}"));
+            continue;
+        };
+        let restored = async {
+            let fd = engine.open_dir(None, Path::new(path)).await?;
+            engine
+                .fsetxattr(
+                    &fd,
+                    crate::brick::validate::VOLUME_ID_XATTR,
+                    &value,
+                    SetMode::Create,
+                )
+                .await
+        };
+        match restored.await {
+            Ok(()) => {}
+            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
+            Err(e) => problems.push(format!("{path}: restoring the previous volume-id: {e}")),
+        }
+    }
+}
+
 /// After a claim cut short: `.glusterfs` if empty, and the brick directory if the intent says
 /// it did not exist before and it is empty (rmdir refuses anything with content).
 async fn remove_made_dirs(engine: &Engine, record: &Intent) {
@@ -137,6 +168,7 @@ pub async fn recover(
                     // what it would have made if it is still empty.
                     release_all(engine, lvm, &record, &mut problems).await;
                     remove_made_dirs(engine, &record).await;
+                    restore_previous_ids(engine, &record, &mut problems).await;
                 }
                 "undone"
             }

@@ -392,17 +392,30 @@ impl CreateOp {
 
     fn intent(&self, txn: &TxnInfo, stage: &str, record: Option<&ClaimRecord>) -> Intent {
         let mut pairs = Vec::new();
-        let existed = self
+        let before = self
             .report
             .iter()
             .flat_map(|r| r.bricks.iter())
             .filter(|b| b.is_local() && b.spec.is_some())
-            .map(|b| b.exists);
-        for (i, (t, existed)) in self.targets().iter().zip(existed).enumerate() {
+            .map(|b| {
+                let previous = match b.levels.first().map(|l| &l.volume_id) {
+                    Some(validate::XattrState::Present(v)) => Some(v.clone()),
+                    _ => None,
+                };
+                (b.exists, previous)
+            });
+        for (i, (t, (existed, previous))) in self.targets().iter().zip(before).enumerate() {
             pairs.push((format!("brick-{i}"), t.path.clone()));
             // Whether the directory was there before: recovery of a claim cut short removes
             // only what the claim made.
             pairs.push((format!("brick-{i}.existed"), u8::from(existed).to_string()));
+            // The id a forced claim will replace, for recovery to put back.
+            if let (true, Some(previous)) = (self.request.force, previous) {
+                pairs.push((
+                    format!("brick-{i}.previous-volume-id"),
+                    claim::hex(&previous),
+                ));
+            }
             if let Some(vg) = &t.vg {
                 pairs.push((format!("brick-{i}.vg"), vg.clone()));
             }
@@ -580,7 +593,22 @@ impl CreateOp {
     ) -> Result<(), TxnError> {
         let workdir = self.state.node.workdir.clone();
         failpoints::pass("create.after-claim").await?;
-        write_intent(engine, &workdir, &self.intent(txn, "claimed", Some(record))).await?;
+        // Recovery from the `begun` record (release what carries this volume's id, remove the
+        // directories the claim made if empty, untag) undoes any claim exactly, except a
+        // forced one that replaced another volume's id: only then is the exact record worth
+        // another durable write.
+        let replaced = record.steps.iter().any(|s| {
+            matches!(
+                s,
+                ClaimStep::SetVolumeId {
+                    previous: Some(_),
+                    ..
+                }
+            )
+        });
+        if replaced {
+            write_intent(engine, &workdir, &self.intent(txn, "claimed", Some(record))).await?;
+        }
         failpoints::pass("create.after-claimed-intent").await?;
         let volume = self.volume(engine).await?;
         let volfiles = volfiles(&volume, &workdir, self.state.node.node.uuid)?;
@@ -749,7 +777,8 @@ pub fn steps_to_pairs(steps: &[ClaimStep]) -> Vec<(String, String)> {
     pairs
 }
 
-fn unhex(text: &str) -> Option<Vec<u8>> {
+/// Bytes from `0x`-prefixed hex ([`claim::hex`]'s form); `None` if it is not that.
+pub(super) fn unhex(text: &str) -> Option<Vec<u8>> {
     let digits = text.strip_prefix("0x")?;
     if digits.len() % 2 != 0 {
         return None;
