@@ -140,8 +140,16 @@ pub async fn recover(
     let mut done = Vec::new();
     for record in intent::list(workdir)? {
         let vol_dir = layout::volume_dir(workdir, &record.volname);
-        let complete =
-            vol_dir.join(layout::VOLUME_INFO).exists() && vol_dir.join(layout::CKSUM).exists();
+        // Complete: every file the intent lists (records without a list: info and cksum).
+        let listed: Vec<&str> = record
+            .pairs
+            .iter()
+            .filter(|(k, _)| k.starts_with("file-"))
+            .map(|(_, v)| v.as_str())
+            .collect();
+        let complete = vol_dir.join(layout::VOLUME_INFO).exists()
+            && vol_dir.join(layout::CKSUM).exists()
+            && listed.iter().all(|rel| workdir.join(rel).exists());
         let mut problems = Vec::new();
         let outcome = match record.op.as_str() {
             "create" if complete => "finished (the store was written)",

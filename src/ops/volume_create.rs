@@ -31,7 +31,7 @@ use crate::proto::dict::Dict;
 use crate::store::intent::{self, Intent};
 use crate::store::Store;
 use crate::volgen;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 /// `GD_OP_CREATE_VOLUME`.
@@ -390,8 +390,20 @@ impl CreateOp {
             .collect()
     }
 
-    fn intent(&self, txn: &TxnInfo, stage: &str, record: Option<&ClaimRecord>) -> Intent {
+    fn intent(
+        &self,
+        txn: &TxnInfo,
+        stage: &str,
+        record: Option<&ClaimRecord>,
+        files: &[(PathBuf, Vec<u8>)],
+    ) -> Intent {
         let mut pairs = Vec::new();
+        // The files the store step writes: recovery keeps the volume only if all are there.
+        let workdir = &self.state.node.workdir;
+        for (i, (path, _)) in files.iter().enumerate() {
+            let rel = path.strip_prefix(workdir).unwrap_or(path);
+            pairs.push((format!("file-{i}"), rel.to_string_lossy().into_owned()));
+        }
         let before = self
             .report
             .iter()
@@ -446,10 +458,18 @@ impl CreateOp {
                 return Err(TxnError::new(format!("brick {} did not parse", b.text)));
             };
             let fsid = if b.is_local() {
+                // Before the claim a new brick directory does not exist yet: the claim makes it
+                // in its parent, on the parent's file system.
+                let path = Path::new(&spec.path);
+                let on = if b.exists {
+                    path
+                } else {
+                    path.parent().unwrap_or(path)
+                };
                 engine
-                    .statvfs(Path::new(&spec.path))
+                    .statvfs(on)
                     .await
-                    .map_err(|e| TxnError::new(format!("statvfs {}: {e}", spec.path)))?
+                    .map_err(|e| TxnError::new(format!("statvfs {}: {e}", on.display())))?
                     .fsid
             } else {
                 0
@@ -528,7 +548,9 @@ impl CreateOp {
             None
         };
         let workdir = self.state.node.workdir.clone();
-        write_intent(&engine, &workdir, &self.intent(txn, "begun", None)).await?;
+        let volume = self.volume(&engine).await?;
+        let files = store_files(&workdir, &volume, self.state.node.node.uuid)?;
+        write_intent(&engine, &workdir, &self.intent(txn, "begun", None, &files)).await?;
         if let Err(e) = failpoints::pass("create.after-intent").await {
             let _ = engine_io::remove_file(&engine, &intent::path(&workdir, txn.id)).await;
             return Err(e);
@@ -556,7 +578,9 @@ impl CreateOp {
         };
         // From here a failure undoes what is done so far, newest first.
         let mut stored = false;
-        let result = self.finish_commit(txn, &engine, &record, &mut stored).await;
+        let result = self
+            .finish_commit(txn, &engine, &record, volume, &files, &mut stored)
+            .await;
         let Err(error) = result else {
             // Not synced: if a crash loses the removal, recovery finds the store complete and
             // only removes the record.
@@ -589,6 +613,8 @@ impl CreateOp {
         txn: &TxnInfo,
         engine: &Engine,
         record: &ClaimRecord,
+        volume: Volume,
+        files: &[(PathBuf, Vec<u8>)],
         stored: &mut bool,
     ) -> Result<(), TxnError> {
         let workdir = self.state.node.workdir.clone();
@@ -607,13 +633,12 @@ impl CreateOp {
             )
         });
         if replaced {
-            write_intent(engine, &workdir, &self.intent(txn, "claimed", Some(record))).await?;
+            let claimed = self.intent(txn, "claimed", Some(record), files);
+            write_intent(engine, &workdir, &claimed).await?;
         }
         failpoints::pass("create.after-claimed-intent").await?;
-        let volume = self.volume(engine).await?;
-        let volfiles = volfiles(&volume, &workdir, self.state.node.node.uuid)?;
         *stored = true;
-        write_store(engine, &workdir, &volume, volfiles)
+        write_store(engine, &workdir, &volume.name, files)
             .await
             .map_err(|e| TxnError::new(format!("Failed to store volume {}: {e}", volume.name)))?;
         failpoints::pass("create.after-store").await?;
@@ -682,44 +707,48 @@ async fn write_intent(engine: &Engine, workdir: &Path, record: &Intent) -> Resul
         .map_err(|e| TxnError::new(format!("Failed to write the intent record: {e}")))
 }
 
-/// Writes a new volume's store files and volfiles through the engine in two durable steps:
-/// first the volfiles, `snapd.info`, the bricks files and `node_state.info`, then `info` and
-/// `cksum` — so a volume whose `info` and `cksum` exist (what recovery calls complete) has all
-/// its files.
+/// Every file a new volume's store step writes: its volfiles and the store files
+/// (`Store::volume_files`).
+fn store_files(
+    workdir: &Path,
+    volume: &Volume,
+    me: Uuid,
+) -> Result<Vec<(PathBuf, Vec<u8>)>, TxnError> {
+    let dir = crate::store::layout::volume_dir(workdir, &volume.name);
+    let mut files: Vec<(PathBuf, Vec<u8>)> = volfiles(volume, workdir, me)?
+        .into_iter()
+        .map(|(name, text)| (dir.join(name), text.into_bytes()))
+        .collect();
+    files.extend(
+        Store::new(workdir)
+            .volume_files(volume)
+            .map_err(|e| TxnError::new(e.to_string()))?,
+    );
+    Ok(files)
+}
+
+/// Writes a new volume's files through the engine in one durable step: every `.tmp` written
+/// and fsynced together, then the renames, then the directories fsynced. A crash in between
+/// can leave any subset renamed, so recovery keeps the volume only if every file the intent
+/// lists is there.
 async fn write_store(
     engine: &Engine,
     workdir: &Path,
-    volume: &Volume,
-    volfiles: Vec<(String, String)>,
+    name: &str,
+    files: &[(PathBuf, Vec<u8>)],
 ) -> std::io::Result<()> {
-    let store = Store::new(workdir);
-    let files = store
-        .volume_files(volume)
-        .map_err(|e| std::io::Error::other(e.to_string()))?;
     let vols = workdir.join(crate::store::layout::VOLS_DIR);
-    let dir = crate::store::layout::volume_dir(workdir, &volume.name);
+    let dir = crate::store::layout::volume_dir(workdir, name);
     engine_io::ensure_dir(engine, &vols).await?;
     engine_io::ensure_dir(engine, &dir).await?;
     engine_io::ensure_dir(engine, &dir.join(crate::store::layout::BRICKS_DIR)).await?;
-    let (last, first): (Vec<_>, Vec<_>) = files.into_iter().partition(|(p, _)| {
-        p.file_name().is_some_and(|n| {
-            n == crate::store::layout::VOLUME_INFO || n == crate::store::layout::CKSUM
-        })
-    });
-    let mut first = first;
-    first.extend(
-        volfiles
-            .into_iter()
-            .map(|(name, text)| (dir.join(name), text.into_bytes())),
-    );
     let (a, b) = futures_lite::future::zip(
-        engine_io::replace_all(engine, &first),
+        engine_io::replace_all(engine, files),
         engine_io::fsync_dir(engine, &vols),
     )
     .await;
     a?;
-    b?;
-    engine_io::replace_all(engine, &last).await
+    b
 }
 
 /// The volfiles glusterd writes at create: one per brick (every brick, as this node writes
