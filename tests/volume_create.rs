@@ -8,6 +8,8 @@
 //! mount paths, the generated ids and the file-system ids are set aside.
 
 mod common;
+#[path = "lvm_fixture/mod.rs"]
+mod lvm_fixture;
 
 use common::fs::{get_xattr, must_skip, set_xattr, snapshot, Xfs};
 use common::{gluster, Brickd};
@@ -666,4 +668,57 @@ fn a_store_step_cut_short_is_undone_at_start_up() {
         before,
         "the brick is as before the create"
     );
+}
+
+#[test]
+fn volume_group_bricks_are_tagged_on_create_and_untagged_on_delete() {
+    if must_skip("volume_group_bricks_are_tagged_on_create_and_untagged_on_delete") {
+        return;
+    }
+    if let Some(why) = lvm_fixture::unavailable() {
+        eprintln!("SKIP volume_group_bricks_are_tagged_on_create_and_untagged_on_delete: {why}");
+        return;
+    }
+    let node = Node::new(1);
+    let vg = lvm_fixture::ScratchVg::create();
+    let brick = |name: &str| {
+        format!(
+            "{}:{}?{}",
+            node.host,
+            node.disks[0].path(name).display(),
+            vg.name
+        )
+    };
+    // The CLI passes `?VG` through; the group gets this volume's tag.
+    let (code, out, err) = node.cli(&["volume", "create", "vg1", &brick("a")]);
+    assert_eq!(code, 0, "{out}{err}");
+    let info = read(&node.brickd.workdir.join("vols/vg1/info"));
+    let id = info_value(&info, "volume-id");
+    assert_eq!(vg.tags(), [brickd::lvm::volume_tag(&id)]);
+    let bricks = node.brickd.workdir.join("vols/vg1/bricks");
+    let file = std::fs::read_dir(&bricks)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    assert!(
+        read(&file).ends_with(&format!("vg={}\n", vg.name)),
+        "{}",
+        read(&file)
+    );
+    // Another volume on the same group is refused, and changes nothing.
+    let (code, out, err) = node.cli(&["volume", "create", "vg2", &brick("b")]);
+    assert_eq!(code, 1);
+    assert!(
+        format!("{out}{err}").contains(&format!("is already part of volume {id}")),
+        "{out}{err}"
+    );
+    assert!(!node.disks[0].path("b").exists());
+    // Delete removes the tag: the group is free again.
+    let (code, _, _) = node.cli(&["volume", "delete", "vg1"]);
+    assert_eq!(code, 0);
+    assert!(vg.tags().is_empty(), "{:?}", vg.tags());
+    let (code, out, err) = node.cli(&["volume", "create", "vg2", &brick("b")]);
+    assert_eq!(code, 0, "{out}{err}");
 }
