@@ -7,6 +7,7 @@
 #![forbid(unsafe_op_in_unsafe_fn)]
 
 pub mod brick;
+pub mod client;
 pub mod cluster;
 pub mod config;
 pub mod failpoint;

@@ -19,6 +19,8 @@ enum Command {
     Serve(ServeArgs),
     /// Operator commands on this node's bricks: inspect, release.
     Brick(brickd::brick::command::BrickArgs),
+    /// The lock leases of a running brickd: list them, or release one.
+    Locks(brickd::client::locks::LocksArgs),
     /// The LVM helper child process (started by brickd itself, not by operators).
     #[command(name = "lvm-helper", hide = true)]
     LvmHelper(brickd::lvm::helper::HelperArgs),
@@ -39,6 +41,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::LvmHelper(args) => brickd::lvm::helper::run(args),
+        Command::Locks(args) => brickd::client::locks::run(args),
         Command::Brick(args) => {
             init_logging("warn");
             brickd::brick::command::run(args)

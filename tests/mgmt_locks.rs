@@ -104,3 +104,46 @@ fn a_peers_lock_blocks_the_volume_until_unlock_or_disconnect() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+fn brickd_locks(b: &Brickd, args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_brickd"))
+        .arg("locks")
+        .arg("--socket")
+        .arg(&b.socket)
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn an_operator_lists_the_leases_and_force_releases_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = brickd_with_a_peer(&dir);
+    let (code, out, _) = brickd_locks(&b, &["list"]);
+    assert_eq!(code, 0);
+    assert!(!out.contains(".name="), "no lease yet: {out}");
+    let mut peer = b.tcp_client();
+    assert_eq!(v3(&mut peer, 1, uuid(NODE_B), 5, "ghost"), (0, 0));
+    let (code, out, _) = brickd_locks(&b, &["list"]);
+    assert_eq!(code, 0);
+    assert!(out.contains(".name=ghost_vol"), "{out}");
+    assert!(out.contains(&format!(".owner={NODE_B}")), "{out}");
+    assert!(out.contains(".holder=connection "), "{out}");
+    assert_eq!(delete_ghost(&b), BUSY);
+    let (code, out, _) = brickd_locks(&b, &["release", "ghost_vol"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.starts_with(&format!("released ghost_vol (owner {NODE_B}")),
+        "{out}"
+    );
+    assert_eq!(delete_ghost(&b), "Volume ghost does not exist");
+    let (code, _, err) = brickd_locks(&b, &["release", "ghost_vol"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("no lock named ghost_vol is held"), "{err}");
+    drop(peer);
+}

@@ -2,6 +2,7 @@
 //! `proto`, reads or changes state, and encodes its reply. It never touches sockets (that is
 //! `server`) and never writes files directly (that is `store` and `brick`).
 
+pub mod admin;
 pub mod cli;
 mod engine_io;
 mod failpoints;

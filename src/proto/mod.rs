@@ -4,6 +4,7 @@
 //! a slice, borrows from it, checks every length against a named cap before using it, and
 //! returns an error value for bad input; none panics. Each decoder has a fuzz target in `fuzz/`.
 
+pub mod admin;
 pub mod auth;
 pub mod cli;
 pub mod dict;

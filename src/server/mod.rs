@@ -682,7 +682,11 @@ async fn shard_main(start: ShardStart) {
         metrics: RefCell::new(ShardMetrics::new()),
         limits,
         tcp_programs: ProgramTable::with_dump(tcp_set),
-        unix_programs: ProgramTable::with_dump(unix_set),
+        unix_programs: {
+            let mut table = ProgramTable::with_dump(unix_set);
+            table.add_unlisted(crate::ops::admin::AdminProgram::shared(state.clone()));
+            table
+        },
         connections: RefCell::new(HashMap::new()),
         on_close: RefCell::new(None),
         next_connection: Cell::new(0),

@@ -40,6 +40,12 @@ impl ProgramTable {
         ProgramTable { programs: all }
     }
 
+    /// Adds a program that answers but is not listed by DUMP (brickd's own admin program, so
+    /// DUMP stays exactly glusterd's).
+    pub fn add_unlisted(&mut self, program: Rc<dyn Program>) {
+        self.programs.push(program);
+    }
+
     /// The registered programs, in order.
     pub fn programs(&self) -> impl Iterator<Item = &dyn Program> {
         self.programs.iter().map(|p| p.as_ref())
