@@ -107,29 +107,21 @@ async fn lock(
             Ok(Err(e)) => e,
             Err(e) => (0, e.to_string()),
         };
-        for name in taken {
-            let l = volume_lock(&name);
-            let _ = state
-                .ask(state.owner_of(&name), move |s: &ShardState| {
-                    s.locks
-                        .borrow_mut()
-                        .release_owned(&l, owner, Instant::now())
-                })
-                .await;
-        }
+        unlock(&state, owner, taken).await;
         return Err(failure);
     }
     Ok(())
 }
 
-async fn unlock(state: Rc<ShardState>, owner: Uuid, names: Vec<String>) {
+/// Releases `owner`'s locks on `names`, each on the shard that owns the volume.
+async fn unlock(state: &ShardState, owner: Uuid, names: Vec<String>) {
     for name in names {
-        let l = volume_lock(&name);
+        let lock = volume_lock(&name);
         let _ = state
             .ask(state.owner_of(&name), move |s: &ShardState| {
                 s.locks
                     .borrow_mut()
-                    .release_owned(&l, owner, Instant::now())
+                    .release_owned(&lock, owner, Instant::now())
             })
             .await;
     }
@@ -190,7 +182,7 @@ impl Program for MgmtV3Program {
                 }
             };
             if proc_num == mgmt::PROC_V3_UNLOCK {
-                unlock(state, owner, names).await;
+                unlock(&state, owner, names).await;
                 return reply(&me, 0, 0);
             }
             let timeout = dict

@@ -125,6 +125,43 @@ impl Store {
     /// a brick count that differs from its bricks, a thin-arbiter count without its brick,
     /// an empty value, a newline in a value, a name that is not a file name.
     pub fn prepare_volume(&self, volume: &Volume) -> Result<PreparedVolume, StoreError> {
+        let mut files = self.volume_files(volume)?.into_iter();
+        let dir = layout::volume_dir(&self.root, &volume.name);
+        create_dir(&dir.join(layout::BRICKS_DIR))?;
+        // volume_files' order: snapd.info, the bricks files, info, node_state.info, cksum.
+        let mut next = || {
+            files.next().ok_or_else(|| StoreError::Inconsistent {
+                path: dir.clone(),
+                problem: "the volume's file list is short".into(),
+            })
+        };
+        let (snapd_path, snapd) = next()?;
+        let snapd_info = StagedFile::write(&snapd_path, &snapd)?;
+        let mut bricks = Vec::new();
+        for _ in volume.bricks.iter().chain(&volume.thin_arbiter_brick) {
+            let (path, bytes) = next()?;
+            bricks.push(StagedFile::write(&path, &bytes)?);
+        }
+        let (info_path, info) = next()?;
+        let info_staged = StagedFile::write(&info_path, &info)?;
+        let (node_state_path, node_state) = next()?;
+        let node_state = StagedFile::write(&node_state_path, &node_state)?;
+        let (cksum_path, _) = next()?;
+        Ok(PreparedVolume {
+            snapd_info,
+            bricks,
+            info: info_staged,
+            node_state,
+            cksum_path,
+            checksum: VolumeChecksum::of_info(&info),
+        })
+    }
+
+    /// Every file of `volume` with its bytes, rendered and checked like
+    /// [`Store::prepare_volume`] but not written: `snapd.info`, the bricks files, `info`,
+    /// `node_state.info`, `cksum` (glusterd's commit order). For writers that batch their I/O
+    /// (the brick engine); they must keep the rule that `info` and `cksum` appear last.
+    pub fn volume_files(&self, volume: &Volume) -> Result<Vec<(PathBuf, Vec<u8>)>, StoreError> {
         let dir = layout::volume_dir(&self.root, &volume.name);
         check_component(&dir, "the volume name", &volume.name)?;
         let info_path = dir.join(layout::VOLUME_INFO);
@@ -151,55 +188,6 @@ impl Store {
                     } else {
                         "no"
                     }
-                ),
-            });
-        }
-        let bricks_dir = dir.join(layout::BRICKS_DIR);
-        let mut brick_files = Vec::new();
-        for brick in volume.bricks.iter().chain(&volume.thin_arbiter_brick) {
-            let name = brick.file_name();
-            check_component(&bricks_dir, "the brick file", &name)?;
-            let path = bricks_dir.join(&name);
-            brick_files.push((render_checked(&path, &render::brick(brick))?, path));
-        }
-        let info = render_checked(&info_path, &render::volume_info(volume))?;
-        let node_state_path = dir.join(layout::NODE_STATE);
-        let node_state = render_checked(&node_state_path, &render::node_state(&volume.rebalance))?;
-        let snapd_path = dir.join(layout::SNAPD_INFO);
-        let snapd = render_checked(&snapd_path, &render::snapd_info(volume.snapd_port))?;
-
-        create_dir(&bricks_dir)?;
-        let snapd_info = StagedFile::write(&snapd_path, &snapd)?;
-        let info_staged = StagedFile::write(&info_path, &info)?;
-        let mut bricks = Vec::with_capacity(brick_files.len());
-        for (bytes, path) in &brick_files {
-            bricks.push(StagedFile::write(path, bytes)?);
-        }
-        Ok(PreparedVolume {
-            snapd_info,
-            bricks,
-            info: info_staged,
-            node_state: StagedFile::write(&node_state_path, &node_state)?,
-            cksum_path: dir.join(layout::CKSUM),
-            checksum: VolumeChecksum::of_info(&info),
-        })
-    }
-
-    /// Every file of `volume` with its bytes, rendered and checked like
-    /// [`Store::prepare_volume`] but not written: `snapd.info`, the bricks files, `info`,
-    /// `node_state.info`, `cksum` (glusterd's commit order). For writers that batch their I/O
-    /// (the brick engine); they must keep the rule that `info` and `cksum` appear last.
-    pub fn volume_files(&self, volume: &Volume) -> Result<Vec<(PathBuf, Vec<u8>)>, StoreError> {
-        let dir = layout::volume_dir(&self.root, &volume.name);
-        check_component(&dir, "the volume name", &volume.name)?;
-        let info_path = dir.join(layout::VOLUME_INFO);
-        if volume.brick_count as usize != volume.bricks.len() {
-            return Err(StoreError::Inconsistent {
-                path: info_path,
-                problem: format!(
-                    "the volume has {} bricks but a brick count of {}",
-                    volume.bricks.len(),
-                    volume.brick_count
                 ),
             });
         }
