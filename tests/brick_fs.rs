@@ -226,7 +226,7 @@ fn stale_volume_id_on_an_ancestor_and_gfid_on_the_path_are_in_use() {
         "every problem of every brick, in order"
     );
     let walk = &r.bricks[0].levels;
-    assert_eq!(walk[1].path, xfs.path("old").to_str().unwrap());
+    assert_eq!(&*walk[1].path, xfs.path("old").to_str().unwrap());
     assert!(matches!(walk[1].volume_id, validate::XattrState::Present(ref v) if v == &[7; 16]));
     req.force = true;
     assert!(validate_unchanged(&e, &xfs, &req).is_ok());

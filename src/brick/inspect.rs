@@ -93,7 +93,7 @@ fn brick_json(i: usize, b: &BrickReport, report: &Report) -> Value {
             "free_bytes": vg.info.as_ref().map(|i| i.free_bytes),
         })),
         "walk": b.levels.iter().map(|l| json!({
-            "path": l.path,
+            "path": &*l.path,
             "kind": level_kind(l),
             "trusted.gfid": xattr_json(&l.gfid),
             "trusted.glusterfs.volume-id": xattr_json(&l.volume_id),

@@ -25,6 +25,7 @@ use futures_util::future::join_all;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io;
 use std::path::Path;
+use std::sync::Arc;
 
 /// `trusted.gfid`: set on the brick root by the brick process.
 pub const GFID_XATTR: &str = "trusted.gfid";
@@ -174,8 +175,8 @@ pub enum XattrState {
 /// One directory of a brick's walk.
 #[derive(Clone, Debug)]
 pub struct Level {
-    /// The directory.
-    pub path: String,
+    /// The directory (shared by every brick whose walk passes it).
+    pub path: Arc<str>,
     /// `statx` without following a final symlink, or the errno.
     pub lstat: Result<Stat, i32>,
     /// `statx` following symlinks (equal to `lstat` unless it is a symlink).
@@ -333,7 +334,7 @@ async fn not_a_directory(engine: &Engine, path: &str, lstat: Result<Stat, i32>) 
 async fn probe_walks<'p>(
     engine: &Engine,
     paths: impl Iterator<Item = &'p str>,
-) -> HashMap<String, Probe> {
+) -> HashMap<Arc<str>, Probe> {
     let mut dirs = BTreeSet::new();
     for path in paths {
         for level in spec::walk_up(path) {
@@ -360,7 +361,7 @@ async fn probe_walks<'p>(
     for (dir, result) in dirs.into_iter().zip(results) {
         match result {
             DirProbe::Dir { stat, xattrs } => {
-                probes.insert(dir, directory(stat, xattrs));
+                probes.insert(Arc::from(dir), directory(stat, xattrs));
             }
             DirProbe::NotADirectory(stat) => others.push((dir, Ok(stat))),
             DirProbe::Missing(code) => others.push((dir, Err(code))),
@@ -372,7 +373,7 @@ async fn probe_walks<'p>(
             .map(|(dir, lstat)| not_a_directory(engine, dir, *lstat)),
     )
     .await;
-    probes.extend(others.into_iter().map(|(dir, _)| dir).zip(rest));
+    probes.extend(others.into_iter().map(|(dir, _)| Arc::from(dir)).zip(rest));
     probes
 }
 
@@ -515,14 +516,20 @@ pub async fn validate(env: Env<'_>, req: &Request) -> Report {
         let Some(s) = b.spec.clone() else { continue };
         b.levels = spec::walk_up(&s.path)
             .map(|level| {
-                let p = probes.get(level).cloned().unwrap_or(Probe {
-                    lstat: Err(libc::ENOENT),
-                    stat: Err(libc::ENOENT),
-                    gfid: XattrState::NotRead,
-                    volume_id: XattrState::NotRead,
-                });
+                let (path, p) = match probes.get_key_value(level) {
+                    Some((path, p)) => (path.clone(), p.clone()),
+                    None => (
+                        Arc::from(level),
+                        Probe {
+                            lstat: Err(libc::ENOENT),
+                            stat: Err(libc::ENOENT),
+                            gfid: XattrState::NotRead,
+                            volume_id: XattrState::NotRead,
+                        },
+                    ),
+                };
                 Level {
-                    path: level.to_string(),
+                    path,
                     lstat: p.lstat,
                     stat: p.stat,
                     gfid: p.gfid,
@@ -914,7 +921,7 @@ fn check_local_brick(
     let mut brick_root = None;
     for level in &b.levels[start..] {
         match &level.stat {
-            Ok(ls) if ls.dev() == dev => brick_root = Some(level.path.clone()),
+            Ok(ls) if ls.dev() == dev => brick_root = Some(level.path.to_string()),
             _ => break,
         }
     }
