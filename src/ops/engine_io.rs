@@ -112,3 +112,52 @@ pub(super) async fn remove_file(engine: &Engine, path: &Path) -> io::Result<()> 
         _ => Ok(()),
     }
 }
+
+/// Writes an intent record through the engine, durably (its directory made if needed).
+pub(super) async fn write_intent(
+    engine: &Engine,
+    workdir: &Path,
+    record: &crate::store::intent::Intent,
+) -> io::Result<()> {
+    let dir = crate::store::intent::intents_dir(workdir);
+    if let Some(parent) = dir.parent() {
+        ensure_dir(engine, parent).await?;
+    }
+    ensure_dir(engine, &dir).await?;
+    replace_all(engine, &[crate::store::intent::file(workdir, record)]).await
+}
+
+/// Removes `vols/<name>/` so that a crash cannot leave it half-removed: one rename moves it
+/// to `brickd/trash/<name>-<tag>`, `vols/` is synced, and the moved tree is deleted on a plain
+/// thread (a tree walk has no io_uring opcode, and no shard may block on it). A trash left by
+/// a crash is emptied at start-up.
+pub(super) async fn trash_volume(
+    engine: &Engine,
+    workdir: &Path,
+    name: &str,
+    tag: &str,
+) -> io::Result<()> {
+    let vols = workdir.join(crate::store::layout::VOLS_DIR);
+    let dir = crate::store::layout::volume_dir(workdir, name);
+    let brickd_dir = workdir.join("brickd");
+    let trash = brickd_dir.join("trash");
+    ensure_dir(engine, &brickd_dir).await?;
+    ensure_dir(engine, &trash).await?;
+    let target = trash.join(format!("{name}-{tag}"));
+    engine
+        .renameat(None, &dir, None, &target)
+        .await
+        .map_err(|e| context(e, "move to the trash", &dir))?;
+    fsync_dir(engine, &vols).await?;
+    let spawned = std::thread::Builder::new()
+        .name("brickd-trash".into())
+        .spawn(move || {
+            if let Err(e) = std::fs::remove_dir_all(&target) {
+                tracing::warn!(path = %target.display(), error = %e, "could not empty the trash (retried at start-up)");
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "no thread to empty the trash (emptied at start-up)");
+    }
+    Ok(())
+}

@@ -591,8 +591,10 @@ impl CreateOp {
         };
         let mut message = error.message;
         if stored {
-            let store = Store::new(&workdir);
-            if let Err(e) = store.remove_volume(&self.request.volname, &txn.id.to_string()) {
+            let tag = txn.id.to_string();
+            let trashed =
+                engine_io::trash_volume(&engine, &workdir, &self.request.volname, &tag).await;
+            if let Err(e) = trashed {
                 message.push_str(&format!("\nundo failed: {e}"));
             }
         }
@@ -695,15 +697,8 @@ impl Operation for CreateOp {
 
 /// Writes an intent record through the engine, durably.
 async fn write_intent(engine: &Engine, workdir: &Path, record: &Intent) -> Result<(), TxnError> {
-    let dir = intent::intents_dir(workdir);
-    let io = async {
-        if let Some(parent) = dir.parent() {
-            engine_io::ensure_dir(engine, parent).await?;
-        }
-        engine_io::ensure_dir(engine, &dir).await?;
-        engine_io::replace_all(engine, &[intent::file(workdir, record)]).await
-    };
-    io.await
+    engine_io::write_intent(engine, workdir, record)
+        .await
         .map_err(|e| TxnError::new(format!("Failed to write the intent record: {e}")))
 }
 

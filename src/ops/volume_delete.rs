@@ -8,6 +8,7 @@
 //! is left alone and named in the log) and the volume group tag. A crash after the rename is
 //! finished at start-up (`recover`): the release is idempotent.
 
+use super::engine_io;
 use super::failpoints;
 use super::local_node::LocalNode;
 use super::shard::ShardState;
@@ -18,7 +19,6 @@ use crate::cluster::txn::{self, LocalFuture, Operation, Participant, TxnError, T
 use crate::model::{Uuid, VolumeStatus};
 use crate::proto::dict::Dict;
 use crate::store::intent::{self, Intent};
-use crate::store::Store;
 use std::rc::Rc;
 
 /// `GD_OP_DELETE_VOLUME`.
@@ -116,14 +116,23 @@ impl DeleteOp {
             stage: "begun".into(),
             pairs,
         };
-        intent::write(&workdir, &record).map_err(|e| TxnError::new(e.to_string()))?;
+        let Some(engine) = self.state.node.engine.clone() else {
+            return Err(TxnError::new(
+                "the brick engine (io_uring) is not available on this node",
+            ));
+        };
+        let intent_path = intent::path(&workdir, txn.id);
+        engine_io::write_intent(&engine, &workdir, &record)
+            .await
+            .map_err(|e| TxnError::new(format!("Failed to write the intent record: {e}")))?;
         if let Err(e) = failpoints::pass("delete.after-intent").await {
-            let _ = intent::remove(&workdir, txn.id);
+            let _ = engine_io::remove_file(&engine, &intent_path).await;
             return Err(e);
         }
-        let store = Store::new(&workdir);
-        if let Err(e) = store.remove_volume(&self.volname, &txn.id.to_string()) {
-            let _ = intent::remove(&workdir, txn.id);
+        let trashed =
+            engine_io::trash_volume(&engine, &workdir, &self.volname, &txn.id.to_string()).await;
+        if let Err(e) = trashed {
+            let _ = engine_io::remove_file(&engine, &intent_path).await;
             return Err(TxnError::new(format!(
                 "Failed to remove volume {} from the store: {e}",
                 self.volname
@@ -147,7 +156,7 @@ impl DeleteOp {
         for problem in &problems {
             tracing::warn!(volume = %self.volname, problem = %problem, "brick not released");
         }
-        if let Err(e) = intent::remove(&workdir, txn.id) {
+        if let Err(e) = engine_io::remove_file(&engine, &intent_path).await {
             tracing::warn!(error = %e, "could not remove the intent record of a finished delete");
         }
         Ok(self.dict.clone())
