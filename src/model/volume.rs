@@ -264,6 +264,45 @@ pub enum OptionsOrder {
 }
 
 impl Volume {
+    /// A new distribute volume as glusterd 10.3 stores one before any option or brick is
+    /// set: status Created, version 1, tcp, counts of a plain distribute volume, no options,
+    /// no bricks, `parent_volname=N/A`, `snap-max-hard-limit=256`. Callers fill in the rest
+    /// with struct update syntax.
+    pub fn new_distribute(name: impl Into<String>, volume_id: Uuid) -> Volume {
+        Volume {
+            name: name.into(),
+            volume_type: VolumeType::Distribute,
+            brick_count: 0,
+            status: VolumeStatus::Created,
+            sub_count: 0,
+            replica_count: 1,
+            stripe_count: None,
+            arbiter_count: 0,
+            disperse_count: 0,
+            redundancy_count: 0,
+            version: 1,
+            transport: Transport::Tcp,
+            volume_id,
+            username: None,
+            password: None,
+            op_version: 1,
+            client_op_version: 2,
+            quota_version: 0,
+            tier_enabled: 0,
+            thin_arbiter_count: 0,
+            parent_volname: "N/A".into(),
+            restored_from_snap: Uuid::NIL,
+            snap_max_hard_limit: 256,
+            options: Extra::new(),
+            extra: Extra::new(),
+            bricks: Vec::new(),
+            thin_arbiter_brick: None,
+            rebalance: RebalanceState::default(),
+            snapd_port: 0,
+            options_order: OptionsOrder::Loaded,
+        }
+    }
+
     /// Bricks per distribute subvolume: `disperse_count` for disperse, `replica_count` for
     /// replicate, 1 otherwise (glusterd's `dist_leaf_count`, sent as `dist_count` in
     /// `volume info`).
@@ -307,36 +346,11 @@ mod tests {
 
     fn volume(volume_type: VolumeType, bricks: u32, replica: u32, disperse: u32) -> Volume {
         Volume {
-            name: "v".into(),
             volume_type,
             brick_count: bricks,
-            status: VolumeStatus::Created,
-            sub_count: 0,
             replica_count: replica,
-            stripe_count: None,
-            arbiter_count: 0,
             disperse_count: disperse,
-            redundancy_count: 0,
-            version: 1,
-            transport: Transport::Tcp,
-            volume_id: Uuid::NIL,
-            username: None,
-            password: None,
-            op_version: 1,
-            client_op_version: 1,
-            quota_version: 0,
-            tier_enabled: 0,
-            thin_arbiter_count: 0,
-            parent_volname: "N/A".into(),
-            restored_from_snap: Uuid::NIL,
-            snap_max_hard_limit: 256,
-            options: Extra::new(),
-            extra: Extra::new(),
-            bricks: Vec::new(),
-            thin_arbiter_brick: None,
-            rebalance: RebalanceState::default(),
-            snapd_port: 0,
-            options_order: OptionsOrder::Loaded,
+            ..Volume::new_distribute("v", Uuid::NIL)
         }
     }
 

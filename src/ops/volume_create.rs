@@ -24,9 +24,7 @@ use crate::brick::validate::{self, Env, ExistingBrick, GroupKind, Report, Reques
 use crate::cluster::locks::{lease_for, volume_lock};
 use crate::cluster::txn::{self, LocalFuture, Operation, Participant, TxnError, TxnInfo};
 use crate::lvm::{LvmClient, LvmConfig};
-use crate::model::{
-    Brick, Extra, OptionsOrder, RebalanceState, Transport, Uuid, Volume, VolumeStatus, VolumeType,
-};
+use crate::model::{Brick, Extra, OptionsOrder, Transport, Uuid, Volume, VolumeType};
 use crate::proto::dict::Dict;
 use crate::store::intent::{self, Intent};
 use crate::store::Store;
@@ -507,36 +505,22 @@ impl CreateOp {
             options.push(("performance.client-io-threads".into(), "off".into()));
         }
         Ok(Volume {
-            name: req.volname.clone(),
             volume_type: req.volume_type,
             brick_count: bricks.len() as u32,
-            status: VolumeStatus::Created,
             sub_count: if leaf > 1 { leaf } else { 0 },
             replica_count: replica,
-            stripe_count: None,
             arbiter_count: req.arbiter,
             disperse_count: disperse,
             redundancy_count: redundancy,
-            version: 1,
             transport: req.transport,
-            volume_id: self.volume_id,
             username: Some(self.username.to_string()),
             password: Some(self.password.to_string()),
             op_version: 40000,
             client_op_version,
-            quota_version: 0,
-            tier_enabled: 0,
-            thin_arbiter_count: 0,
-            parent_volname: "N/A".into(),
-            restored_from_snap: Uuid::NIL,
-            snap_max_hard_limit: 256,
             options,
-            extra: Vec::new(),
             bricks,
-            thin_arbiter_brick: None,
-            rebalance: RebalanceState::default(),
-            snapd_port: 0,
             options_order: OptionsOrder::Created,
+            ..Volume::new_distribute(req.volname.clone(), self.volume_id)
         })
     }
 

@@ -194,37 +194,11 @@ pub fn client_volfile(volume: &Volume, trusted: bool) -> Result<String, VolgenEr
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{
-        Brick, Extra, OptionsOrder, RebalanceState, Transport, VolumeStatus, VolumeType,
-    };
+    use crate::model::{Brick, Transport, VolumeType};
 
     fn volume(name: &str, paths: &[&str]) -> Volume {
         Volume {
-            name: name.into(),
-            volume_type: VolumeType::Distribute,
             brick_count: paths.len() as u32,
-            status: VolumeStatus::Created,
-            sub_count: 0,
-            replica_count: 1,
-            stripe_count: None,
-            arbiter_count: 0,
-            disperse_count: 0,
-            redundancy_count: 0,
-            version: 1,
-            transport: Transport::Tcp,
-            volume_id: Uuid::NIL,
-            username: None,
-            password: None,
-            op_version: 1,
-            client_op_version: 2,
-            quota_version: 0,
-            tier_enabled: 0,
-            thin_arbiter_count: 0,
-            parent_volname: "N/A".into(),
-            restored_from_snap: Uuid::NIL,
-            snap_max_hard_limit: 256,
-            options: Extra::new(),
-            extra: Extra::new(),
             bricks: paths
                 .iter()
                 .map(|path| Brick {
@@ -233,10 +207,7 @@ mod tests {
                     ..Brick::default()
                 })
                 .collect(),
-            thin_arbiter_brick: None,
-            rebalance: RebalanceState::default(),
-            snapd_port: 0,
-            options_order: OptionsOrder::Loaded,
+            ..Volume::new_distribute(name, Uuid::NIL)
         }
     }
 

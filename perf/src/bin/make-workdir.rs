@@ -17,8 +17,7 @@
 //! same workdir.
 
 use brickd::model::{
-    Brick, Extra, NodeInfo, Peer, RebalanceState, Transport, Uuid, Volume, VolumeStatus,
-    VolumeType, OP_VERSION_MAX, PEER_STATE_BEFRIENDED,
+    Brick, Extra, NodeInfo, Peer, Uuid, Volume, OP_VERSION_MAX, PEER_STATE_BEFRIENDED,
 };
 use brickd::store::{layout, write_kv_file, Store};
 use clap::Parser;
@@ -115,36 +114,13 @@ fn volume(index: u32, node: Uuid, host: &str, brick_root: &str) -> Volume {
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
     Volume {
-        name,
-        volume_type: VolumeType::Distribute,
         brick_count,
-        status: VolumeStatus::Created,
-        sub_count: 0,
-        replica_count: 1,
-        stripe_count: None,
-        arbiter_count: 0,
-        disperse_count: 0,
-        redundancy_count: 0,
-        version: 1,
-        transport: Transport::Tcp,
-        volume_id: derived_uuid(Kind::Volume, index),
         username: Some(derived_uuid(Kind::Username, index).to_string()),
         password: Some(derived_uuid(Kind::Password, index).to_string()),
         op_version: 40000,
-        client_op_version: 2,
-        quota_version: 0,
-        tier_enabled: 0,
-        thin_arbiter_count: 0,
-        parent_volname: "N/A".into(),
-        restored_from_snap: Uuid::NIL,
-        snap_max_hard_limit: 256,
         options,
-        extra: Extra::new(),
         bricks,
-        thin_arbiter_brick: None,
-        rebalance: RebalanceState::default(),
-        snapd_port: 0,
-        options_order: Default::default(),
+        ..Volume::new_distribute(name, derived_uuid(Kind::Volume, index))
     }
 }
 
