@@ -121,7 +121,7 @@ async fn claim_brick(
                 steps,
                 Err(format!(
                     "Failed to create brick directory for brick {hp}. Reason : {} ",
-                    strerror(e.raw_os_error().unwrap_or(libc::EIO))
+                    reason(&e)
                 )),
             )
         }
@@ -134,7 +134,7 @@ async fn claim_brick(
                 Err(format!(
                     "The provided path {} which is already present, is not a directory ({})",
                     target.path,
-                    strerror(e.raw_os_error().unwrap_or(libc::EIO))
+                    reason(&e)
                 )),
             )
         }
@@ -148,7 +148,7 @@ async fn claim_brick(
                     steps,
                     Err(format!(
                         "Failed to get extended attribute {VOLUME_ID_XATTR}, reason: {}",
-                        strerror(e.raw_os_error().unwrap_or(libc::EIO))
+                        reason(&e)
                     )),
                 )
             }
@@ -169,7 +169,7 @@ async fn claim_brick(
             steps,
             Err(format!(
                 "Failed to set extended attributes {VOLUME_ID_XATTR}, reason: {}",
-                strerror(e.raw_os_error().unwrap_or(libc::EIO))
+                reason(&e)
             )),
         );
     }
@@ -190,7 +190,7 @@ async fn claim_brick(
                 steps,
                 Err(format!(
                     "Failed to create .glusterfs directory for brick {hp}. Reason : {} ",
-                    strerror(e.raw_os_error().unwrap_or(libc::EIO))
+                    reason(&e)
                 )),
             )
         }
@@ -437,6 +437,23 @@ pub enum ReleaseError {
     Failed(String),
 }
 
+/// glusterd's text for a failed syscall's errno.
+fn reason(e: &std::io::Error) -> String {
+    strerror(e.raw_os_error().unwrap_or(libc::EIO))
+}
+
+/// Bytes from [`hex`]'s `0x`-prefixed form; `None` if the text is not that.
+pub fn unhex(text: &str) -> Option<Vec<u8>> {
+    let digits = text.strip_prefix("0x")?;
+    if digits.len() % 2 != 0 {
+        return None;
+    }
+    (0..digits.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(digits.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
 /// Text of an xattr value: a UUID if it has 16 bytes, else `0x` hex.
 pub fn xattr_text(value: &[u8]) -> String {
     match <[u8; 16]>::try_from(value) {
@@ -572,4 +589,18 @@ pub async fn release(
         report.removed_vg_tag = true;
     }
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_and_unhex_round_trip_and_bad_text_is_none() {
+        assert_eq!(unhex(&hex(&[0, 1, 0xfe])), Some(vec![0, 1, 0xfe]));
+        assert_eq!(unhex("0x"), Some(vec![]));
+        for bad in ["01", "0x1", "0xzz", "0x\u{e9}9"] {
+            assert_eq!(unhex(bad), None, "{bad}");
+        }
+    }
 }

@@ -10,7 +10,7 @@
 //! | delete | `vols/<v>` present | nothing was changed yet: the volume stays |
 //! | delete | absent | finished: bricks released, trash emptied |
 
-use super::volume_create::{pairs_to_steps, unhex};
+use super::volume_create::pairs_to_steps;
 use crate::brick::claim::{self, ClaimRecord, ReleaseError, ReleaseRequest};
 use crate::brick::engine::{Engine, SetMode};
 use crate::lvm::LvmClient;
@@ -89,7 +89,7 @@ async fn restore_previous_ids(engine: &Engine, record: &Intent, problems: &mut V
         let Some((_, text)) = record.pairs.iter().find(|(k, _)| *k == key) else {
             continue;
         };
-        let Some(value) = unhex(text) else {
+        let Some(value) = claim::unhex(text) else {
             problems.push(format!("{path}: unreadable previous volume-id {text:?}"));
             continue;
         };

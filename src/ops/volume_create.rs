@@ -785,18 +785,6 @@ pub fn steps_to_pairs(steps: &[ClaimStep]) -> Vec<(String, String)> {
     pairs
 }
 
-/// Bytes from `0x`-prefixed hex ([`claim::hex`]'s form); `None` if it is not that.
-pub(super) fn unhex(text: &str) -> Option<Vec<u8>> {
-    let digits = text.strip_prefix("0x")?;
-    if digits.len() % 2 != 0 {
-        return None;
-    }
-    (0..digits.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(digits.get(i..i + 2)?, 16).ok())
-        .collect()
-}
-
 /// The claim steps an intent recorded; an unreadable step is an error naming it.
 pub fn pairs_to_steps(pairs: &[(String, String)]) -> Result<Vec<ClaimStep>, String> {
     let get = |i: usize, field: &str| -> Option<String> {
@@ -817,9 +805,9 @@ pub fn pairs_to_steps(pairs: &[(String, String)]) -> Result<Vec<ClaimStep>, Stri
             "set-volume-id" => ClaimStep::SetVolumeId {
                 path: need("path")?,
                 previous: match get(i, "previous") {
-                    Some(text) => {
-                        Some(unhex(&text).ok_or(format!("step {i}: bad previous {text:?}"))?)
-                    }
+                    Some(text) => Some(
+                        claim::unhex(&text).ok_or(format!("step {i}: bad previous {text:?}"))?,
+                    ),
                     None => None,
                 },
             },
