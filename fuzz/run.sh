@@ -16,7 +16,7 @@ SANITIZER=${FUZZ_SANITIZER:-address}
 cd "$(dirname "$0")"
 export RUSTC_BOOTSTRAP=1
 
-TARGETS=(record rpc_header auth dump dict cli lvm_frame brick_spec create_request mgmt_v3 admin)
+TARGETS=(record rpc_header auth dump dict cli lvm_frame brick_spec create_request mgmt_v3 admin journal)
 
 cargo fuzz build --sanitizer "$SANITIZER"
 

@@ -1,21 +1,23 @@
 //! Failpoints for crash tests (cargo feature `failpoints`; without it [`hit`] is an empty
 //! inline function and the names cost nothing).
 //!
-//! With the feature, the environment variable `BRICKD_FAILPOINT=<name>[:<action>]` arms one
-//! failpoint: when the code passes it, `kill` (the default) SIGKILLs the process on the spot,
+//! With the feature, the environment variable `BRICKD_FAILPOINT=<name>[:<action>][,…]` arms
+//! failpoints: when the code passes it, `kill` (the default) SIGKILLs the process on the spot,
 //! as a crash or `kill -9` would; `error` makes [`hit`] return an error the caller treats like
 //! a failed step; `sleep-<ms>` pauses the task there (for tests that need a transaction to be
 //! in progress). The names are listed in [`NAMES`] and in docs/volumes.md.
 
 /// Every failpoint, in the order a create or delete passes them.
-pub const NAMES: [&str; 7] = [
-    "create.after-intent",
+pub const NAMES: [&str; 9] = [
+    "create.before-journal",
+    "create.after-journal",
     "create.after-claim",
-    "create.after-claimed-intent",
     "create.after-store",
     "create.after-publish",
-    "delete.after-intent",
+    "delete.before-journal",
+    "delete.after-journal",
     "delete.after-store",
+    "journal.before-retire",
 ];
 
 /// What an armed failpoint asks of its caller.
@@ -35,10 +37,14 @@ pub fn hit(name: &str) -> Action {
     let Ok(armed) = std::env::var("BRICKD_FAILPOINT") else {
         return Action::Pass;
     };
-    let (point, action) = armed.split_once(':').unwrap_or((armed.as_str(), "kill"));
-    if point != name {
+    // Several may be armed, comma-separated.
+    let Some((_, action)) = armed
+        .split(',')
+        .map(|one| one.split_once(':').unwrap_or((one, "kill")))
+        .find(|(point, _)| *point == name)
+    else {
         return Action::Pass;
-    }
+    };
     tracing::warn!(failpoint = name, action, "failpoint hit");
     match action {
         "error" => Action::Error,

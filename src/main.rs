@@ -49,7 +49,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => {
             init_logging(&args.log_level);
             // Finish or undo what a crashed commit left, before the workdir is read.
-            if let Err(message) = recover_intents(&args.workdir) {
+            if let Err(message) = recover_journal(&args.workdir) {
                 eprintln!("brickd: {message}");
                 return ExitCode::FAILURE;
             }
@@ -90,26 +90,36 @@ fn main() -> ExitCode {
     }
 }
 
-/// Runs start-up recovery of intent records (src/ops/recover.rs) with a brick engine of its
-/// own; an intent whose steps cannot be done keeps its record and is reported, and the start
-/// goes on (the volume stays as recovery left it).
-fn recover_intents(workdir: &std::path::Path) -> Result<(), String> {
+/// Runs start-up recovery of the commit journal (src/ops/recover.rs) with a brick engine of
+/// its own: every record left is redone, then the journal is removed. What could not be done
+/// is logged as an error and the start goes on (the volume stays as recovery left it).
+fn recover_journal(workdir: &std::path::Path) -> Result<(), String> {
     use brickd::brick::engine::{Engine, EngineConfig};
-    let pending = brickd::store::intent::list(workdir)
-        .map_err(|e| format!("cannot read intent records: {e}"))?;
-    if pending.is_empty() {
-        return Ok(());
+    use brickd::store::journal;
+    let (records, tails) =
+        journal::read_all(workdir).map_err(|e| format!("cannot read the commit journal: {e}"))?;
+    for (path, offset, why) in &tails {
+        // A record whose append never finished: its commit went no further.
+        tracing::info!(path = %path.display(), offset, reason = %why, "journal ends in a cut-off record (ignored)");
+    }
+    if records.is_empty() {
+        journal::clear(workdir).map_err(|e| format!("cannot remove the commit journal: {e}"))?;
+        return brickd::store::Store::new(workdir)
+            .empty_trash()
+            .map_err(|e| e.to_string());
     }
     let engine = Engine::start(EngineConfig::default())
-        .map_err(|e| format!("intent records need the brick engine: {e}"))?;
-    let lvm = match brickd::ops::recover::needs_lvm(workdir) {
-        Ok(true) => brickd::lvm::LvmClient::start(brickd::lvm::LvmConfig::default()).ok(),
-        _ => None,
+        .map_err(|e| format!("the commit journal needs the brick engine: {e}"))?;
+    let lvm = if brickd::ops::recover::needs_lvm(&records) {
+        brickd::lvm::LvmClient::start(brickd::lvm::LvmConfig::default()).ok()
+    } else {
+        None
     };
     let done = futures_lite::future::block_on(brickd::ops::recover::recover(
         workdir,
         &engine,
         lvm.as_ref(),
+        &records,
     ))
     .map_err(|e| format!("recovery failed: {e}"))?;
     for r in done {

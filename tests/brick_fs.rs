@@ -658,6 +658,7 @@ fn release_refuses_a_wrong_id_and_removes_the_right_one() {
             volume_id: wrong,
             remove_gfid: true,
             vg: None,
+            sync: true,
         },
     ))
     .unwrap_err();
@@ -682,6 +683,7 @@ fn release_refuses_a_wrong_id_and_removes_the_right_one() {
             volume_id: id,
             remove_gfid: true,
             vg: None,
+            sync: true,
         },
     ))
     .unwrap();
@@ -982,6 +984,7 @@ fn volume_group_bricks_are_checked_tagged_untagged_and_released() {
             volume_id: id,
             remove_gfid: false,
             vg: Some(vg.name.clone()),
+            sync: true,
         },
     ))
     .unwrap_err();
@@ -1001,6 +1004,7 @@ fn volume_group_bricks_are_checked_tagged_untagged_and_released() {
             volume_id: other,
             remove_gfid: false,
             vg: Some(vg.name.clone()),
+            sync: true,
         },
     ))
     .unwrap();

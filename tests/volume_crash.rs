@@ -48,8 +48,9 @@ mod crash {
             .collect()
     }
 
-    fn no_intents(workdir: &Path) -> bool {
-        std::fs::read_dir(workdir.join("brickd/intents"))
+    /// Recovery redid the journal and removed it.
+    fn no_journal(workdir: &Path) -> bool {
+        std::fs::read_dir(workdir.join("brickd/journal"))
             .map(|d| d.count() == 0)
             .unwrap_or(true)
     }
@@ -75,10 +76,11 @@ mod crash {
         let disk = Xfs::new();
         let keep = tempfile::tempdir().unwrap();
         let h = host();
+        // Before the journal record nothing has changed; after it, the create is redone.
         for (failpoint, created) in [
-            ("create.after-intent", false),
-            ("create.after-claim", false),
-            ("create.after-claimed-intent", false),
+            ("create.before-journal", false),
+            ("create.after-journal", true),
+            ("create.after-claim", true),
             ("create.after-store", true),
             ("create.after-publish", true),
         ] {
@@ -88,8 +90,8 @@ mod crash {
             let spec = format!("{h}:{}", brick.display());
             let b = crash_during(&workdir, failpoint, &["volume", "create", "v", &spec]);
             assert!(
-                no_intents(&workdir),
-                "{failpoint}: intent left after recovery"
+                no_journal(&workdir),
+                "{failpoint}: journal left after recovery"
             );
             if created {
                 assert_eq!(volumes(&b), ["v"], "{failpoint}");
@@ -122,8 +124,8 @@ mod crash {
     }
 
     #[test]
-    fn a_forced_create_killed_mid_commit_puts_the_replaced_id_back() {
-        if must_skip("a_forced_create_killed_mid_commit_puts_the_replaced_id_back") {
+    fn a_forced_create_killed_mid_commit_is_redone_or_keeps_the_replaced_id() {
+        if must_skip("a_forced_create_killed_mid_commit_is_redone_or_keeps_the_replaced_id") {
             return;
         }
         let disk = Xfs::new();
@@ -131,8 +133,8 @@ mod crash {
         let h = host();
         let stale = [7u8; 16];
         for failpoint in [
+            "create.before-journal",
             "create.after-claim",
-            "create.after-claimed-intent",
             "create.after-store",
         ] {
             let workdir = keep.path().join(failpoint);
@@ -147,10 +149,10 @@ mod crash {
                 &["volume", "create", "v", &spec, "force"],
             );
             assert!(
-                no_intents(&workdir),
-                "{failpoint}: intent left after recovery"
+                no_journal(&workdir),
+                "{failpoint}: journal left after recovery"
             );
-            if failpoint == "create.after-store" {
+            if failpoint != "create.before-journal" {
                 // The new state: the volume, and its id on the brick.
                 assert_eq!(volumes(&b), ["v"], "{failpoint}");
                 assert_ne!(get_xattr(&brick, VOLUME_ID_XATTR), Some(stale.to_vec()));
@@ -170,6 +172,50 @@ mod crash {
     }
 
     #[test]
+    fn a_failed_forced_create_puts_the_replaced_id_back_and_a_crash_keeps_it_undone() {
+        if must_skip("a_failed_forced_create_puts_the_replaced_id_back_and_a_crash_keeps_it_undone")
+        {
+            return;
+        }
+        let disk = Xfs::new();
+        let keep = tempfile::tempdir().unwrap();
+        let workdir = keep.path().join("workdir");
+        let brick = disk.path("b");
+        std::fs::create_dir(&brick).unwrap();
+        let stale = [7u8; 16];
+        super::common::fs::set_xattr(&brick, VOLUME_ID_XATTR, &stale);
+        let before = snapshot(&disk.mount);
+        // The store step fails after the claim replaced the stale id; the journal is not
+        // retired, so the restart finds the create and its abort record.
+        let mut b = start(
+            &workdir,
+            Some("create.after-store:error,journal.before-retire:sleep-60000"),
+        );
+        let spec = format!("{}:{}", host(), brick.display());
+        let (code, out, err, _) = gluster(&b.socket, &["volume", "create", "v", &spec, "force"]);
+        assert_eq!(code, 1, "{out}{err}");
+        assert!(
+            format!("{out}{err}").contains("failpoint create.after-store"),
+            "{out}{err}"
+        );
+        assert!(volumes(&b).is_empty());
+        assert_eq!(get_xattr(&brick, VOLUME_ID_XATTR), Some(stale.to_vec()));
+        assert_eq!(snapshot(&disk.mount), before, "undone at once");
+        let journal = std::fs::read_dir(workdir.join("brickd/journal"))
+            .unwrap()
+            .count();
+        assert_eq!(journal, 1, "the records wait in the journal");
+        b.signal(libc::SIGKILL);
+        b.wait_exit(Duration::from_secs(10)).expect("killed");
+        drop(b);
+        let b = start(&workdir, None);
+        assert!(no_journal(&workdir), "journal left after recovery");
+        assert!(volumes(&b).is_empty(), "the failed create stays undone");
+        assert!(!workdir.join("vols/v").exists());
+        assert_eq!(snapshot(&disk.mount), before, "after the restart");
+    }
+
+    #[test]
     fn a_delete_killed_at_any_step_is_whole_or_absent_after_restart() {
         if must_skip("a_delete_killed_at_any_step_is_whole_or_absent_after_restart") {
             return;
@@ -177,7 +223,11 @@ mod crash {
         let disk = Xfs::new();
         let keep = tempfile::tempdir().unwrap();
         let h = host();
-        for (failpoint, deleted) in [("delete.after-intent", false), ("delete.after-store", true)] {
+        for (failpoint, deleted) in [
+            ("delete.before-journal", false),
+            ("delete.after-journal", true),
+            ("delete.after-store", true),
+        ] {
             let workdir = keep.path().join(failpoint);
             let brick = disk.path(failpoint);
             let spec = format!("{h}:{}", brick.display());
@@ -188,8 +238,8 @@ mod crash {
             }
             let b = crash_during(&workdir, failpoint, &["volume", "delete", "v"]);
             assert!(
-                no_intents(&workdir),
-                "{failpoint}: intent left after recovery"
+                no_journal(&workdir),
+                "{failpoint}: journal left after recovery"
             );
             if deleted {
                 assert!(volumes(&b).is_empty(), "{failpoint}");

@@ -195,21 +195,9 @@ async fn claim_brick(
             )
         }
     }
-    // Make the claim durable: the brick directory (its xattr and .glusterfs entry) and, when
-    // the brick directory is new, its parent's entry.
-    let mut result = engine.fsync(&fd, false).await.map_err(|e| e.to_string());
-    if result.is_ok() && matches!(steps.first(), Some(ClaimStep::CreatedBrickDir { .. })) {
-        if let Some(parent) = path.parent() {
-            result = match engine.open_dir(None, parent).await {
-                Ok(pfd) => engine.fsync(&pfd, false).await.map_err(|e| e.to_string()),
-                Err(e) => Err(e.to_string()),
-            };
-        }
-    }
-    (
-        steps,
-        result.map_err(|e| format!("Failed to sync brick {hp}: {e}")),
-    )
+    // Not synced: the caller's journal record redoes the claim after a crash, and its
+    // retirement syncs the brick's file system.
+    (steps, Ok(()))
 }
 
 /// Claims `targets` for `volume_id`. On success, the record of every change; on failure,
@@ -390,6 +378,9 @@ pub struct ReleaseRequest {
     pub remove_gfid: bool,
     /// The volume group whose tag for this volume to remove.
     pub vg: Option<String>,
+    /// fsync the brick directory before answering (the operator command); a commit whose
+    /// journal record redoes the release leaves that to the journal's retirement.
+    pub sync: bool,
 }
 
 /// What a release did.
@@ -578,10 +569,12 @@ pub async fn release(
             .notes
             .push("trusted.gfid and .glusterfs left alone: the volume-id was not removed".into());
     }
-    engine
-        .fsync(&fd, false)
-        .await
-        .map_err(|e| ReleaseError::Failed(format!("sync {}: {e}", req.path)))?;
+    if req.sync {
+        engine
+            .fsync(&fd, false)
+            .await
+            .map_err(|e| ReleaseError::Failed(format!("sync {}: {e}", req.path)))?;
+    }
     if let (Some(vg), Some(lvm)) = (untag, lvm) {
         lvm.change_tags(&vg, &[], &[volume_tag(&expected)])
             .await

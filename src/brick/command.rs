@@ -251,6 +251,7 @@ fn release_command(a: ReleaseArgs) -> ExitCode {
         volume_id,
         remove_gfid: a.gfid,
         vg: a.vg.clone(),
+        sync: true,
     };
     let result = block_on(release(&engine, lvm.as_ref(), &req));
     let (line, code) = match &result {

@@ -149,6 +149,7 @@ async fn phases(
     participants: &[&dyn Participant],
     op: &mut dyn Operation,
 ) -> TxnResult {
+    let started = std::time::Instant::now();
     let mut answers = Vec::with_capacity(participants.len());
     for p in participants {
         match p.stage(txn, op).await {
@@ -157,7 +158,9 @@ async fn phases(
         }
     }
     op.merge_stage(answers);
+    let staged = started.elapsed();
     op.brick_op(txn).await.map_err(|e| (Phase::BrickOp, e))?;
+    let brick_op = started.elapsed();
     let mut reply = None;
     for p in participants {
         match p.commit(txn, op).await {
@@ -170,6 +173,13 @@ async fn phases(
             Err(e) => return Err((Phase::Commit, e)),
         }
     }
+    tracing::debug!(
+        txn = %txn.id,
+        stage_us = staged.as_micros() as u64,
+        brick_op_us = (brick_op - staged).as_micros() as u64,
+        commit_us = (started.elapsed() - brick_op).as_micros() as u64,
+        "transaction phases"
+    );
     Ok(reply.unwrap_or_default())
 }
 

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod cli;
 mod engine_io;
 mod failpoints;
+pub mod journal;
 pub mod local_node;
 pub mod mgmt_v3;
 pub mod peer_list;
@@ -37,4 +38,6 @@ pub struct NodeContext {
     /// The LVM helper, started the first time a `?VG` brick needs it (`None` inside: it could
     /// not start). Shared by every shard.
     pub lvm: Arc<OnceLock<Option<LvmClient>>>,
+    /// Numbers commit journal records across the shards (`store::journal`).
+    pub journal_seq: Arc<std::sync::atomic::AtomicU64>,
 }

@@ -1,209 +1,352 @@
-//! Start-up recovery: every intent record a crashed commit left is finished or undone before
-//! brickd loads its workdir, so the store and the bricks hold the old state or the new state,
-//! never a mix.
+//! Start-up recovery: every record left in the commit journal (`store::journal`) is redone, in
+//! sequence order, before brickd loads its workdir, so the store and the bricks hold the state
+//! each record's commit was making — or, for a create that failed and said so, the state
+//! before it. Never a mix.
 //!
-//! | record | store | what happens |
-//! |---|---|---|
-//! | create, any stage | `vols/<v>/info` and `cksum` present (the store commit finished) | kept: the create is done |
-//! | create, `begun` | incomplete or absent | partial `vols/<v>` removed; each brick released if it carries this volume's id (the claim may have got that far); VG tags removed |
-//! | create, `claimed` | incomplete or absent | partial `vols/<v>` removed; the recorded claim steps rolled back exactly |
-//! | delete | `vols/<v>` present | nothing was changed yet: the volume stays |
-//! | delete | absent | finished: bricks released, trash emptied |
+//! A record is left when brickd stopped before the journal was retired: the commit may have
+//! got anywhere after its append (the client may have had its answer), or it may have
+//! finished with its changes not yet synced. Redoing is idempotent:
+//!
+//! | record | what happens |
+//! |---|---|
+//! | create | each brick claimed (directory, volume-id unless it is already this volume's, `.glusterfs`, VG tag); every store file rewritten from the record, synced. A brick that carries another volume's id (one the record did not replace) means the brick went elsewhere since: the create is undone instead |
+//! | abort (a create that failed) | the create undone: `vols/<v>` removed if it is this volume's; each brick released if it carries this volume's id, directories the claim made removed if empty, a replaced id put back, VG tags removed |
+//! | delete | `vols/<v>` removed if it is this volume's; each brick released if it carries this volume's id |
+//!
+//! Then every touched file system is synced and the journal removed.
 
-use super::volume_create::pairs_to_steps;
-use crate::brick::claim::{self, ClaimRecord, ReleaseError, ReleaseRequest};
+use crate::brick::claim::{self, ReleaseError, ReleaseRequest};
 use crate::brick::engine::{Engine, SetMode};
-use crate::lvm::LvmClient;
-use crate::store::intent::{self, Intent};
-use crate::store::{layout, Store, StoreError};
-use std::path::Path;
+use crate::brick::validate::VOLUME_ID_XATTR;
+use crate::lvm::{volume_tag, LvmClient};
+use crate::model::Uuid;
+use crate::store::journal::{self, Record};
+use crate::store::{layout, write_atomic, Store, StoreError};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 
 /// What recovery did with one record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recovered {
-    /// The record.
+    /// The record's transaction.
     pub txn: String,
-    /// `create v1: finished`, `create v1: undone`, …
+    /// `create v1: redone`, `create v1: undone`, …
     pub outcome: String,
     /// Steps that could not be done (left for the operator, named).
     pub problems: Vec<String>,
 }
 
-/// The bricks (path, volume group) an intent names.
-fn bricks(record: &Intent) -> Vec<(String, Option<String>)> {
+/// A brick a record names.
+struct BrickEntry {
+    path: String,
+    vg: Option<String>,
+    existed: bool,
+    previous: Option<String>,
+}
+
+fn bricks(record: &Record) -> Vec<BrickEntry> {
     let mut out = Vec::new();
     for i in 0.. {
-        let key = format!("brick-{i}");
-        let Some((_, path)) = record.pairs.iter().find(|(k, _)| *k == key) else {
+        let Some(path) = record.get(&format!("brick-{i}")) else {
             break;
         };
-        let vg_key = format!("brick-{i}.vg");
-        let vg = record
-            .pairs
-            .iter()
-            .find(|(k, _)| *k == vg_key)
-            .map(|(_, v)| v.clone());
-        out.push((path.clone(), vg));
+        out.push(BrickEntry {
+            path: path.to_string(),
+            vg: record.get(&format!("brick-{i}.vg")).map(str::to_owned),
+            existed: record.get(&format!("brick-{i}.existed")) != Some("0"),
+            previous: record
+                .get(&format!("brick-{i}.previous-volume-id"))
+                .map(str::to_owned),
+        });
     }
     out
 }
 
-/// Does any intent under `workdir` name a volume group (so recovery needs the LVM helper)?
-pub fn needs_lvm(workdir: &Path) -> Result<bool, StoreError> {
-    Ok(intent::list(workdir)?
+/// Does any record name a volume group (so recovery needs the LVM helper)?
+pub fn needs_lvm(records: &[Record]) -> bool {
+    records
         .iter()
-        .any(|r| bricks(r).iter().any(|(_, vg)| vg.is_some())))
+        .any(|r| bricks(r).iter().any(|b| b.vg.is_some()))
+}
+
+/// The volume-id in `vols/<name>/info`, if the file is there and says one.
+fn stored_volume_id(workdir: &Path, name: &str) -> Option<Uuid> {
+    let info = layout::volume_dir(workdir, name).join(layout::VOLUME_INFO);
+    let text = std::fs::read_to_string(info).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("volume-id="))
+        .and_then(|v| Uuid::parse(v.trim()).ok())
+}
+
+/// Removes `vols/<name>` if it is volume `id`'s (or has no readable id: a store step cut
+/// short by the record's own commit).
+fn remove_store(workdir: &Path, record: &Record, problems: &mut Vec<String>) {
+    let dir = layout::volume_dir(workdir, &record.volname);
+    if !dir.exists() {
+        return;
+    }
+    match stored_volume_id(workdir, &record.volname) {
+        Some(id) if id != record.volume_id => {}
+        _ => {
+            if let Err(e) =
+                Store::new(workdir).remove_volume(&record.volname, &record.txn.to_string())
+            {
+                problems.push(e.to_string());
+            }
+        }
+    }
+}
+
+async fn volume_id_on(engine: &Engine, path: &str) -> std::io::Result<Option<Vec<u8>>> {
+    let fd = engine.open_dir(None, Path::new(path)).await?;
+    match engine.fgetxattr(&fd, VOLUME_ID_XATTR, 64).await {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.raw_os_error() == Some(libc::ENODATA) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 async fn release_all(
     engine: &Engine,
     lvm: Option<&LvmClient>,
-    record: &Intent,
+    record: &Record,
     problems: &mut Vec<String>,
 ) {
-    for (path, vg) in bricks(record) {
-        // A brick directory the claim never made has nothing to release (its VG tag, if any,
-        // is removed before the directory is opened).
-        let missing = !Path::new(&path).exists();
+    for brick in bricks(record) {
+        let missing = !Path::new(&brick.path).exists();
         let request = ReleaseRequest {
-            path: path.clone(),
+            path: brick.path.clone(),
             volume_id: record.volume_id,
             remove_gfid: false,
-            vg,
+            vg: brick.vg.clone(),
+            sync: false,
         };
         match claim::release(engine, lvm, &request).await {
             Ok(_) => {}
             // Another volume's id: not ours to touch.
             Err(ReleaseError::WrongVolume { .. }) | Err(ReleaseError::WrongVolumeGroup { .. }) => {}
             Err(ReleaseError::Failed(_)) if missing => {}
-            Err(e) => problems.push(format!("{path}: {e}")),
+            Err(e) => problems.push(format!("{}: {e}", brick.path)),
         }
     }
 }
 
-/// After a forced claim cut short: the volume-id it replaced goes back (only where the brick
-/// now carries none, that is where `release_all` removed this volume's).
-async fn restore_previous_ids(engine: &Engine, record: &Intent, problems: &mut Vec<String>) {
-    for (i, (path, _)) in bricks(record).iter().enumerate() {
-        let key = format!("brick-{i}.previous-volume-id");
-        let Some((_, text)) = record.pairs.iter().find(|(k, _)| *k == key) else {
+/// Undoes a create: its store, then on each brick that now carries no volume-id (this
+/// volume's released, or never set) what the claim would have made, and a replaced id.
+async fn undo_create(
+    workdir: &Path,
+    engine: &Engine,
+    lvm: Option<&LvmClient>,
+    record: &Record,
+    problems: &mut Vec<String>,
+) {
+    remove_store(workdir, record, problems);
+    release_all(engine, lvm, record, problems).await;
+    for brick in bricks(record) {
+        if !matches!(volume_id_on(engine, &brick.path).await, Ok(None)) {
+            // Missing, unreadable, or another volume's brick: nothing of ours is left there.
             continue;
-        };
-        let Some(value) = claim::unhex(text) else {
-            problems.push(format!("{path}: unreadable previous volume-id {text:?}"));
-            continue;
-        };
-        let restored = async {
-            let fd = engine.open_dir(None, Path::new(path)).await?;
-            engine
-                .fsetxattr(
-                    &fd,
-                    crate::brick::validate::VOLUME_ID_XATTR,
-                    &value,
-                    SetMode::Create,
-                )
+        }
+        let path = Path::new(&brick.path);
+        let _ = engine
+            .unlinkat(None, &path.join(claim::GLUSTERFS_DIR), true)
+            .await;
+        if let Some(text) = &brick.previous {
+            let Some(value) = claim::unhex(text) else {
+                problems.push(format!(
+                    "{}: unreadable previous volume-id {text:?}",
+                    brick.path
+                ));
+                continue;
+            };
+            let restored = async {
+                let fd = engine.open_dir(None, path).await?;
+                engine
+                    .fsetxattr(&fd, VOLUME_ID_XATTR, &value, SetMode::Create)
+                    .await
+            };
+            match restored.await {
+                Ok(()) => {}
+                Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
+                Err(e) => problems.push(format!(
+                    "{}: restoring the previous volume-id: {e}",
+                    brick.path
+                )),
+            }
+        } else if !brick.existed {
+            // rmdir refuses a directory with content.
+            let _ = engine.unlinkat(None, path, true).await;
+        }
+    }
+}
+
+/// Why redoing a claim stopped.
+enum ClaimProblem {
+    /// The brick carries another volume's id: the brick went elsewhere.
+    Taken(String),
+    /// Anything else (a brick file system not mounted, …): the volume stays, named.
+    Failed(String),
+}
+
+async fn redo_claim(
+    engine: &Engine,
+    lvm: Option<&LvmClient>,
+    record: &Record,
+    brick: &BrickEntry,
+) -> Result<(), ClaimProblem> {
+    let failed = |what: &str, e: std::io::Error| {
+        ClaimProblem::Failed(format!("{}: {what}: {e}", brick.path))
+    };
+    let path = Path::new(&brick.path);
+    match engine.mkdirat(None, path, claim::BRICK_DIR_MODE).await {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
+        Err(e) => return Err(failed("create the brick directory", e)),
+    }
+    let fd = engine
+        .open_dir(None, path)
+        .await
+        .map_err(|e| failed("open", e))?;
+    let ours = record.volume_id.as_bytes().to_vec();
+    let mode = match engine.fgetxattr(&fd, VOLUME_ID_XATTR, 64).await {
+        Ok(v) if v == ours => None,
+        Ok(v) if brick.previous.as_deref() == Some(claim::hex(&v).as_str()) => {
+            Some(SetMode::Replace)
+        }
+        Ok(v) => {
+            return Err(ClaimProblem::Taken(format!(
+                "{} carries volume-id {} (another volume's)",
+                brick.path,
+                claim::hex(&v)
+            )))
+        }
+        Err(e) if e.raw_os_error() == Some(libc::ENODATA) => Some(SetMode::Create),
+        Err(e) => return Err(failed("read the volume-id", e)),
+    };
+    if let Some(mode) = mode {
+        engine
+            .fsetxattr(&fd, VOLUME_ID_XATTR, &ours, mode)
+            .await
+            .map_err(|e| failed("set the volume-id", e))?;
+    }
+    match engine
+        .mkdirat(
+            Some(&fd),
+            Path::new(claim::GLUSTERFS_DIR),
+            claim::GLUSTERFS_DIR_MODE,
+        )
+        .await
+    {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
+        Err(e) => return Err(failed("create .glusterfs", e)),
+    }
+    if let (Some(vg), Some(lvm)) = (&brick.vg, lvm) {
+        let tag = volume_tag(&record.volume_id.to_string());
+        let info = lvm
+            .vg_info(vg)
+            .await
+            .map_err(|e| ClaimProblem::Failed(format!("volume group {vg}: {e}")))?;
+        match info {
+            Some(info) if info.tags.contains(&tag) => {}
+            Some(_) => lvm
+                .change_tags(vg, &[tag], &[])
                 .await
-        };
-        match restored.await {
+                .map_err(|e| ClaimProblem::Failed(format!("volume group {vg}: {e}")))?,
+            None => {
+                return Err(ClaimProblem::Failed(format!(
+                    "volume group {vg} does not exist"
+                )))
+            }
+        }
+    } else if brick.vg.is_some() {
+        return Err(ClaimProblem::Failed("LVM is not available".into()));
+    }
+    Ok(())
+}
+
+/// Redoes a create; the outcome.
+async fn redo_create(
+    workdir: &Path,
+    engine: &Engine,
+    lvm: Option<&LvmClient>,
+    record: &Record,
+    problems: &mut Vec<String>,
+) -> &'static str {
+    for brick in bricks(record) {
+        match redo_claim(engine, lvm, record, &brick).await {
             Ok(()) => {}
-            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
-            Err(e) => problems.push(format!("{path}: restoring the previous volume-id: {e}")),
+            Err(ClaimProblem::Failed(p)) => problems.push(p),
+            Err(ClaimProblem::Taken(p)) => {
+                problems.push(p);
+                undo_create(workdir, engine, lvm, record, problems).await;
+                return "undone (a brick belongs to another volume now)";
+            }
         }
     }
-}
-
-/// After a claim cut short: `.glusterfs` if empty, and the brick directory if the intent says
-/// it did not exist before and it is empty (rmdir refuses anything with content).
-async fn remove_made_dirs(engine: &Engine, record: &Intent) {
-    for (i, (path, _)) in bricks(record).iter().enumerate() {
-        let brick = Path::new(path);
-        let _ = engine.unlinkat(None, &brick.join(".glusterfs"), true).await;
-        let key = format!("brick-{i}.existed");
-        let existed = record
-            .pairs
-            .iter()
-            .find(|(k, _)| *k == key)
-            .map_or(true, |(_, v)| v != "0");
-        if !existed {
-            let _ = engine.unlinkat(None, brick, true).await;
+    for (rel, bytes) in &record.files {
+        let path = workdir.join(rel);
+        let made = path
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .map_err(|e| StoreError::io("create the directory", &path, e))
+            .and_then(|()| write_atomic(&path, bytes));
+        if let Err(e) = made {
+            problems.push(e.to_string());
         }
     }
+    "redone"
 }
 
-/// Finishes or undoes every intent record under `workdir`.
+/// Redoes every record under `workdir`'s journal, syncs, and removes the journal.
 pub async fn recover(
     workdir: &Path,
     engine: &Engine,
     lvm: Option<&LvmClient>,
+    records: &[Record],
 ) -> Result<Vec<Recovered>, StoreError> {
-    let store = Store::new(workdir);
+    let aborted: BTreeSet<Uuid> = records
+        .iter()
+        .filter(|r| r.op == "abort")
+        .map(|r| r.txn)
+        .collect();
+    let mut touched: Vec<PathBuf> = vec![workdir.to_path_buf()];
     let mut done = Vec::new();
-    for record in intent::list(workdir)? {
-        let vol_dir = layout::volume_dir(workdir, &record.volname);
-        // Complete: every file the intent lists (records without a list: info and cksum).
-        let listed: Vec<&str> = record
-            .pairs
-            .iter()
-            .filter(|(k, _)| k.starts_with("file-"))
-            .map(|(_, v)| v.as_str())
-            .collect();
-        let complete = vol_dir.join(layout::VOLUME_INFO).exists()
-            && vol_dir.join(layout::CKSUM).exists()
-            && listed.iter().all(|rel| workdir.join(rel).exists());
+    for record in records {
         let mut problems = Vec::new();
+        touched.extend(bricks(record).into_iter().map(|b| PathBuf::from(b.path)));
         let outcome = match record.op.as_str() {
-            "create" if complete => "finished (the store was written)",
-            "create" => {
-                if vol_dir.exists() {
-                    store.remove_volume(&record.volname, &record.txn.to_string())?;
-                }
-                if record.stage == "claimed" {
-                    match pairs_to_steps(&record.pairs) {
-                        Ok(steps) => {
-                            if let Err(failures) =
-                                claim::rollback(engine, lvm, &ClaimRecord { steps }).await
-                            {
-                                problems.extend(failures);
-                            }
-                        }
-                        Err(e) => {
-                            problems.push(format!("unreadable claim record ({e}); released by id"));
-                            release_all(engine, lvm, &record, &mut problems).await;
-                        }
-                    }
-                } else {
-                    // The claim may have got part of the way: release by id, then remove
-                    // what it would have made if it is still empty.
-                    release_all(engine, lvm, &record, &mut problems).await;
-                    remove_made_dirs(engine, &record).await;
-                    restore_previous_ids(engine, &record, &mut problems).await;
-                }
-                "undone"
+            // Undone where its abort record stands.
+            "create" if aborted.contains(&record.txn) => continue,
+            "create" => redo_create(workdir, engine, lvm, record, &mut problems).await,
+            "abort" => {
+                undo_create(workdir, engine, lvm, record, &mut problems).await;
+                "undone (it had failed)"
             }
-            "delete" if vol_dir.exists() => "undone (the volume was never removed)",
             "delete" => {
-                release_all(engine, lvm, &record, &mut problems).await;
-                "finished (bricks released)"
+                remove_store(workdir, record, &mut problems);
+                release_all(engine, lvm, record, &mut problems).await;
+                "finished"
             }
             other => {
-                problems.push(format!("unknown operation {other:?}: record left in place"));
-                done.push(Recovered {
-                    txn: record.txn.to_string(),
-                    outcome: format!("{other} {}: left", record.volname),
-                    problems,
-                });
-                continue;
+                problems.push(format!("unknown operation {other:?}: skipped"));
+                "skipped"
             }
         };
-        if problems.is_empty() {
-            intent::remove(workdir, record.txn)?;
-        }
+        let op = if record.op == "abort" {
+            "create"
+        } else {
+            record.op.as_str()
+        };
         done.push(Recovered {
             txn: record.txn.to_string(),
-            outcome: format!("{} {}: {outcome}", record.op, record.volname),
+            outcome: format!("{op} {}: {outcome}", record.volname),
             problems,
         });
     }
-    store.empty_trash()?;
+    super::journal::syncfs_all(&touched).map_err(|e| StoreError::io("sync", workdir, e))?;
+    journal::clear(workdir)
+        .map_err(|e| StoreError::io("remove the journal", journal::journal_dir(workdir), e))?;
+    Store::new(workdir).empty_trash()?;
     Ok(done)
 }

@@ -66,8 +66,10 @@ pub struct ShardState {
     /// is ignored).
     catalog: RefCell<(u64, Arc<Catalog>)>,
     mesh: Box<dyn Mesh>,
-    spawner: Spawner,
+    spawner: Rc<dyn Fn(LocalFuture<'static, ()>)>,
     me: Weak<ShardState>,
+    /// This shard's commit journal.
+    pub journal: Rc<super::journal::ShardJournal>,
     /// Told when volfiles changed (`server` sends FETCHSPEC to this shard's connections).
     volfile_hook: RefCell<Option<Box<dyn Fn()>>>,
     /// Connections of this shard that took locks (mgmt v3 LOCK from a peer): their locks are
@@ -85,8 +87,16 @@ impl ShardState {
         mesh: Box<dyn Mesh>,
         spawner: Spawner,
     ) -> Rc<Self> {
+        let spawner: Rc<dyn Fn(LocalFuture<'static, ()>)> = Rc::from(spawner);
+        let journal = super::journal::ShardJournal::new(
+            index,
+            node.workdir.clone(),
+            node.journal_seq.clone(),
+            spawner.clone(),
+        );
         Rc::new_cyclic(|me| ShardState {
             index,
+            journal,
             shard_count,
             node,
             volumes: RefCell::new(BTreeMap::new()),
@@ -344,6 +354,7 @@ pub(crate) mod tests {
                 peers: Vec::new(),
                 engine: None,
                 lvm: Arc::new(std::sync::OnceLock::new()),
+                journal_seq: Arc::new(std::sync::atomic::AtomicU64::new(0)),
             }),
             Arc::new(Catalog::new()),
             Box::new(NoMesh),

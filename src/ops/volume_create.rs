@@ -17,7 +17,7 @@ use super::engine_io;
 use super::failpoints;
 use super::local_node::LocalNode;
 use super::shard::ShardState;
-use crate::brick::claim::{self, ClaimRecord, ClaimStep, ClaimTarget};
+use crate::brick::claim::{self, ClaimRecord, ClaimTarget};
 use crate::brick::engine::Engine;
 use crate::brick::host::HostMap;
 use crate::brick::validate::{self, Env, ExistingBrick, GroupKind, Report, Request};
@@ -26,7 +26,7 @@ use crate::cluster::txn::{self, LocalFuture, Operation, Participant, TxnError, T
 use crate::lvm::{LvmClient, LvmConfig};
 use crate::model::{Brick, Extra, OptionsOrder, Transport, Uuid, Volume, VolumeType};
 use crate::proto::dict::Dict;
-use crate::store::intent::{self, Intent};
+use crate::store::journal::Record;
 use crate::store::Store;
 use crate::volgen;
 use std::path::{Path, PathBuf};
@@ -388,20 +388,10 @@ impl CreateOp {
             .collect()
     }
 
-    fn intent(
-        &self,
-        txn: &TxnInfo,
-        stage: &str,
-        record: Option<&ClaimRecord>,
-        files: &[(PathBuf, Vec<u8>)],
-    ) -> Intent {
+    /// The journal record of this create: the bricks (what existed, the ids a forced claim
+    /// replaces, volume groups) and every store file with its bytes.
+    fn record(&self, txn: &TxnInfo, op: &str, files: &[(PathBuf, Vec<u8>)]) -> Record {
         let mut pairs = Vec::new();
-        // The files the store step writes: recovery keeps the volume only if all are there.
-        let workdir = &self.state.node.workdir;
-        for (i, (path, _)) in files.iter().enumerate() {
-            let rel = path.strip_prefix(workdir).unwrap_or(path);
-            pairs.push((format!("file-{i}"), rel.to_string_lossy().into_owned()));
-        }
         let before = self
             .report
             .iter()
@@ -416,10 +406,9 @@ impl CreateOp {
             });
         for (i, (t, (existed, previous))) in self.targets().iter().zip(before).enumerate() {
             pairs.push((format!("brick-{i}"), t.path.clone()));
-            // Whether the directory was there before: recovery of a claim cut short removes
-            // only what the claim made.
+            // Whether the directory was there before: undoing removes only what the claim made.
             pairs.push((format!("brick-{i}.existed"), u8::from(existed).to_string()));
-            // The id a forced claim will replace, for recovery to put back.
+            // The id a forced claim replaces: redo may replace it, undo puts it back.
             if let (true, Some(previous)) = (self.request.force, previous) {
                 pairs.push((
                     format!("brick-{i}.previous-volume-id"),
@@ -430,16 +419,26 @@ impl CreateOp {
                 pairs.push((format!("brick-{i}.vg"), vg.clone()));
             }
         }
-        if let Some(record) = record {
-            pairs.extend(steps_to_pairs(&record.steps));
-        }
-        Intent {
+        let workdir = &self.state.node.workdir;
+        let files = if op == "create" {
+            files
+                .iter()
+                .map(|(path, bytes)| {
+                    let rel = path.strip_prefix(workdir).unwrap_or(path);
+                    (rel.to_string_lossy().into_owned(), bytes.clone())
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Record {
+            seq: 0,
             txn: txn.id,
-            op: "create".into(),
+            op: op.into(),
             volname: self.request.volname.clone(),
             volume_id: self.volume_id,
-            stage: stage.into(),
             pairs,
+            files,
         }
     }
 
@@ -534,45 +533,35 @@ impl CreateOp {
         let workdir = self.state.node.workdir.clone();
         let volume = self.volume(&engine).await?;
         let files = store_files(&workdir, &volume, self.state.node.node.uuid)?;
-        write_intent(&engine, &workdir, &self.intent(txn, "begun", None, &files)).await?;
-        if let Err(e) = failpoints::pass("create.after-intent").await {
-            let _ = engine_io::remove_file(&engine, &intent::path(&workdir, txn.id)).await;
-            return Err(e);
-        }
+        failpoints::pass("create.before-journal").await?;
+        // The commit point: once the record is durable, a crash is redone at start-up.
+        let mut ticket = self
+            .state
+            .journal
+            .append(&engine, self.record(txn, "create", &files))
+            .await
+            .map_err(|e| TxnError::new(format!("Failed to write the journal record: {e}")))?;
         let targets = self.targets();
-        let claimed = claim::claim(
-            &engine,
-            lvm.as_ref(),
-            self.volume_id,
-            &targets,
-            self.request.force,
-        )
-        .await;
-        let record = match claimed {
-            Ok(record) => record,
-            Err(e) => {
-                // The claim rolled itself back.
-                let _ = engine_io::remove_file(&engine, &intent::path(&workdir, txn.id)).await;
-                let mut message = e.messages.join("\n");
-                for failure in &e.rollback_failures {
-                    message.push_str(&format!("\nrollback failed: {failure}"));
-                }
-                return Err(TxnError::new(message));
-            }
-        };
-        // From here a failure undoes what is done so far, newest first.
+        for t in &targets {
+            ticket.touched(&t.path);
+        }
+        let mut record = ClaimRecord::default();
         let mut stored = false;
         let result = self
-            .finish_commit(txn, &engine, &record, volume, &files, &mut stored)
+            .apply(
+                &engine,
+                lvm.as_ref(),
+                volume,
+                &files,
+                &mut record,
+                &mut stored,
+            )
             .await;
         let Err(error) = result else {
-            // Not synced: if a crash loses the removal, recovery finds the store complete and
-            // only removes the record.
-            if let Err(e) = engine_io::remove_file(&engine, &intent::path(&workdir, txn.id)).await {
-                tracing::warn!(error = %e, "could not remove the intent record of a finished create");
-            }
+            ticket.done();
             return Ok(self.request.dict.clone());
         };
+        // Undo what was done, newest first, then say so durably: start-up must not redo it.
         let mut message = error.message;
         if stored {
             let tag = txn.id.to_string();
@@ -585,44 +574,56 @@ impl CreateOp {
         if let Err(failures) = claim::rollback(&engine, lvm.as_ref(), &record).await {
             message.push_str(&format!("\nrollback failed: {}", failures.join("; ")));
         }
-        let _ = engine_io::remove_file(&engine, &intent::path(&workdir, txn.id)).await;
+        let aborted = self
+            .state
+            .journal
+            .append(&engine, self.record(txn, "abort", &[]))
+            .await;
+        match aborted {
+            Ok(abort) => abort.done(),
+            Err(e) => message.push_str(&format!("\nthe abort was not journaled: {e}")),
+        }
+        ticket.done();
         Err(TxnError {
             errno: error.errno,
             message,
         })
     }
 
-    /// The commit after the claim: the intent with the claim's record, the store, the
-    /// catalog. Sets `stored` once `vols/<name>` may exist.
-    async fn finish_commit(
+    /// The changes of a journaled create: claim, store files, catalog. None of it waits for the
+    /// disk (the journal record is the durable part). Fills `record` with the claim's steps
+    /// and sets `stored` once `vols/<name>` may exist, for the undo.
+    async fn apply(
         &mut self,
-        txn: &TxnInfo,
         engine: &Engine,
-        record: &ClaimRecord,
+        lvm: Option<&LvmClient>,
         volume: Volume,
         files: &[(PathBuf, Vec<u8>)],
+        record: &mut ClaimRecord,
         stored: &mut bool,
     ) -> Result<(), TxnError> {
         let workdir = self.state.node.workdir.clone();
-        failpoints::pass("create.after-claim").await?;
-        // Recovery from the `begun` record (release what carries this volume's id, remove the
-        // directories the claim made if empty, untag) undoes any claim exactly, except a
-        // forced one that replaced another volume's id: only then is the exact record worth
-        // another durable write.
-        let replaced = record.steps.iter().any(|s| {
-            matches!(
-                s,
-                ClaimStep::SetVolumeId {
-                    previous: Some(_),
-                    ..
+        failpoints::pass("create.after-journal").await?;
+        let claimed = claim::claim(
+            engine,
+            lvm,
+            self.volume_id,
+            &self.targets(),
+            self.request.force,
+        )
+        .await;
+        *record = match claimed {
+            Ok(r) => r,
+            Err(e) => {
+                // The claim rolled itself back.
+                let mut message = e.messages.join("\n");
+                for failure in &e.rollback_failures {
+                    message.push_str(&format!("\nrollback failed: {failure}"));
                 }
-            )
-        });
-        if replaced {
-            let claimed = self.intent(txn, "claimed", Some(record), files);
-            write_intent(engine, &workdir, &claimed).await?;
-        }
-        failpoints::pass("create.after-claimed-intent").await?;
+                return Err(TxnError::new(message));
+            }
+        };
+        failpoints::pass("create.after-claim").await?;
         *stored = true;
         write_store(engine, &workdir, &volume.name, files)
             .await
@@ -679,13 +680,6 @@ impl Operation for CreateOp {
     }
 }
 
-/// Writes an intent record through the engine, durably.
-async fn write_intent(engine: &Engine, workdir: &Path, record: &Intent) -> Result<(), TxnError> {
-    engine_io::write_intent(engine, workdir, record)
-        .await
-        .map_err(|e| TxnError::new(format!("Failed to write the intent record: {e}")))
-}
-
 /// Every file a new volume's store step writes: its volfiles and the store files
 /// (`Store::volume_files`).
 fn store_files(
@@ -706,10 +700,8 @@ fn store_files(
     Ok(files)
 }
 
-/// Writes a new volume's files through the engine in one durable step: every `.tmp` written
-/// and fsynced together, then the renames, then the directories fsynced. A crash in between
-/// can leave any subset renamed, so recovery keeps the volume only if every file the intent
-/// lists is there.
+/// Writes a new volume's files through the engine, all at once and without waiting for the
+/// disk: the journal record holds their bytes, so a crash before they are synced is redone.
 async fn write_store(
     engine: &Engine,
     workdir: &Path,
@@ -721,13 +713,7 @@ async fn write_store(
     engine_io::ensure_dir(engine, &vols).await?;
     engine_io::ensure_dir(engine, &dir).await?;
     engine_io::ensure_dir(engine, &dir.join(crate::store::layout::BRICKS_DIR)).await?;
-    let (a, b) = futures_lite::future::zip(
-        engine_io::replace_all(engine, files),
-        engine_io::fsync_dir(engine, &vols),
-    )
-    .await;
-    a?;
-    b
+    engine_io::write_all_files(engine, files).await
 }
 
 /// The volfiles glusterd writes at create: one per brick (every brick, as this node writes
@@ -752,76 +738,6 @@ pub fn volfiles(
         ));
     }
     Ok(files)
-}
-
-/// The claim steps as intent pairs.
-pub fn steps_to_pairs(steps: &[ClaimStep]) -> Vec<(String, String)> {
-    let mut pairs = Vec::new();
-    for (i, step) in steps.iter().enumerate() {
-        let key = |field: &str| format!("step-{i}.{field}");
-        match step {
-            ClaimStep::CreatedBrickDir { path } => {
-                pairs.push((key("kind"), "created-brick-dir".into()));
-                pairs.push((key("path"), path.clone()));
-            }
-            ClaimStep::SetVolumeId { path, previous } => {
-                pairs.push((key("kind"), "set-volume-id".into()));
-                pairs.push((key("path"), path.clone()));
-                if let Some(previous) = previous {
-                    pairs.push((key("previous"), claim::hex(previous)));
-                }
-            }
-            ClaimStep::CreatedGlusterfsDir { path } => {
-                pairs.push((key("kind"), "created-glusterfs-dir".into()));
-                pairs.push((key("path"), path.clone()));
-            }
-            ClaimStep::AddedVgTag { vg, tag } => {
-                pairs.push((key("kind"), "added-vg-tag".into()));
-                pairs.push((key("vg"), vg.clone()));
-                pairs.push((key("tag"), tag.clone()));
-            }
-        }
-    }
-    pairs
-}
-
-/// The claim steps an intent recorded; an unreadable step is an error naming it.
-pub fn pairs_to_steps(pairs: &[(String, String)]) -> Result<Vec<ClaimStep>, String> {
-    let get = |i: usize, field: &str| -> Option<String> {
-        let key = format!("step-{i}.{field}");
-        pairs
-            .iter()
-            .find(|(k, _)| *k == key)
-            .map(|(_, v)| v.clone())
-    };
-    let mut steps = Vec::new();
-    for i in 0.. {
-        let Some(kind) = get(i, "kind") else { break };
-        let need = |field: &str| get(i, field).ok_or(format!("step {i} ({kind}) has no {field}"));
-        steps.push(match kind.as_str() {
-            "created-brick-dir" => ClaimStep::CreatedBrickDir {
-                path: need("path")?,
-            },
-            "set-volume-id" => ClaimStep::SetVolumeId {
-                path: need("path")?,
-                previous: match get(i, "previous") {
-                    Some(text) => Some(
-                        claim::unhex(&text).ok_or(format!("step {i}: bad previous {text:?}"))?,
-                    ),
-                    None => None,
-                },
-            },
-            "created-glusterfs-dir" => ClaimStep::CreatedGlusterfsDir {
-                path: need("path")?,
-            },
-            "added-vg-tag" => ClaimStep::AddedVgTag {
-                vg: need("vg")?,
-                tag: need("tag")?,
-            },
-            other => return Err(format!("step {i} has an unknown kind {other:?}")),
-        });
-    }
-    Ok(steps)
 }
 
 #[cfg(test)]
@@ -929,34 +845,5 @@ mod tests {
         assert!(parse(cli_dict(&huge))
             .unwrap_err()
             .contains("Incorrect number"));
-    }
-
-    #[test]
-    fn claim_steps_survive_the_intent_record() {
-        let steps = vec![
-            ClaimStep::CreatedBrickDir {
-                path: "/b/x".into(),
-            },
-            ClaimStep::SetVolumeId {
-                path: "/b/x".into(),
-                previous: Some(vec![0, 1, 0xfe]),
-            },
-            ClaimStep::SetVolumeId {
-                path: "/b/y".into(),
-                previous: None,
-            },
-            ClaimStep::CreatedGlusterfsDir {
-                path: "/b/x".into(),
-            },
-            ClaimStep::AddedVgTag {
-                vg: "vg0".into(),
-                tag: "t".into(),
-            },
-        ];
-        assert_eq!(pairs_to_steps(&steps_to_pairs(&steps)).unwrap(), steps);
-        let bad = vec![("step-0.kind".to_string(), "nope".to_string())];
-        assert!(pairs_to_steps(&bad).is_err());
-        let missing = vec![("step-0.kind".to_string(), "created-brick-dir".to_string())];
-        assert!(pairs_to_steps(&missing).unwrap_err().contains("no path"));
     }
 }

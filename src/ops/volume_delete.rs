@@ -2,11 +2,12 @@
 //! bricks are released, so they can be used again at once.
 //!
 //! Transaction: lock `<name>_vol` → stage (the volume exists and is not started) → commit →
-//! unlock. The commit writes an intent record, moves `vols/<name>` out of the store in one
-//! rename (then deletes it), unpublishes the volume, then releases each local brick: removes
-//! `trusted.glusterfs.volume-id` if it is still this volume's (a brick that carries another id
-//! is left alone and named in the log) and the volume group tag. A crash after the rename is
-//! finished at start-up (`recover`): the release is idempotent.
+//! unlock. The commit appends a journal record (durable: the commit point), moves
+//! `vols/<name>` out of the store in one rename (then deletes it), unpublishes the volume, then
+//! releases each local brick: removes `trusted.glusterfs.volume-id` if it is still this
+//! volume's (a brick that carries another id is left alone and named in the log) and the
+//! volume group tag. None of that waits for the disk; a crash after the record is finished at
+//! start-up (`recover`): every step is idempotent.
 
 use super::engine_io;
 use super::failpoints;
@@ -18,7 +19,7 @@ use crate::cluster::locks::{lease_for, volume_lock};
 use crate::cluster::txn::{self, LocalFuture, Operation, Participant, TxnError, TxnInfo};
 use crate::model::{Uuid, VolumeStatus};
 use crate::proto::dict::Dict;
-use crate::store::intent::{self, Intent};
+use crate::store::journal::Record;
 use std::rc::Rc;
 
 /// `GD_OP_DELETE_VOLUME`.
@@ -108,38 +109,44 @@ impl DeleteOp {
                 pairs.push((format!("brick-{i}.vg"), vg.clone()));
             }
         }
-        let record = Intent {
+        let record = Record {
+            seq: 0,
             txn: txn.id,
             op: "delete".into(),
             volname: self.volname.clone(),
             volume_id: volume.volume_id,
-            stage: "begun".into(),
             pairs,
+            files: Vec::new(),
         };
         let Some(engine) = self.state.node.engine.clone() else {
             return Err(TxnError::new(
                 "the brick engine (io_uring) is not available on this node",
             ));
         };
-        let intent_path = intent::path(&workdir, txn.id);
-        engine_io::write_intent(&engine, &workdir, &record)
+        failpoints::pass("delete.before-journal").await?;
+        // The commit point: once the record is durable, a crash is finished at start-up.
+        let mut ticket = self
+            .state
+            .journal
+            .append(&engine, record)
             .await
-            .map_err(|e| TxnError::new(format!("Failed to write the intent record: {e}")))?;
-        if let Err(e) = failpoints::pass("delete.after-intent").await {
-            let _ = engine_io::remove_file(&engine, &intent_path).await;
-            return Err(e);
+            .map_err(|e| TxnError::new(format!("Failed to write the journal record: {e}")))?;
+        for (path, _) in &local {
+            ticket.touched(path);
         }
+        // From here the delete only goes forward (a crash is finished at start-up), so only a
+        // kill or a pause means anything at the failpoints.
+        let _ = failpoints::pass("delete.after-journal").await;
         let trashed =
             engine_io::trash_volume(&engine, &workdir, &self.volname, &txn.id.to_string()).await;
         if let Err(e) = trashed {
-            let _ = engine_io::remove_file(&engine, &intent_path).await;
+            // Nothing was changed: finish what start-up would otherwise redo.
+            ticket.done();
             return Err(TxnError::new(format!(
                 "Failed to remove volume {} from the store: {e}",
                 self.volname
             )));
         }
-        // The store is gone: from here the delete only goes forward (a crash is finished at
-        // start-up), so only a kill or a pause means anything here.
         let _ = failpoints::pass("delete.after-store").await;
         self.state.volumes.borrow_mut().remove(&self.volname);
         let name = self.volname.clone();
@@ -156,9 +163,7 @@ impl DeleteOp {
         for problem in &problems {
             tracing::warn!(volume = %self.volname, problem = %problem, "brick not released");
         }
-        if let Err(e) = engine_io::remove_file(&engine, &intent_path).await {
-            tracing::warn!(error = %e, "could not remove the intent record of a finished delete");
-        }
+        ticket.done();
         Ok(self.dict.clone())
     }
 }
@@ -185,6 +190,7 @@ pub async fn release_bricks(
             volume_id,
             remove_gfid: false,
             vg: vg.clone(),
+            sync: false,
         };
         if let Err(e) = claim::release(&engine, lvm.as_ref(), &request).await {
             problems.push(format!("{path}: {e}"));

@@ -415,10 +415,12 @@ pub fn run(config: ServerConfig) -> Result<(), ServerError> {
         }
     };
     let lvm = Arc::new(std::sync::OnceLock::new());
+    let journal_seq = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let mut handles = Vec::with_capacity(shards);
     for (id, (tcp_fd, control_fd)) in tcp_fds.into_iter().zip(shard_ends).enumerate() {
         let engine = engine.clone();
         let lvm = lvm.clone();
+        let journal_seq = journal_seq.clone();
         let control = control.clone();
         let ready_tx = ready_tx.clone();
         let limits = config.limits;
@@ -444,6 +446,7 @@ pub fn run(config: ServerConfig) -> Result<(), ServerError> {
                     id,
                     engine,
                     lvm,
+                    journal_seq,
                     initial,
                     catalog,
                     shards,
@@ -585,6 +588,7 @@ struct ShardStart {
     id: usize,
     engine: Option<Engine>,
     lvm: Arc<std::sync::OnceLock<Option<crate::lvm::LvmClient>>>,
+    journal_seq: Arc<std::sync::atomic::AtomicU64>,
     initial: Arc<InitialState>,
     catalog: Arc<Catalog>,
     shards: usize,
@@ -607,6 +611,7 @@ async fn shard_main(start: ShardStart) {
         id,
         engine,
         lvm,
+        journal_seq,
         initial,
         catalog,
         shards,
@@ -628,6 +633,7 @@ async fn shard_main(start: ShardStart) {
         peers: initial.peers.clone(),
         engine,
         lvm,
+        journal_seq,
     });
     let (senders, mut receivers) = match mesh.join().await {
         Ok(pair) => pair,

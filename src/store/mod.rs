@@ -15,7 +15,7 @@ mod atomic;
 pub mod cksum;
 mod decode;
 mod error;
-pub mod intent;
+pub mod journal;
 pub mod kv;
 pub mod layout;
 mod load;

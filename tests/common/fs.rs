@@ -161,6 +161,21 @@ pub fn set_xattr(path: &Path, name: &str, value: &[u8]) {
     );
 }
 
+/// Removes an xattr from a path (not following a final symlink), like `setfattr -x`.
+pub fn remove_xattr(path: &Path, name: &str) {
+    let p = cpath(path);
+    let n = CString::new(name).unwrap();
+    // SAFETY: valid C strings.
+    let rc = unsafe { libc::lremovexattr(p.as_ptr(), n.as_ptr()) };
+    assert_eq!(
+        rc,
+        0,
+        "lremovexattr {name} on {}: {}",
+        path.display(),
+        std::io::Error::last_os_error()
+    );
+}
+
 /// Reads an xattr, None if absent.
 pub fn get_xattr(path: &Path, name: &str) -> Option<Vec<u8>> {
     let p = cpath(path);
