@@ -97,8 +97,13 @@ fn trusted_xattrs_work(dir: &Path) -> bool {
     true
 }
 
+/// Every supported op on the ring, even a lone one.
 fn native_engine() -> Engine {
-    Engine::start(EngineConfig::default()).unwrap()
+    Engine::start(EngineConfig {
+        inline_when_idle: false,
+        ..EngineConfig::default()
+    })
+    .unwrap()
 }
 
 fn fallback_engine() -> Engine {

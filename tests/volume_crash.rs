@@ -48,11 +48,12 @@ mod crash {
             .collect()
     }
 
-    /// Recovery redid the journal and removed it.
+    /// Recovery redid the journal and removed it (no record is left to redo).
     fn no_journal(workdir: &Path) -> bool {
-        std::fs::read_dir(workdir.join("brickd/journal"))
-            .map(|d| d.count() == 0)
-            .unwrap_or(true)
+        brickd::store::journal::read_all(workdir)
+            .unwrap()
+            .0
+            .is_empty()
     }
 
     /// Kills brickd at `failpoint` during `args`, restarts it, and returns the new brickd.

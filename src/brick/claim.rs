@@ -14,7 +14,7 @@
 //! All file-system work goes through the [`Engine`]; LVM work through the helper
 //! ([`LvmClient`]), one command per volume group for all of its bricks.
 
-use super::engine::{Engine, Fd, SetMode};
+use super::engine::{Engine, SetMode};
 use super::validate::{strerror, GFID_XATTR, VOLUME_ID_XATTR};
 use crate::lvm::{parse_volume_tag, volume_tag, LvmClient};
 use crate::model::Uuid;
@@ -102,56 +102,82 @@ impl fmt::Display for ClaimError {
 
 impl std::error::Error for ClaimError {}
 
-async fn claim_brick(
-    engine: &Engine,
+/// The claim of one brick as plain syscalls (run on the engine's script lane): mkdir, open
+/// (O_DIRECTORY|O_NOFOLLOW), the old volume-id if forced, fsetxattr, mkdirat `.glusterfs`.
+fn claim_brick(
     volume_id: Uuid,
     target: &ClaimTarget,
     force: bool,
 ) -> (Vec<ClaimStep>, Result<(), String>) {
+    use std::ffi::CString;
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::os::unix::ffi::OsStrExt;
     let mut steps = Vec::new();
     let hp = format!("{}:{}", target.host, target.path);
-    let path = Path::new(&target.path);
-    match engine.mkdirat(None, path, BRICK_DIR_MODE).await {
-        Ok(()) => steps.push(ClaimStep::CreatedBrickDir {
+    let last = std::io::Error::last_os_error;
+    let Ok(path) = CString::new(Path::new(&target.path).as_os_str().as_bytes()) else {
+        return (steps, Err(format!("brick path {hp} contains a NUL byte")));
+    };
+    let name = CString::new(VOLUME_ID_XATTR).unwrap_or_default();
+    let glusterfs = CString::new(GLUSTERFS_DIR).unwrap_or_default();
+    // SAFETY: a valid C string.
+    if unsafe { libc::mkdir(path.as_ptr(), BRICK_DIR_MODE) } == 0 {
+        steps.push(ClaimStep::CreatedBrickDir {
             path: target.path.clone(),
-        }),
-        Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
-        Err(e) => {
+        });
+    } else {
+        let e = last();
+        if e.raw_os_error() != Some(libc::EEXIST) {
             return (
                 steps,
                 Err(format!(
                     "Failed to create brick directory for brick {hp}. Reason : {} ",
                     reason(&e)
                 )),
-            )
+            );
         }
     }
-    let fd: Fd = match engine.open_dir(None, path).await {
-        Ok(fd) => fd,
-        Err(e) => {
-            return (
-                steps,
-                Err(format!(
-                    "The provided path {} which is already present, is not a directory ({})",
-                    target.path,
-                    reason(&e)
-                )),
-            )
-        }
-    };
+    let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+    // SAFETY: a valid C string; a non-negative result is a new fd nothing else owns.
+    let raw = unsafe { libc::open(path.as_ptr(), flags) };
+    if raw < 0 {
+        let e = last();
+        return (
+            steps,
+            Err(format!(
+                "The provided path {} which is already present, is not a directory ({})",
+                target.path,
+                reason(&e)
+            )),
+        );
+    }
+    // SAFETY: see above.
+    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
     let previous = if force {
-        match engine.fgetxattr(&fd, VOLUME_ID_XATTR, 64).await {
-            Ok(v) => Some(v),
-            Err(e) if e.raw_os_error() == Some(libc::ENODATA) => None,
-            Err(e) => {
+        let mut buf = [0u8; 64];
+        // SAFETY: a valid fd, C string and buffer of the given length.
+        let n = unsafe {
+            libc::fgetxattr(
+                fd.as_raw_fd(),
+                name.as_ptr(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+            )
+        };
+        if n >= 0 {
+            Some(buf[..n as usize].to_vec())
+        } else {
+            let e = last();
+            if e.raw_os_error() != Some(libc::ENODATA) {
                 return (
                     steps,
                     Err(format!(
                         "Failed to get extended attribute {VOLUME_ID_XATTR}, reason: {}",
                         reason(&e)
                     )),
-                )
+                );
             }
+            None
         }
     } else {
         None
@@ -161,10 +187,19 @@ async fn claim_brick(
     } else {
         SetMode::Create
     };
-    if let Err(e) = engine
-        .fsetxattr(&fd, VOLUME_ID_XATTR, volume_id.as_bytes(), mode)
-        .await
-    {
+    let value = volume_id.as_bytes();
+    // SAFETY: a valid fd, C string and value of the given length.
+    let set = unsafe {
+        libc::fsetxattr(
+            fd.as_raw_fd(),
+            name.as_ptr(),
+            value.as_ptr().cast(),
+            value.len(),
+            mode.flags(),
+        )
+    };
+    if set != 0 {
+        let e = last();
         return (
             steps,
             Err(format!(
@@ -177,22 +212,21 @@ async fn claim_brick(
         path: target.path.clone(),
         previous,
     });
-    match engine
-        .mkdirat(Some(&fd), Path::new(GLUSTERFS_DIR), GLUSTERFS_DIR_MODE)
-        .await
-    {
-        Ok(()) => steps.push(ClaimStep::CreatedGlusterfsDir {
+    // SAFETY: a valid fd and C string.
+    if unsafe { libc::mkdirat(fd.as_raw_fd(), glusterfs.as_ptr(), GLUSTERFS_DIR_MODE) } == 0 {
+        steps.push(ClaimStep::CreatedGlusterfsDir {
             path: target.path.clone(),
-        }),
-        Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
-        Err(e) => {
+        });
+    } else {
+        let e = last();
+        if e.raw_os_error() != Some(libc::EEXIST) {
             return (
                 steps,
                 Err(format!(
                     "Failed to create .glusterfs directory for brick {hp}. Reason : {} ",
                     reason(&e)
                 )),
-            )
+            );
         }
     }
     // Not synced: the caller's journal record redoes the claim after a crash, and its
@@ -209,14 +243,22 @@ pub async fn claim(
     targets: &[ClaimTarget],
     force: bool,
 ) -> Result<ClaimRecord, ClaimError> {
-    let results = join_all(
-        targets
-            .iter()
-            .map(|t| claim_brick(engine, volume_id, t, force)),
-    )
-    .await;
+    // Every brick's syscalls in one hop to the engine's script lane.
+    let owned = targets.to_vec();
+    let results = engine
+        .script(move || {
+            Ok(owned
+                .iter()
+                .map(|t| claim_brick(volume_id, t, force))
+                .collect::<Vec<_>>())
+        })
+        .await;
     let mut record = ClaimRecord::default();
     let mut messages = Vec::new();
+    let results = match results {
+        Ok(results) => results,
+        Err(e) => vec![(Vec::new(), Err(format!("brick engine: {e}")))],
+    };
     for (steps, result) in results {
         record.steps.extend(steps);
         if let Err(m) = result {

@@ -2,8 +2,7 @@
 //! None of them waits for the disk: the commit journal (`ops::journal`) is the durable part
 //! of a commit, and its retirement syncs what these wrote.
 
-use crate::brick::engine::{Engine, Fd};
-use futures_util::future::try_join_all;
+use crate::brick::engine::Engine;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -14,19 +13,6 @@ const DIR_MODE: u32 = 0o755;
 
 fn context(e: io::Error, action: &str, path: &Path) -> io::Error {
     io::Error::new(e.kind(), format!("{action} {}: {e}", path.display()))
-}
-
-/// Writes all of `data` at offset 0 (the engine may write short).
-async fn write_all(engine: &Engine, fd: &Fd, data: &[u8]) -> io::Result<()> {
-    let mut done = 0;
-    while done < data.len() {
-        let n = engine.write(fd, data[done..].to_vec(), done as u64).await?;
-        if n == 0 {
-            return Err(io::Error::from(io::ErrorKind::WriteZero));
-        }
-        done += n;
-    }
-    Ok(())
 }
 
 /// fsyncs a directory so the renames in it are durable.
@@ -49,27 +35,38 @@ pub(super) async fn ensure_dir(engine: &Engine, dir: &Path) -> io::Result<()> {
     }
 }
 
-/// Writes every file of `files` (created or truncated), all at once, without syncing.
-pub(super) async fn write_all_files(
+/// Makes the directories `dirs` (in order; existing ones are fine) and writes every file of
+/// `files` (created or truncated), without syncing: one script on the engine.
+pub(super) async fn write_new_files(
     engine: &Engine,
-    files: &[(PathBuf, Vec<u8>)],
+    dirs: Vec<PathBuf>,
+    files: Vec<(PathBuf, Vec<u8>)>,
 ) -> io::Result<()> {
-    try_join_all(files.iter().map(|(path, data)| async move {
-        let fd = engine
-            .open(
-                None,
-                path,
-                libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_CLOEXEC,
-                FILE_MODE,
-            )
-            .await
-            .map_err(|e| context(e, "create", path))?;
-        write_all(engine, &fd, data)
-            .await
-            .map_err(|e| context(e, "write", path))
-    }))
-    .await?;
-    Ok(())
+    engine
+        .script(move || {
+            use std::io::Write;
+            use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+            for dir in &dirs {
+                match std::fs::DirBuilder::new().mode(DIR_MODE).create(dir) {
+                    Err(e) if e.kind() != io::ErrorKind::AlreadyExists => {
+                        return Err(context(e, "mkdir", dir))
+                    }
+                    _ => {}
+                }
+            }
+            for (path, data) in &files {
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(true)
+                    .mode(FILE_MODE)
+                    .open(path)
+                    .and_then(|mut f| f.write_all(data))
+                    .map_err(|e| context(e, "write", path))?;
+            }
+            Ok(())
+        })
+        .await
 }
 
 /// Removes `vols/<name>/` so that a crash cannot leave it half-removed: one rename moves it

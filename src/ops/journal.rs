@@ -2,15 +2,17 @@
 //! retirement once the changes the records describe are on disk.
 //!
 //! A commit appends its record and waits for it to be durable: records queued while a write is
-//! in flight go out together, one write and one `fdatasync` for the batch, so the wait is one
-//! flush of a preallocated-size-agnostic append (no new file, no directory to sync). The
-//! commit then makes its changes without syncing them and calls [`Ticket::done`] with the
-//! paths whose file systems it touched.
+//! in flight go out together, one write and one `fdatasync` for the batch (one hop to the
+//! engine's script lane), so the wait is one flush, usually into a spare file's preallocated
+//! zeros (no new file, no directory to sync, no size change). The commit then makes its
+//! changes without syncing them, notes the paths whose file systems it touched
+//! ([`Ticket::touched`]) and ends ([`Ticket::done`]).
 //!
 //! Retirement: when no commit of the current journal file is open, the file is set aside (new
 //! records go to a fresh file), a plain thread waits a moment for more work to batch, syncs
-//! every touched file system (`syncfs`), and the set-aside file is removed. A crash before that
-//! leaves the records, and start-up redoes them (`ops::recover`).
+//! every touched file system (`syncfs`), removes the set-aside file and makes the next spare
+//! (a new file of zeros, synced with its directory). A crash before that leaves the records,
+//! and start-up redoes them (`ops::recover`).
 
 use crate::brick::engine::{Engine, Fd};
 use crate::cluster::txn::LocalFuture;
@@ -27,6 +29,10 @@ use std::time::Duration;
 
 /// How long the retiring thread waits before syncing, to batch the commits that follow.
 const RETIRE_DELAY: Duration = Duration::from_millis(20);
+
+/// Bytes of zeros a spare journal file is made with: appends inside them overwrite blocks the
+/// file already has, so their `fdatasync` writes no metadata (reading stops at the zeros).
+const SPARE_BYTES: usize = 1 << 20;
 
 struct File {
     fd: Fd,
@@ -45,6 +51,8 @@ struct Inner {
     flushing: bool,
     /// A file set aside and being retired.
     retiring: bool,
+    /// A new, preallocated file made by the last retirement, for the next records.
+    spare: Option<(Fd, PathBuf)>,
     next_file: u64,
 }
 
@@ -165,22 +173,46 @@ impl ShardJournal {
     ) -> io::Result<PathBuf> {
         let (fd, offset, path) = self.current_file(engine).await?;
         let bytes: Vec<u8> = batch.iter().flat_map(|(f, _)| f.iter().copied()).collect();
-        let mut done = 0;
-        while done < bytes.len() {
-            let n = engine
-                .write(&fd, bytes[done..].to_vec(), offset + done as u64)
-                .await?;
-            if n == 0 {
-                return Err(io::Error::from(io::ErrorKind::WriteZero));
-            }
-            done += n;
-        }
-        let synced = engine.fsync(&fd, true).await;
+        let len = bytes.len() as u64;
+        // The write and its flush in one hop.
+        let file = fd.clone();
+        let synced = engine
+            .script(move || {
+                use std::os::fd::AsRawFd;
+                let mut done = 0;
+                while done < bytes.len() {
+                    // SAFETY: writes from a live buffer to an fd the Arc keeps open.
+                    let n = unsafe {
+                        libc::pwrite(
+                            file.as_raw_fd(),
+                            bytes[done..].as_ptr().cast(),
+                            bytes.len() - done,
+                            (offset + done as u64) as libc::off_t,
+                        )
+                    };
+                    match n {
+                        n if n > 0 => done += n as usize,
+                        0 => return Err(io::Error::from(io::ErrorKind::WriteZero)),
+                        _ => {
+                            let e = io::Error::last_os_error();
+                            if e.kind() != io::ErrorKind::Interrupted {
+                                return Err(e);
+                            }
+                        }
+                    }
+                }
+                // SAFETY: as above.
+                if unsafe { libc::fdatasync(file.as_raw_fd()) } != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                Ok(())
+            })
+            .await;
         let mut inner = self.inner.borrow_mut();
         if let Some(file) = inner.current.as_mut() {
             // Even a failed flush used the space: the next batch goes after it (reading stops
             // at this batch if it did not reach the disk, and its callers were told so).
-            file.tail = offset + bytes.len() as u64;
+            file.tail = offset + len;
             if synced.is_ok() {
                 file.open_commits += batch.len();
             }
@@ -190,9 +222,24 @@ impl ShardJournal {
 
     /// The current file (opened, made, if there is none) and its tail.
     async fn current_file(&self, engine: &Engine) -> io::Result<(Fd, u64, PathBuf)> {
-        if let Some(f) = self.inner.borrow().current.as_ref() {
-            return Ok((f.fd.clone(), f.tail, f.path.clone()));
+        {
+            let mut inner = self.inner.borrow_mut();
+            if inner.current.is_none() {
+                if let Some((fd, path)) = inner.spare.take() {
+                    inner.current = Some(File {
+                        fd,
+                        path,
+                        tail: 0,
+                        open_commits: 0,
+                        touched: BTreeSet::new(),
+                    });
+                }
+            }
+            if let Some(f) = inner.current.as_ref() {
+                return Ok((f.fd.clone(), f.tail, f.path.clone()));
+            }
         }
+        // No spare yet (the first records since start-up): make a file now.
         let dir = journal::journal_dir(&self.workdir);
         if let Some(parent) = dir.parent() {
             super::engine_io::ensure_dir(engine, parent).await?;
@@ -258,16 +305,28 @@ impl ShardJournal {
         let _ = super::failpoints::pass("journal.before-retire").await;
         let mut touched: Vec<PathBuf> = file.touched.iter().cloned().collect();
         touched.push(self.workdir.clone());
-        match sync_file_systems(touched).await {
-            Ok(()) => {
-                drop(file.fd);
-                if let Err(e) = engine.unlinkat(None, &file.path, false).await {
-                    tracing::warn!(path = %file.path.display(), error = %e, "journal file not removed (redone at start-up)");
+        let spare = {
+            let mut inner = self.inner.borrow_mut();
+            if inner.spare.is_none() {
+                inner.next_file += 1;
+                let dir = journal::journal_dir(&self.workdir);
+                Some(dir.join(format!("{}-{}.log", self.shard, inner.next_file)))
+            } else {
+                None
+            }
+        };
+        let File { fd, path, .. } = file;
+        drop(fd);
+        match retire_on_thread(touched, path.clone(), spare.clone()).await {
+            Ok((Ok(()), made)) => {
+                if let (Some(file), Some(spare)) = (made, spare) {
+                    let fd: Fd = std::sync::Arc::new(std::os::fd::OwnedFd::from(file));
+                    self.inner.borrow_mut().spare = Some((fd, spare));
                 }
             }
-            Err(e) => {
+            Ok((Err(e), _)) | Err(e) => {
                 // Left in place: start-up redoes its records.
-                tracing::warn!(path = %file.path.display(), error = %e, "journal not retired: sync failed");
+                tracing::warn!(path = %path.display(), error = %e, "journal not retired");
             }
         }
         let next = {
@@ -291,18 +350,47 @@ impl ShardJournal {
     }
 }
 
-/// Waits [`RETIRE_DELAY`], then `syncfs` on each distinct file system of `paths` (the nearest
-/// existing ancestor of each), on a plain thread.
-async fn sync_file_systems(paths: Vec<PathBuf>) -> io::Result<()> {
+/// On a plain thread: waits [`RETIRE_DELAY`], `syncfs` on each distinct file system of
+/// `touched`, removes the journal file `old` once that worked, and makes the spare file
+/// `spare` (zeros, synced, its directory synced). Answers the sync's result and the spare.
+async fn retire_on_thread(
+    touched: Vec<PathBuf>,
+    old: PathBuf,
+    spare: Option<PathBuf>,
+) -> io::Result<(io::Result<()>, Option<std::fs::File>)> {
     let (tx, rx) = oneshot::channel();
     std::thread::Builder::new()
         .name("brickd-retire".into())
         .spawn(move || {
             std::thread::sleep(RETIRE_DELAY);
-            let _ = tx.send(syncfs_all(&paths));
+            let synced = syncfs_all(&touched).and_then(|()| std::fs::remove_file(&old));
+            let made = spare.and_then(|path| match make_spare(&path) {
+                Ok(file) => Some(file),
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), error = %e, "no spare journal file");
+                    let _ = std::fs::remove_file(&path);
+                    None
+                }
+            });
+            let _ = tx.send((synced, made));
         })?;
-    rx.await
-        .map_err(|_| io::Error::other("retire thread gone"))?
+    rx.await.map_err(|_| io::Error::other("retire thread gone"))
+}
+
+fn make_spare(path: &Path) -> io::Result<std::fs::File> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(&vec![0u8; SPARE_BYTES])?;
+    file.sync_all()?;
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(file)
 }
 
 pub(crate) fn syncfs_all(paths: &[PathBuf]) -> io::Result<()> {

@@ -23,6 +23,10 @@ use std::rc::{Rc, Weak};
 use std::sync::Arc;
 use thiserror::Error;
 
+/// How long a shard trusts its reading of this node's names and addresses: an address added
+/// to an interface is seen by creates at most this late.
+pub const HOST_MAP_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Every volume, by name: the read-only snapshot all shards share.
 pub type Catalog = BTreeMap<String, Arc<Volume>>;
 
@@ -70,6 +74,8 @@ pub struct ShardState {
     me: Weak<ShardState>,
     /// This shard's commit journal.
     pub journal: Rc<super::journal::ShardJournal>,
+    /// This node's names and addresses, read at most every [`HOST_MAP_TTL`].
+    hosts: RefCell<Option<(std::time::Instant, Rc<crate::brick::host::HostMap>)>>,
     /// Told when volfiles changed (`server` sends FETCHSPEC to this shard's connections).
     volfile_hook: RefCell<Option<Box<dyn Fn()>>>,
     /// Connections of this shard that took locks (mgmt v3 LOCK from a peer): their locks are
@@ -97,6 +103,7 @@ impl ShardState {
         Rc::new_cyclic(|me| ShardState {
             index,
             journal,
+            hosts: RefCell::new(None),
             shard_count,
             node,
             volumes: RefCell::new(BTreeMap::new()),
@@ -108,6 +115,20 @@ impl ShardState {
             volfile_hook: RefCell::new(None),
             lockers: RefCell::new(std::collections::BTreeSet::new()),
         })
+    }
+
+    /// This node's host names and interface addresses (and the peers'), for brick locality.
+    /// Reading them costs a netlink round trip, so a shard keeps them for [`HOST_MAP_TTL`].
+    pub fn host_map(&self) -> Rc<crate::brick::host::HostMap> {
+        let mut cached = self.hosts.borrow_mut();
+        if let Some((at, map)) = cached.as_ref() {
+            if at.elapsed() < HOST_MAP_TTL {
+                return map.clone();
+            }
+        }
+        let map = Rc::new(crate::brick::host::HostMap::from_system(&self.node.peers));
+        *cached = Some((std::time::Instant::now(), map.clone()));
+        map
     }
 
     /// Notes that connection `connection` of this shard took a lock.

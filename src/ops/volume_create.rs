@@ -6,12 +6,12 @@
 //! the name: lock `<name>_vol` → stage (brick validation, read-only: `brick::validate`) →
 //! brick-op (nothing on one node) → commit → unlock.
 //!
-//! The commit cannot half-happen: it writes an intent record (the bricks it will claim), claims
-//! the bricks (directory, `.glusterfs`, volume-id with XATTR_CREATE, VG tags), rewrites the
-//! intent with exactly what the claim changed, writes the store (`vols/<name>/…` with
-//! glusterd's atomic protocol), publishes the volume, and removes the intent. A failure rolls
-//! back exactly what was done; a crash leaves the intent, which `recover` finishes or undoes at
-//! start-up.
+//! The commit cannot half-happen: it appends a journal record (the bricks and every store
+//! file's bytes) and waits for it to be durable — the one durable step — then claims the
+//! bricks (directory, `.glusterfs`, volume-id with XATTR_CREATE, VG tags), writes the store
+//! files and publishes the volume without waiting for the disk. A failure undoes exactly what
+//! was done and journals an abort; a crash leaves the record, which `recover` redoes at
+//! start-up. docs/volumes.md has the whole story.
 
 use super::engine_io;
 use super::failpoints;
@@ -19,7 +19,6 @@ use super::local_node::LocalNode;
 use super::shard::ShardState;
 use crate::brick::claim::{self, ClaimRecord, ClaimTarget};
 use crate::brick::engine::Engine;
-use crate::brick::host::HostMap;
 use crate::brick::validate::{self, Env, ExistingBrick, GroupKind, Report, Request};
 use crate::cluster::locks::{lease_for, volume_lock};
 use crate::cluster::txn::{self, LocalFuture, Operation, Participant, TxnError, TxnInfo};
@@ -338,7 +337,7 @@ impl CreateOp {
             None
         };
         let node = &self.state.node;
-        let hosts = HostMap::from_system(&node.peers);
+        let hosts = self.state.host_map();
         let existing = existing_bricks(&self.state);
         let report = validate::validate(
             Env {
@@ -700,8 +699,9 @@ fn store_files(
     Ok(files)
 }
 
-/// Writes a new volume's files through the engine, all at once and without waiting for the
-/// disk: the journal record holds their bytes, so a crash before they are synced is redone.
+/// Writes a new volume's directories and files in one script on the engine, without waiting
+/// for the disk: the journal record holds their bytes, so a crash before they are synced is
+/// redone.
 async fn write_store(
     engine: &Engine,
     workdir: &Path,
@@ -710,10 +710,8 @@ async fn write_store(
 ) -> std::io::Result<()> {
     let vols = workdir.join(crate::store::layout::VOLS_DIR);
     let dir = crate::store::layout::volume_dir(workdir, name);
-    engine_io::ensure_dir(engine, &vols).await?;
-    engine_io::ensure_dir(engine, &dir).await?;
-    engine_io::ensure_dir(engine, &dir.join(crate::store::layout::BRICKS_DIR)).await?;
-    engine_io::write_all_files(engine, files).await
+    let bricks = dir.join(crate::store::layout::BRICKS_DIR);
+    engine_io::write_new_files(engine, vec![vols, dir, bricks], files.to_vec()).await
 }
 
 /// The volfiles glusterd writes at create: one per brick (every brick, as this node writes

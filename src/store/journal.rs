@@ -10,9 +10,9 @@
 //! recover`); redoing is idempotent, so a record whose changes were already durable costs
 //! nothing but time.
 //!
-//! Files: `<workdir>/brickd/journal/<shard>.log`, one per shard, each an append-only sequence
-//! of frames. A frame is `BJR1`, the payload length (u32 LE), the CRC-32 of the payload (u32
-//! LE), then the payload. Reading stops at the first frame that is short or does not check:
+//! Files: `<workdir>/brickd/journal/<shard>-<n>.log`, a shard's current one and those being
+//! retired, each an append-only sequence of frames (then, in a spare file, zeros). A frame is
+//! `BJR1`, the payload length (u32 LE), the CRC-32 of the payload (u32 LE), then the payload. Reading stops at the first frame that is short or does not check:
 //! that is the tail a crash cut off, and its commit never went further than the append.
 //! glusterd never looks under `brickd/`.
 //!
@@ -88,11 +88,6 @@ pub enum FrameError {
 /// The journal directory under `workdir`.
 pub fn journal_dir(workdir: &Path) -> PathBuf {
     workdir.join("brickd").join("journal")
-}
-
-/// Shard `shard`'s journal file.
-pub fn journal_path(workdir: &Path, shard: usize) -> PathBuf {
-    journal_dir(workdir).join(format!("{shard}.log"))
 }
 
 fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
@@ -256,6 +251,10 @@ pub fn decode_all(bytes: &[u8]) -> Contents {
     let mut contents = Contents::default();
     let mut at = 0;
     while at < bytes.len() {
+        // A spare file's zeros after the last record: a clean end.
+        if bytes[at..].iter().take(HEAD_BYTES).all(|&b| b == 0) {
+            break;
+        }
         match decode(&bytes[at..]) {
             Ok((record, len)) => {
                 contents.records.push(record);
@@ -424,8 +423,11 @@ mod tests {
         let mut zero = encode(&record(3));
         zero.extend(encode(&record(1)));
         zero.extend_from_slice(b"BJR1\x05");
-        std::fs::write(journal_path(dir.path(), 0), zero).unwrap();
-        std::fs::write(journal_path(dir.path(), 1), encode(&record(2))).unwrap();
+        // Zeros after the records (a spare file's) end a file cleanly.
+        let mut one = encode(&record(2));
+        one.extend_from_slice(&[0u8; 4096]);
+        std::fs::write(journal_dir(dir.path()).join("0-1.log"), zero).unwrap();
+        std::fs::write(journal_dir(dir.path()).join("1-1.log"), one).unwrap();
         let (records, tails) = read_all(dir.path()).unwrap();
         assert_eq!(records.iter().map(|r| r.seq).collect::<Vec<_>>(), [1, 2, 3]);
         assert_eq!(tails.len(), 1);

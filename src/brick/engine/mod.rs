@@ -111,6 +111,12 @@ pub struct EngineConfig {
     /// Operations to run as plain syscalls even if the kernel supports their opcode (tests use
     /// this to exercise the fallback path).
     pub force_fallback: Vec<Op>,
+    /// Run a path or xattr operation as a syscall on the engine thread when it is the only
+    /// work the engine has (nothing in flight, nothing queued). The kernel hands those
+    /// opcodes to one of its worker threads anyway, so for a lone request the ring only adds a
+    /// thread hand-off; bursts (a bulk probe, many callers) still go to the ring, where they
+    /// run in parallel.
+    pub inline_when_idle: bool,
 }
 
 impl Default for EngineConfig {
@@ -118,6 +124,7 @@ impl Default for EngineConfig {
         EngineConfig {
             ring_entries: 256,
             force_fallback: Vec::new(),
+            inline_when_idle: true,
         }
     }
 }
@@ -185,6 +192,12 @@ impl Op {
     }
 
     /// Index into per-op tables.
+    /// Path and xattr operations (and close): the kernel always runs these on one of its
+    /// worker threads, never inline in the submission.
+    fn is_punted(self) -> bool {
+        !matches!(self, Op::Write | Op::Fsync)
+    }
+
     fn index(self) -> usize {
         self as usize
     }
@@ -211,7 +224,8 @@ pub enum SetMode {
 }
 
 impl SetMode {
-    fn flags(self) -> i32 {
+    /// The flags of fsetxattr(2).
+    pub fn flags(self) -> i32 {
         match self {
             SetMode::Create => libc::XATTR_CREATE,
             SetMode::Replace => libc::XATTR_REPLACE,
@@ -227,8 +241,11 @@ pub struct EngineStats {
     pub ops: u64,
     /// `io_uring_enter` calls that submitted at least one SQE.
     pub submissions: u64,
-    /// Caller requests that ran as plain syscalls.
+    /// Caller requests that ran as plain syscalls because their opcode is not used.
     pub fallback_ops: u64,
+    /// Caller requests with an opcode that ran as syscalls because the engine was idle
+    /// ([`EngineConfig::inline_when_idle`]).
+    pub inline_ops: u64,
 }
 
 /// The fields of `statx(2)` brick validation needs.
@@ -324,6 +341,7 @@ struct Shared {
     ops: AtomicU64,
     submissions: AtomicU64,
     fallback_ops: AtomicU64,
+    inline_ops: AtomicU64,
 }
 
 impl Shared {
@@ -351,7 +369,13 @@ struct Handle {
     support: Support,
     /// `None` only while dropping.
     thread: Option<JoinHandle<()>>,
+    /// The script lane ([`Engine::script`]); `None` only while dropping.
+    scripts: Option<crossbeam_channel::Sender<Script>>,
+    script_thread: Option<JoinHandle<()>>,
 }
+
+/// A chain of plain syscalls run on the script thread.
+type Script = Box<dyn FnOnce() + Send>;
 
 impl Handle {
     fn send(&self, task: Task) -> io::Result<()> {
@@ -373,8 +397,12 @@ impl Drop for Handle {
     fn drop(&mut self) {
         // Disconnect first, then wake: the engine sees the disconnect when it next looks.
         drop(self.requests.take());
+        drop(self.scripts.take());
         self.shared.wake();
-        if let Some(thread) = self.thread.take() {
+        for thread in [self.script_thread.take(), self.thread.take()]
+            .into_iter()
+            .flatten()
+        {
             if thread.thread().id() != std::thread::current().id() && thread.join().is_err() {
                 tracing::error!("brick engine thread panicked");
             }
@@ -440,15 +468,28 @@ impl Engine {
             ops: AtomicU64::new(0),
             submissions: AtomicU64::new(0),
             fallback_ops: AtomicU64::new(0),
+            inline_ops: AtomicU64::new(0),
         });
         let (requests, incoming) = crossbeam_channel::unbounded();
         let (support, thread) = worker::spawn(&config, incoming, Arc::clone(&shared))?;
+        let (scripts, script_rx) = crossbeam_channel::unbounded::<Script>();
+        let script_thread = std::thread::Builder::new()
+            .name("brick-script".into())
+            .spawn(move || {
+                for script in script_rx {
+                    // A panicking script loses its own answer (its caller sees the engine
+                    // gone), not the lane.
+                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(script));
+                }
+            })?;
         Ok(Engine {
             handle: Arc::new(Handle {
                 requests: Some(requests),
                 shared,
                 support,
                 thread: Some(thread),
+                scripts: Some(scripts),
+                script_thread: Some(script_thread),
             }),
         })
     }
@@ -465,7 +506,30 @@ impl Engine {
             ops: shared.ops.load(Ordering::Relaxed),
             submissions: shared.submissions.load(Ordering::Relaxed),
             fallback_ops: shared.fallback_ops.load(Ordering::Relaxed),
+            inline_ops: shared.inline_ops.load(Ordering::Relaxed),
         }
+    }
+
+    /// Runs `f` on the engine's script thread and awaits its answer: several dependent
+    /// syscalls for the price of one hand-off. For short chains of metadata operations (a
+    /// brick's claim, a commit's new store files, a journal append and its flush), where one
+    /// ring operation per step costs a thread hand-off each (the kernel punts path and xattr
+    /// operations to its workers). Scripts run one at a time, in order.
+    pub async fn script<R, F>(&self, f: F) -> io::Result<R>
+    where
+        F: FnOnce() -> io::Result<R> + Send + 'static,
+        R: Send + 'static,
+    {
+        let Some(scripts) = &self.handle.scripts else {
+            return Err(engine_gone());
+        };
+        let (reply, answer) = oneshot::channel();
+        scripts
+            .send(Box::new(move || {
+                let _ = reply.send(f());
+            }))
+            .map_err(|_| engine_gone())?;
+        answer.await.unwrap_or_else(|_| Err(engine_gone()))
     }
 
     /// Sends a task built around a fresh reply channel and awaits the answer.

@@ -103,6 +103,8 @@ struct Worker {
     shared: Arc<Shared>,
     /// Indexed by [`Op::index`].
     native: [bool; Op::ALL.len()],
+    /// [`EngineConfig::inline_when_idle`].
+    inline_when_idle: bool,
     in_flight: Slab<Task>,
     /// Bound on `in_flight`: the CQ size minus the eventfd read, so the CQ cannot overflow.
     in_flight_max: usize,
@@ -173,6 +175,7 @@ impl Worker {
             incoming,
             shared,
             native,
+            inline_when_idle: config.inline_when_idle,
             in_flight: Slab::new(),
             in_flight_max: cq_entries.saturating_sub(1).max(1),
             backlog: VecDeque::new(),
@@ -242,6 +245,20 @@ impl Worker {
             return Ok(());
         }
         let native = task.op().is_some_and(|op| self.native[op.index()]);
+        if native
+            && self.inline_when_idle
+            && task.op().is_some_and(Op::is_punted)
+            && self.in_flight.len() == 0
+            && self.backlog.is_empty()
+            && self.incoming.is_empty()
+        {
+            let res = task.syscall();
+            if task.is_request() {
+                self.shared.inline_ops.fetch_add(1, Ordering::Relaxed);
+            }
+            self.finish(task, res);
+            return Ok(());
+        }
         if !native {
             let res = task.syscall();
             if task.is_request() {
