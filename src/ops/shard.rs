@@ -196,18 +196,6 @@ impl ShardState {
         *self.volfile_hook.borrow_mut() = Some(hook);
     }
 
-    /// Tells every shard that volfiles changed: each calls its hook (glusterd sends a
-    /// FETCHSPEC callback to every connected client after a volfile change).
-    pub async fn volfiles_changed(&self) -> Result<(), MeshError> {
-        self.ask_all(|s: &ShardState| {
-            if let Some(hook) = s.volfile_hook.borrow().as_ref() {
-                hook();
-            }
-        })
-        .await?;
-        Ok(())
-    }
-
     /// Runs the future `f` makes on shard `shard`'s executor, against its state, and returns
     /// its answer: how an operation runs on the shard that owns its volume. `f` crosses
     /// threads; the future it makes does not.
@@ -256,6 +244,16 @@ impl ShardState {
     where
         F: FnOnce(&mut Catalog) + Send + 'static,
     {
+        self.change_catalog_with(change, false).await
+    }
+
+    /// [`ShardState::change_catalog`], and when `volfiles` every shard also tells its
+    /// connections that volfiles changed (FETCHSPEC) as it takes the new snapshot: one round
+    /// to the shards for both.
+    pub async fn change_catalog_with<F>(&self, change: F, volfiles: bool) -> Result<(), MeshError>
+    where
+        F: FnOnce(&mut Catalog) + Send + 'static,
+    {
         let (generation, catalog) = self
             .ask(0, move |zero: &ShardState| {
                 let (generation, current) = {
@@ -269,8 +267,15 @@ impl ShardState {
                 (generation, next)
             })
             .await?;
-        self.ask_all(move |s: &ShardState| s.publish(generation, catalog.clone()))
-            .await?;
+        self.ask_all(move |s: &ShardState| {
+            s.publish(generation, catalog.clone());
+            if volfiles {
+                if let Some(hook) = s.volfile_hook.borrow().as_ref() {
+                    hook();
+                }
+            }
+        })
+        .await?;
         Ok(())
     }
 

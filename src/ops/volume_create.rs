@@ -631,18 +631,19 @@ impl CreateOp {
         let name = volume.name.clone();
         let shared = std::sync::Arc::new(volume.clone());
         self.state.volumes.borrow_mut().insert(name.clone(), volume);
-        if let Err(e) = self
+        // glusterd tells every connected client to fetch its volfile again: each shard does
+        // as it takes the new catalog.
+        let published = self
             .state
-            .change_catalog(move |c| {
-                c.insert(name, shared);
-            })
-            .await
-        {
-            tracing::error!(error = %e, "volume stored but not published to every shard");
-        }
-        // glusterd tells every connected client to fetch its volfile again.
-        if let Err(e) = self.state.volfiles_changed().await {
-            tracing::warn!(error = %e, "FETCHSPEC not sent to every shard");
+            .change_catalog_with(
+                move |c| {
+                    c.insert(name, shared);
+                },
+                true,
+            )
+            .await;
+        if let Err(e) = published {
+            tracing::error!(error = %e, "volume stored but not published (nor FETCHSPEC sent) on every shard");
         }
         if let Err(e) = failpoints::pass("create.after-publish").await {
             let name = self.request.volname.clone();

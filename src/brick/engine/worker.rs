@@ -18,6 +18,10 @@ use super::{EngineConfig, Op, Shared, Support};
 /// `user_data` of the eventfd read; slab keys are far below it.
 const WAKE_USER_DATA: u64 = u64::MAX;
 
+/// Most steps a probe may have to run inline on an idle engine
+/// ([`EngineConfig::inline_when_idle`]): a few bricks' walks, not a bulk validation.
+const INLINE_PROBE_STEPS_MAX: usize = 48;
+
 /// Pause after an unexpected `io_uring_enter` error, so a persistent one does not spin a core.
 const ENTER_ERROR_PAUSE_MS: u64 = 10;
 
@@ -241,16 +245,22 @@ impl Worker {
     fn start(&mut self, mut task: Task) -> Result<(), Task> {
         if let Task::Probe(request) = task {
             let steps = self.batches.begin(request);
+            if self.inline_when_idle && steps.len() <= INLINE_PROBE_STEPS_MAX && self.is_idle() {
+                // A small probe on an idle engine: its syscalls in a row cost less than
+                // handing each to a kernel worker.
+                for step in steps {
+                    let mut task = Task::Step(step);
+                    let res = task.syscall();
+                    self.shared.inline_ops.fetch_add(1, Ordering::Relaxed);
+                    self.finish(task, res);
+                }
+                return Ok(());
+            }
             self.backlog.extend(steps.into_iter().map(Task::Step));
             return Ok(());
         }
         let native = task.op().is_some_and(|op| self.native[op.index()]);
-        if native
-            && self.inline_when_idle
-            && task.op().is_some_and(Op::is_punted)
-            && self.in_flight.len() == 0
-            && self.backlog.is_empty()
-            && self.incoming.is_empty()
+        if native && self.inline_when_idle && task.op().is_some_and(Op::is_punted) && self.is_idle()
         {
             let res = task.syscall();
             if task.is_request() {
@@ -277,6 +287,11 @@ impl Worker {
         let entry = slot.sqe().user_data(key as u64);
         self.push(&entry);
         Ok(())
+    }
+
+    /// Nothing in flight, nothing queued, nothing waiting in the channel.
+    fn is_idle(&self) -> bool {
+        self.in_flight.len() == 0 && self.backlog.is_empty() && self.incoming.is_empty()
     }
 
     /// Answers a task and queues the closes it left.
@@ -348,7 +363,20 @@ impl Worker {
         if can_take {
             self.shared.sleeping.store(true, Ordering::SeqCst);
             fence(Ordering::SeqCst);
-            if !self.incoming.is_empty() {
+            // A last look at the channel: a request, or the disconnect (whose wake-up this
+            // loop may already have reaped, so nothing else would end the sleep).
+            let arrived = match self.incoming.try_recv() {
+                Ok(task) => {
+                    self.backlog.push_back(task);
+                    true
+                }
+                Err(TryRecvError::Disconnected) => {
+                    self.disconnected = true;
+                    true
+                }
+                Err(TryRecvError::Empty) => false,
+            };
+            if arrived {
                 self.shared.sleeping.store(false, Ordering::Relaxed);
                 self.enter(false);
                 return;
