@@ -354,6 +354,9 @@ impl Worker {
             self.enter(false);
             return;
         }
+        if self.help() {
+            return;
+        }
         let can_take = self.in_flight.len() < self.in_flight_max && !self.disconnected;
         if can_take && !self.wake_armed {
             // Arming failed (the SQ would not drain); sleeping now could miss new requests.
@@ -390,6 +393,37 @@ impl Worker {
         }
         self.enter(true);
         self.shared.sleeping.store(false, Ordering::Relaxed);
+    }
+
+    /// The ring is full and more path or xattr work waits (a bulk probe): rather than sleep
+    /// until a kernel worker finishes one, the engine thread runs waiting operations itself,
+    /// as syscalls, from the back of the backlog, until a completion arrives. Both cores work
+    /// on the probe. True if it ran any.
+    fn help(&mut self) -> bool {
+        if self.in_flight.len() < self.in_flight_max {
+            return false;
+        }
+        // Submitted work first, so the kernel's workers are busy while this thread is.
+        self.enter(false);
+        let mut ran = false;
+        while self.ring.completion().is_empty() {
+            let punted = match self.backlog.back() {
+                Some(Task::Step(_)) => true,
+                Some(task) => task.is_request() && task.op().is_some_and(Op::is_punted),
+                None => false,
+            };
+            if !punted {
+                break;
+            }
+            let Some(mut task) = self.backlog.pop_back() else {
+                break;
+            };
+            let res = task.syscall();
+            self.shared.inline_ops.fetch_add(1, Ordering::Relaxed);
+            self.finish(task, res);
+            ran = true;
+        }
+        ran
     }
 
     /// One `io_uring_enter`: submits whatever is queued, and with `wait` blocks for at least one
