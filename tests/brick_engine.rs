@@ -100,7 +100,7 @@ fn trusted_xattrs_work(dir: &Path) -> bool {
 /// Every supported op on the ring, even a lone one.
 fn native_engine() -> Engine {
     Engine::start(EngineConfig {
-        inline_when_idle: false,
+        syscalls_when_cheaper: false,
         ..EngineConfig::default()
     })
     .unwrap()
@@ -1010,4 +1010,36 @@ fn probe_of_five_thousand_directories_is_one_request_in_few_submissions() {
         submissions < 1_000,
         "10,000 operations in {submissions} submissions: not batched"
     );
+}
+
+#[test]
+fn bulk_probe_on_threads_answers_as_the_ring_does() {
+    if !is_root() {
+        return;
+    }
+    let fixture = tempfile::tempdir().unwrap();
+    let mut paths: Vec<std::path::PathBuf> = Vec::new();
+    for i in 0..2_000 {
+        let dir = fixture.path().join(format!("d{i}"));
+        std::fs::create_dir(&dir).unwrap();
+        if i % 3 == 0 {
+            set_xattr(&dir, "user.a", &[i as u8; 4]);
+        }
+        paths.push(dir);
+    }
+    // Not directories, and missing: answered the same way on both paths.
+    let file = fixture.path().join("file");
+    std::fs::write(&file, b"x").unwrap();
+    paths.push(file);
+    paths.push(fixture.path().join("missing"));
+    let list: Vec<&Path> = paths.iter().map(|p| p.as_path()).collect();
+    let ring = block_on(native_engine().probe_dirs(&list, &["user.a", "user.b"], 16)).unwrap();
+    let engine = Engine::start(EngineConfig::default()).unwrap();
+    let before = engine.stats();
+    let threads = block_on(engine.probe_dirs(&list, &["user.a", "user.b"], 16)).unwrap();
+    let after = engine.stats();
+    assert_eq!(format!("{threads:?}"), format!("{ring:?}"));
+    // At most the engine's own wake-up read goes to the ring.
+    assert!(after.submissions - before.submissions <= 2, "{after:?}");
+    assert!(after.inline_ops - before.inline_ops >= 6_000, "{after:?}");
 }

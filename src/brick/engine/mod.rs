@@ -111,12 +111,12 @@ pub struct EngineConfig {
     /// Operations to run as plain syscalls even if the kernel supports their opcode (tests use
     /// this to exercise the fallback path).
     pub force_fallback: Vec<Op>,
-    /// Run a path or xattr operation as a syscall on the engine thread when it is the only
-    /// work the engine has (nothing in flight, nothing queued). The kernel hands those
-    /// opcodes to one of its worker threads anyway, so for a lone request the ring only adds a
-    /// thread hand-off; bursts (a bulk probe, many callers) still go to the ring, where they
-    /// run in parallel.
-    pub inline_when_idle: bool,
+    /// Run path and xattr operations as plain syscalls where that measured cheaper than the
+    /// ring: the kernel hands those opcodes to one of its worker threads anyway, so each SQE
+    /// costs a thread hand-off. A lone request on an idle engine and a small probe run on the
+    /// engine thread; a bulk probe is split across one thread per core. `false` puts every
+    /// supported opcode on the ring (tests of the ring path).
+    pub syscalls_when_cheaper: bool,
 }
 
 impl Default for EngineConfig {
@@ -124,7 +124,7 @@ impl Default for EngineConfig {
         EngineConfig {
             ring_entries: 256,
             force_fallback: Vec::new(),
-            inline_when_idle: true,
+            syscalls_when_cheaper: true,
         }
     }
 }
@@ -244,7 +244,7 @@ pub struct EngineStats {
     /// Caller requests that ran as plain syscalls because their opcode is not used.
     pub fallback_ops: u64,
     /// Caller requests with an opcode that ran as syscalls because the engine was idle
-    /// ([`EngineConfig::inline_when_idle`]).
+    /// ([`EngineConfig::syscalls_when_cheaper`]).
     pub inline_ops: u64,
 }
 

@@ -11,7 +11,7 @@ use std::thread::JoinHandle;
 use crossbeam_channel::{Receiver, TryRecvError};
 use io_uring::{opcode, squeue, types, IoUring, Probe};
 
-use super::probe::Batches;
+use super::probe::{Batches, Step};
 use super::task::Task;
 use super::{EngineConfig, Op, Shared, Support};
 
@@ -19,8 +19,69 @@ use super::{EngineConfig, Op, Shared, Support};
 const WAKE_USER_DATA: u64 = u64::MAX;
 
 /// Most steps a probe may have to run inline on an idle engine
-/// ([`EngineConfig::inline_when_idle`]): a few bricks' walks, not a bulk validation.
+/// ([`EngineConfig::syscalls_when_cheaper`]): a few bricks' walks, not a bulk validation.
 const INLINE_PROBE_STEPS_MAX: usize = 48;
+
+/// Fewest steps for which a probe is split across threads (below, the threads cost more than
+/// they save).
+const PARALLEL_PROBE_STEPS_MIN: usize = 1024;
+
+/// Runs `steps` as syscalls on one thread per core (the engine thread waits for them): a bulk
+/// probe of thousands of directories in a fraction of the ring's time, since each of its
+/// opcodes would go to a kernel worker anyway. Results in any order.
+fn run_in_parallel(steps: Vec<Step>) -> Vec<(Step, i32)> {
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 8);
+    let per = steps.len().div_ceil(threads * 4).max(1);
+    let mut chunks: Vec<Vec<Step>> = Vec::new();
+    let mut steps = steps.into_iter();
+    loop {
+        let chunk: Vec<Step> = steps.by_ref().take(per).collect();
+        if chunk.is_empty() {
+            break;
+        }
+        chunks.push(chunk);
+    }
+    // A shared queue of chunks: a thread that cannot be started leaves its share to the
+    // others, and this thread works until the queue is empty.
+    let queue = std::sync::Mutex::new(chunks);
+    let work = || -> Vec<(Step, i32)> {
+        let mut out = Vec::new();
+        loop {
+            let chunk = match queue.lock() {
+                Ok(mut q) => q.pop(),
+                Err(poisoned) => poisoned.into_inner().pop(),
+            };
+            let Some(chunk) = chunk else {
+                return out;
+            };
+            out.extend(chunk.into_iter().map(|mut step| {
+                let res = step.syscall();
+                (step, res)
+            }));
+        }
+    };
+    std::thread::scope(|scope| {
+        let helpers: Vec<_> = (1..threads)
+            .filter_map(|_| {
+                std::thread::Builder::new()
+                    .name("brick-probe".into())
+                    .spawn_scoped(scope, work)
+                    .ok()
+            })
+            .collect();
+        let mut out = work();
+        for helper in helpers {
+            match helper.join() {
+                Ok(part) => out.extend(part),
+                Err(_) => tracing::error!("brick engine: a probe thread panicked"),
+            }
+        }
+        out
+    })
+}
 
 /// Pause after an unexpected `io_uring_enter` error, so a persistent one does not spin a core.
 const ENTER_ERROR_PAUSE_MS: u64 = 10;
@@ -107,8 +168,8 @@ struct Worker {
     shared: Arc<Shared>,
     /// Indexed by [`Op::index`].
     native: [bool; Op::ALL.len()],
-    /// [`EngineConfig::inline_when_idle`].
-    inline_when_idle: bool,
+    /// [`EngineConfig::syscalls_when_cheaper`].
+    syscalls_when_cheaper: bool,
     in_flight: Slab<Task>,
     /// Bound on `in_flight`: the CQ size minus the eventfd read, so the CQ cannot overflow.
     in_flight_max: usize,
@@ -179,7 +240,7 @@ impl Worker {
             incoming,
             shared,
             native,
-            inline_when_idle: config.inline_when_idle,
+            syscalls_when_cheaper: config.syscalls_when_cheaper,
             in_flight: Slab::new(),
             in_flight_max: cq_entries.saturating_sub(1).max(1),
             backlog: VecDeque::new(),
@@ -245,7 +306,8 @@ impl Worker {
     fn start(&mut self, mut task: Task) -> Result<(), Task> {
         if let Task::Probe(request) = task {
             let steps = self.batches.begin(request);
-            if self.inline_when_idle && steps.len() <= INLINE_PROBE_STEPS_MAX && self.is_idle() {
+            if self.syscalls_when_cheaper && steps.len() <= INLINE_PROBE_STEPS_MAX && self.is_idle()
+            {
                 // A small probe on an idle engine: its syscalls in a row cost less than
                 // handing each to a kernel worker.
                 for step in steps {
@@ -256,11 +318,21 @@ impl Worker {
                 }
                 return Ok(());
             }
+            if self.syscalls_when_cheaper && steps.len() >= PARALLEL_PROBE_STEPS_MIN {
+                for (step, res) in run_in_parallel(steps) {
+                    self.shared.inline_ops.fetch_add(1, Ordering::Relaxed);
+                    self.finish(Task::Step(step), res);
+                }
+                return Ok(());
+            }
             self.backlog.extend(steps.into_iter().map(Task::Step));
             return Ok(());
         }
         let native = task.op().is_some_and(|op| self.native[op.index()]);
-        if native && self.inline_when_idle && task.op().is_some_and(Op::is_punted) && self.is_idle()
+        if native
+            && self.syscalls_when_cheaper
+            && task.op().is_some_and(Op::is_punted)
+            && self.is_idle()
         {
             let res = task.syscall();
             if task.is_request() {
@@ -354,9 +426,6 @@ impl Worker {
             self.enter(false);
             return;
         }
-        if self.help() {
-            return;
-        }
         let can_take = self.in_flight.len() < self.in_flight_max && !self.disconnected;
         if can_take && !self.wake_armed {
             // Arming failed (the SQ would not drain); sleeping now could miss new requests.
@@ -393,37 +462,6 @@ impl Worker {
         }
         self.enter(true);
         self.shared.sleeping.store(false, Ordering::Relaxed);
-    }
-
-    /// The ring is full and more path or xattr work waits (a bulk probe): rather than sleep
-    /// until a kernel worker finishes one, the engine thread runs waiting operations itself,
-    /// as syscalls, from the back of the backlog, until a completion arrives. Both cores work
-    /// on the probe. True if it ran any.
-    fn help(&mut self) -> bool {
-        if self.in_flight.len() < self.in_flight_max {
-            return false;
-        }
-        // Submitted work first, so the kernel's workers are busy while this thread is.
-        self.enter(false);
-        let mut ran = false;
-        while self.ring.completion().is_empty() {
-            let punted = match self.backlog.back() {
-                Some(Task::Step(_)) => true,
-                Some(task) => task.is_request() && task.op().is_some_and(Op::is_punted),
-                None => false,
-            };
-            if !punted {
-                break;
-            }
-            let Some(mut task) = self.backlog.pop_back() else {
-                break;
-            };
-            let res = task.syscall();
-            self.shared.inline_ops.fetch_add(1, Ordering::Relaxed);
-            self.finish(task, res);
-            ran = true;
-        }
-        ran
     }
 
     /// One `io_uring_enter`: submits whatever is queued, and with `wait` blocks for at least one
