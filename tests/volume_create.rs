@@ -230,6 +230,7 @@ fn create(node: &Node, volume: &str, shape: &[&str], disks: &[usize], force: boo
         ),
         "{args:?}"
     );
+    common::wait_for_store(&node.brickd.workdir, volume);
 }
 
 #[test]

@@ -36,37 +36,36 @@ pub(super) async fn ensure_dir(engine: &Engine, dir: &Path) -> io::Result<()> {
 }
 
 /// Makes the directories `dirs` (in order; existing ones are fine) and writes every file of
-/// `files` (created or truncated), without syncing: one script on the engine.
-pub(super) async fn write_new_files(
+/// `files` (created or truncated), without syncing: one script on the engine, queued by this
+/// call (so it runs before any script queued after it, awaited or not).
+pub(super) fn write_new_files(
     engine: &Engine,
     dirs: Vec<PathBuf>,
     files: Vec<(PathBuf, Vec<u8>)>,
-) -> io::Result<()> {
-    engine
-        .script(move || {
-            use std::io::Write;
-            use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-            for dir in &dirs {
-                match std::fs::DirBuilder::new().mode(DIR_MODE).create(dir) {
-                    Err(e) if e.kind() != io::ErrorKind::AlreadyExists => {
-                        return Err(context(e, "mkdir", dir))
-                    }
-                    _ => {}
+) -> impl std::future::Future<Output = io::Result<()>> {
+    engine.script(move || {
+        use std::io::Write;
+        use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+        for dir in &dirs {
+            match std::fs::DirBuilder::new().mode(DIR_MODE).create(dir) {
+                Err(e) if e.kind() != io::ErrorKind::AlreadyExists => {
+                    return Err(context(e, "mkdir", dir))
                 }
+                _ => {}
             }
-            for (path, data) in &files {
-                std::fs::OpenOptions::new()
-                    .write(true)
-                    .create(true)
-                    .truncate(true)
-                    .mode(FILE_MODE)
-                    .open(path)
-                    .and_then(|mut f| f.write_all(data))
-                    .map_err(|e| context(e, "write", path))?;
-            }
-            Ok(())
-        })
-        .await
+        }
+        for (path, data) in &files {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(FILE_MODE)
+                .open(path)
+                .and_then(|mut f| f.write_all(data))
+                .map_err(|e| context(e, "write", path))?;
+        }
+        Ok(())
+    })
 }
 
 /// Removes `vols/<name>/` so that a crash cannot leave it half-removed: one rename moves it
@@ -86,8 +85,10 @@ pub(super) async fn trash_volume(
     ensure_dir(engine, &brickd_dir).await?;
     ensure_dir(engine, &trash).await?;
     let target = trash.join(format!("{name}-{tag}"));
+    // On the script lane, after any store writes a create queued there before.
+    let (from, to) = (dir.clone(), target.clone());
     engine
-        .renameat(None, &dir, None, &target)
+        .script(move || std::fs::rename(&from, &to))
         .await
         .map_err(|e| context(e, "move to the trash", &dir))?;
     let spawned = std::thread::Builder::new()

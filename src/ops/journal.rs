@@ -28,7 +28,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// How long the retiring thread waits before syncing, to batch the commits that follow.
-const RETIRE_DELAY: Duration = Duration::from_millis(20);
+const RETIRE_DELAY: Duration = Duration::from_millis(1000);
 
 /// Bytes of zeros a spare journal file is made with: appends inside them overwrite blocks the
 /// file already has, so their `fdatasync` writes no metadata (reading stops at the zeros).
@@ -41,6 +41,9 @@ struct File {
     open_commits: usize,
     /// Touched file systems (a path on each) of this file's records.
     touched: BTreeSet<PathBuf>,
+    /// A commit could not finish its changes: the file is synced but never removed, so
+    /// start-up redoes its records.
+    keep: bool,
 }
 
 #[derive(Default)]
@@ -73,6 +76,7 @@ pub struct Ticket {
     engine: Engine,
     file: PathBuf,
     touched: Vec<PathBuf>,
+    keep: bool,
 }
 
 impl Ticket {
@@ -84,12 +88,19 @@ impl Ticket {
     /// The commit made all its changes (or undid them): its record may be retired once they
     /// are synced.
     pub fn done(self) {}
+
+    /// The commit could not make all its changes: its journal file is kept for start-up to
+    /// redo (it is synced, never removed).
+    pub fn keep(mut self) {
+        self.keep = true;
+    }
 }
 
 impl Drop for Ticket {
     fn drop(&mut self) {
         let touched = std::mem::take(&mut self.touched);
-        self.journal.commit_ended(&self.engine, &self.file, touched);
+        self.journal
+            .commit_ended(&self.engine, &self.file, touched, self.keep);
     }
 }
 
@@ -145,6 +156,7 @@ impl ShardJournal {
             engine: engine.clone(),
             file,
             touched: Vec::new(),
+            keep: false,
         })
     }
 
@@ -232,6 +244,7 @@ impl ShardJournal {
                         tail: 0,
                         open_commits: 0,
                         touched: BTreeSet::new(),
+                        keep: false,
                     });
                 }
             }
@@ -268,11 +281,18 @@ impl ShardJournal {
             tail: 0,
             open_commits: 0,
             touched: BTreeSet::new(),
+            keep: false,
         });
         Ok((fd, 0, path))
     }
 
-    fn commit_ended(self: &Rc<Self>, engine: &Engine, file: &Path, touched: Vec<PathBuf>) {
+    fn commit_ended(
+        self: &Rc<Self>,
+        engine: &Engine,
+        file: &Path,
+        touched: Vec<PathBuf>,
+        keep: bool,
+    ) {
         let set_aside = {
             let mut inner = self.inner.borrow_mut();
             let Some(current) = inner.current.as_mut() else {
@@ -283,6 +303,7 @@ impl ShardJournal {
             }
             current.open_commits = current.open_commits.saturating_sub(1);
             current.touched.extend(touched);
+            current.keep |= keep;
             if current.open_commits > 0 || inner.retiring || inner.flushing {
                 return;
             }
@@ -315,9 +336,9 @@ impl ShardJournal {
                 None
             }
         };
-        let File { fd, path, .. } = file;
+        let File { fd, path, keep, .. } = file;
         drop(fd);
-        match retire_on_thread(touched, path.clone(), spare.clone()).await {
+        match retire_on_thread(touched, path.clone(), keep, spare.clone()).await {
             Ok((Ok(()), made)) => {
                 if let (Some(file), Some(spare)) = (made, spare) {
                     let fd: Fd = std::sync::Arc::new(std::os::fd::OwnedFd::from(file));
@@ -351,11 +372,12 @@ impl ShardJournal {
 }
 
 /// On a plain thread: waits [`RETIRE_DELAY`], `syncfs` on each distinct file system of
-/// `touched`, removes the journal file `old` once that worked, and makes the spare file
+/// `touched`, removes the journal file `old` once that worked (unless `keep`), and makes the spare file
 /// `spare` (zeros, synced, its directory synced). Answers the sync's result and the spare.
 async fn retire_on_thread(
     touched: Vec<PathBuf>,
     old: PathBuf,
+    keep: bool,
     spare: Option<PathBuf>,
 ) -> io::Result<(io::Result<()>, Option<std::fs::File>)> {
     let (tx, rx) = oneshot::channel();
@@ -363,7 +385,14 @@ async fn retire_on_thread(
         .name("brickd-retire".into())
         .spawn(move || {
             std::thread::sleep(RETIRE_DELAY);
-            let synced = syncfs_all(&touched).and_then(|()| std::fs::remove_file(&old));
+            let synced = syncfs_all(&touched).and_then(|()| {
+                if keep {
+                    tracing::warn!(path = %old.display(), "journal file kept for start-up to redo");
+                    Ok(())
+                } else {
+                    std::fs::remove_file(&old)
+                }
+            });
             let made = spare.and_then(|path| match make_spare(&path) {
                 Ok(file) => Some(file),
                 Err(e) => {

@@ -131,6 +131,11 @@ impl ShardState {
         map
     }
 
+    /// Starts `work` on this shard's executor, not awaited by the caller.
+    pub fn spawn(&self, work: LocalFuture<'static, ()>) {
+        (self.spawner)(work);
+    }
+
     /// Notes that connection `connection` of this shard took a lock.
     pub fn note_locker(&self, connection: u64) {
         self.lockers.borrow_mut().insert(connection);

@@ -545,31 +545,30 @@ impl CreateOp {
             ticket.touched(&t.path);
         }
         let mut record = ClaimRecord::default();
-        let mut stored = false;
-        let result = self
-            .apply(
-                &engine,
-                lvm.as_ref(),
-                volume,
-                &files,
-                &mut record,
-                &mut stored,
-            )
-            .await;
+        let result = self.apply(&engine, lvm.as_ref(), volume, &mut record).await;
         let Err(error) = result else {
-            ticket.done();
+            // The store files: queued on the engine's script lane now (before anything a later
+            // operation queues there, such as a delete's move to the trash), written after the
+            // reply. The journal record, durable already, holds their bytes: it is retired
+            // only once they are written, and redone at start-up if they never were.
+            let name = self.request.volname.clone();
+            let written = write_store(&engine, &workdir, &name, &files);
+            self.state.spawn(Box::pin(async move {
+                match written.await {
+                    Ok(()) => {
+                        let _ = failpoints::pass("create.after-store").await;
+                        ticket.done();
+                    }
+                    Err(e) => {
+                        tracing::error!(volume = %name, error = %e, "store files not written; the journal keeps the create for start-up to redo");
+                        ticket.keep();
+                    }
+                }
+            }));
             return Ok(self.request.dict.clone());
         };
         // Undo what was done, newest first, then say so durably: start-up must not redo it.
         let mut message = error.message;
-        if stored {
-            let tag = txn.id.to_string();
-            let trashed =
-                engine_io::trash_volume(&engine, &workdir, &self.request.volname, &tag).await;
-            if let Err(e) = trashed {
-                message.push_str(&format!("\nundo failed: {e}"));
-            }
-        }
         if let Err(failures) = claim::rollback(&engine, lvm.as_ref(), &record).await {
             message.push_str(&format!("\nrollback failed: {}", failures.join("; ")));
         }
@@ -589,19 +588,16 @@ impl CreateOp {
         })
     }
 
-    /// The changes of a journaled create: claim, store files, catalog. None of it waits for the
-    /// disk (the journal record is the durable part). Fills `record` with the claim's steps
-    /// and sets `stored` once `vols/<name>` may exist, for the undo.
+    /// The changes of a journaled create before its reply: claim, catalog. None of it waits
+    /// for the disk (the journal record is the durable part). Fills `record` with the claim's
+    /// steps, for the undo.
     async fn apply(
         &mut self,
         engine: &Engine,
         lvm: Option<&LvmClient>,
         volume: Volume,
-        files: &[(PathBuf, Vec<u8>)],
         record: &mut ClaimRecord,
-        stored: &mut bool,
     ) -> Result<(), TxnError> {
-        let workdir = self.state.node.workdir.clone();
         failpoints::pass("create.after-journal").await?;
         let claimed = claim::claim(
             engine,
@@ -623,11 +619,6 @@ impl CreateOp {
             }
         };
         failpoints::pass("create.after-claim").await?;
-        *stored = true;
-        write_store(engine, &workdir, &volume.name, files)
-            .await
-            .map_err(|e| TxnError::new(format!("Failed to store volume {}: {e}", volume.name)))?;
-        failpoints::pass("create.after-store").await?;
         let name = volume.name.clone();
         let shared = std::sync::Arc::new(volume.clone());
         self.state.volumes.borrow_mut().insert(name.clone(), volume);
@@ -700,19 +691,19 @@ fn store_files(
     Ok(files)
 }
 
-/// Writes a new volume's directories and files in one script on the engine, without waiting
-/// for the disk: the journal record holds their bytes, so a crash before they are synced is
-/// redone.
-async fn write_store(
+/// Queues a new volume's directories and files as one script on the engine (written without
+/// waiting for the disk: the journal record holds their bytes, so a crash before they are
+/// synced is redone); the future answers when they are written.
+fn write_store(
     engine: &Engine,
     workdir: &Path,
     name: &str,
     files: &[(PathBuf, Vec<u8>)],
-) -> std::io::Result<()> {
+) -> impl std::future::Future<Output = std::io::Result<()>> {
     let vols = workdir.join(crate::store::layout::VOLS_DIR);
     let dir = crate::store::layout::volume_dir(workdir, name);
     let bricks = dir.join(crate::store::layout::BRICKS_DIR);
-    engine_io::write_new_files(engine, vec![vols, dir, bricks], files.to_vec()).await
+    engine_io::write_new_files(engine, vec![vols, dir, bricks], files.to_vec())
 }
 
 /// The volfiles glusterd writes at create: one per brick (every brick, as this node writes

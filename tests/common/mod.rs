@@ -281,6 +281,22 @@ impl<S: Read + Write> Client<S> {
 }
 
 /// Copies a directory tree (fixtures into a test's temporary directory).
+/// Waits until volume `name`'s store files are on disk: brickd writes them right after a
+/// create's reply (the commit journal holds them until then), `cksum` last.
+pub fn wait_for_store(workdir: &Path, name: &str) {
+    let cksum = workdir.join("vols").join(name).join("cksum");
+    for _ in 0..500 {
+        if std::fs::metadata(&cksum)
+            .map(|m| m.len() > 0)
+            .unwrap_or(false)
+        {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    panic!("{}: not written within 5 s", cksum.display());
+}
+
 pub fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {

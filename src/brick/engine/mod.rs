@@ -514,22 +514,27 @@ impl Engine {
     /// syscalls for the price of one hand-off. For short chains of metadata operations (a
     /// brick's claim, a commit's new store files, a journal append and its flush), where one
     /// ring operation per step costs a thread hand-off each (the kernel punts path and xattr
-    /// operations to its workers). Scripts run one at a time, in order.
-    pub async fn script<R, F>(&self, f: F) -> io::Result<R>
+    /// operations to its workers). Scripts run one at a time, in the order of the calls: the
+    /// script is queued by the call itself, not when the answer is first awaited, and a queued
+    /// script runs even if nobody awaits it (the engine drains the lane before it stops).
+    pub fn script<R, F>(&self, f: F) -> impl std::future::Future<Output = io::Result<R>>
     where
         F: FnOnce() -> io::Result<R> + Send + 'static,
         R: Send + 'static,
     {
-        let Some(scripts) = &self.handle.scripts else {
-            return Err(engine_gone());
-        };
         let (reply, answer) = oneshot::channel();
-        scripts
-            .send(Box::new(move || {
-                let _ = reply.send(f());
-            }))
-            .map_err(|_| engine_gone())?;
-        answer.await.unwrap_or_else(|_| Err(engine_gone()))
+        let sent = match &self.handle.scripts {
+            Some(scripts) => scripts
+                .send(Box::new(move || {
+                    let _ = reply.send(f());
+                }))
+                .map_err(|_| engine_gone()),
+            None => Err(engine_gone()),
+        };
+        async move {
+            sent?;
+            answer.await.unwrap_or_else(|_| Err(engine_gone()))
+        }
     }
 
     /// Sends a task built around a fresh reply channel and awaits the answer.
