@@ -14,7 +14,7 @@
 //! All file-system work goes through the [`Engine`]; LVM work through the helper
 //! ([`LvmClient`]), one command per volume group for all of its bricks.
 
-use super::engine::{Engine, SetMode};
+use super::engine::{Engine, Lane, SetMode};
 use super::validate::{strerror, GFID_XATTR, VOLUME_ID_XATTR};
 use crate::lvm::{parse_volume_tag, volume_tag, LvmClient};
 use crate::model::Uuid;
@@ -102,7 +102,7 @@ impl fmt::Display for ClaimError {
 
 impl std::error::Error for ClaimError {}
 
-/// The claim of one brick as plain syscalls (run on the engine's script lane): mkdir, open
+/// The claim of one brick as plain syscalls (run on the engine's quick script lane): mkdir, open
 /// (O_DIRECTORY|O_NOFOLLOW), the old volume-id if forced, fsetxattr, mkdirat `.glusterfs`.
 fn claim_brick(
     volume_id: Uuid,
@@ -243,10 +243,10 @@ pub async fn claim(
     targets: &[ClaimTarget],
     force: bool,
 ) -> Result<ClaimRecord, ClaimError> {
-    // Every brick's syscalls in one hop to the engine's script lane.
+    // Every brick's syscalls in one hop to the engine's quick script lane.
     let owned = targets.to_vec();
     let results = engine
-        .script(move || {
+        .script(Lane::Quick, move || {
             Ok(owned
                 .iter()
                 .map(|t| claim_brick(volume_id, t, force))

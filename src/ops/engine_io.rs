@@ -2,7 +2,7 @@
 //! None of them waits for the disk: the commit journal (`ops::journal`) is the durable part
 //! of a commit, and its retirement syncs what these wrote.
 
-use crate::brick::engine::Engine;
+use crate::brick::engine::{Engine, Lane};
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -43,7 +43,7 @@ pub(super) fn write_new_files(
     dirs: Vec<PathBuf>,
     files: Vec<(PathBuf, Vec<u8>)>,
 ) -> impl std::future::Future<Output = io::Result<()>> {
-    engine.script(move || {
+    engine.script(Lane::Store, move || {
         use std::io::Write;
         use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
         for dir in &dirs {
@@ -85,10 +85,10 @@ pub(super) async fn trash_volume(
     ensure_dir(engine, &brickd_dir).await?;
     ensure_dir(engine, &trash).await?;
     let target = trash.join(format!("{name}-{tag}"));
-    // On the script lane, after any store writes a create queued there before.
+    // On the store lane, after any store writes a create queued there before.
     let (from, to) = (dir.clone(), target.clone());
     engine
-        .script(move || std::fs::rename(&from, &to))
+        .script(Lane::Store, move || std::fs::rename(&from, &to))
         .await
         .map_err(|e| context(e, "move to the trash", &dir))?;
     let spawned = std::thread::Builder::new()

@@ -3,7 +3,7 @@
 //!
 //! A commit appends its record and waits for it to be durable: records queued while a write is
 //! in flight go out together, one write and one `fdatasync` for the batch (one hop to the
-//! engine's script lane), so the wait is one flush, usually into a spare file's preallocated
+//! engine's quick script lane), so the wait is one flush, usually into a spare file's preallocated
 //! zeros (no new file, no directory to sync, no size change). The commit then makes its
 //! changes without syncing them, notes the paths whose file systems it touched
 //! ([`Ticket::touched`]) and ends ([`Ticket::done`]).
@@ -14,7 +14,7 @@
 //! (a new file of zeros, synced with its directory). A crash before that leaves the records,
 //! and start-up redoes them (`ops::recover`).
 
-use crate::brick::engine::{Engine, Fd};
+use crate::brick::engine::{Engine, Fd, Lane};
 use crate::cluster::txn::LocalFuture;
 use crate::store::journal::{self, Record};
 use futures_channel::oneshot;
@@ -189,7 +189,7 @@ impl ShardJournal {
         // The write and its flush in one hop.
         let file = fd.clone();
         let synced = engine
-            .script(move || {
+            .script(Lane::Quick, move || {
                 use std::os::fd::AsRawFd;
                 let mut done = 0;
                 while done < bytes.len() {

@@ -547,7 +547,7 @@ impl CreateOp {
         let mut record = ClaimRecord::default();
         let result = self.apply(&engine, lvm.as_ref(), volume, &mut record).await;
         let Err(error) = result else {
-            // The store files: queued on the engine's script lane now (before anything a later
+            // The store files: queued on the engine's store lane now (before anything a later
             // operation queues there, such as a delete's move to the trash), written after the
             // reply. The journal record, durable already, holds their bytes: it is retired
             // only once they are written, and redone at start-up if they never were.

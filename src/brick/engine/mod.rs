@@ -369,9 +369,20 @@ struct Handle {
     support: Support,
     /// `None` only while dropping.
     thread: Option<JoinHandle<()>>,
-    /// The script lane ([`Engine::script`]); `None` only while dropping.
-    scripts: Option<crossbeam_channel::Sender<Script>>,
-    script_thread: Option<JoinHandle<()>>,
+    /// The script lanes ([`Engine::script`]), by [`Lane`]; empty only while dropping.
+    scripts: Vec<crossbeam_channel::Sender<Script>>,
+    script_threads: Vec<JoinHandle<()>>,
+}
+
+/// A script lane: a thread running scripts one at a time, in order of the calls.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lane {
+    /// Short steps a caller waits for (a journal append and its flush, a brick claim): never
+    /// queued behind background work.
+    Quick,
+    /// Store files written after a reply, and what must come after them (a volume's move to
+    /// the trash).
+    Store,
 }
 
 /// A chain of plain syscalls run on the script thread.
@@ -397,12 +408,11 @@ impl Drop for Handle {
     fn drop(&mut self) {
         // Disconnect first, then wake: the engine sees the disconnect when it next looks.
         drop(self.requests.take());
-        drop(self.scripts.take());
+        self.scripts.clear();
         self.shared.wake();
-        for thread in [self.script_thread.take(), self.thread.take()]
-            .into_iter()
-            .flatten()
-        {
+        let mut threads = std::mem::take(&mut self.script_threads);
+        threads.extend(self.thread.take());
+        for thread in threads {
             if thread.thread().id() != std::thread::current().id() && thread.join().is_err() {
                 tracing::error!("brick engine thread panicked");
             }
@@ -472,24 +482,29 @@ impl Engine {
         });
         let (requests, incoming) = crossbeam_channel::unbounded();
         let (support, thread) = worker::spawn(&config, incoming, Arc::clone(&shared))?;
-        let (scripts, script_rx) = crossbeam_channel::unbounded::<Script>();
-        let script_thread = std::thread::Builder::new()
-            .name("brick-script".into())
-            .spawn(move || {
-                for script in script_rx {
-                    // A panicking script loses its own answer (its caller sees the engine
-                    // gone), not the lane.
-                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(script));
-                }
-            })?;
+        let mut scripts = Vec::new();
+        let mut script_threads = Vec::new();
+        for name in ["brick-quick", "brick-store"] {
+            let (tx, rx) = crossbeam_channel::unbounded::<Script>();
+            script_threads.push(std::thread::Builder::new().name(name.into()).spawn(
+                move || {
+                    for script in rx {
+                        // A panicking script loses its own answer (its caller sees the engine
+                        // gone), not the lane.
+                        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(script));
+                    }
+                },
+            )?);
+            scripts.push(tx);
+        }
         Ok(Engine {
             handle: Arc::new(Handle {
                 requests: Some(requests),
                 shared,
                 support,
                 thread: Some(thread),
-                scripts: Some(scripts),
-                script_thread: Some(script_thread),
+                scripts,
+                script_threads,
             }),
         })
     }
@@ -510,20 +525,24 @@ impl Engine {
         }
     }
 
-    /// Runs `f` on the engine's script thread and awaits its answer: several dependent
+    /// Runs `f` on the engine's script thread for `lane` and awaits its answer: several dependent
     /// syscalls for the price of one hand-off. For short chains of metadata operations (a
     /// brick's claim, a commit's new store files, a journal append and its flush), where one
     /// ring operation per step costs a thread hand-off each (the kernel punts path and xattr
     /// operations to its workers). Scripts run one at a time, in the order of the calls: the
     /// script is queued by the call itself, not when the answer is first awaited, and a queued
     /// script runs even if nobody awaits it (the engine drains the lane before it stops).
-    pub fn script<R, F>(&self, f: F) -> impl std::future::Future<Output = io::Result<R>>
+    pub fn script<R, F>(&self, lane: Lane, f: F) -> impl std::future::Future<Output = io::Result<R>>
     where
         F: FnOnce() -> io::Result<R> + Send + 'static,
         R: Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
-        let sent = match &self.handle.scripts {
+        let index = match lane {
+            Lane::Quick => 0,
+            Lane::Store => 1,
+        };
+        let sent = match self.handle.scripts.get(index) {
             Some(scripts) => scripts
                 .send(Box::new(move || {
                     let _ = reply.send(f());
