@@ -2,10 +2,12 @@
 //! validation through the brick engine against the same checks made with plain sequential
 //! syscalls, the way glusterd's stage makes them.
 //!
-//! - `validate/engine`: `brick::validate::validate` on all 10,000 bricks at once (io_uring,
-//!   batched, each directory of the walks probed once).
-//! - `validate/engine-syscalls`: the same, with every engine op forced onto the engine thread's
-//!   plain-syscall fallback (what the batching and deduplication give without io_uring).
+//! - `validate/engine`: `brick::validate::validate` on all 10,000 bricks at once (each
+//!   directory of the walks probed once, in one bulk request; the engine runs a probe that big
+//!   as syscalls on one thread per core, since the ring would hand every statx and getxattr to
+//!   a kernel worker).
+//! - `validate/engine-syscalls`: the same, with every engine opcode forced onto the
+//!   plain-syscall fallback (the single requests of validation then never touch the ring).
 //! - `validate/sequential`: per brick, as glusterd does: `lstat` the brick, its parent and `/`,
 //!   then the path-in-use walk (`lgetxattr` of `trusted.gfid` and the volume-id with a 16-byte
 //!   buffer at every level up to `/`), and the brick-root walk (`stat` of each level).

@@ -7,6 +7,11 @@
 //! engine answers. Callers are glommio executors on other threads (glommio accepts wake-ups from
 //! foreign threads) or plain threads using `futures_lite::future::block_on`.
 //!
+//! Shutdown: the engine's last look at the channel before sleeping receives (rather than only
+//! checks for emptiness), so a disconnect whose wake-up the loop already reaped is seen; an
+//! earlier version could sleep forever there when the last answer and the disconnect came
+//! close together.
+//!
 //! # What this module owns and must not do
 //!
 //! It owns the ring, the engine thread, and every buffer, C string and fd an in-flight SQE
@@ -46,6 +51,24 @@
 //! expands it into ring operations, collects their results and answers once (`probe.rs`). It
 //! exists because a message, a oneshot and a wake-up per operation cost more than the kernel
 //! work when validation reads tens of thousands of directories.
+//!
+//! # Where a syscall beats the ring
+//!
+//! The kernel runs path and xattr opcodes (openat, statx, getxattr, fsetxattr, mkdirat,
+//! unlinkat, renameat, close) on its io-wq workers whatever the submission says, so each such
+//! SQE costs a hand-off between threads. With [`EngineConfig::syscalls_when_cheaper`] (the
+//! default) the engine runs them as plain syscalls where that measured cheaper: a lone request
+//! on an idle engine and a small probe run on the engine thread at once; a bulk probe (1,024
+//! steps or more) is split across one thread per core (`worker::run_in_parallel`). Bursts of
+//! separate requests, writes and fsyncs still go to the ring.
+//!
+//! # Script lanes
+//!
+//! [`Engine::script`] runs a closure of plain syscalls on one of two lane threads, in call
+//! order: several dependent steps (a brick's claim, a journal append and its `fdatasync`, a new
+//! volume's store files) for one hand-off instead of one per step. [`Lane::Quick`] is for steps
+//! a caller waits on; [`Lane::Store`] for the store files written after a reply and what must
+//! follow them.
 //!
 //! # Bounds
 //!
