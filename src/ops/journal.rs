@@ -32,7 +32,7 @@ const RETIRE_DELAY: Duration = Duration::from_millis(1000);
 
 /// Bytes of zeros a spare journal file is made with: appends inside them overwrite blocks the
 /// file already has, so their `fdatasync` writes no metadata (reading stops at the zeros).
-const SPARE_BYTES: usize = 1 << 20;
+const SPARE_BYTES: usize = 8 << 20;
 
 struct File {
     fd: Fd,
@@ -221,13 +221,16 @@ impl ShardJournal {
             })
             .await;
         let mut inner = self.inner.borrow_mut();
-        if let Some(file) = inner.current.as_mut() {
-            // Even a failed flush used the space: the next batch goes after it (reading stops
-            // at this batch if it did not reach the disk, and its callers were told so).
-            file.tail = offset + len;
-            if synced.is_ok() {
-                file.open_commits += batch.len();
+        if synced.is_err() {
+            // The file may now hold a broken frame, and reading stops there: records after it
+            // would be lost to start-up. Later records go to a new file; this one is left in
+            // place (never retired in this run), so start-up redoes what it holds.
+            if inner.current.as_ref().is_some_and(|f| f.path == path) {
+                inner.current = None;
             }
+        } else if let Some(file) = inner.current.as_mut() {
+            file.tail = offset + len;
+            file.open_commits += batch.len();
         }
         synced.map(|()| path)
     }
