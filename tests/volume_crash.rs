@@ -259,6 +259,47 @@ mod crash {
         }
     }
 
+    #[test]
+    fn a_failed_delete_stays_failed_after_a_crash() {
+        if must_skip("a_failed_delete_stays_failed_after_a_crash") {
+            return;
+        }
+        let disk = Xfs::new();
+        let keep = tempfile::tempdir().unwrap();
+        let workdir = keep.path().join("workdir");
+        let brick = disk.path("b");
+        let spec = format!("{}:{}", host(), brick.display());
+        {
+            let b = start(&workdir, None);
+            let (code, out, err, _) = gluster(&b.socket, &["volume", "create", "v", &spec]);
+            assert_eq!(code, 0, "{out}{err}");
+            super::common::wait_for_store(&workdir, "v");
+        }
+        // The move to the trash fails after the delete's journal record; the journal is not
+        // retired, so the restart finds the delete and its abort record.
+        let mut b = start(
+            &workdir,
+            Some("delete.after-journal:error,journal.before-retire:sleep-60000"),
+        );
+        let (code, out, err, _) = gluster(&b.socket, &["volume", "delete", "v"]);
+        assert_eq!(code, 1, "{out}{err}");
+        assert!(
+            format!("{out}{err}").contains("Failed to remove volume v"),
+            "{out}{err}"
+        );
+        let (records, _) = brickd::store::journal::read_all(&workdir).unwrap();
+        let ops: Vec<&str> = records.iter().map(|r| r.op.as_str()).collect();
+        assert_eq!(ops, ["delete", "abort-delete"]);
+        b.signal(libc::SIGKILL);
+        b.wait_exit(Duration::from_secs(10)).expect("killed");
+        drop(b);
+        let b = start(&workdir, None);
+        assert!(no_journal(&workdir), "journal left after recovery");
+        assert_eq!(volumes(&b), ["v"], "the failed delete stays failed");
+        assert!(workdir.join("vols/v/info").exists());
+        assert!(get_xattr(&brick, VOLUME_ID_XATTR).is_some());
+    }
+
     /// The first statedump written under `run_dir`, waited for.
     fn wait_for_dump(run_dir: &Path) -> String {
         for _ in 0..100 {

@@ -12,6 +12,7 @@
 //! | create | each brick claimed (directory, volume-id unless it is already this volume's, `.glusterfs`, VG tag); every store file rewritten from the record, synced. A brick that carries another volume's id (one the record did not replace) means the brick went elsewhere since: the create is undone instead |
 //! | abort (a create that failed) | the create undone: `vols/<v>` removed if it is this volume's; each brick released if it carries this volume's id, directories the claim made removed if empty, a replaced id put back, VG tags removed |
 //! | delete | `vols/<v>` removed if it is this volume's; each brick released if it carries this volume's id |
+//! | delete, then abort-delete (its move to the trash failed, nothing changed) | nothing |
 //!
 //! Then every touched file system is synced and the journal removed.
 
@@ -305,10 +306,13 @@ pub async fn recover(
     lvm: Option<&LvmClient>,
     records: &[Record],
 ) -> Result<Vec<Recovered>, StoreError> {
-    let aborted: BTreeSet<Uuid> = records
+    let aborted: BTreeSet<(&str, Uuid)> = records
         .iter()
-        .filter(|r| r.op == "abort")
-        .map(|r| r.txn)
+        .filter_map(|r| match r.op.as_str() {
+            "abort" => Some(("create", r.txn)),
+            "abort-delete" => Some(("delete", r.txn)),
+            _ => None,
+        })
         .collect();
     let mut touched: Vec<PathBuf> = vec![workdir.to_path_buf()];
     let mut done = Vec::new();
@@ -317,7 +321,10 @@ pub async fn recover(
         touched.extend(bricks(record).into_iter().map(|b| PathBuf::from(b.path)));
         let outcome = match record.op.as_str() {
             // Undone where its abort record stands.
-            "create" if aborted.contains(&record.txn) => continue,
+            "create" if aborted.contains(&("create", record.txn)) => continue,
+            // It failed before changing anything, and said so.
+            "delete" if aborted.contains(&("delete", record.txn)) => continue,
+            "abort-delete" => continue,
             "create" => redo_create(workdir, engine, lvm, record, &mut problems).await,
             "abort" => {
                 undo_create(workdir, engine, lvm, record, &mut problems).await;

@@ -124,6 +124,10 @@ impl DeleteOp {
             ));
         };
         failpoints::pass("delete.before-journal").await?;
+        let record_for_abort = Record {
+            files: Vec::new(),
+            ..record.clone()
+        };
         // The commit point: once the record is durable, a crash is finished at start-up.
         let mut ticket = self
             .state
@@ -134,19 +138,33 @@ impl DeleteOp {
         for (path, _) in &local {
             ticket.touched(path);
         }
-        // From here the delete only goes forward (a crash is finished at start-up), so only a
-        // kill or a pause means anything at the failpoints.
-        let _ = failpoints::pass("delete.after-journal").await;
-        let trashed =
-            engine_io::trash_volume(&engine, &workdir, &self.volname, &txn.id.to_string()).await;
+        // An error armed here stands for a failed move to the trash.
+        let trashed = match failpoints::pass("delete.after-journal").await {
+            Ok(()) => {
+                engine_io::trash_volume(&engine, &workdir, &self.volname, &txn.id.to_string()).await
+            }
+            Err(e) => Err(std::io::Error::other(e.message)),
+        };
         if let Err(e) = trashed {
-            // Nothing was changed: finish what start-up would otherwise redo.
-            ticket.done();
-            return Err(TxnError::new(format!(
+            // Nothing was changed; say so durably, or start-up would finish the delete the
+            // client was told failed.
+            let mut message = format!(
                 "Failed to remove volume {} from the store: {e}",
                 self.volname
-            )));
+            );
+            let abort = Record {
+                op: "abort-delete".into(),
+                ..record_for_abort
+            };
+            match self.state.journal.append(&engine, abort).await {
+                Ok(aborted) => aborted.done(),
+                Err(e) => message.push_str(&format!("\nthe abort was not journaled: {e}")),
+            }
+            ticket.done();
+            return Err(TxnError::new(message));
         }
+        // From here the delete only goes forward (a crash is finished at start-up), so only a
+        // kill or a pause means anything at the failpoints.
         let _ = failpoints::pass("delete.after-store").await;
         self.state.volumes.borrow_mut().remove(&self.volname);
         let name = self.volname.clone();

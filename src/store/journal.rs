@@ -43,7 +43,8 @@ pub struct Record {
     pub seq: u64,
     /// The transaction.
     pub txn: Uuid,
-    /// `create`, `delete`, or `abort` (the create of the same `txn` failed and was undone).
+    /// `create`, `delete`, `abort` (the create of the same `txn` failed and was undone) or
+    /// `abort-delete` (the delete of the same `txn` failed before changing anything).
     pub op: String,
     /// The volume.
     pub volname: String,
