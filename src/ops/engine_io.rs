@@ -87,10 +87,15 @@ pub(super) async fn trash_volume(
     let target = trash.join(format!("{name}-{tag}"));
     // On the store lane, after any store writes a create queued there before.
     let (from, to) = (dir.clone(), target.clone());
-    engine
+    let moved = engine
         .script(Lane::Store, move || std::fs::rename(&from, &to))
-        .await
-        .map_err(|e| context(e, "move to the trash", &dir))?;
+        .await;
+    match moved {
+        Ok(()) => {}
+        // Nothing to move (a create whose store files were never written): already done.
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(context(e, "move to the trash", &dir)),
+    }
     let spawned = std::thread::Builder::new()
         .name("brickd-trash".into())
         .spawn(move || {

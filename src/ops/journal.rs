@@ -3,7 +3,7 @@
 //!
 //! A commit appends its record and waits for it to be durable: records queued while a write is
 //! in flight go out together, one write and one `fdatasync` for the batch (one hop to the
-//! engine's quick script lane), so the wait is one flush, usually into a spare file's preallocated
+//! engine's journal script lane), so the wait is one flush, usually into a spare file's preallocated
 //! zeros (no new file, no directory to sync, no size change). The commit then makes its
 //! changes without syncing them, notes the paths whose file systems it touched
 //! ([`Ticket::touched`]) and ends ([`Ticket::done`]).
@@ -56,6 +56,10 @@ struct Inner {
     retiring: bool,
     /// A new, preallocated file made by the last retirement, for the next records.
     spare: Option<(Fd, PathBuf)>,
+    /// A file of this shard was left for start-up (a failed flush, sync or store write): every
+    /// later file is kept too, so start-up redoes the records after it as well and never
+    /// applies an old record without the newer ones.
+    keep_all: bool,
     next_file: u64,
 }
 
@@ -189,7 +193,7 @@ impl ShardJournal {
         // The write and its flush in one hop.
         let file = fd.clone();
         let synced = engine
-            .script(Lane::Quick, move || {
+            .script(Lane::Journal, move || {
                 use std::os::fd::AsRawFd;
                 let mut done = 0;
                 while done < bytes.len() {
@@ -228,6 +232,7 @@ impl ShardJournal {
             if inner.current.as_ref().is_some_and(|f| f.path == path) {
                 inner.current = None;
             }
+            inner.keep_all = true;
         } else if let Some(file) = inner.current.as_mut() {
             file.tail = offset + len;
             file.open_commits += batch.len();
@@ -259,8 +264,11 @@ impl ShardJournal {
         let dir = journal::journal_dir(&self.workdir);
         if let Some(parent) = dir.parent() {
             super::engine_io::ensure_dir(engine, parent).await?;
+            super::engine_io::ensure_dir(engine, &dir).await?;
+            // Both new entries must survive a crash with the first record.
+            super::engine_io::fsync_dir(engine, &self.workdir).await?;
+            super::engine_io::fsync_dir(engine, parent).await?;
         }
-        super::engine_io::ensure_dir(engine, &dir).await?;
         let n = {
             let mut inner = self.inner.borrow_mut();
             inner.next_file += 1;
@@ -340,6 +348,11 @@ impl ShardJournal {
             }
         };
         let File { fd, path, keep, .. } = file;
+        let keep = {
+            let mut inner = self.inner.borrow_mut();
+            inner.keep_all |= keep;
+            inner.keep_all
+        };
         drop(fd);
         match retire_on_thread(touched, path.clone(), keep, spare.clone()).await {
             Ok((Ok(()), made)) => {
@@ -349,7 +362,8 @@ impl ShardJournal {
                 }
             }
             Ok((Err(e), _)) | Err(e) => {
-                // Left in place: start-up redoes its records.
+                // Left in place: start-up redoes its records, and every later file's.
+                self.inner.borrow_mut().keep_all = true;
                 tracing::warn!(path = %path.display(), error = %e, "journal not retired");
             }
         }

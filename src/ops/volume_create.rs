@@ -534,12 +534,29 @@ impl CreateOp {
         let files = store_files(&workdir, &volume, self.state.node.node.uuid)?;
         failpoints::pass("create.before-journal").await?;
         // The commit point: once the record is durable, a crash is redone at start-up.
-        let mut ticket = self
+        let appended = self
             .state
             .journal
             .append(&engine, self.record(txn, "create", &files))
-            .await
-            .map_err(|e| TxnError::new(format!("Failed to write the journal record: {e}")))?;
+            .await;
+        let mut ticket = match appended {
+            Ok(ticket) => ticket,
+            Err(e) => {
+                // The record may have reached the disk even so: say the create failed, durably
+                // if the disk still lets us, so start-up does not redo it.
+                let aborted = self
+                    .state
+                    .journal
+                    .append(&engine, self.record(txn, "abort", &[]))
+                    .await;
+                if let Ok(abort) = aborted {
+                    abort.done();
+                }
+                return Err(TxnError::new(format!(
+                    "Failed to write the journal record: {e}"
+                )));
+            }
+        };
         let targets = self.targets();
         for t in &targets {
             ticket.touched(&t.path);

@@ -129,12 +129,24 @@ impl DeleteOp {
             ..record.clone()
         };
         // The commit point: once the record is durable, a crash is finished at start-up.
-        let mut ticket = self
-            .state
-            .journal
-            .append(&engine, record)
-            .await
-            .map_err(|e| TxnError::new(format!("Failed to write the journal record: {e}")))?;
+        let appended = self.state.journal.append(&engine, record).await;
+        let mut ticket = match appended {
+            Ok(ticket) => ticket,
+            Err(e) => {
+                // The record may have reached the disk even so: say the delete failed, durably
+                // if the disk still lets us, so start-up does not finish it.
+                let abort = Record {
+                    op: "abort-delete".into(),
+                    ..record_for_abort.clone()
+                };
+                if let Ok(aborted) = self.state.journal.append(&engine, abort).await {
+                    aborted.done();
+                }
+                return Err(TxnError::new(format!(
+                    "Failed to write the journal record: {e}"
+                )));
+            }
+        };
         for (path, _) in &local {
             ticket.touched(path);
         }
@@ -154,7 +166,7 @@ impl DeleteOp {
             );
             let abort = Record {
                 op: "abort-delete".into(),
-                ..record_for_abort
+                ..record_for_abort.clone()
             };
             match self.state.journal.append(&engine, abort).await {
                 Ok(aborted) => aborted.done(),

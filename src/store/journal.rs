@@ -245,6 +245,16 @@ pub struct Contents {
     pub records: Vec<Record>,
     /// Why reading stopped before the end (a cut-off tail), with its offset.
     pub tail: Option<(usize, FrameError)>,
+    /// A whole frame follows the one that did not read: not a cut-off tail but damage, and
+    /// the records after it would be lost.
+    pub damaged: bool,
+}
+
+/// Does a frame that reads start anywhere after the first byte of `bytes`?
+fn whole_frame_after(bytes: &[u8]) -> bool {
+    (1..bytes.len().saturating_sub(HEAD_BYTES - 1))
+        .filter(|&i| &bytes[i..i + 4] == MAGIC)
+        .any(|i| decode(&bytes[i..]).is_ok())
 }
 
 /// Every record of a journal file's bytes, up to the first frame that does not read.
@@ -262,6 +272,9 @@ pub fn decode_all(bytes: &[u8]) -> Contents {
                 at += len;
             }
             Err(e) => {
+                // Only the last batch can be torn (each is flushed before the next is
+                // written): a whole frame further on means damage in the middle.
+                contents.damaged = whole_frame_after(&bytes[at..]);
                 contents.tail = Some((at, e));
                 break;
             }
@@ -300,6 +313,17 @@ pub fn read_all(workdir: &Path) -> std::io::Result<(Vec<Record>, Vec<Tail>)> {
             ));
         }
         let contents = decode_all(&std::fs::read(&path)?);
+        if contents.damaged {
+            let at = contents.tail.as_ref().map_or(0, |(at, _)| *at);
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "{}: damaged at offset {at}, with whole records after it; move the file \
+                     aside (its records after the damage would be lost) to start",
+                    path.display()
+                ),
+            ));
+        }
         records.extend(contents.records);
         if let Some((at, e)) = contents.tail {
             tails.push((path, at, e));
@@ -358,6 +382,29 @@ mod tests {
             assert_eq!(c.records, [record(1)], "cut at {cut}");
             assert!(matches!(c.tail, Some((at, FrameError::Truncated(_))) if at == first));
         }
+    }
+
+    #[test]
+    fn damage_in_the_middle_is_told_from_a_cut_tail() {
+        let mut bytes = encode(&record(1));
+        let first = bytes.len();
+        bytes.extend(encode(&record(2)));
+        bytes.extend(encode(&record(3)));
+        // The second frame's payload damaged: the third still reads.
+        let mut middle = bytes.clone();
+        middle[first + HEAD_BYTES + 3] ^= 0xff;
+        let c = decode_all(&middle);
+        assert_eq!(c.records, [record(1)]);
+        assert!(c.damaged);
+        // A cut-off last frame is not damage.
+        let c = decode_all(&bytes[..bytes.len() - 5]);
+        assert_eq!(c.records.len(), 2);
+        assert!(!c.damaged);
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(journal_dir(dir.path())).unwrap();
+        std::fs::write(journal_dir(dir.path()).join("0-1.log"), &middle).unwrap();
+        let err = read_all(dir.path()).unwrap_err();
+        assert!(err.to_string().contains("damaged at offset"), "{err}");
     }
 
     #[test]

@@ -64,11 +64,11 @@
 //!
 //! # Script lanes
 //!
-//! [`Engine::script`] runs a closure of plain syscalls on one of two lane threads, in call
+//! [`Engine::script`] runs a closure of plain syscalls on one of three lane threads, in call
 //! order: several dependent steps (a brick's claim, a journal append and its `fdatasync`, a new
-//! volume's store files) for one hand-off instead of one per step. [`Lane::Quick`] is for steps
-//! a caller waits on; [`Lane::Store`] for the store files written after a reply and what must
-//! follow them.
+//! volume's store files) for one hand-off instead of one per step. [`Lane::Journal`] carries
+//! only journal appends; [`Lane::Quick`] other steps a caller waits on; [`Lane::Store`] the
+//! store files written after a reply and what must follow them.
 //!
 //! # Bounds
 //!
@@ -400,8 +400,10 @@ struct Handle {
 /// A script lane: a thread running scripts one at a time, in order of the calls.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Lane {
-    /// Short steps a caller waits for (a journal append and its flush, a brick claim): never
-    /// queued behind background work.
+    /// Journal appends and their flush: the commit point of every operation, never queued
+    /// behind anything else.
+    Journal,
+    /// Short steps a caller waits for (a brick claim): never queued behind background work.
     Quick,
     /// Store files written after a reply, and what must come after them (a volume's move to
     /// the trash).
@@ -507,7 +509,7 @@ impl Engine {
         let (support, thread) = worker::spawn(&config, incoming, Arc::clone(&shared))?;
         let mut scripts = Vec::new();
         let mut script_threads = Vec::new();
-        for name in ["brick-quick", "brick-store"] {
+        for name in ["brick-journal", "brick-quick", "brick-store"] {
             let (tx, rx) = crossbeam_channel::unbounded::<Script>();
             script_threads.push(std::thread::Builder::new().name(name.into()).spawn(
                 move || {
@@ -562,8 +564,9 @@ impl Engine {
     {
         let (reply, answer) = oneshot::channel();
         let index = match lane {
-            Lane::Quick => 0,
-            Lane::Store => 1,
+            Lane::Journal => 0,
+            Lane::Quick => 1,
+            Lane::Store => 2,
         };
         let sent = match self.handle.scripts.get(index) {
             Some(scripts) => scripts
