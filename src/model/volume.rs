@@ -263,6 +263,9 @@ pub enum OptionsOrder {
     Created,
 }
 
+/// glusterd's default `snap-max-hard-limit` (`GLUSTERD_SNAPS_MAX_HARD_LIMIT`).
+const SNAP_MAX_HARD_LIMIT_DEFAULT: u64 = 256;
+
 impl Volume {
     /// A new distribute volume as glusterd 10.3 stores one before any option or brick is
     /// set: status Created, version 1, tcp, counts of a plain distribute volume, no options,
@@ -292,7 +295,7 @@ impl Volume {
             thin_arbiter_count: 0,
             parent_volname: "N/A".into(),
             restored_from_snap: Uuid::NIL,
-            snap_max_hard_limit: 256,
+            snap_max_hard_limit: SNAP_MAX_HARD_LIMIT_DEFAULT,
             options: Extra::new(),
             extra: Extra::new(),
             bricks: Vec::new(),

@@ -46,6 +46,20 @@ struct File {
     keep: bool,
 }
 
+impl File {
+    /// A file with no records yet.
+    fn empty(fd: Fd, path: PathBuf) -> File {
+        File {
+            fd,
+            path,
+            tail: 0,
+            open_commits: 0,
+            touched: BTreeSet::new(),
+            keep: false,
+        }
+    }
+}
+
 #[derive(Default)]
 struct Inner {
     current: Option<File>,
@@ -246,14 +260,7 @@ impl ShardJournal {
             let mut inner = self.inner.borrow_mut();
             if inner.current.is_none() {
                 if let Some((fd, path)) = inner.spare.take() {
-                    inner.current = Some(File {
-                        fd,
-                        path,
-                        tail: 0,
-                        open_commits: 0,
-                        touched: BTreeSet::new(),
-                        keep: false,
-                    });
+                    inner.current = Some(File::empty(fd, path));
                 }
             }
             if let Some(f) = inner.current.as_ref() {
@@ -286,14 +293,7 @@ impl ShardJournal {
         // The new file's name must survive a crash with the records in it.
         super::engine_io::fsync_dir(engine, &dir).await?;
         let mut inner = self.inner.borrow_mut();
-        inner.current = Some(File {
-            fd: fd.clone(),
-            path: path.clone(),
-            tail: 0,
-            open_commits: 0,
-            touched: BTreeSet::new(),
-            keep: false,
-        });
+        inner.current = Some(File::empty(fd.clone(), path.clone()));
         Ok((fd, 0, path))
     }
 

@@ -569,7 +569,7 @@ impl CreateOp {
             // reply. The journal record, durable already, holds their bytes: it is retired
             // only once they are written, and redone at start-up if they never were.
             let name = self.request.volname.clone();
-            let written = write_store(&engine, &workdir, &name, &files);
+            let written = write_store(&engine, &workdir, &name, files);
             self.state.spawn(Box::pin(async move {
                 match written.await {
                     Ok(()) => {
@@ -715,12 +715,12 @@ fn write_store(
     engine: &Engine,
     workdir: &Path,
     name: &str,
-    files: &[(PathBuf, Vec<u8>)],
+    files: Vec<(PathBuf, Vec<u8>)>,
 ) -> impl std::future::Future<Output = std::io::Result<()>> {
     let vols = workdir.join(crate::store::layout::VOLS_DIR);
     let dir = crate::store::layout::volume_dir(workdir, name);
     let bricks = dir.join(crate::store::layout::BRICKS_DIR);
-    engine_io::write_new_files(engine, vec![vols, dir, bricks], files.to_vec())
+    engine_io::write_new_files(engine, vec![vols, dir, bricks], files)
 }
 
 /// The volfiles glusterd writes at create: one per brick (every brick, as this node writes

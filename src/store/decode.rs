@@ -16,9 +16,6 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::str::FromStr;
 
-/// glusterd's default `snap-max-hard-limit` (`GLUSTERD_SNAPS_MAX_HARD_LIMIT`).
-const SNAP_MAX_HARD_LIMIT_DEFAULT: u64 = 256;
-
 /// A `brick-N` or `ta-brick-N` line of `info`: the bricks file it names.
 #[derive(Debug, Clone)]
 pub(crate) struct BrickRef {
@@ -232,37 +229,17 @@ pub(crate) fn volume_info(
     let brick_count: u32 = fields.number(count_entry)?;
     let volume_id = fields.uuid(fields.require("volume-id")?)?;
 
+    // A key the file lacks keeps what glusterd assumes for it: a new distribute volume's
+    // values, except the versions (0 until the file says).
     let mut volume = Volume {
-        name: name.to_string(),
         volume_type,
         brick_count,
         status,
-        sub_count: 0,
-        replica_count: 1,
-        stripe_count: None,
-        arbiter_count: 0,
-        disperse_count: 0,
-        redundancy_count: 0,
         version: 0,
-        transport: Transport::Tcp,
-        volume_id,
-        username: None,
-        password: None,
         op_version: 0,
         client_op_version: 0,
-        quota_version: 0,
-        tier_enabled: 0,
-        thin_arbiter_count: 0,
-        parent_volname: "N/A".to_string(),
-        restored_from_snap: Uuid::NIL,
-        snap_max_hard_limit: SNAP_MAX_HARD_LIMIT_DEFAULT,
-        options: Extra::new(),
-        extra: Extra::new(),
-        bricks: Vec::new(),
-        thin_arbiter_brick: None,
-        rebalance: RebalanceState::default(),
-        snapd_port: 0,
         options_order: Default::default(),
+        ..Volume::new_distribute(name, volume_id)
     };
     let mut bricks: Vec<(usize, BrickRef)> = Vec::new();
     let mut ta_bricks: Vec<(usize, BrickRef)> = Vec::new();

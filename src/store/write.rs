@@ -220,20 +220,6 @@ impl Store {
         self.prepare_volume(volume)?.commit()
     }
 
-    /// Writes volfiles (`(file name, text)`) into `vols/<name>/`, each with the atomic protocol
-    /// (mode 0600, as glusterd's). Callers write them before [`Store::write_volume`], so a
-    /// volume whose `info` exists has its volfiles.
-    pub fn write_volfiles(&self, name: &str, files: &[(String, String)]) -> Result<(), StoreError> {
-        let dir = layout::volume_dir(&self.root, name);
-        check_component(&dir, "the volume name", name)?;
-        create_dir(&dir)?;
-        for (file, text) in files {
-            check_component(&dir, "the volfile", file)?;
-            atomic::write_atomic(&dir.join(file), text.as_bytes())?;
-        }
-        Ok(())
-    }
-
     /// Removes `vols/<name>/` the way a crash cannot leave half-removed: one rename moves the
     /// whole directory to `brickd/trash/<name>-<tag>` (then the `vols/` directory is synced),
     /// and only then is the moved copy deleted. A crash after the rename leaves a trash
