@@ -302,7 +302,12 @@ pub fn read_all(workdir: &Path) -> std::io::Result<(Vec<Record>, Vec<Tail>)> {
         if path.extension().and_then(|e| e.to_str()) != Some("log") {
             continue;
         }
-        let size = std::fs::metadata(&path)?.len();
+        // A file removed since the listing (a running brickd retiring it) has nothing to redo.
+        let size = match std::fs::metadata(&path) {
+            Ok(m) => m.len(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
         if size > JOURNAL_BYTES_MAX {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::InvalidData,
@@ -312,7 +317,12 @@ pub fn read_all(workdir: &Path) -> std::io::Result<(Vec<Record>, Vec<Tail>)> {
                 ),
             ));
         }
-        let contents = decode_all(&std::fs::read(&path)?);
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        let contents = decode_all(&bytes);
         if contents.damaged {
             let at = contents.tail.as_ref().map_or(0, |(at, _)| *at);
             return Err(std::io::Error::new(
