@@ -101,6 +101,12 @@ mod crash {
             if created {
                 assert_eq!(volumes(&b), ["v"], "{failpoint}");
                 assert!(workdir.join("vols/v/cksum").exists());
+                let volfiles = std::fs::read_dir(workdir.join("vols/v"))
+                    .unwrap()
+                    .flatten()
+                    .filter(|e| e.file_name().to_string_lossy().ends_with(".vol"))
+                    .count();
+                assert_eq!(volfiles, 3, "{failpoint}: a brick and two client volfiles");
                 let info = std::fs::read_to_string(workdir.join("vols/v/info")).unwrap();
                 let id = info
                     .lines()

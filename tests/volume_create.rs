@@ -637,13 +637,17 @@ fn the_real_glusterfsd_serves_the_brick_volfiles_brickd_writes() {
 }
 
 /// The journal record a create of `name` on `brick` appends, as brickd would write it, with
-/// the bytes of every store file under `workdir/vols/name`.
+/// the bytes of every store file under `workdir/vols/name` (not the volfiles: start-up renders
+/// them from the store files, for the node the record names).
 fn create_record(workdir: &Path, name: &str, id: &str, brick: &Path, op: &str) -> Vec<u8> {
     let mut files = Vec::new();
     let dir = workdir.join("vols").join(name);
+    let node = info_value(&read(&workdir.join("glusterd.info")), "UUID");
     for sub in [dir.clone(), dir.join("bricks")] {
         for e in std::fs::read_dir(&sub).unwrap().flatten() {
-            if e.file_type().unwrap().is_file() {
+            if e.file_type().unwrap().is_file()
+                && !e.file_name().to_string_lossy().ends_with(".vol")
+            {
                 let rel = e
                     .path()
                     .strip_prefix(workdir)
@@ -661,6 +665,7 @@ fn create_record(workdir: &Path, name: &str, id: &str, brick: &Path, op: &str) -
         volname: name.into(),
         volume_id: brickd::model::Uuid::parse(id).unwrap(),
         pairs: vec![
+            ("node-uuid".into(), node),
             ("brick-0".into(), brick.display().to_string()),
             ("brick-0.existed".into(), "0".into()),
         ],
@@ -681,6 +686,13 @@ fn a_journal_left_by_a_crash_is_redone_at_start_up() {
     let brick = node.disks[0].path("v");
     let claimed = snapshot(&node.disks[0].mount);
     let stored = read(&workdir.join("vols/v/info"));
+    let volfiles: Vec<(PathBuf, String)> = std::fs::read_dir(workdir.join("vols/v"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".vol"))
+        .map(|e| (PathBuf::from(e.file_name()), read(&e.path())))
+        .collect();
+    assert_eq!(volfiles.len(), 3, "a brick volfile and two client volfiles");
     let keep = tempfile::tempdir().unwrap();
 
     // 1. A crash before the changes reached the disk: a store file missing, another cut
@@ -688,7 +700,9 @@ fn a_journal_left_by_a_crash_is_redone_at_start_up() {
     let copy = keep.path().join("redo");
     common::copy_dir(&workdir, &copy);
     let record = create_record(&copy, "v", &id, &brick, "create");
-    std::fs::remove_file(copy.join("vols/v/v.tcp-fuse.vol")).unwrap();
+    for (name, _) in &volfiles {
+        std::fs::remove_file(copy.join("vols/v").join(name)).unwrap();
+    }
     std::fs::write(copy.join("vols/v/info"), &stored.as_bytes()[..10]).unwrap();
     std::fs::remove_dir(brick.join(".glusterfs")).unwrap();
     common::fs::remove_xattr(&brick, "trusted.glusterfs.volume-id");
@@ -701,7 +715,16 @@ fn a_journal_left_by_a_crash_is_redone_at_start_up() {
     let (_, out, _) = node.cli(&["volume", "list"]);
     assert_eq!(out.trim(), "v");
     assert_eq!(read(&copy.join("vols/v/info")), stored);
-    assert!(copy.join("vols/v/v.tcp-fuse.vol").exists());
+    for (name, text) in &volfiles {
+        // The same bytes, but for the copy's workdir (the marker's timestamp file).
+        let expected = text.replace(workdir.to_str().unwrap(), copy.to_str().unwrap());
+        assert_eq!(
+            read(&copy.join("vols/v").join(name)),
+            expected,
+            "{} rendered again as the create wrote it",
+            name.display()
+        );
+    }
     assert_eq!(
         snapshot(&node.disks[0].mount),
         claimed,

@@ -508,7 +508,7 @@ pub async fn validate(env: Env<'_>, req: &Request) -> Report {
             .filter_map(|&i| bricks[i].spec.as_ref().map(|s| s.path.as_str())),
     )
     .await;
-    let mounts = MountTable::read().unwrap_or_default();
+    let mounts = MountTable::current().unwrap_or_default();
     let vg_infos = volume_groups(env, &bricks, &local).await;
 
     for &i in &local {

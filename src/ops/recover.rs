@@ -16,6 +16,7 @@
 //!
 //! Then every touched file system is synced and the journal removed.
 
+use super::volume_create::{volfile_files, NODE_UUID_PAIR};
 use crate::brick::claim::{self, ReleaseError, ReleaseRequest};
 use crate::brick::engine::{Engine, SetMode};
 use crate::brick::validate::VOLUME_ID_XATTR;
@@ -295,6 +296,34 @@ async fn redo_create(
         if let Err(e) = made {
             problems.push(e.to_string());
         }
+    }
+    // The volfiles follow from the store files, rendered as the node that journaled the
+    // create renders them.
+    let node = record
+        .pairs
+        .iter()
+        .find(|(k, _)| k == NODE_UUID_PAIR)
+        .and_then(|(_, v)| Uuid::parse(v).ok());
+    match node {
+        Some(me) => {
+            let rendered = Store::new(workdir)
+                .load_volume(&record.volname)
+                .map_err(|e| e.to_string())
+                .and_then(|volume| volfile_files(workdir, &volume, me).map_err(|e| e.message));
+            match rendered {
+                Ok(files) => {
+                    for (path, bytes) in files {
+                        if let Err(e) = write_atomic(&path, &bytes) {
+                            problems.push(e.to_string());
+                        }
+                    }
+                }
+                Err(e) => problems.push(format!("volfiles not rendered: {e}")),
+            }
+        }
+        None => problems.push(format!(
+            "the record names no node ({NODE_UUID_PAIR}): volfiles not rendered"
+        )),
     }
     "redone"
 }

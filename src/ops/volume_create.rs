@@ -7,9 +7,10 @@
 //! brick-op (nothing on one node) → commit → unlock.
 //!
 //! The commit cannot half-happen: it appends a journal record (the bricks and every store
-//! file's bytes) and waits for it to be durable — the one durable step — then claims the
-//! bricks (directory, `.glusterfs`, volume-id with XATTR_CREATE, VG tags), writes the store
-//! files and publishes the volume without waiting for the disk. A failure undoes exactly what
+//! file's bytes; the volfiles, rendered while the record is flushed, follow from them) and
+//! waits for it to be durable — the one durable step — then claims the bricks (directory,
+//! `.glusterfs`, volume-id with XATTR_CREATE, VG tags), writes the store files and volfiles
+//! and publishes the volume without waiting for the disk. A failure undoes exactly what
 //! was done and journals an abort; a crash leaves the record, which `recover` redoes at
 //! start-up. docs/volumes.md has the whole story.
 
@@ -388,9 +389,13 @@ impl CreateOp {
     }
 
     /// The journal record of this create: the bricks (what existed, the ids a forced claim
-    /// replaces, volume groups) and every store file with its bytes.
+    /// replaces, volume groups), the node (its volfiles are rendered from the store files as
+    /// this node renders them) and every store file with its bytes.
     fn record(&self, txn: &TxnInfo, op: &str, files: &[(PathBuf, Vec<u8>)]) -> Record {
-        let mut pairs = Vec::new();
+        let mut pairs = vec![(
+            NODE_UUID_PAIR.to_string(),
+            self.state.node.node.uuid.to_string(),
+        )];
         let before = self
             .report
             .iter()
@@ -531,14 +536,45 @@ impl CreateOp {
         };
         let workdir = self.state.node.workdir.clone();
         let volume = self.volume(&engine).await?;
-        let files = store_files(&workdir, &volume, self.state.node.node.uuid)?;
+        let mut files = Store::new(&workdir)
+            .volume_files(&volume)
+            .map_err(|e| TxnError::new(e.to_string()))?;
         failpoints::pass("create.before-journal").await?;
-        // The commit point: once the record is durable, a crash is redone at start-up.
-        let appended = self
-            .state
-            .journal
-            .append(&engine, self.record(txn, "create", &files))
-            .await;
+        // The commit point: once the record is durable, a crash is redone at start-up. The
+        // volfiles are rendered on this thread while the journal lane writes and flushes.
+        let me = self.state.node.node.uuid;
+        let (appended, rendered) = futures_util::future::join(
+            self.state
+                .journal
+                .append(&engine, self.record(txn, "create", &files)),
+            async { volfile_files(&workdir, &volume, me) },
+        )
+        .await;
+        let appended = match (appended, rendered) {
+            (Ok(ticket), Ok(volfiles)) => {
+                files.extend(volfiles);
+                Ok(ticket)
+            }
+            (Ok(ticket), Err(e)) => {
+                // Nothing was claimed: journal the abort so that start-up does not redo it.
+                let aborted = self
+                    .state
+                    .journal
+                    .append(&engine, self.record(txn, "abort", &[]))
+                    .await;
+                ticket.done();
+                return Err(match aborted {
+                    Ok(abort) => {
+                        abort.done();
+                        e
+                    }
+                    Err(a) => {
+                        TxnError::new(format!("{}\nthe abort was not journaled: {a}", e.message))
+                    }
+                });
+            }
+            (Err(e), _) => Err(e),
+        };
         let mut ticket = match appended {
             Ok(ticket) => ticket,
             Err(e) => {
@@ -688,24 +724,20 @@ impl Operation for CreateOp {
     }
 }
 
-/// Every file a new volume's store step writes: its volfiles and the store files
-/// (`Store::volume_files`).
-fn store_files(
+/// The pair of a create's journal record that names the node whose volfiles it renders.
+pub const NODE_UUID_PAIR: &str = "node-uuid";
+
+/// A new volume's volfiles ([`volfiles`]) with their paths in its store directory.
+pub fn volfile_files(
     workdir: &Path,
     volume: &Volume,
     me: Uuid,
 ) -> Result<Vec<(PathBuf, Vec<u8>)>, TxnError> {
     let dir = crate::store::layout::volume_dir(workdir, &volume.name);
-    let mut files: Vec<(PathBuf, Vec<u8>)> = volfiles(volume, workdir, me)?
+    Ok(volfiles(volume, workdir, me)?
         .into_iter()
         .map(|(name, text)| (dir.join(name), text.into_bytes()))
-        .collect();
-    files.extend(
-        Store::new(workdir)
-            .volume_files(volume)
-            .map_err(|e| TxnError::new(e.to_string()))?,
-    );
-    Ok(files)
+        .collect())
 }
 
 /// Queues a new volume's directories and files as one script on the engine (written without

@@ -153,6 +153,12 @@ fn load_volume(root: &Path, name: &str) -> Result<(Volume, VolumeChecksum), Stor
 }
 
 impl Store {
+    /// Loads one volume of the store (`vols/<name>/`: `info`, its bricks files,
+    /// `node_state.info`, `snapd.info`), with the reading rules of [`Store::load`].
+    pub fn load_volume(&self, name: &str) -> Result<Volume, StoreError> {
+        load_volume(&self.root, name).map(|(volume, _)| volume)
+    }
+
     /// Loads the glusterd-compatible working directory at `workdir`: the node identity,
     /// global options, peers and every volume with its bricks. It either loads everything or
     /// returns the first error (naming the file and line); nothing is half-loaded.
