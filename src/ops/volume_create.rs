@@ -551,8 +551,10 @@ impl CreateOp {
         )
         .await;
         let appended = match (appended, rendered) {
-            (Ok(ticket), Ok(volfiles)) => {
-                files.extend(volfiles);
+            (Ok(ticket), Ok(mut volfiles)) => {
+                // Written in this order: the volfiles, then the store files with `cksum` last.
+                volfiles.append(&mut files);
+                files = volfiles;
                 Ok(ticket)
             }
             (Ok(ticket), Err(e)) => {
@@ -675,29 +677,16 @@ impl CreateOp {
         let name = volume.name.clone();
         let shared = std::sync::Arc::new(volume.clone());
         self.state.volumes.borrow_mut().insert(name.clone(), volume);
-        // glusterd tells every connected client to fetch its volfile again: each shard does
-        // as it takes the new catalog.
-        let published = self
-            .state
-            .change_catalog_with(
-                move |c| {
-                    c.insert(name, shared);
-                },
-                true,
-            )
-            .await;
-        if let Err(e) = published {
-            tracing::error!(error = %e, "volume stored but not published (nor FETCHSPEC sent) on every shard");
-        }
+        // glusterd tells every connected client to fetch its volfile again.
+        self.state.change_catalog_and_notify(move |c| {
+            c.insert(name, shared);
+        });
         if let Err(e) = failpoints::pass("create.after-publish").await {
             let name = self.request.volname.clone();
             self.state.volumes.borrow_mut().remove(&name);
-            let _ = self
-                .state
-                .change_catalog(move |c| {
-                    c.remove(&name);
-                })
-                .await;
+            self.state.change_catalog(move |c| {
+                c.remove(&name);
+            });
             return Err(e);
         }
         Ok(())

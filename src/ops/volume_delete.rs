@@ -180,15 +180,9 @@ impl DeleteOp {
         let _ = failpoints::pass("delete.after-store").await;
         self.state.volumes.borrow_mut().remove(&self.volname);
         let name = self.volname.clone();
-        if let Err(e) = self
-            .state
-            .change_catalog(move |c| {
-                c.remove(&name);
-            })
-            .await
-        {
-            tracing::error!(error = %e, "volume deleted but not unpublished on every shard");
-        }
+        self.state.change_catalog(move |c| {
+            c.remove(&name);
+        });
         let problems = release_bricks(&self.state, volume.volume_id, &local).await;
         for problem in &problems {
             tracing::warn!(volume = %self.volname, problem = %problem, "brick not released");
