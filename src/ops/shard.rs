@@ -7,8 +7,8 @@
 //! channel is `server`'s business: this module sees it only through the [`Mesh`] trait.
 //!
 //! Reads do not travel: every shard reads the same immutable [`Catalog`] of all volumes, an
-//! `Arc` in one node-wide slot ([`SharedCatalog`]: a lock held only to copy or swap the
-//! pointer), and a change is published as a new catalog, RCU-style, by the shard that makes
+//! `Arc` in one node-wide slot ([`SharedCatalog`], loaded and swapped without a lock), and a
+//! change is published as a new catalog, RCU-style, by the shard that makes
 //! it — no message to the other shards, so a reply can follow its change at once and every
 //! shard sees the change from then on. A hop to the owner costs two cross-thread wake-ups
 //! (tens of microseconds on a VM), which is more than a whole `volume info` answer costs; see
@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::{Rc, Weak};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use thiserror::Error;
 
 /// How long a shard trusts its reading of this node's names and addresses: an address added
@@ -35,34 +35,33 @@ pub type Catalog = BTreeMap<String, Arc<Volume>>;
 
 /// The node's catalog: every shard reads it, the owners of volumes change it.
 pub struct SharedCatalog {
-    /// The current snapshot; held only to clone or replace the `Arc`.
-    slot: Mutex<Arc<Catalog>>,
-    /// Serialises changes, so two owners changing different volumes never lose one another;
-    /// held while the next snapshot is built (outside `slot`, so readers never wait for it).
-    writer: Mutex<()>,
+    /// The current snapshot: readers load it without a lock (`arc_swap`), a change swaps in
+    /// the next one with compare-and-swap.
+    current: arc_swap::ArcSwap<Catalog>,
 }
 
 impl SharedCatalog {
     /// A catalog holding `catalog`.
     pub fn new(catalog: Catalog) -> SharedCatalog {
         SharedCatalog {
-            slot: Mutex::new(Arc::new(catalog)),
-            writer: Mutex::new(()),
+            current: arc_swap::ArcSwap::from_pointee(catalog),
         }
     }
 
     /// The current snapshot.
     pub fn load(&self) -> Arc<Catalog> {
-        // A poisoned lock still holds a whole `Arc`: nothing is half-written under it.
-        self.slot.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.current.load_full()
     }
 
-    /// Makes the next snapshot: `change` applied to a copy of the current one.
-    pub fn change(&self, change: impl FnOnce(&mut Catalog)) {
-        let _writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-        let mut next = (*self.load()).clone();
-        change(&mut next);
-        *self.slot.lock().unwrap_or_else(|e| e.into_inner()) = Arc::new(next);
+    /// Makes the next snapshot: `change` applied to a copy of the current one. Two owners
+    /// changing different volumes at once never lose one another's change: when another
+    /// change landed while the copy was made, `change` runs again on the newer snapshot.
+    pub fn change(&self, change: impl Fn(&mut Catalog)) {
+        self.current.rcu(|current| {
+            let mut next = Catalog::clone(current);
+            change(&mut next);
+            next
+        });
     }
 }
 
@@ -98,8 +97,6 @@ pub struct ShardState {
     pub shard_count: usize,
     /// Node-wide read-only facts.
     pub node: Rc<NodeContext>,
-    /// The volumes this shard owns, by name (the ones it changes).
-    pub volumes: RefCell<BTreeMap<String, Volume>>,
     /// The locks of the volumes this shard owns.
     pub locks: RefCell<LockTable>,
     /// The node's catalog.
@@ -141,7 +138,6 @@ impl ShardState {
             hosts: RefCell::new(None),
             shard_count,
             node,
-            volumes: RefCell::new(BTreeMap::new()),
             locks: RefCell::new(LockTable::new()),
             catalog,
             mesh,
@@ -269,14 +265,14 @@ impl ShardState {
     }
 
     /// Changes the catalog every shard reads (every shard sees the change once this returns).
-    pub fn change_catalog(&self, change: impl FnOnce(&mut Catalog)) {
+    pub fn change_catalog(&self, change: impl Fn(&mut Catalog)) {
         self.catalog.change(change);
     }
 
     /// [`ShardState::change_catalog`], then every shard tells its connections that volfiles
     /// changed (FETCHSPEC): this shard at once, the others as their queued job runs
     /// (glusterd's callbacks do not hold up the reply either).
-    pub fn change_catalog_and_notify(&self, change: impl FnOnce(&mut Catalog)) {
+    pub fn change_catalog_and_notify(&self, change: impl Fn(&mut Catalog)) {
         self.change_catalog(change);
         self.notify_volfiles();
         for shard in (0..self.shard_count).filter(|&s| s != self.index) {
@@ -423,7 +419,7 @@ pub(crate) mod tests {
                             crate::model::Uuid::new_v4(),
                         ));
                         shared.change(|c| {
-                            c.insert(name, volume);
+                            c.insert(name.clone(), volume.clone());
                         });
                     }
                 })

@@ -674,18 +674,14 @@ impl CreateOp {
             }
         };
         failpoints::pass("create.after-claim").await?;
-        let name = volume.name.clone();
-        let shared = std::sync::Arc::new(volume.clone());
-        self.state.volumes.borrow_mut().insert(name.clone(), volume);
+        let shared = std::sync::Arc::new(volume);
         // glusterd tells every connected client to fetch its volfile again.
-        self.state.change_catalog_and_notify(move |c| {
-            c.insert(name, shared);
+        self.state.change_catalog_and_notify(|c| {
+            c.insert(shared.name.clone(), shared.clone());
         });
         if let Err(e) = failpoints::pass("create.after-publish").await {
-            let name = self.request.volname.clone();
-            self.state.volumes.borrow_mut().remove(&name);
-            self.state.change_catalog(move |c| {
-                c.remove(&name);
+            self.state.change_catalog(|c| {
+                c.remove(&shared.name);
             });
             return Err(e);
         }

@@ -178,10 +178,8 @@ impl DeleteOp {
         // From here the delete only goes forward (a crash is finished at start-up), so only a
         // kill or a pause means anything at the failpoints.
         let _ = failpoints::pass("delete.after-store").await;
-        self.state.volumes.borrow_mut().remove(&self.volname);
-        let name = self.volname.clone();
-        self.state.change_catalog(move |c| {
-            c.remove(&name);
+        self.state.change_catalog(|c| {
+            c.remove(&self.volname);
         });
         let problems = release_bricks(&self.state, volume.volume_id, &local).await;
         for problem in &problems {

@@ -657,16 +657,6 @@ async fn shard_main(start: ShardStart) {
             glommio::spawn_local(work).detach();
         }),
     );
-    {
-        let mut owned = state.volumes.borrow_mut();
-        for vol in initial
-            .volumes
-            .iter()
-            .filter(|v| state.owner_of(&v.name) == index)
-        {
-            owned.insert(vol.name.clone(), vol.clone());
-        }
-    }
     for (_, stream) in receivers.streams() {
         let state = state.clone();
         glommio::spawn_local(async move {
