@@ -151,7 +151,7 @@ fn bench(c: &mut Criterion) {
                         peers: &[],
                         connected: &[],
                         workdir,
-                        existing: &[],
+                        existing: &std::collections::BTreeSet::new(),
                     },
                     &req,
                 ));

@@ -9,7 +9,7 @@ use brickd::brick::claim::{self, ClaimStep, ClaimTarget, ReleaseError, ReleaseRe
 use brickd::brick::engine::{Engine, EngineConfig};
 use brickd::brick::host::HostMap;
 use brickd::brick::validate::{
-    self, Env, ExistingBrick, GroupKind, ProblemKind, Report, Request, VOLUME_ID_XATTR,
+    self, Env, GroupKind, ProblemKind, Report, Request, VOLUME_ID_XATTR,
 };
 use brickd::model::{Peer, Uuid};
 use common::fs::{get_xattr, must_skip, set_xattr, snapshot, Xfs};
@@ -38,7 +38,9 @@ fn request(bricks: &[String]) -> Request {
     }
 }
 
-fn run_validate(engine: &Engine, req: &Request, existing: &[ExistingBrick]) -> Report {
+/// Validates `req` with `existing` as the real paths of this node's existing bricks.
+fn run_validate(engine: &Engine, req: &Request, existing: &[String]) -> Report {
+    let existing: std::collections::BTreeSet<String> = existing.iter().cloned().collect();
     let hosts = hosts();
     let workdir = Path::new("/var/lib/brickd-test-none");
     block_on(validate::validate(
@@ -49,7 +51,7 @@ fn run_validate(engine: &Engine, req: &Request, existing: &[ExistingBrick]) -> R
             peers: &[],
             connected: &[],
             workdir,
-            existing,
+            existing: &existing,
         },
         req,
     ))
@@ -305,10 +307,7 @@ fn brick_under_a_symlinked_ancestor_has_its_real_path() {
         xfs.path("real/brick").to_str().unwrap()
     );
     // An existing brick at the real path makes the symlinked one unavailable.
-    let existing = [ExistingBrick {
-        volume: "old".into(),
-        real_path: xfs.path("real").to_string_lossy().into_owned(),
-    }];
+    let existing = [xfs.path("real").to_string_lossy().into_owned()];
     let r = run_validate(&e, &request(&[brick(&xfs.path("via/brick"))]), &existing);
     assert_eq!(kinds(&r), [ProblemKind::NotAvailable]);
 }
@@ -353,10 +352,7 @@ fn brick_inside_another_brick_is_not_available() {
     let e = engine();
     let outer = xfs.path("outer");
     std::fs::create_dir(&outer).unwrap();
-    let existing = [ExistingBrick {
-        volume: "old".into(),
-        real_path: outer.to_string_lossy().into_owned(),
-    }];
+    let existing = [outer.to_string_lossy().into_owned()];
     let inner = brick(&xfs.path("outer/inner"));
     let r = run_validate(&e, &request(std::slice::from_ref(&inner)), &existing);
     assert_eq!(
@@ -484,7 +480,7 @@ fn brick_order_is_checked_by_node_identity() {
             peers: std::slice::from_ref(&peer),
             connected: &[peer.uuid],
             workdir: Path::new("/nonexistent"),
-            existing: &[],
+            existing: &std::collections::BTreeSet::new(),
         },
         &req,
     ));
@@ -508,7 +504,7 @@ fn brick_order_is_checked_by_node_identity() {
             peers: std::slice::from_ref(&peer),
             connected: &[],
             workdir: Path::new("/nonexistent"),
-            existing: &[],
+            existing: &std::collections::BTreeSet::new(),
         },
         &Request {
             bricks: vec!["node-b:/b".into()],
@@ -888,7 +884,7 @@ fn validate_with_lvm(engine: &Engine, lvm: &brickd::lvm::LvmClient, req: &Reques
             peers: &[],
             connected: &[],
             workdir: Path::new("/nonexistent"),
-            existing: &[],
+            existing: &std::collections::BTreeSet::new(),
         },
         req,
     ))

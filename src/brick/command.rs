@@ -8,10 +8,11 @@ use super::claim::{release, ReleaseRequest};
 use super::engine::{Engine, EngineConfig};
 use super::host::HostMap;
 use super::inspect;
-use super::validate::{self, Env, ExistingBrick, GroupKind, Request};
+use super::validate::{self, Env, GroupKind, Request};
 use crate::lvm::{LvmClient, LvmConfig};
 use crate::model::Uuid;
 use futures_lite::future::block_on;
+use std::collections::BTreeSet;
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -120,18 +121,13 @@ fn inspect_command(a: InspectArgs) -> ExitCode {
         match crate::store::Store::load(&a.workdir) {
             Ok(w) => {
                 let me = w.node.uuid;
-                let existing =
-                    w.volumes
-                        .iter()
-                        .flat_map(|v| {
-                            v.bricks.iter().filter(move |b| b.uuid == me).map(move |b| {
-                                ExistingBrick {
-                                    volume: v.name.clone(),
-                                    real_path: b.real_path.clone(),
-                                }
-                            })
-                        })
-                        .collect();
+                let existing: BTreeSet<String> = w
+                    .volumes
+                    .iter()
+                    .flat_map(|v| v.bricks.iter())
+                    .filter(|b| b.uuid == me)
+                    .map(|b| b.real_path.clone())
+                    .collect();
                 (w.peers, existing)
             }
             Err(e) => {
@@ -140,7 +136,7 @@ fn inspect_command(a: InspectArgs) -> ExitCode {
             }
         }
     } else {
-        (Vec::new(), Vec::new())
+        (Vec::new(), BTreeSet::new())
     };
     let host = local_host_name();
     let bricks: Vec<String> = a
@@ -223,7 +219,7 @@ fn release_command(a: ReleaseArgs) -> ExitCode {
                 peers: &[],
                 connected: &[],
                 workdir: &a.workdir,
-                existing: &[],
+                existing: &BTreeSet::new(),
             },
             &Request {
                 volname: "release".into(),

@@ -75,13 +75,25 @@ pub struct Request {
     pub check_order: bool,
 }
 
-/// A brick of an existing volume on this node.
-#[derive(Clone, Debug)]
-pub struct ExistingBrick {
-    /// Its volume.
-    pub volume: String,
-    /// `real_path` as the store has it.
-    pub real_path: String,
+/// The bricks of existing volumes on this node, by `real_path` as the store has it: what the
+/// containment check asks of them (a sorted index answers both in logarithmic time).
+pub trait ExistingBricks {
+    /// Whether `path` is a brick.
+    fn contains(&self, path: &str) -> bool;
+    /// The first brick path at or after `from`, in byte order.
+    fn first_from(&self, from: &str) -> Option<&str>;
+}
+
+impl ExistingBricks for BTreeSet<String> {
+    fn contains(&self, path: &str) -> bool {
+        BTreeSet::contains(self, path)
+    }
+
+    fn first_from(&self, from: &str) -> Option<&str> {
+        self.range::<str, _>((std::ops::Bound::Included(from), std::ops::Bound::Unbounded))
+            .next()
+            .map(String::as_str)
+    }
 }
 
 /// What validation may consult.
@@ -100,7 +112,7 @@ pub struct Env<'a> {
     /// brickd's workdir (bricks inside it are refused, like glusterd's own).
     pub workdir: &'a Path,
     /// Bricks of existing volumes on this node.
-    pub existing: &'a [ExistingBrick],
+    pub existing: &'a dyn ExistingBricks,
 }
 
 /// The kind of a problem, for callers that branch on it (messages are for people).
@@ -556,7 +568,7 @@ pub async fn validate(env: Env<'_>, req: &Request) -> Report {
         .filter(|&&i| !bricks[i].real_path.is_empty())
         .map(|&i| (bricks[i].real_path.as_str(), i))
         .collect();
-    let existing: BTreeSet<&str> = env.existing.iter().map(|e| e.real_path.as_str()).collect();
+    let existing = env.existing;
     let mut contained = Vec::new();
     for &i in &local {
         let real = bricks[i].real_path.as_str();
@@ -565,11 +577,7 @@ pub async fn validate(env: Env<'_>, req: &Request) -> Report {
         }
         let below = format!("{real}/");
         let containing_existing = existing
-            .range::<str, _>((
-                std::ops::Bound::Included(below.as_str()),
-                std::ops::Bound::Unbounded,
-            ))
-            .next()
+            .first_from(&below)
             .is_some_and(|e| e.starts_with(&below));
         let within_existing = spec::walk_up(real)
             .filter(|a| *a != "/" || real == "/")

@@ -3,6 +3,7 @@
 //! `server`) and never writes files directly (that is `store` and `brick`).
 
 pub mod admin;
+pub mod catalog;
 pub mod cli;
 mod engine_io;
 mod failpoints;

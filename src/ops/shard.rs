@@ -17,9 +17,7 @@
 use super::NodeContext;
 use crate::cluster::locks::LockTable;
 use crate::cluster::txn::LocalFuture;
-use crate::model::Volume;
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::{Rc, Weak};
@@ -30,40 +28,7 @@ use thiserror::Error;
 /// to an interface is seen by creates at most this late.
 pub const HOST_MAP_TTL: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Every volume, by name: the read-only snapshot all shards share.
-pub type Catalog = BTreeMap<String, Arc<Volume>>;
-
-/// The node's catalog: every shard reads it, the owners of volumes change it.
-pub struct SharedCatalog {
-    /// The current snapshot: readers load it without a lock (`arc_swap`), a change swaps in
-    /// the next one with compare-and-swap.
-    current: arc_swap::ArcSwap<Catalog>,
-}
-
-impl SharedCatalog {
-    /// A catalog holding `catalog`.
-    pub fn new(catalog: Catalog) -> SharedCatalog {
-        SharedCatalog {
-            current: arc_swap::ArcSwap::from_pointee(catalog),
-        }
-    }
-
-    /// The current snapshot.
-    pub fn load(&self) -> Arc<Catalog> {
-        self.current.load_full()
-    }
-
-    /// Makes the next snapshot: `change` applied to a copy of the current one. Two owners
-    /// changing different volumes at once never lose one another's change: when another
-    /// change landed while the copy was made, `change` runs again on the newer snapshot.
-    pub fn change(&self, change: impl Fn(&mut Catalog)) {
-        self.current.rcu(|current| {
-            let mut next = Catalog::clone(current);
-            change(&mut next);
-            next
-        });
-    }
-}
+pub use super::catalog::{Catalog, SharedCatalog};
 
 /// Work sent to another shard: runs there, on its state.
 pub type ShardJob = Box<dyn FnOnce(&ShardState) + Send>;
@@ -398,45 +363,10 @@ pub(crate) mod tests {
                 lvm: Arc::new(std::sync::OnceLock::new()),
                 journal_seq: Arc::new(std::sync::atomic::AtomicU64::new(0)),
             }),
-            Arc::new(SharedCatalog::new(Catalog::new())),
+            Arc::new(SharedCatalog::new(Catalog::default())),
             Box::new(NoMesh),
             Box::new(|_| {}),
         )
-    }
-
-    #[test]
-    fn concurrent_catalog_changes_never_lose_one_another() {
-        let shared = Arc::new(SharedCatalog::new(Catalog::new()));
-        let before = shared.load();
-        let threads: Vec<_> = (0..4)
-            .map(|t| {
-                let shared = shared.clone();
-                std::thread::spawn(move || {
-                    for i in 0..250 {
-                        let name = format!("v{t}-{i}");
-                        let volume = Arc::new(Volume::new_distribute(
-                            name.clone(),
-                            crate::model::Uuid::new_v4(),
-                        ));
-                        shared.change(|c| {
-                            c.insert(name.clone(), volume.clone());
-                        });
-                    }
-                })
-            })
-            .collect();
-        for t in threads {
-            t.join().unwrap();
-        }
-        assert_eq!(shared.load().len(), 1000);
-        assert!(
-            before.is_empty(),
-            "a snapshot taken earlier does not change"
-        );
-        shared.change(|c| {
-            c.remove("v0-0");
-        });
-        assert_eq!(shared.load().len(), 999);
     }
 
     #[test]

@@ -20,7 +20,7 @@ use super::local_node::LocalNode;
 use super::shard::ShardState;
 use crate::brick::claim::{self, ClaimRecord, ClaimTarget};
 use crate::brick::engine::Engine;
-use crate::brick::validate::{self, Env, ExistingBrick, GroupKind, Report, Request};
+use crate::brick::validate::{self, Env, GroupKind, Report, Request};
 use crate::cluster::locks::{lease_for, volume_lock};
 use crate::cluster::txn::{self, LocalFuture, Operation, Participant, TxnError, TxnInfo};
 use crate::lvm::{LvmClient, LvmConfig};
@@ -209,24 +209,6 @@ pub fn lvm_client(state: &ShardState) -> Option<LvmClient> {
         .clone()
 }
 
-/// The bricks of every volume on this node, for the containment check.
-pub fn existing_bricks(state: &ShardState) -> Vec<ExistingBrick> {
-    let me = state.node.node.uuid;
-    state
-        .catalog()
-        .values()
-        .flat_map(|v| {
-            v.bricks
-                .iter()
-                .filter(move |b| b.uuid == me)
-                .map(move |b| ExistingBrick {
-                    volume: v.name.clone(),
-                    real_path: b.real_path.clone(),
-                })
-        })
-        .collect()
-}
-
 /// Answers a CREATE_VOLUME request: the handler's checks here, the transaction on the owner.
 pub async fn handle(state: Rc<ShardState>, request: Dict) -> CliAnswer {
     let mut request = match parse(request) {
@@ -339,7 +321,7 @@ impl CreateOp {
         };
         let node = &self.state.node;
         let hosts = self.state.host_map();
-        let existing = existing_bricks(&self.state);
+        let catalog = self.state.catalog();
         let report = validate::validate(
             Env {
                 engine: &engine,
@@ -348,7 +330,7 @@ impl CreateOp {
                 peers: &node.peers,
                 connected: &[],
                 workdir: &node.workdir,
-                existing: &existing,
+                existing: &*catalog,
             },
             &Request {
                 volname: volname.clone(),
@@ -677,7 +659,7 @@ impl CreateOp {
         let shared = std::sync::Arc::new(volume);
         // glusterd tells every connected client to fetch its volfile again.
         self.state.change_catalog_and_notify(|c| {
-            c.insert(shared.name.clone(), shared.clone());
+            c.insert(shared.clone());
         });
         if let Err(e) = failpoints::pass("create.after-publish").await {
             self.state.change_catalog(|c| {

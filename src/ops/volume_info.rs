@@ -10,7 +10,6 @@
 use super::shard::Catalog;
 use crate::model::{OptionsOrder, Volume};
 use crate::proto::dict::{Dict, DictLimits};
-use std::ops::Bound;
 use std::sync::Arc;
 
 /// `GF_CLI_GET_VOLUME_ALL`: glusterd answers it with count=0; the CLI never sends it.
@@ -122,10 +121,7 @@ pub fn lookup(catalog: &Catalog, request: GetVolume) -> Option<Arc<Volume>> {
         GetVolume::One(name) => catalog.get(&name).cloned(),
         // glusterd walks its list from the named volume; a name it does not know ends the walk.
         GetVolume::Next(Some(after)) if !catalog.contains_key(&after) => None,
-        GetVolume::Next(Some(after)) => catalog
-            .range::<str, _>((Bound::Excluded(after.as_str()), Bound::Unbounded))
-            .map(|(_, v)| v.clone())
-            .next(),
+        GetVolume::Next(Some(after)) => catalog.next_after(&after).cloned(),
         GetVolume::Next(None) => catalog.values().next().cloned(),
         GetVolume::Nothing => None,
     }

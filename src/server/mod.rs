@@ -19,7 +19,7 @@ use crate::brick::engine::{Engine, EngineConfig};
 use crate::iobuf::{Arena, ArenaConfig};
 use crate::metrics::{write_statedump, ShardMetrics};
 use crate::model::{NodeInfo, Peer, Volume};
-use crate::ops::shard::{Mesh, MeshError, ShardJob, ShardState, SharedCatalog};
+use crate::ops::shard::{Catalog, Mesh, MeshError, ShardJob, ShardState, SharedCatalog};
 use crate::ops::NodeContext;
 use program::{ProgramTable, Transport};
 use std::cell::{Cell, RefCell};
@@ -398,14 +398,10 @@ pub fn run(config: ServerConfig) -> Result<(), ServerError> {
     let (ready_tx, ready_rx) = mpsc::channel::<Result<usize, ServerError>>();
     let mesh =
         glommio::channels::channel_mesh::MeshBuilder::<ShardJob, _>::full(shards, MESH_QUEUE_JOBS);
-    let catalog = Arc::new(SharedCatalog::new(
-        config
-            .initial
-            .volumes
-            .iter()
-            .map(|v| (v.name.clone(), Arc::new(v.clone())))
-            .collect(),
-    ));
+    let catalog = Arc::new(SharedCatalog::new(Catalog::with(
+        config.initial.node.uuid,
+        config.initial.volumes.iter().map(|v| Arc::new(v.clone())),
+    )));
     // One brick engine for the node; every shard holds a handle.
     let engine = match Engine::start(EngineConfig::default()) {
         Ok(engine) => Some(engine),
