@@ -10,9 +10,10 @@
 //!
 //! Retirement: when no commit of the current journal file is open, the file is set aside (new
 //! records go to a fresh file), a plain thread waits a moment for more work to batch, syncs
-//! every touched file system (`syncfs`), removes the set-aside file and makes the next spare
-//! (a new file of zeros, synced with its directory). A crash before that leaves the records,
-//! and start-up redoes them (`ops::recover`).
+//! every touched file system (`syncfs`), and turns the set-aside file into the next spare
+//! (its records overwritten with zeros, first sector first: [`recycle`]) or removes it when a
+//! spare is waiting already. A crash before that leaves the records, and start-up redoes them
+//! (`ops::recover`).
 
 use crate::brick::engine::{Engine, Fd, Lane};
 use crate::cluster::txn::LocalFuture;
@@ -337,28 +338,25 @@ impl ShardJournal {
         let _ = super::failpoints::pass("journal.before-retire").await;
         let mut touched: Vec<PathBuf> = file.touched.iter().cloned().collect();
         touched.push(self.workdir.clone());
-        let spare = {
-            let mut inner = self.inner.borrow_mut();
-            if inner.spare.is_none() {
-                inner.next_file += 1;
-                let dir = journal::journal_dir(&self.workdir);
-                Some(dir.join(format!("{}-{}.log", self.shard, inner.next_file)))
-            } else {
-                None
-            }
-        };
-        let File { fd, path, keep, .. } = file;
+        let want_spare = self.inner.borrow().spare.is_none();
+        let File {
+            fd,
+            path,
+            keep,
+            tail,
+            ..
+        } = file;
         let keep = {
             let mut inner = self.inner.borrow_mut();
             inner.keep_all |= keep;
             inner.keep_all
         };
         drop(fd);
-        match retire_on_thread(touched, path.clone(), keep, spare.clone()).await {
+        match retire_on_thread(touched, path.clone(), tail, keep, want_spare).await {
             Ok((Ok(()), made)) => {
-                if let (Some(file), Some(spare)) = (made, spare) {
+                if let Some(file) = made {
                     let fd: Fd = std::sync::Arc::new(std::os::fd::OwnedFd::from(file));
-                    self.inner.borrow_mut().spare = Some((fd, spare));
+                    self.inner.borrow_mut().spare = Some((fd, path.clone()));
                 }
             }
             Ok((Err(e), _)) | Err(e) => {
@@ -389,54 +387,80 @@ impl ShardJournal {
 }
 
 /// On a plain thread: waits [`RETIRE_DELAY`], `syncfs` on each distinct file system of
-/// `touched`, removes the journal file `old` once that worked (unless `keep`), and makes the spare file
-/// `spare` (zeros, synced, its directory synced). Answers the sync's result and the spare.
+/// `touched`, then — once that worked, and unless `keep` — turns the journal file `old`
+/// (records in its first `tail` bytes) into the next spare when `want_spare`
+/// ([`recycle`]), else removes it. Answers the sync's result and the spare.
 async fn retire_on_thread(
     touched: Vec<PathBuf>,
     old: PathBuf,
+    tail: u64,
     keep: bool,
-    spare: Option<PathBuf>,
+    want_spare: bool,
 ) -> io::Result<(io::Result<()>, Option<std::fs::File>)> {
     let (tx, rx) = oneshot::channel();
     std::thread::Builder::new()
         .name("brickd-retire".into())
         .spawn(move || {
             std::thread::sleep(RETIRE_DELAY);
+            let mut made = None;
             let synced = syncfs_all(&touched).and_then(|()| {
                 if keep {
                     tracing::warn!(path = %old.display(), "journal file kept for start-up to redo");
-                    Ok(())
-                } else {
-                    std::fs::remove_file(&old)
+                    return Ok(());
                 }
-            });
-            let made = spare.and_then(|path| match make_spare(&path) {
-                Ok(file) => Some(file),
-                Err(e) => {
-                    tracing::warn!(path = %path.display(), error = %e, "no spare journal file");
-                    let _ = std::fs::remove_file(&path);
-                    None
+                if want_spare {
+                    match recycle(&old, tail) {
+                        Ok(file) => {
+                            made = Some(file);
+                            return Ok(());
+                        }
+                        Err(e) => {
+                            tracing::warn!(path = %old.display(), error = %e, "journal file not reused as a spare");
+                        }
+                    }
                 }
+                std::fs::remove_file(&old)
             });
             let _ = tx.send((synced, made));
         })?;
     rx.await.map_err(|_| io::Error::other("retire thread gone"))
 }
 
-fn make_spare(path: &Path) -> io::Result<std::fs::File> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
-    file.write_all(&vec![0u8; SPARE_BYTES])?;
-    file.sync_all()?;
-    if let Some(dir) = path.parent() {
-        std::fs::File::open(dir)?.sync_all()?;
-    }
+/// Bytes zeroed first when a journal file is reused: one sector, which a disk writes whole or
+/// not at all. The first record's frame head lies in it, so once it is zeros on disk start-up
+/// reads nothing from the file, whatever a crash leaves of the rest; before that the file is
+/// whole, and start-up redoes every record in it (applied already: harmless, in order).
+const RECYCLE_HEAD_BYTES: u64 = 512;
+
+/// Turns a retired journal file, whose records (the first `tail` bytes) are all applied and
+/// synced, into a spare: zeros where the records were, in two synced steps (the first sector,
+/// then the rest: a crash in the second step leaves a file start-up reads as empty, never one
+/// that starts with an old record and lacks the ones after it), and zeros up to
+/// [`SPARE_BYTES`] if it is shorter. Far less to write than a new spare, and no new file.
+fn recycle(path: &Path, tail: u64) -> io::Result<std::fs::File> {
+    let file = std::fs::OpenOptions::new().write(true).open(path)?;
+    let head = tail.min(RECYCLE_HEAD_BYTES);
+    zero(&file, 0, head)?;
+    file.sync_data()?;
+    zero(&file, head, tail)?;
+    // Past the records the file is zeros already; a short one (made at start-up) grows.
+    let len = file.metadata()?.len();
+    zero(&file, len.max(tail), SPARE_BYTES as u64)?;
+    file.sync_data()?;
     Ok(file)
+}
+
+/// Writes zeros over `[from, to)` of `file` (nothing when `to <= from`).
+fn zero(file: &std::fs::File, from: u64, to: u64) -> io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let zeros = vec![0u8; (to.saturating_sub(from)).min(1 << 20) as usize];
+    let mut at = from;
+    while at < to {
+        let n = (to - at).min(zeros.len() as u64);
+        file.write_all_at(&zeros[..n as usize], at)?;
+        at += n;
+    }
+    Ok(())
 }
 
 pub(crate) fn syncfs_all(paths: &[PathBuf]) -> io::Result<()> {
@@ -464,4 +488,59 @@ pub(crate) fn syncfs_all(paths: &[PathBuf]) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Uuid;
+    use crate::store::journal::{decode_all, encode, Record};
+
+    fn record(seq: u64, bytes: usize) -> Vec<u8> {
+        encode(&Record {
+            seq,
+            txn: Uuid::new_v4(),
+            op: "create".into(),
+            volname: format!("v{seq}"),
+            volume_id: Uuid::new_v4(),
+            pairs: Vec::new(),
+            files: vec![("vols/v/info".into(), vec![b'x'; bytes])],
+        })
+    }
+
+    #[test]
+    fn a_recycled_file_reads_as_empty_after_each_step() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("0-1.log");
+        let mut bytes = record(1, 3000);
+        bytes.extend(record(2, 9000));
+        bytes.extend(record(3, 10));
+        std::fs::write(&path, &bytes).unwrap();
+        assert_eq!(decode_all(&std::fs::read(&path).unwrap()).records.len(), 3);
+        // A crash after the first step: the first sector is zeros, the rest still there.
+        let mut first_step = bytes.clone();
+        first_step[..RECYCLE_HEAD_BYTES as usize].fill(0);
+        let c = decode_all(&first_step);
+        assert!(
+            c.records.is_empty() && c.tail.is_none() && !c.damaged,
+            "{c:?}"
+        );
+        // Done: zeros, at least a spare's size, and a new record reads alone.
+        let file = recycle(&path, bytes.len() as u64).unwrap();
+        drop(file);
+        let mut after = std::fs::read(&path).unwrap();
+        assert_eq!(after.len(), SPARE_BYTES);
+        assert!(after.iter().all(|&b| b == 0));
+        let next = record(4, 100);
+        after[..next.len()].copy_from_slice(&next);
+        let c = decode_all(&after);
+        assert_eq!(c.records.iter().map(|r| r.seq).collect::<Vec<_>>(), [4]);
+        // A file longer than a spare keeps its length; the records' bytes are zeros.
+        let long = vec![7u8; SPARE_BYTES + 10];
+        std::fs::write(&path, &long).unwrap();
+        recycle(&path, long.len() as u64).unwrap();
+        let after = std::fs::read(&path).unwrap();
+        assert_eq!(after.len(), long.len());
+        assert!(after.iter().all(|&b| b == 0));
+    }
 }
