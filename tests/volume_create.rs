@@ -786,6 +786,8 @@ fn volume_group_bricks_are_tagged_on_create_and_untagged_on_delete() {
     // The CLI passes `?VG` through; the group gets this volume's tag.
     let (code, out, err) = node.cli(&["volume", "create", "vg1", &brick("a")]);
     assert_eq!(code, 0, "{out}{err}");
+    // The store files follow the reply.
+    common::wait_for_store(&node.brickd.workdir, "vg1");
     let info = read(&node.brickd.workdir.join("vols/vg1/info"));
     let id = info_value(&info, "volume-id");
     assert_eq!(vg.tags(), [brickd::lvm::volume_tag(&id)]);

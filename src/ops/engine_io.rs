@@ -69,8 +69,8 @@ pub(super) fn write_new_files(
 }
 
 /// Removes `vols/<name>/` so that a crash cannot leave it half-removed: one rename moves it
-/// to `brickd/trash/<name>-<tag>` (not synced: the journal record redoes it), and the moved
-/// tree is deleted on a plain
+/// to `brickd/trash/<name>-<tag>` (not synced: the journal record redoes it; the trash
+/// directories are made in the same script), and the moved tree is deleted by the trash
 /// thread (a tree walk has no io_uring opcode, and no shard may block on it). A trash left by
 /// a crash is emptied at start-up.
 pub(super) async fn trash_volume(
@@ -79,32 +79,60 @@ pub(super) async fn trash_volume(
     name: &str,
     tag: &str,
 ) -> io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
     let dir = crate::store::layout::volume_dir(workdir, name);
     let brickd_dir = workdir.join("brickd");
     let trash = brickd_dir.join("trash");
-    ensure_dir(engine, &brickd_dir).await?;
-    ensure_dir(engine, &trash).await?;
     let target = trash.join(format!("{name}-{tag}"));
     // On the store lane, after any store writes a create queued there before.
     let (from, to) = (dir.clone(), target.clone());
     let moved = engine
-        .script(Lane::Store, move || std::fs::rename(&from, &to))
+        .script(Lane::Store, move || {
+            for d in [&brickd_dir, &trash] {
+                match std::fs::DirBuilder::new().mode(DIR_MODE).create(d) {
+                    Err(e) if e.kind() != io::ErrorKind::AlreadyExists => {
+                        return Err(context(e, "mkdir", d))
+                    }
+                    _ => {}
+                }
+            }
+            std::fs::rename(&from, &to).map_err(|e| context(e, "move to the trash", &from))
+        })
         .await;
     match moved {
         Ok(()) => {}
         // Nothing to move (a create whose store files were never written): already done.
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(context(e, "move to the trash", &dir)),
+        Err(e) => return Err(e),
     }
-    let spawned = std::thread::Builder::new()
-        .name("brickd-trash".into())
-        .spawn(move || {
-            if let Err(e) = std::fs::remove_dir_all(&target) {
-                tracing::warn!(path = %target.display(), error = %e, "could not empty the trash (retried at start-up)");
-            }
-        });
-    if let Err(e) = spawned {
-        tracing::warn!(error = %e, "no thread to empty the trash (emptied at start-up)");
-    }
+    empty_later(target);
     Ok(())
+}
+
+/// Hands `tree` to the trash thread (started on first use), which removes it.
+fn empty_later(tree: PathBuf) {
+    static TRASH: std::sync::OnceLock<Option<std::sync::mpsc::Sender<PathBuf>>> =
+        std::sync::OnceLock::new();
+    let sender = TRASH.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel::<PathBuf>();
+        let spawned = std::thread::Builder::new()
+            .name("brickd-trash".into())
+            .spawn(move || {
+                for tree in rx {
+                    if let Err(e) = std::fs::remove_dir_all(&tree) {
+                        tracing::warn!(path = %tree.display(), error = %e, "could not empty the trash (retried at start-up)");
+                    }
+                }
+            });
+        match spawned {
+            Ok(_) => Some(tx),
+            Err(e) => {
+                tracing::warn!(error = %e, "no thread to empty the trash (emptied at start-up)");
+                None
+            }
+        }
+    });
+    if let Some(sender) = sender {
+        let _ = sender.send(tree);
+    }
 }

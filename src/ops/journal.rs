@@ -402,8 +402,11 @@ async fn retire_on_thread(
         .name("brickd-retire".into())
         .spawn(move || {
             std::thread::sleep(RETIRE_DELAY);
+            let started = std::time::Instant::now();
             let mut made = None;
-            let synced = syncfs_all(&touched).and_then(|()| {
+            let synced = syncfs_all(&touched);
+            let sync_us = started.elapsed().as_micros() as u64;
+            let synced = synced.and_then(|()| {
                 if keep {
                     tracing::warn!(path = %old.display(), "journal file kept for start-up to redo");
                     return Ok(());
@@ -421,6 +424,14 @@ async fn retire_on_thread(
                 }
                 std::fs::remove_file(&old)
             });
+            tracing::debug!(
+                path = %old.display(),
+                tail,
+                sync_us,
+                total_us = started.elapsed().as_micros() as u64,
+                reused = made.is_some(),
+                "journal file retired"
+            );
             let _ = tx.send((synced, made));
         })?;
     rx.await.map_err(|_| io::Error::other("retire thread gone"))
