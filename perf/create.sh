@@ -5,6 +5,7 @@
 # private glusterd (own volfile, workdir, run directory, unix socket, TCP port; a system
 # glusterd is never touched) and brickd on a temporary workdir, and runs perf's
 # `create-volumes` against each over its unix socket:
+#   0. warm-up: W (10) create + delete on each daemon, not reported;
 #   1. latency: ROUNDS rounds, alternating which daemon goes first, each round COUNT × (create
 #      then delete) of a one-brick distribute volume; prints p50/p90/p99 per round and daemon;
 #   2. with --many N: N creates kept (no delete) on each daemon, per-create times written to
@@ -12,7 +13,7 @@
 #      the last 20.
 # Everything is torn down on exit (daemons, mount, loop device).
 #
-# Usage: perf/create.sh [--rounds R] [--count N] [--many M] [--out DIR]
+# Usage: perf/create.sh [--rounds R] [--count N] [--many M] [--warmup W] [--out DIR]
 #                       [--glusterd-port P] [--brickd-port P]
 # Needs root, xfsprogs, glusterfs-server/-cli; builds brickd and create-volumes in release.
 set -euo pipefail
@@ -20,6 +21,7 @@ set -euo pipefail
 ROUNDS=3
 COUNT=100
 MANY=0
+WARMUP=10
 OUT=""
 GD_PORT=24460
 BD_PORT=24461
@@ -34,6 +36,7 @@ while [ $# -gt 0 ]; do
         --rounds) ROUNDS=$2; shift 2 ;;
         --count) COUNT=$2; shift 2 ;;
         --many) MANY=$2; shift 2 ;;
+        --warmup) WARMUP=$2; shift 2 ;;
         --out) OUT=$2; shift 2 ;;
         --glusterd-port) GD_PORT=$2; shift 2 ;;
         --brickd-port) BD_PORT=$2; shift 2 ;;
@@ -104,8 +107,13 @@ run() { # daemon prefix args…
 }
 
 {
-    echo "# create.sh $(date -u +%FT%TZ): rounds=$ROUNDS count=$COUNT many=$MANY"
+    echo "# create.sh $(date -u +%FT%TZ): rounds=$ROUNDS count=$COUNT many=$MANY warmup=$WARMUP"
     echo "# brickd $(git rev-parse --short HEAD)$(git diff --quiet || echo -dirty), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
+    # Warm-up, not reported: both daemons' first creates pay one-time costs (first journal
+    # file, caches, glusterd's first transaction), which would otherwise land in round 1.
+    for d in glusterd brickd; do
+        run "$d" "w" --count "$WARMUP" --delete > /dev/null
+    done
     for r in $(seq "$ROUNDS"); do
         if [ $((r % 2)) = 1 ]; then order="glusterd brickd"; else order="brickd glusterd"; fi
         for d in $order; do

@@ -213,10 +213,9 @@ mod crash {
         assert!(volumes(&b).is_empty());
         assert_eq!(get_xattr(&brick, VOLUME_ID_XATTR), Some(stale.to_vec()));
         assert_eq!(snapshot(&disk.mount), before, "undone at once");
-        let journal = std::fs::read_dir(workdir.join("brickd/journal"))
-            .unwrap()
-            .count();
-        assert_eq!(journal, 1, "the records wait in the journal");
+        let records = brickd::store::journal::read_all(&workdir).unwrap().0;
+        let ops: Vec<&str> = records.iter().map(|r| r.op.as_str()).collect();
+        assert_eq!(ops, ["create", "abort"], "the records wait in the journal");
         b.signal(libc::SIGKILL);
         b.wait_exit(Duration::from_secs(10)).expect("killed");
         drop(b);

@@ -653,6 +653,7 @@ async fn shard_main(start: ShardStart) {
             glommio::spawn_local(work).detach();
         }),
     );
+    state.journal.prepare();
     for (_, stream) in receivers.streams() {
         let state = state.clone();
         glommio::spawn_local(async move {
