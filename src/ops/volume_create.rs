@@ -517,6 +517,7 @@ impl CreateOp {
             None
         };
         let workdir = self.state.node.workdir.clone();
+        let started = std::time::Instant::now();
         let volume = self.volume(&engine).await?;
         let mut files = Store::new(&workdir)
             .volume_files(&volume)
@@ -532,6 +533,7 @@ impl CreateOp {
             async { volfile_files(&workdir, &volume, me) },
         )
         .await;
+        let journaled = started.elapsed();
         let appended = match (appended, rendered) {
             (Ok(ticket), Ok(mut volfiles)) => {
                 // Written in this order: the volfiles, then the store files with `cksum` last.
@@ -583,6 +585,12 @@ impl CreateOp {
         }
         let mut record = ClaimRecord::default();
         let result = self.apply(&engine, lvm.as_ref(), volume, &mut record).await;
+        tracing::debug!(
+            volume = %self.request.volname,
+            journal_us = journaled.as_micros() as u64,
+            claim_publish_us = (started.elapsed() - journaled).as_micros() as u64,
+            "create commit"
+        );
         let Err(error) = result else {
             // The store files: queued on the engine's store lane now (before anything a later
             // operation queues there, such as a delete's move to the trash), written after the
