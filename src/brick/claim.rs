@@ -234,6 +234,25 @@ fn claim_brick(
     (steps, Ok(()))
 }
 
+/// What the claim's syscalls did, per brick: the steps taken and the brick's outcome.
+pub type ScriptResults = Vec<(Vec<ClaimStep>, Result<(), String>)>;
+
+/// The claim's syscalls for every brick of `targets`, as one closure for a script thread
+/// (an engine lane, or a journal flush's follow-up: `ops::journal`). Not synced: the caller's
+/// journal record redoes the claim after a crash.
+pub fn claim_script(
+    volume_id: Uuid,
+    targets: Vec<ClaimTarget>,
+    force: bool,
+) -> impl FnOnce() -> ScriptResults + Send + 'static {
+    move || {
+        targets
+            .iter()
+            .map(|t| claim_brick(volume_id, t, force))
+            .collect()
+    }
+}
+
 /// Claims `targets` for `volume_id`. On success, the record of every change; on failure,
 /// every change already undone (see [`ClaimError::rollback_failures`]).
 pub async fn claim(
@@ -244,15 +263,20 @@ pub async fn claim(
     force: bool,
 ) -> Result<ClaimRecord, ClaimError> {
     // Every brick's syscalls in one hop to the engine's quick script lane.
-    let owned = targets.to_vec();
-    let results = engine
-        .script(Lane::Quick, move || {
-            Ok(owned
-                .iter()
-                .map(|t| claim_brick(volume_id, t, force))
-                .collect::<Vec<_>>())
-        })
-        .await;
+    let script = claim_script(volume_id, targets.to_vec(), force);
+    let results = engine.script(Lane::Quick, move || Ok(script())).await;
+    finish_claim(engine, lvm, volume_id, targets, results).await
+}
+
+/// The rest of a claim once [`claim_script`] ran (`results`; an error if it could not run):
+/// the volume-group tags, and on any failure the rollback of everything done.
+pub async fn finish_claim(
+    engine: &Engine,
+    lvm: Option<&LvmClient>,
+    volume_id: Uuid,
+    targets: &[ClaimTarget],
+    results: std::io::Result<ScriptResults>,
+) -> Result<ClaimRecord, ClaimError> {
     let mut record = ClaimRecord::default();
     let mut messages = Vec::new();
     let results = match results {

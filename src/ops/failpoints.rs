@@ -21,3 +21,16 @@ pub(super) async fn pass(name: &str) -> Result<(), TxnError> {
         }
     }
 }
+
+/// Passes failpoint `name` on a plain thread (a script or journal thread, not a shard):
+/// `sleep-<ms>` blocks that thread.
+pub(super) fn pass_on_thread(name: &str) -> Result<(), String> {
+    match failpoint::hit(name) {
+        Action::Pass => Ok(()),
+        Action::Error => Err(format!("failpoint {name}")),
+        Action::Sleep(ms) => {
+            std::thread::sleep(std::time::Duration::from_millis(ms));
+            Ok(())
+        }
+    }
+}

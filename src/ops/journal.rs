@@ -61,11 +61,22 @@ impl File {
     }
 }
 
+/// Work for the journal's thread once a record is durable: runs there, right after the flush
+/// that made it so, before the record's append answers (see [`ShardJournal::append_then`]).
+pub type Then = Box<dyn FnOnce() + Send>;
+
+/// A record waiting for the next batch: its frame, its caller, its follow-up.
+struct Queued {
+    frame: Vec<u8>,
+    answer: oneshot::Sender<io::Result<PathBuf>>,
+    then: Option<Then>,
+}
+
 #[derive(Default)]
 struct Inner {
     current: Option<File>,
     /// Frames waiting for the next batch, each with its caller.
-    queue: Vec<(Vec<u8>, oneshot::Sender<io::Result<PathBuf>>)>,
+    queue: Vec<Queued>,
     flushing: bool,
     /// A file set aside and being retired.
     retiring: bool,
@@ -181,10 +192,20 @@ impl ShardJournal {
     }
 
     /// Appends `record` (its `seq` is set here) and returns once it is durable.
-    pub async fn append(
+    pub async fn append(self: &Rc<Self>, engine: &Engine, record: Record) -> io::Result<Ticket> {
+        self.append_then(engine, record, None).await
+    }
+
+    /// [`ShardJournal::append`], and `then` runs on the journal's thread as soon as the record
+    /// is durable, before the append answers: the first change of a commit without a hand-off
+    /// back to the shard and out again (a create's claim). It does not run when the record
+    /// could not be written or flushed (it is dropped). Records of one batch run their
+    /// follow-ups in order, after the batch's flush.
+    pub async fn append_then(
         self: &Rc<Self>,
         engine: &Engine,
         mut record: Record,
+        then: Option<Then>,
     ) -> io::Result<Ticket> {
         record.seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
         let frame = journal::encode(&record);
@@ -201,7 +222,11 @@ impl ShardJournal {
         let (tx, rx) = oneshot::channel();
         let lead = {
             let mut inner = self.inner.borrow_mut();
-            inner.queue.push((frame, tx));
+            inner.queue.push(Queued {
+                frame,
+                answer: tx,
+                then,
+            });
             !std::mem::replace(&mut inner.flushing, true)
         };
         if lead {
@@ -227,8 +252,11 @@ impl ShardJournal {
                 self.inner.borrow_mut().flushing = false;
                 return;
             }
-            let result = self.write_batch(engine, &batch).await;
-            for (_, tx) in batch {
+            let mut batch = batch;
+            let thens: Vec<Then> = batch.iter_mut().filter_map(|q| q.then.take()).collect();
+            let frames: Vec<&[u8]> = batch.iter().map(|q| q.frame.as_slice()).collect();
+            let result = self.write_batch(engine, &frames, thens).await;
+            for Queued { answer: tx, .. } in batch {
                 let _ = tx.send(match &result {
                     Ok(path) => Ok(path.clone()),
                     Err(e) => Err(io::Error::new(e.kind(), e.to_string())),
@@ -237,13 +265,16 @@ impl ShardJournal {
         }
     }
 
+    /// Writes `frames` at the current file's tail and flushes them, then runs `thens`.
     async fn write_batch(
         self: &Rc<Self>,
         engine: &Engine,
-        batch: &[(Vec<u8>, oneshot::Sender<io::Result<PathBuf>>)],
+        frames: &[&[u8]],
+        thens: Vec<Then>,
     ) -> io::Result<PathBuf> {
         let (fd, offset, path) = self.current_file(engine).await?;
-        let bytes: Vec<u8> = batch.iter().flat_map(|(f, _)| f.iter().copied()).collect();
+        let bytes: Vec<u8> = frames.concat();
+        let records = frames.len();
         let len = bytes.len() as u64;
         // The write and its flush in one hop.
         let file = fd.clone();
@@ -276,6 +307,9 @@ impl ShardJournal {
                 if unsafe { libc::fdatasync(file.as_raw_fd()) } != 0 {
                     return Err(io::Error::last_os_error());
                 }
+                for then in thens {
+                    then();
+                }
                 Ok(())
             })
             .await;
@@ -290,7 +324,7 @@ impl ShardJournal {
             inner.keep_all = true;
         } else if let Some(file) = inner.current.as_mut() {
             file.tail = offset + len;
-            file.open_commits += batch.len();
+            file.open_commits += records;
         }
         synced.map(|()| path)
     }

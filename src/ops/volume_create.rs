@@ -16,6 +16,7 @@
 
 use super::engine_io;
 use super::failpoints;
+use super::journal::Then;
 use super::local_node::LocalNode;
 use super::shard::ShardState;
 use crate::brick::claim::{self, ClaimRecord, ClaimTarget};
@@ -524,48 +525,31 @@ impl CreateOp {
             .map_err(|e| TxnError::new(e.to_string()))?;
         failpoints::pass("create.before-journal").await?;
         // The commit point: once the record is durable, a crash is redone at start-up. The
-        // volfiles are rendered on this thread while the journal lane writes and flushes.
+        // claim's syscalls follow the flush on the journal's thread (no hand-off back here and
+        // out again between them); the volfiles are rendered on this thread meanwhile.
         let me = self.state.node.node.uuid;
+        let targets = self.targets();
+        let (claimed_tx, claimed_rx) = futures_channel::oneshot::channel();
+        let script = claim::claim_script(self.volume_id, targets.clone(), self.request.force);
+        let then: Then = Box::new(move || {
+            // Tests kill, fail or pause here: the record is durable, nothing is claimed.
+            let ran = failpoints::pass_on_thread("create.after-journal").map(|()| script());
+            let _ = claimed_tx.send(ran);
+        });
         let (appended, rendered) = futures_util::future::join(
             self.state
                 .journal
-                .append(&engine, self.record(txn, "create", &files)),
+                .append_then(&engine, self.record(txn, "create", &files), Some(then)),
             async { volfile_files(&workdir, &volume, me) },
         )
         .await;
         let journaled = started.elapsed();
-        let appended = match (appended, rendered) {
-            (Ok(ticket), Ok(mut volfiles)) => {
-                // Written in this order: the volfiles, then the store files with `cksum` last.
-                volfiles.append(&mut files);
-                files = volfiles;
-                Ok(ticket)
-            }
-            (Ok(ticket), Err(e)) => {
-                // Nothing was claimed: journal the abort so that start-up does not redo it.
-                let aborted = self
-                    .state
-                    .journal
-                    .append(&engine, self.record(txn, "abort", &[]))
-                    .await;
-                ticket.done();
-                return Err(match aborted {
-                    Ok(abort) => {
-                        abort.done();
-                        e
-                    }
-                    Err(a) => {
-                        TxnError::new(format!("{}\nthe abort was not journaled: {a}", e.message))
-                    }
-                });
-            }
-            (Err(e), _) => Err(e),
-        };
         let mut ticket = match appended {
             Ok(ticket) => ticket,
             Err(e) => {
-                // The record may have reached the disk even so: say the create failed, durably
-                // if the disk still lets us, so start-up does not redo it.
+                // Nothing was claimed (the follow-up runs only after a flush that worked). The
+                // record may have reached the disk even so: say the create failed, durably if
+                // the disk still lets us, so start-up does not redo it.
                 let aborted = self
                     .state
                     .journal
@@ -579,12 +563,30 @@ impl CreateOp {
                 )));
             }
         };
-        let targets = self.targets();
         for t in &targets {
             ticket.touched(&t.path);
         }
+        // The claim ran before the append answered.
+        let ran = claimed_rx
+            .await
+            .unwrap_or_else(|_| Err("the claim did not run".to_string()));
         let mut record = ClaimRecord::default();
-        let result = self.apply(&engine, lvm.as_ref(), volume, &mut record).await;
+        let result = match rendered {
+            Ok(mut volfiles) => {
+                // Written in this order: the volfiles, then the store files with `cksum` last.
+                volfiles.append(&mut files);
+                files = volfiles;
+                self.apply(&engine, lvm.as_ref(), volume, &targets, ran, &mut record)
+                    .await
+            }
+            Err(e) => {
+                // The claim is undone below with the rest.
+                if let Ok(done) = self.claimed(&engine, lvm.as_ref(), &targets, ran).await {
+                    record = done;
+                }
+                Err(e)
+            }
+        };
         tracing::debug!(
             volume = %self.request.volname,
             journal_us = journaled.as_micros() as u64,
@@ -633,36 +635,45 @@ impl CreateOp {
         })
     }
 
-    /// The changes of a journaled create before its reply: claim, catalog. None of it waits
-    /// for the disk (the journal record is the durable part). Fills `record` with the claim's
-    /// steps, for the undo.
-    async fn apply(
-        &mut self,
+    /// The claim's outcome once its syscalls ran on the journal's thread (`ran`; an error if
+    /// they did not): the volume-group tags, and on failure everything undone already.
+    async fn claimed(
+        &self,
         engine: &Engine,
         lvm: Option<&LvmClient>,
-        volume: Volume,
-        record: &mut ClaimRecord,
-    ) -> Result<(), TxnError> {
-        failpoints::pass("create.after-journal").await?;
-        let claimed = claim::claim(
-            engine,
-            lvm,
-            self.volume_id,
-            &self.targets(),
-            self.request.force,
-        )
-        .await;
-        *record = match claimed {
-            Ok(r) => r,
-            Err(e) => {
+        targets: &[ClaimTarget],
+        ran: Result<claim::ScriptResults, String>,
+    ) -> Result<ClaimRecord, TxnError> {
+        let results = match ran {
+            Ok(results) => Ok(results),
+            // A failpoint failed it before any syscall.
+            Err(message) => return Err(TxnError::new(message)),
+        };
+        claim::finish_claim(engine, lvm, self.volume_id, targets, results)
+            .await
+            .map_err(|e| {
                 // The claim rolled itself back.
                 let mut message = e.messages.join("\n");
                 for failure in &e.rollback_failures {
                     message.push_str(&format!("\nrollback failed: {failure}"));
                 }
-                return Err(TxnError::new(message));
-            }
-        };
+                TxnError::new(message)
+            })
+    }
+
+    /// The changes of a journaled create before its reply: the claim's outcome, catalog. None
+    /// of it waits for the disk (the journal record is the durable part). Fills `record` with
+    /// the claim's steps, for the undo.
+    async fn apply(
+        &mut self,
+        engine: &Engine,
+        lvm: Option<&LvmClient>,
+        volume: Volume,
+        targets: &[ClaimTarget],
+        ran: Result<claim::ScriptResults, String>,
+        record: &mut ClaimRecord,
+    ) -> Result<(), TxnError> {
+        *record = self.claimed(engine, lvm, targets, ran).await?;
         failpoints::pass("create.after-claim").await?;
         let shared = std::sync::Arc::new(volume);
         // glusterd tells every connected client to fetch its volfile again.
