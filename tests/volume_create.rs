@@ -86,6 +86,25 @@ impl Node {
     }
 }
 
+/// Each bricks file's `brick-fsid` is the `f_fsid` of its brick's file system, as glusterd
+/// stores it (blanked in the comparisons with glusterd's files, which ran on other disks).
+fn assert_brick_fsids(workdir: &Path, volume: &str) {
+    let dir = workdir.join("vols").join(volume).join("bricks");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let text = read(&entry.unwrap().path());
+        let path = info_value(&text, "path");
+        let stored: u64 = info_value(&text, "brick-fsid").parse().unwrap();
+        let c = std::ffi::CString::new(path.as_str()).unwrap();
+        // SAFETY: a valid C string and a zeroed out-parameter.
+        let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+        assert_eq!(unsafe { libc::statvfs(c.as_ptr(), &mut st) }, 0, "{path}");
+        assert_eq!(stored, st.f_fsid as u64, "{volume}: brick-fsid of {path}");
+        seen += 1;
+    }
+    assert!(seen > 0, "{volume}: no bricks files");
+}
+
 /// Lines whose value is generated (ids, the node UUID, the file-system id) keep only their key.
 fn blank_ids(text: &str) -> String {
     text.lines()
@@ -261,6 +280,7 @@ fn every_volume_type_is_stored_and_shown_as_glusterd_does() {
     ];
     for (volume, shape, disks, force) in cases {
         create(&node, volume, shape, disks, force);
+        assert_brick_fsids(&node.brickd.workdir, volume);
         assert_store_matches_glusterd(&node, volume);
         assert_volfiles_match_glusterd(&node, volume);
         // What glusterd's CLI printed for the volume right after creating it.

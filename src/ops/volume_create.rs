@@ -30,6 +30,7 @@ use crate::proto::dict::Dict;
 use crate::store::journal::Record;
 use crate::store::Store;
 use crate::volgen;
+use futures_util::future::join_all;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
@@ -240,6 +241,7 @@ pub async fn handle(state: Rc<ShardState>, request: Dict) -> CliAnswer {
                 username,
                 password,
                 report: None,
+                fsids: Vec::new(),
             };
             run_create(owner_state, op).await
         })
@@ -288,6 +290,10 @@ struct CreateOp {
     username: Uuid,
     password: Uuid,
     report: Option<Report>,
+    /// Per brick, the file-system id (`statvfs`) of its path and of its parent, read with the
+    /// stage's probe: the brick file's `brick-fsid` is the path's, or the parent's when the
+    /// claim will make the directory.
+    fsids: Vec<(Option<u64>, Option<u64>)>,
 }
 
 impl CreateOp {
@@ -323,7 +329,29 @@ impl CreateOp {
         let node = &self.state.node;
         let hosts = self.state.host_map();
         let catalog = self.state.catalog();
-        let report = validate::validate(
+        // Read-only like the probe, and sent with it (one wake of the engine for both).
+        let fsids = join_all(self.request.bricks.iter().map(|text| {
+            let engine = engine.clone();
+            async move {
+                let Ok(spec) = crate::brick::spec::BrickSpec::parse(text) else {
+                    return (None, None);
+                };
+                let path = Path::new(&spec.path);
+                let parent = path.parent().unwrap_or(path);
+                let (own, above) =
+                    futures_util::future::join(engine.statvfs(path), engine.statvfs(parent)).await;
+                (own.ok().map(|s| s.fsid), above.ok().map(|s| s.fsid))
+            }
+        }));
+        let request = Request {
+            volname: volname.clone(),
+            volume_id: self.volume_id,
+            bricks: self.request.bricks.clone(),
+            group: self.group(),
+            force: self.request.force,
+            check_order: true,
+        };
+        let validated = validate::validate(
             Env {
                 engine: &engine,
                 lvm: lvm.as_ref(),
@@ -333,16 +361,10 @@ impl CreateOp {
                 workdir: &node.workdir,
                 existing: &*catalog,
             },
-            &Request {
-                volname: volname.clone(),
-                volume_id: self.volume_id,
-                bricks: self.request.bricks.clone(),
-                group: self.group(),
-                force: self.request.force,
-                check_order: true,
-            },
-        )
-        .await;
+            &request,
+        );
+        let (report, fsids) = futures_util::future::join(validated, fsids).await;
+        self.fsids = fsids;
         if !report.is_ok() {
             return Err(TxnError::new(report.message()));
         }
@@ -445,16 +467,22 @@ impl CreateOp {
                 // Before the claim a new brick directory does not exist yet: the claim makes it
                 // in its parent, on the parent's file system.
                 let path = Path::new(&spec.path);
-                let on = if b.exists {
-                    path
-                } else {
-                    path.parent().unwrap_or(path)
+                let (on, read) = match self.fsids.get(i) {
+                    Some(&(own, _)) if b.exists => (path, own),
+                    Some(&(_, above)) => (path.parent().unwrap_or(path), above),
+                    None => (path, None),
                 };
-                engine
-                    .statvfs(on)
-                    .await
-                    .map_err(|e| TxnError::new(format!("statvfs {}: {e}", on.display())))?
-                    .fsid
+                match read {
+                    Some(fsid) => fsid,
+                    // Not read with the stage (it failed then): once more, for its error.
+                    None => {
+                        engine
+                            .statvfs(on)
+                            .await
+                            .map_err(|e| TxnError::new(format!("statvfs {}: {e}", on.display())))?
+                            .fsid
+                    }
+                }
             } else {
                 0
             };
