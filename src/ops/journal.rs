@@ -35,6 +35,11 @@ const RETIRE_DELAY: Duration = Duration::from_millis(1000);
 /// file already has, so their `fdatasync` writes no metadata (reading stops at the zeros).
 const SPARE_BYTES: usize = 8 << 20;
 
+/// A journal file this long takes no more batches: they go to the next file, even while
+/// commits of this one are open (a shard that is never idle would otherwise grow one file
+/// without end, past its preallocated zeros).
+const ROTATE_BYTES: u64 = SPARE_BYTES as u64;
+
 struct File {
     fd: Fd,
     path: PathBuf,
@@ -75,6 +80,11 @@ struct Queued {
 #[derive(Default)]
 struct Inner {
     current: Option<File>,
+    /// Files set aside at [`ROTATE_BYTES`] while commits of theirs were still open, oldest
+    /// first: each is retired once its commits ended and every older file is retired (a newer
+    /// file is never removed before an older one, so start-up never redoes an old record
+    /// without the newer records that follow it).
+    sealed: std::collections::VecDeque<File>,
     /// Frames waiting for the next batch, each with its caller.
     queue: Vec<Queued>,
     flushing: bool,
@@ -322,7 +332,7 @@ impl ShardJournal {
                 inner.current = None;
             }
             inner.keep_all = true;
-        } else if let Some(file) = inner.current.as_mut() {
+        } else if let Some(file) = inner.current.as_mut().filter(|f| f.path == path) {
             file.tail = offset + len;
             file.open_commits += records;
         }
@@ -333,6 +343,15 @@ impl ShardJournal {
     async fn current_file(&self, engine: &Engine) -> io::Result<(Fd, u64, PathBuf)> {
         {
             let mut inner = self.inner.borrow_mut();
+            if inner
+                .current
+                .as_ref()
+                .is_some_and(|c| c.tail >= ROTATE_BYTES)
+            {
+                // Full: set aside until its commits end (see `sealed`).
+                let full = inner.current.take();
+                inner.sealed.extend(full);
+            }
             if inner.current.is_none() {
                 if let Some((fd, path)) = inner.spare.take() {
                     inner.current = Some(File::empty(fd, path));
@@ -379,34 +398,61 @@ impl ShardJournal {
         touched: Vec<PathBuf>,
         keep: bool,
     ) {
-        let set_aside = {
+        {
             let mut inner = self.inner.borrow_mut();
-            let Some(current) = inner.current.as_mut() else {
+            let inner = &mut *inner;
+            // A file abandoned after a failed flush is in neither: it stays for start-up.
+            let Some(f) = inner
+                .current
+                .iter_mut()
+                .chain(inner.sealed.iter_mut())
+                .find(|f| f.path == file)
+            else {
                 return;
             };
-            if current.path != file {
-                return;
-            }
-            current.open_commits = current.open_commits.saturating_sub(1);
-            current.touched.extend(touched);
-            current.keep |= keep;
-            if current.open_commits > 0 || inner.retiring || inner.flushing {
-                return;
-            }
-            inner.retiring = true;
-            inner.current.take()
-        };
-        if let Some(file) = set_aside {
+            f.open_commits = f.open_commits.saturating_sub(1);
+            f.touched.extend(touched);
+            f.keep |= keep;
+        }
+        if let Some(next) = self.next_to_retire() {
             let me = self.clone();
             let engine = engine.clone();
             (self.spawner)(Box::pin(async move {
-                me.retire(&engine, file).await;
+                me.retire(&engine, next).await;
             }));
         }
     }
 
-    /// Syncs what `file`'s records changed, then removes it; then retires the next file if
-    /// it has nothing open.
+    /// The file to retire now, if any (marked as retiring): the oldest sealed file once its
+    /// commits ended, else the current file when no commit of it is open and no batch is being
+    /// written; one retirement at a time, oldest first.
+    fn next_to_retire(&self) -> Option<File> {
+        let mut inner = self.inner.borrow_mut();
+        if inner.retiring {
+            return None;
+        }
+        let next = match inner.sealed.front() {
+            Some(oldest) if oldest.open_commits == 0 => inner.sealed.pop_front(),
+            Some(_) => None,
+            None => {
+                let idle = inner
+                    .current
+                    .as_ref()
+                    .is_some_and(|c| c.open_commits == 0 && c.tail > 0)
+                    && !inner.flushing;
+                if idle {
+                    inner.current.take()
+                } else {
+                    None
+                }
+            }
+        };
+        inner.retiring = next.is_some();
+        next
+    }
+
+    /// Syncs what `file`'s records changed, then removes it (or keeps it as the next spare);
+    /// then retires the next file if one is ready.
     async fn retire(self: Rc<Self>, engine: &Engine, file: File) {
         // Tests hold the records here to see start-up redo them.
         let _ = super::failpoints::pass("journal.before-retire").await;
@@ -439,21 +485,8 @@ impl ShardJournal {
                 tracing::warn!(path = %path.display(), error = %e, "journal not retired");
             }
         }
-        let next = {
-            let mut inner = self.inner.borrow_mut();
-            inner.retiring = false;
-            let idle = inner
-                .current
-                .as_ref()
-                .is_some_and(|c| c.open_commits == 0 && c.tail > 0)
-                && !inner.flushing;
-            if idle {
-                inner.retiring = true;
-                inner.current.take()
-            } else {
-                None
-            }
-        };
+        self.inner.borrow_mut().retiring = false;
+        let next = self.next_to_retire();
         if let Some(next) = next {
             Box::pin(self.retire(engine, next)).await;
         }
@@ -608,9 +641,10 @@ mod tests {
     use super::*;
     use crate::model::Uuid;
     use crate::store::journal::{decode_all, encode, Record};
+    use std::cell::RefCell;
 
-    fn record(seq: u64, bytes: usize) -> Vec<u8> {
-        encode(&Record {
+    fn plain(seq: u64, bytes: usize) -> Record {
+        Record {
             seq,
             txn: Uuid::new_v4(),
             op: "create".into(),
@@ -618,7 +652,77 @@ mod tests {
             volume_id: Uuid::new_v4(),
             pairs: Vec::new(),
             files: vec![("vols/v/info".into(), vec![b'x'; bytes])],
-        })
+        }
+    }
+
+    fn record(seq: u64, bytes: usize) -> Vec<u8> {
+        encode(&plain(seq, bytes))
+    }
+
+    #[test]
+    fn a_shard_that_is_never_idle_rotates_and_retires_oldest_first() {
+        use crate::brick::engine::EngineConfig;
+        let engine = match Engine::start(EngineConfig::default()) {
+            Ok(engine) => engine,
+            Err(e) => {
+                eprintln!("skipping: the brick engine needs io_uring ({e})");
+                return;
+            }
+        };
+        let dir = tempfile::tempdir().unwrap();
+        // Background work (retirements) is collected and driven by the test.
+        let tasks: Rc<RefCell<Vec<LocalFuture<'static, ()>>>> = Rc::default();
+        let spawned = tasks.clone();
+        let journal = ShardJournal::new(
+            0,
+            dir.path().to_path_buf(),
+            Arc::new(AtomicU64::new(0)),
+            Rc::new(move |f| spawned.borrow_mut().push(f)),
+        );
+        let run_tasks = || loop {
+            let next = tasks.borrow_mut().pop();
+            match next {
+                Some(task) => futures_lite::future::block_on(task),
+                None => break,
+            }
+        };
+        let seqs = || {
+            let (records, _) = journal::read_all(dir.path()).unwrap();
+            records.iter().map(|r| r.seq).collect::<Vec<_>>()
+        };
+        futures_lite::future::block_on(async {
+            // One commit stays open on the first file while others come and go.
+            let first = journal.append(&engine, plain(0, 1000)).await.unwrap();
+            let mut n = 1;
+            while journal.inner.borrow().sealed.is_empty() {
+                journal
+                    .append(&engine, plain(0, 1 << 20))
+                    .await
+                    .unwrap()
+                    .done();
+                n += 1;
+                assert!(n < 20, "never rotated");
+            }
+            // The first file is full and sealed; the one after it has nothing open but must
+            // wait for it: nothing retires.
+            assert_eq!(journal.inner.borrow().sealed.len(), 1);
+            assert!(journal.inner.borrow().current.is_some());
+            assert!(tasks.borrow().is_empty());
+            assert_eq!(seqs(), (1..=n as u64).collect::<Vec<_>>());
+            drop(first);
+        });
+        // The first file retires (and becomes the spare), then the second.
+        assert_eq!(tasks.borrow().len(), 1);
+        run_tasks();
+        let inner = journal.inner.borrow();
+        assert!(inner.sealed.is_empty() && inner.current.is_none() && !inner.retiring);
+        assert!(inner.spare.is_some());
+        drop(inner);
+        assert!(seqs().is_empty(), "every record retired");
+        let files = std::fs::read_dir(journal::journal_dir(dir.path()))
+            .unwrap()
+            .count();
+        assert_eq!(files, 1, "the spare alone");
     }
 
     #[test]
