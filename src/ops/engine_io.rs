@@ -90,8 +90,9 @@ pub(super) async fn trash_volume(
         .script(Lane::Store, move || {
             for d in [&brickd_dir, &trash] {
                 match std::fs::DirBuilder::new().mode(DIR_MODE).create(d) {
+                    // Not NotFound, which below means "nothing to move".
                     Err(e) if e.kind() != io::ErrorKind::AlreadyExists => {
-                        return Err(context(e, "mkdir", d))
+                        return Err(io::Error::other(context(e, "mkdir", d)))
                     }
                     _ => {}
                 }

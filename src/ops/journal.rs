@@ -68,12 +68,16 @@ impl File {
 
 /// Work for the journal's thread once a record is durable: runs there, right after the flush
 /// that made it so, before the record's append answers (see [`ShardJournal::append_then`]).
+/// It must be short and never touch a brick (every shard's appends wait for it): it hands
+/// such work on, to an engine lane.
 pub type Then = Box<dyn FnOnce() + Send>;
 
-/// A record waiting for the next batch: its frame, its caller, its follow-up.
+/// A record waiting for the next batch: its frame, its caller, its follow-up. The caller gets
+/// its [`Ticket`] from the flush; if the caller is gone by then, the ticket comes back from
+/// the channel and is dropped, ending the commit (so a dropped append never holds its file).
 struct Queued {
     frame: Vec<u8>,
-    answer: oneshot::Sender<io::Result<PathBuf>>,
+    answer: oneshot::Sender<io::Result<Ticket>>,
     then: Option<Then>,
 }
 
@@ -207,10 +211,10 @@ impl ShardJournal {
     }
 
     /// [`ShardJournal::append`], and `then` runs on the journal's thread as soon as the record
-    /// is durable, before the append answers: the first change of a commit without a hand-off
-    /// back to the shard and out again (a create's claim). It does not run when the record
-    /// could not be written or flushed (it is dropped). Records of one batch run their
-    /// follow-ups in order, after the batch's flush.
+    /// is durable, before the append answers: it starts the first change of a commit without a
+    /// hand-off back to the shard and out again (a create hands its claim to the quick lane).
+    /// It does not run when the record could not be written or flushed (it is dropped).
+    /// Records of one batch run their follow-ups in order, after the batch's flush.
     pub async fn append_then(
         self: &Rc<Self>,
         engine: &Engine,
@@ -230,7 +234,7 @@ impl ShardJournal {
             ));
         }
         let (tx, rx) = oneshot::channel();
-        let lead = {
+        let start = {
             let mut inner = self.inner.borrow_mut();
             inner.queue.push(Queued {
                 frame,
@@ -239,40 +243,43 @@ impl ShardJournal {
             });
             !std::mem::replace(&mut inner.flushing, true)
         };
-        if lead {
-            self.flush(engine).await;
+        if start {
+            // A task of its own, so that no appender waits for batches after its own.
+            let me = self.clone();
+            let engine = engine.clone();
+            (self.spawner)(Box::pin(async move { me.flush(&engine).await }));
         }
-        let file = rx
-            .await
-            .map_err(|_| io::Error::other("journal writer gone"))??;
-        Ok(Ticket {
-            journal: self.clone(),
-            engine: engine.clone(),
-            file,
-            touched: Vec::new(),
-            keep: false,
-        })
+        rx.await
+            .map_err(|_| io::Error::other("journal writer gone"))?
     }
 
-    /// Writes queued batches until the queue is empty; the caller set `flushing`.
+    /// Writes queued batches until the queue is empty; the caller set `flushing`. Then retires
+    /// what became ready while it wrote.
     async fn flush(self: &Rc<Self>, engine: &Engine) {
         loop {
             let batch = std::mem::take(&mut self.inner.borrow_mut().queue);
             if batch.is_empty() {
                 self.inner.borrow_mut().flushing = false;
-                return;
+                break;
             }
             let mut batch = batch;
             let thens: Vec<Then> = batch.iter_mut().filter_map(|q| q.then.take()).collect();
             let frames: Vec<&[u8]> = batch.iter().map(|q| q.frame.as_slice()).collect();
             let result = self.write_batch(engine, &frames, thens).await;
-            for Queued { answer: tx, .. } in batch {
-                let _ = tx.send(match &result {
-                    Ok(path) => Ok(path.clone()),
+            for Queued { answer, .. } in batch {
+                let _ = answer.send(match &result {
+                    Ok(path) => Ok(Ticket {
+                        journal: self.clone(),
+                        engine: engine.clone(),
+                        file: path.clone(),
+                        touched: Vec::new(),
+                        keep: false,
+                    }),
                     Err(e) => Err(io::Error::new(e.kind(), e.to_string())),
                 });
             }
         }
+        self.retire_ready(engine);
     }
 
     /// Writes `frames` at the current file's tail and flushes them, then runs `thens`.
@@ -402,18 +409,22 @@ impl ShardJournal {
             let mut inner = self.inner.borrow_mut();
             let inner = &mut *inner;
             // A file abandoned after a failed flush is in neither: it stays for start-up.
-            let Some(f) = inner
+            if let Some(f) = inner
                 .current
                 .iter_mut()
                 .chain(inner.sealed.iter_mut())
                 .find(|f| f.path == file)
-            else {
-                return;
-            };
-            f.open_commits = f.open_commits.saturating_sub(1);
-            f.touched.extend(touched);
-            f.keep |= keep;
+            {
+                f.open_commits = f.open_commits.saturating_sub(1);
+                f.touched.extend(touched);
+                f.keep |= keep;
+            }
         }
+        self.retire_ready(engine);
+    }
+
+    /// Starts retiring the next file if one is ready (see [`ShardJournal::next_to_retire`]).
+    fn retire_ready(self: &Rc<Self>, engine: &Engine) {
         if let Some(next) = self.next_to_retire() {
             let me = self.clone();
             let engine = engine.clone();
@@ -426,13 +437,13 @@ impl ShardJournal {
     /// The file to retire now, if any (marked as retiring): the oldest sealed file once its
     /// commits ended, else the current file when no commit of it is open and no batch is being
     /// written; one retirement at a time, oldest first.
-    fn next_to_retire(&self) -> Option<File> {
+    fn next_to_retire(&self) -> Option<(File, bool)> {
         let mut inner = self.inner.borrow_mut();
         if inner.retiring {
             return None;
         }
         let next = match inner.sealed.front() {
-            Some(oldest) if oldest.open_commits == 0 => inner.sealed.pop_front(),
+            Some(oldest) if oldest.open_commits == 0 => inner.sealed.pop_front().map(|f| (f, true)),
             Some(_) => None,
             None => {
                 let idle = inner
@@ -441,7 +452,7 @@ impl ShardJournal {
                     .is_some_and(|c| c.open_commits == 0 && c.tail > 0)
                     && !inner.flushing;
                 if idle {
-                    inner.current.take()
+                    inner.current.take().map(|f| (f, false))
                 } else {
                     None
                 }
@@ -453,7 +464,10 @@ impl ShardJournal {
 
     /// Syncs what `file`'s records changed, then removes it (or keeps it as the next spare);
     /// then retires the next file if one is ready.
-    async fn retire(self: Rc<Self>, engine: &Engine, file: File) {
+    /// A `sealed` file (full, set aside while commits of it were open) goes without the
+    /// batching delay: it has nothing more to batch, and a shard whose files fill quickly must
+    /// not retire slower than it writes.
+    async fn retire(self: Rc<Self>, engine: &Engine, (file, sealed): (File, bool)) {
         // Tests hold the records here to see start-up redo them.
         let _ = super::failpoints::pass("journal.before-retire").await;
         let mut touched: Vec<PathBuf> = file.touched.iter().cloned().collect();
@@ -472,11 +486,21 @@ impl ShardJournal {
             inner.keep_all
         };
         drop(fd);
-        match retire_on_thread(touched, path.clone(), tail, keep, want_spare).await {
+        let delay = if sealed { Duration::ZERO } else { RETIRE_DELAY };
+        match retire_on_thread(touched, path.clone(), tail, keep, want_spare, delay).await {
             Ok((Ok(()), made)) => {
                 if let Some(file) = made {
-                    let fd: Fd = std::sync::Arc::new(std::os::fd::OwnedFd::from(file));
-                    self.inner.borrow_mut().spare = Some((fd, path.clone()));
+                    let mut inner = self.inner.borrow_mut();
+                    if inner.spare.is_none() {
+                        let fd: Fd = std::sync::Arc::new(std::os::fd::OwnedFd::from(file));
+                        inner.spare = Some((fd, path.clone()));
+                    } else {
+                        // `prepare`'s spare arrived meanwhile: one is enough.
+                        drop(inner);
+                        if let Err(e) = std::fs::remove_file(&path) {
+                            tracing::warn!(path = %path.display(), error = %e, "second spare journal file not removed (it reads as empty)");
+                        }
+                    }
                 }
             }
             Ok((Err(e), _)) | Err(e) => {
@@ -493,7 +517,7 @@ impl ShardJournal {
     }
 }
 
-/// On a plain thread: waits [`RETIRE_DELAY`], `syncfs` on each distinct file system of
+/// On a plain thread: waits `delay`, `syncfs` on each distinct file system of
 /// `touched`, then — once that worked, and unless `keep` — turns the journal file `old`
 /// (records in its first `tail` bytes) into the next spare when `want_spare`
 /// ([`recycle`]), else removes it. Answers the sync's result and the spare.
@@ -503,12 +527,13 @@ async fn retire_on_thread(
     tail: u64,
     keep: bool,
     want_spare: bool,
+    delay: Duration,
 ) -> io::Result<(io::Result<()>, Option<std::fs::File>)> {
     let (tx, rx) = oneshot::channel();
     std::thread::Builder::new()
         .name("brickd-retire".into())
         .spawn(move || {
-            std::thread::sleep(RETIRE_DELAY);
+            std::thread::sleep(delay);
             let started = std::time::Instant::now();
             let mut made = None;
             let synced = syncfs_all(&touched);
@@ -659,19 +684,22 @@ mod tests {
         encode(&plain(seq, bytes))
     }
 
-    #[test]
-    fn a_shard_that_is_never_idle_rotates_and_retires_oldest_first() {
+    type Tasks = Rc<RefCell<Vec<LocalFuture<'static, ()>>>>;
+
+    /// An engine, a journal under a new directory whose background work (flushes,
+    /// retirements) is collected in the returned tasks; None (and why, printed) without
+    /// io_uring.
+    fn harness() -> Option<(Engine, tempfile::TempDir, Rc<ShardJournal>, Tasks)> {
         use crate::brick::engine::EngineConfig;
         let engine = match Engine::start(EngineConfig::default()) {
             Ok(engine) => engine,
             Err(e) => {
                 eprintln!("skipping: the brick engine needs io_uring ({e})");
-                return;
+                return None;
             }
         };
         let dir = tempfile::tempdir().unwrap();
-        // Background work (retirements) is collected and driven by the test.
-        let tasks: Rc<RefCell<Vec<LocalFuture<'static, ()>>>> = Rc::default();
+        let tasks: Tasks = Rc::default();
         let spawned = tasks.clone();
         let journal = ShardJournal::new(
             0,
@@ -679,18 +707,79 @@ mod tests {
             Arc::new(AtomicU64::new(0)),
             Rc::new(move |f| spawned.borrow_mut().push(f)),
         );
-        let run_tasks = || loop {
-            let next = tasks.borrow_mut().pop();
-            match next {
-                Some(task) => futures_lite::future::block_on(task),
-                None => break,
+        Some((engine, dir, journal, tasks))
+    }
+
+    /// A small executor: polls `main` and every spawned task until `main` is done, then the
+    /// tasks until none is left.
+    fn drive(tasks: &Tasks, main: LocalFuture<'_, ()>) {
+        use std::task::{Context, Poll};
+        let waker = futures_util::task::noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        let mut main = Some(main);
+        let mut running: Vec<LocalFuture<'static, ()>> = Vec::new();
+        loop {
+            running.extend(tasks.borrow_mut().drain(..));
+            running.retain_mut(|t| t.as_mut().poll(&mut cx).is_pending());
+            if let Some(m) = main.as_mut() {
+                if let Poll::Ready(()) = m.as_mut().poll(&mut cx) {
+                    main = None;
+                }
             }
+            if main.is_none() && running.is_empty() && tasks.borrow().is_empty() {
+                return;
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        }
+    }
+
+    #[test]
+    fn batches_are_written_by_a_task_of_their_own_not_by_an_appender() {
+        // If the first appender wrote the batches itself, it would answer only once the queue
+        // ran dry: under steady load never, holding its commit (and its file) open.
+        let Some((engine, _dir, journal, tasks)) = harness() else {
+            return;
         };
+        use std::future::Future;
+        use std::task::{Context, Poll};
+        let waker = futures_util::task::noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        let mut first = Box::pin(journal.append(&engine, plain(0, 100)));
+        assert!(matches!(first.as_mut().poll(&mut cx), Poll::Pending));
+        assert_eq!(
+            tasks.borrow().len(),
+            1,
+            "the first append started the writer task"
+        );
+        let mut second = Box::pin(journal.append(&engine, plain(0, 100)));
+        assert!(matches!(second.as_mut().poll(&mut cx), Poll::Pending));
+        assert_eq!(tasks.borrow().len(), 1, "one writer at a time");
+        drive(
+            &tasks,
+            Box::pin(async {
+                first.await.unwrap().done();
+                second.await.unwrap().done();
+            }),
+        );
+        let (records, _) = journal::read_all(_dir.path()).unwrap();
+        assert!(
+            records.is_empty(),
+            "both commits ended and the file retired"
+        );
+    }
+
+    #[test]
+    fn a_shard_that_is_never_idle_rotates_and_retires_oldest_first() {
+        let Some((engine, dir, journal, tasks)) = harness() else {
+            return;
+        };
+        let drive = |main: LocalFuture<'_, ()>| drive(&tasks, main);
         let seqs = || {
             let (records, _) = journal::read_all(dir.path()).unwrap();
             records.iter().map(|r| r.seq).collect::<Vec<_>>()
         };
-        futures_lite::future::block_on(async {
+        let first_done = RefCell::new(None);
+        drive(Box::pin(async {
             // One commit stays open on the first file while others come and go.
             let first = journal.append(&engine, plain(0, 1000)).await.unwrap();
             let mut n = 1;
@@ -707,13 +796,15 @@ mod tests {
             // wait for it: nothing retires.
             assert_eq!(journal.inner.borrow().sealed.len(), 1);
             assert!(journal.inner.borrow().current.is_some());
-            assert!(tasks.borrow().is_empty());
+            assert!(!journal.inner.borrow().retiring);
             assert_eq!(seqs(), (1..=n as u64).collect::<Vec<_>>());
-            drop(first);
-        });
-        // The first file retires (and becomes the spare), then the second.
-        assert_eq!(tasks.borrow().len(), 1);
-        run_tasks();
+            *first_done.borrow_mut() = Some(first);
+        }));
+        // Ending the first commit retires the first file (it becomes the spare, at once: it is
+        // full), then the second (after the batching delay).
+        drop(first_done.borrow_mut().take());
+        assert!(journal.inner.borrow().retiring);
+        drive(Box::pin(async {}));
         let inner = journal.inner.borrow();
         assert!(inner.sealed.is_empty() && inner.current.is_none() && !inner.retiring);
         assert!(inner.spare.is_some());

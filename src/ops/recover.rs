@@ -304,7 +304,10 @@ async fn redo_create(
         .iter()
         .find(|(k, _)| k == NODE_UUID_PAIR)
         .and_then(|(_, v)| Uuid::parse(v).ok());
+    let has_volfiles = record.files.iter().any(|(rel, _)| rel.ends_with(".vol"));
     match node {
+        // A record of an older brickd carries its volfiles, written above.
+        _ if has_volfiles => {}
         Some(me) => {
             let rendered = Store::new(workdir)
                 .load_volume(&record.volname)

@@ -20,7 +20,7 @@ use super::journal::Then;
 use super::local_node::LocalNode;
 use super::shard::ShardState;
 use crate::brick::claim::{self, ClaimRecord, ClaimTarget};
-use crate::brick::engine::Engine;
+use crate::brick::engine::{Engine, Lane};
 use crate::brick::validate::{self, Env, GroupKind, Report, Request};
 use crate::cluster::locks::{lease_for, volume_lock};
 use crate::cluster::txn::{self, LocalFuture, Operation, Participant, TxnError, TxnInfo};
@@ -553,16 +553,23 @@ impl CreateOp {
             .map_err(|e| TxnError::new(e.to_string()))?;
         failpoints::pass("create.before-journal").await?;
         // The commit point: once the record is durable, a crash is redone at start-up. The
-        // claim's syscalls follow the flush on the journal's thread (no hand-off back here and
-        // out again between them); the volfiles are rendered on this thread meanwhile.
+        // journal's thread hands the claim's syscalls to the quick lane right after the flush
+        // (no hand-off back here and out again between them); the volfiles are rendered on
+        // this thread meanwhile.
         let me = self.state.node.node.uuid;
         let targets = self.targets();
         let (claimed_tx, claimed_rx) = futures_channel::oneshot::channel();
         let script = claim::claim_script(self.volume_id, targets.clone(), self.request.force);
+        let quick = engine.clone();
         let then: Then = Box::new(move || {
-            // Tests kill, fail or pause here: the record is durable, nothing is claimed.
-            let ran = failpoints::pass_on_thread("create.after-journal").map(|()| script());
-            let _ = claimed_tx.send(ran);
+            // From the journal's thread straight to the quick lane: a brick file system that
+            // hangs holds up claims, never the journal (every shard's commit point).
+            let _queued = quick.script(Lane::Quick, move || {
+                // Tests kill, fail or pause here: the record is durable, nothing is claimed.
+                let ran = failpoints::pass_on_thread("create.after-journal").map(|()| script());
+                let _ = claimed_tx.send(ran);
+                Ok(())
+            });
         });
         let (appended, rendered) = futures_util::future::join(
             self.state
@@ -594,7 +601,7 @@ impl CreateOp {
         for t in &targets {
             ticket.touched(&t.path);
         }
-        // The claim ran before the append answered.
+        // The claim was queued before the append answered.
         let ran = claimed_rx
             .await
             .unwrap_or_else(|_| Err("the claim did not run".to_string()));
