@@ -1019,3 +1019,57 @@ fn volume_group_bricks_are_checked_tagged_untagged_and_released() {
     )
     .is_ok());
 }
+
+#[test]
+fn one_claim_core_creates_and_redoes_by_its_id_rule() {
+    if must_skip("one_claim_core_creates_and_redoes_by_its_id_rule") {
+        return;
+    }
+    use brickd::brick::claim::{BrickFailure, IdRule};
+    let xfs = Xfs::new();
+    let ours = Uuid::new_v4();
+    let other = Uuid::new_v4();
+    let third = Uuid::new_v4();
+    let path = xfs.path("b");
+    let target = ClaimTarget {
+        host: "h".into(),
+        path: path.to_string_lossy().into_owned(),
+        vg: None,
+    };
+    let id = || get_xattr(&path, VOLUME_ID_XATTR);
+    // A redo on a brick the crash left bare: everything made, the id set.
+    let (steps, result) = claim::claim_brick(ours, &target, &IdRule::Redo { previous: None });
+    assert_eq!(result, Ok(()));
+    assert_eq!(steps.len(), 3, "{steps:?}");
+    assert_eq!(id(), Some(ours.as_bytes().to_vec()));
+    // Again: our id is there, nothing to do.
+    let (steps, result) = claim::claim_brick(ours, &target, &IdRule::Redo { previous: None });
+    assert_eq!((steps, result), (Vec::new(), Ok(())));
+    // The id the journaled create replaced is replaced again; any other means the brick went
+    // elsewhere since.
+    set_xattr(&path, VOLUME_ID_XATTR, other.as_bytes());
+    let replaced = IdRule::Redo {
+        previous: Some(other.as_bytes().to_vec()),
+    };
+    let (steps, result) = claim::claim_brick(ours, &target, &replaced);
+    assert_eq!(result, Ok(()));
+    assert!(matches!(
+        steps.as_slice(),
+        [ClaimStep::SetVolumeId { previous: Some(p), .. }] if p == other.as_bytes()
+    ));
+    assert_eq!(id(), Some(ours.as_bytes().to_vec()));
+    set_xattr(&path, VOLUME_ID_XATTR, third.as_bytes());
+    let (steps, result) = claim::claim_brick(ours, &target, &replaced);
+    assert!(steps.is_empty());
+    assert!(matches!(result, Err(BrickFailure::Taken(_))), "{result:?}");
+    assert_eq!(id(), Some(third.as_bytes().to_vec()), "left alone");
+    // A create without force never replaces an id; with force it does.
+    let (_, result) = claim::claim_brick(ours, &target, &IdRule::Create { force: false });
+    assert!(
+        matches!(&result, Err(BrickFailure::Failed(m)) if m.contains("File exists")),
+        "{result:?}"
+    );
+    let (_, result) = claim::claim_brick(ours, &target, &IdRule::Create { force: true });
+    assert_eq!(result, Ok(()));
+    assert_eq!(id(), Some(ours.as_bytes().to_vec()));
+}

@@ -102,21 +102,69 @@ impl fmt::Display for ClaimError {
 
 impl std::error::Error for ClaimError {}
 
-/// The claim of one brick as plain syscalls (run on the engine's quick script lane): mkdir, open
-/// (O_DIRECTORY|O_NOFOLLOW), the old volume-id if forced, fsetxattr, mkdirat `.glusterfs`.
-fn claim_brick(
+/// What a claim does with a volume-id already on the brick.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IdRule {
+    /// A create: no id → set (XATTR_CREATE, so a racing claim loses); an id → refused, or,
+    /// with `force`, replaced (the old one noted for the undo).
+    Create {
+        /// `force` was given.
+        force: bool,
+    },
+    /// Start-up redoing a journaled create: this volume's id → kept; `previous` (the id the
+    /// create recorded as replaced) → replaced; none → set; any other → the brick is
+    /// [`BrickFailure::Taken`].
+    Redo {
+        /// The id the journaled create replaced, if it replaced one.
+        previous: Option<Vec<u8>>,
+    },
+}
+
+/// Why one brick's claim stopped.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BrickFailure {
+    /// The brick carries another volume's id ([`IdRule::Redo`] only: the brick went to another
+    /// volume since the create was journaled).
+    Taken(String),
+    /// Anything else, with glusterd's text where it has one.
+    Failed(String),
+}
+
+impl BrickFailure {
+    /// The message.
+    pub fn message(self) -> String {
+        match self {
+            BrickFailure::Taken(m) | BrickFailure::Failed(m) => m,
+        }
+    }
+}
+
+/// The claim of one brick as plain syscalls (run on an engine script lane): mkdir, open
+/// (O_DIRECTORY|O_NOFOLLOW), the current volume-id when `rule` needs it, fsetxattr unless the
+/// id is there already, mkdirat `.glusterfs`. The one claim core for creates and for start-up's
+/// redo. Not synced: the caller's journal record redoes the claim after a crash, and its
+/// retirement syncs the brick's file system.
+pub fn claim_brick(
     volume_id: Uuid,
     target: &ClaimTarget,
-    force: bool,
-) -> (Vec<ClaimStep>, Result<(), String>) {
+    rule: &IdRule,
+) -> (Vec<ClaimStep>, Result<(), BrickFailure>) {
     use std::ffi::CString;
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
     use std::os::unix::ffi::OsStrExt;
     let mut steps = Vec::new();
-    let hp = format!("{}:{}", target.host, target.path);
+    let failed = |m: String| Err(BrickFailure::Failed(m));
+    let hp = if target.host.is_empty() {
+        target.path.clone()
+    } else {
+        format!("{}:{}", target.host, target.path)
+    };
     let last = std::io::Error::last_os_error;
     let Ok(path) = CString::new(Path::new(&target.path).as_os_str().as_bytes()) else {
-        return (steps, Err(format!("brick path {hp} contains a NUL byte")));
+        return (
+            steps,
+            failed(format!("brick path {hp} contains a NUL byte")),
+        );
     };
     let name = CString::new(VOLUME_ID_XATTR).unwrap_or_default();
     let glusterfs = CString::new(GLUSTERFS_DIR).unwrap_or_default();
@@ -130,7 +178,7 @@ fn claim_brick(
         if e.raw_os_error() != Some(libc::EEXIST) {
             return (
                 steps,
-                Err(format!(
+                failed(format!(
                     "Failed to create brick directory for brick {hp}. Reason : {} ",
                     reason(&e)
                 )),
@@ -144,7 +192,7 @@ fn claim_brick(
         let e = last();
         return (
             steps,
-            Err(format!(
+            failed(format!(
                 "The provided path {} which is already present, is not a directory ({})",
                 target.path,
                 reason(&e)
@@ -153,7 +201,8 @@ fn claim_brick(
     }
     // SAFETY: see above.
     let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-    let previous = if force {
+    let needs_current = !matches!(rule, IdRule::Create { force: false });
+    let current = if needs_current {
         let mut buf = [0u8; 64];
         // SAFETY: a valid fd, C string and buffer of the given length.
         let n = unsafe {
@@ -171,7 +220,7 @@ fn claim_brick(
             if e.raw_os_error() != Some(libc::ENODATA) {
                 return (
                     steps,
-                    Err(format!(
+                    failed(format!(
                         "Failed to get extended attribute {VOLUME_ID_XATTR}, reason: {}",
                         reason(&e)
                     )),
@@ -182,36 +231,52 @@ fn claim_brick(
     } else {
         None
     };
-    let mode = if force {
-        SetMode::Either
-    } else {
-        SetMode::Create
-    };
     let value = volume_id.as_bytes();
-    // SAFETY: a valid fd, C string and value of the given length.
-    let set = unsafe {
-        libc::fsetxattr(
-            fd.as_raw_fd(),
-            name.as_ptr(),
-            value.as_ptr().cast(),
-            value.len(),
-            mode.flags(),
-        )
+    let mode = match (rule, &current) {
+        (IdRule::Create { force: false }, _) => Some(SetMode::Create),
+        (IdRule::Create { force: true }, _) => Some(SetMode::Either),
+        (IdRule::Redo { .. }, Some(v)) if v.as_slice() == value => None,
+        (IdRule::Redo { previous }, Some(v)) if previous.as_ref() == Some(v) => {
+            Some(SetMode::Replace)
+        }
+        (IdRule::Redo { .. }, Some(v)) => {
+            return (
+                steps,
+                Err(BrickFailure::Taken(format!(
+                    "{} carries volume-id {} (another volume's)",
+                    target.path,
+                    hex(v)
+                ))),
+            )
+        }
+        (IdRule::Redo { .. }, None) => Some(SetMode::Create),
     };
-    if set != 0 {
-        let e = last();
-        return (
-            steps,
-            Err(format!(
-                "Failed to set extended attributes {VOLUME_ID_XATTR}, reason: {}",
-                reason(&e)
-            )),
-        );
+    if let Some(mode) = mode {
+        // SAFETY: a valid fd, C string and value of the given length.
+        let set = unsafe {
+            libc::fsetxattr(
+                fd.as_raw_fd(),
+                name.as_ptr(),
+                value.as_ptr().cast(),
+                value.len(),
+                mode.flags(),
+            )
+        };
+        if set != 0 {
+            let e = last();
+            return (
+                steps,
+                failed(format!(
+                    "Failed to set extended attributes {VOLUME_ID_XATTR}, reason: {}",
+                    reason(&e)
+                )),
+            );
+        }
+        steps.push(ClaimStep::SetVolumeId {
+            path: target.path.clone(),
+            previous: current,
+        });
     }
-    steps.push(ClaimStep::SetVolumeId {
-        path: target.path.clone(),
-        previous,
-    });
     // SAFETY: a valid fd and C string.
     if unsafe { libc::mkdirat(fd.as_raw_fd(), glusterfs.as_ptr(), GLUSTERFS_DIR_MODE) } == 0 {
         steps.push(ClaimStep::CreatedGlusterfsDir {
@@ -222,15 +287,13 @@ fn claim_brick(
         if e.raw_os_error() != Some(libc::EEXIST) {
             return (
                 steps,
-                Err(format!(
+                failed(format!(
                     "Failed to create .glusterfs directory for brick {hp}. Reason : {} ",
                     reason(&e)
                 )),
             );
         }
     }
-    // Not synced: the caller's journal record redoes the claim after a crash, and its
-    // retirement syncs the brick's file system.
     (steps, Ok(()))
 }
 
@@ -245,10 +308,14 @@ pub fn claim_script(
     targets: Vec<ClaimTarget>,
     force: bool,
 ) -> impl FnOnce() -> ScriptResults + Send + 'static {
+    let rule = IdRule::Create { force };
     move || {
         targets
             .iter()
-            .map(|t| claim_brick(volume_id, t, force))
+            .map(|t| {
+                let (steps, result) = claim_brick(volume_id, t, &rule);
+                (steps, result.map_err(BrickFailure::message))
+            })
             .collect()
     }
 }
@@ -326,7 +393,7 @@ pub async fn finish_claim(
 }
 
 /// Adds `tag` unless the group has it; Ok(true) if it was added.
-async fn add_tag(lvm: &LvmClient, vg: &str, tag: &str) -> Result<bool, String> {
+pub async fn add_tag(lvm: &LvmClient, vg: &str, tag: &str) -> Result<bool, String> {
     match lvm.vg_info(vg).await {
         Ok(Some(info)) if info.tags.iter().any(|t| t == tag) => Ok(false),
         Ok(Some(_)) => lvm

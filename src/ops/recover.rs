@@ -17,8 +17,8 @@
 //! Then every touched file system is synced and the journal removed.
 
 use super::volume_create::{volfile_files, NODE_UUID_PAIR};
-use crate::brick::claim::{self, ReleaseError, ReleaseRequest};
-use crate::brick::engine::{Engine, SetMode};
+use crate::brick::claim::{self, BrickFailure, ClaimTarget, IdRule, ReleaseError, ReleaseRequest};
+use crate::brick::engine::{Engine, Lane, SetMode};
 use crate::brick::validate::VOLUME_ID_XATTR;
 use crate::lvm::{volume_tag, LvmClient};
 use crate::model::Uuid;
@@ -196,75 +196,43 @@ async fn redo_claim(
     record: &Record,
     brick: &BrickEntry,
 ) -> Result<(), ClaimProblem> {
-    let failed = |what: &str, e: std::io::Error| {
-        ClaimProblem::Failed(format!("{}: {what}: {e}", brick.path))
+    // The create's own claim core, with the redo rule for an id already there.
+    let target = ClaimTarget {
+        host: String::new(),
+        path: brick.path.clone(),
+        vg: brick.vg.clone(),
     };
-    let path = Path::new(&brick.path);
-    match engine.mkdirat(None, path, claim::BRICK_DIR_MODE).await {
-        Ok(()) => {}
-        Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
-        Err(e) => return Err(failed("create the brick directory", e)),
-    }
-    let fd = engine
-        .open_dir(None, path)
-        .await
-        .map_err(|e| failed("open", e))?;
-    let ours = record.volume_id.as_bytes().to_vec();
-    let mode = match engine.fgetxattr(&fd, VOLUME_ID_XATTR, 64).await {
-        Ok(v) if v == ours => None,
-        Ok(v) if brick.previous.as_deref() == Some(claim::hex(&v).as_str()) => {
-            Some(SetMode::Replace)
-        }
-        Ok(v) => {
-            return Err(ClaimProblem::Taken(format!(
-                "{} carries volume-id {} (another volume's)",
-                brick.path,
-                claim::hex(&v)
+    let rule = IdRule::Redo {
+        previous: brick.previous.as_deref().and_then(claim::unhex),
+    };
+    let volume_id = record.volume_id;
+    let ran = engine
+        .script(Lane::Quick, move || {
+            Ok(claim::claim_brick(volume_id, &target, &rule).1)
+        })
+        .await;
+    match ran {
+        Ok(Ok(())) => {}
+        Ok(Err(BrickFailure::Taken(m))) => return Err(ClaimProblem::Taken(m)),
+        Ok(Err(BrickFailure::Failed(m))) => return Err(ClaimProblem::Failed(m)),
+        Err(e) => {
+            return Err(ClaimProblem::Failed(format!(
+                "{}: brick engine: {e}",
+                brick.path
             )))
         }
-        Err(e) if e.raw_os_error() == Some(libc::ENODATA) => Some(SetMode::Create),
-        Err(e) => return Err(failed("read the volume-id", e)),
-    };
-    if let Some(mode) = mode {
-        engine
-            .fsetxattr(&fd, VOLUME_ID_XATTR, &ours, mode)
-            .await
-            .map_err(|e| failed("set the volume-id", e))?;
     }
-    match engine
-        .mkdirat(
-            Some(&fd),
-            Path::new(claim::GLUSTERFS_DIR),
-            claim::GLUSTERFS_DIR_MODE,
-        )
-        .await
-    {
-        Ok(()) => {}
-        Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
-        Err(e) => return Err(failed("create .glusterfs", e)),
-    }
-    if let (Some(vg), Some(lvm)) = (&brick.vg, lvm) {
-        let tag = volume_tag(&record.volume_id.to_string());
-        let info = lvm
-            .vg_info(vg)
-            .await
-            .map_err(|e| ClaimProblem::Failed(format!("volume group {vg}: {e}")))?;
-        match info {
-            Some(info) if info.tags.contains(&tag) => {}
-            Some(_) => lvm
-                .change_tags(vg, &[tag], &[])
+    match (&brick.vg, lvm) {
+        (Some(vg), Some(lvm)) => {
+            let tag = volume_tag(&record.volume_id.to_string());
+            claim::add_tag(lvm, vg, &tag)
                 .await
-                .map_err(|e| ClaimProblem::Failed(format!("volume group {vg}: {e}")))?,
-            None => {
-                return Err(ClaimProblem::Failed(format!(
-                    "volume group {vg} does not exist"
-                )))
-            }
+                .map(|_| ())
+                .map_err(ClaimProblem::Failed)
         }
-    } else if brick.vg.is_some() {
-        return Err(ClaimProblem::Failed("LVM is not available".into()));
+        (Some(_), None) => Err(ClaimProblem::Failed("LVM is not available".into())),
+        (None, _) => Ok(()),
     }
-    Ok(())
 }
 
 /// Redoes a create; the outcome.
