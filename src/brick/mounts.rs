@@ -4,13 +4,18 @@
 //! Reading mountinfo is a procfs read: it never waits on a disk, so it runs inline on the caller's
 //! thread. Parsing is pure and bounded. Even so it costs ~0.1 ms with two dozen mounts (the
 //! kernel formats every line), so [`MountTable::current`] keeps the last table per thread and
-//! reads again only when the kernel says the mount namespace changed: an open mountinfo file
-//! polls with `POLLPRI` once after each mount or unmount.
+//! reads again when the kernel says the mount namespace changed (an open mountinfo file polls
+//! with `POLLPRI` once after each mount or unmount) or when it is [`TABLE_MAX_AGE`] old: a
+//! file system the kernel turns read-only after an error raises no mount event.
 
 use std::cell::RefCell;
 use std::io;
 use std::os::fd::AsRawFd;
 use std::rc::Rc;
+
+/// How long a thread's cached table is used without a mount event: the bound on how late a
+/// change without one (an error remounting a file system read-only) is seen.
+pub const TABLE_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The most mountinfo bytes brickd reads (a host with thousands of mounts fits).
 pub const MOUNTINFO_BYTES_MAX: usize = 16 << 20;
@@ -65,28 +70,30 @@ impl MountTable {
     }
 
     /// The table as it is now: the thread's cached copy when no mount or unmount happened since
-    /// it was read, else a fresh read. The check is one `poll` on a mountinfo file kept open
-    /// (the kernel flags it after every change to the mount namespace).
+    /// it was read and it is younger than [`TABLE_MAX_AGE`], else a fresh read. The check is
+    /// one `poll` on a mountinfo file kept open (the kernel flags it after every change to the
+    /// mount namespace).
     pub fn current() -> io::Result<Rc<MountTable>> {
+        type Cached = (std::fs::File, std::time::Instant, Rc<MountTable>);
         thread_local! {
-            static CACHE: RefCell<Option<(std::fs::File, Rc<MountTable>)>> =
-                const { RefCell::new(None) };
+            static CACHE: RefCell<Option<Cached>> = const { RefCell::new(None) };
         }
         CACHE.with(|cache| {
             let mut cache = cache.borrow_mut();
-            if let Some((watch, table)) = cache.as_ref() {
-                if !changed(watch) {
+            if let Some((watch, read_at, table)) = cache.as_ref() {
+                if read_at.elapsed() < TABLE_MAX_AGE && !changed(watch) {
                     return Ok(table.clone());
                 }
             }
             // The watch is opened (or polled, above) before the read, so any change after
             // the read is flagged on the next call.
             let watch = match cache.take() {
-                Some((watch, _)) => watch,
+                Some((watch, _, _)) => watch,
                 None => std::fs::File::open("/proc/self/mountinfo")?,
             };
+            let read_at = std::time::Instant::now();
             let table = Rc::new(MountTable::read()?);
-            *cache = Some((watch, table.clone()));
+            *cache = Some((watch, read_at, table.clone()));
             Ok(table)
         })
     }
@@ -217,6 +224,9 @@ garbage line
         let first = MountTable::current().unwrap();
         let again = MountTable::current().unwrap();
         assert!(Rc::ptr_eq(&first, &again), "no change: the same table");
+        std::thread::sleep(TABLE_MAX_AGE);
+        let aged = MountTable::current().unwrap();
+        assert!(!Rc::ptr_eq(&first, &aged), "read again once old");
         let dir = std::env::temp_dir().join(format!("brickd-mounts-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let c = std::ffi::CString::new(dir.to_str().unwrap()).unwrap();
