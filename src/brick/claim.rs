@@ -33,7 +33,8 @@ pub const GLUSTERFS_DIR: &str = ".glusterfs";
 /// A brick to claim (this node's).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClaimTarget {
-    /// `host:path` as glusterd names it in messages.
+    /// The host part of the brick as the command named it (messages say `host:path`, as
+    /// glusterd's do; empty: the path alone).
     pub host: String,
     /// The canonical brick path.
     pub path: String,

@@ -81,7 +81,9 @@ impl MountTable {
         CACHE.with(|cache| {
             let mut cache = cache.borrow_mut();
             if let Some((watch, read_at, table)) = cache.as_ref() {
-                if read_at.elapsed() < TABLE_MAX_AGE && !changed(watch) {
+                // Polled every time, so that an event is consumed by the read that covers it.
+                let changed = changed(watch);
+                if !changed && read_at.elapsed() < TABLE_MAX_AGE {
                     return Ok(table.clone());
                 }
             }

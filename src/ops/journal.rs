@@ -263,11 +263,12 @@ impl ShardJournal {
                 break;
             }
             let mut batch = batch;
+            let followed: Vec<bool> = batch.iter().map(|q| q.then.is_some()).collect();
             let thens: Vec<Then> = batch.iter_mut().filter_map(|q| q.then.take()).collect();
             let frames: Vec<&[u8]> = batch.iter().map(|q| q.frame.as_slice()).collect();
             let result = self.write_batch(engine, &frames, thens).await;
-            for Queued { answer, .. } in batch {
-                let _ = answer.send(match &result {
+            for (Queued { answer, .. }, followed) in batch.into_iter().zip(followed) {
+                let sent = answer.send(match &result {
                     Ok(path) => Ok(Ticket {
                         journal: self.clone(),
                         engine: engine.clone(),
@@ -277,6 +278,14 @@ impl ShardJournal {
                     }),
                     Err(e) => Err(io::Error::new(e.kind(), e.to_string())),
                 });
+                // The appender is gone. Its commit ends here; if its follow-up already
+                // started a change (a claim), nothing will finish or undo that change, so
+                // the record stays for start-up to redo.
+                if let Err(Ok(ticket)) = sent {
+                    if followed {
+                        ticket.keep();
+                    }
+                }
             }
         }
         self.retire_ready(engine);
@@ -766,6 +775,38 @@ mod tests {
             records.is_empty(),
             "both commits ended and the file retired"
         );
+    }
+
+    #[test]
+    fn a_record_whose_appender_left_after_its_follow_up_started_stays_for_start_up() {
+        let Some((engine, dir, journal, tasks)) = harness() else {
+            return;
+        };
+        use std::future::Future;
+        use std::sync::atomic::AtomicBool;
+        use std::task::{Context, Poll};
+        let ran = Arc::new(AtomicBool::new(false));
+        let flag = ran.clone();
+        let then: Then = Box::new(move || flag.store(true, Ordering::SeqCst));
+        let waker = futures_util::task::noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        let mut gone = Box::pin(journal.append_then(&engine, plain(0, 100), Some(then)));
+        assert!(matches!(gone.as_mut().poll(&mut cx), Poll::Pending));
+        drop(gone);
+        // A plain append afterwards, which ends normally.
+        drive(
+            &tasks,
+            Box::pin(async {
+                journal.append(&engine, plain(0, 100)).await.unwrap().done();
+            }),
+        );
+        assert!(
+            ran.load(Ordering::SeqCst),
+            "the follow-up ran after the flush"
+        );
+        let (records, _) = journal::read_all(dir.path()).unwrap();
+        assert_eq!(records.len(), 2, "kept for start-up, with what follows it");
+        assert!(journal.inner.borrow().keep_all);
     }
 
     #[test]

@@ -214,7 +214,10 @@ async fn redo_claim(
     match ran {
         Ok(Ok(())) => {}
         Ok(Err(BrickFailure::Taken(m))) => return Err(ClaimProblem::Taken(m)),
-        Ok(Err(BrickFailure::Failed(m))) => return Err(ClaimProblem::Failed(m)),
+        // glusterd's texts name the brick only in some messages: always say which one.
+        Ok(Err(BrickFailure::Failed(m))) => {
+            return Err(ClaimProblem::Failed(format!("{}: {m}", brick.path)))
+        }
         Err(e) => {
             return Err(ClaimProblem::Failed(format!(
                 "{}: brick engine: {e}",

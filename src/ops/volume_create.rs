@@ -385,7 +385,7 @@ impl CreateOp {
             .filter(|b| b.is_local())
             .filter_map(|b| {
                 b.spec.as_ref().map(|s| ClaimTarget {
-                    host: s.host_path(),
+                    host: s.host.clone(),
                     path: s.path.clone(),
                     vg: s.vg.clone(),
                 })
@@ -582,9 +582,11 @@ impl CreateOp {
         let mut ticket = match appended {
             Ok(ticket) => ticket,
             Err(e) => {
-                // Nothing was claimed (the follow-up runs only after a flush that worked). The
-                // record may have reached the disk even so: say the create failed, durably if
-                // the disk still lets us, so start-up does not redo it.
+                // The follow-up (the claim) runs only after a flush that worked, so after a
+                // failed one nothing was claimed. ("journal writer gone", the writer task
+                // dropped at shutdown, may come after a claim: the abort below makes start-up
+                // undo it.) The record may have reached the disk even so: say the create
+                // failed, durably if the disk still lets us, so start-up does not redo it.
                 let aborted = self
                     .state
                     .journal
