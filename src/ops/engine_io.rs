@@ -15,24 +15,20 @@ fn context(e: io::Error, action: &str, path: &Path) -> io::Error {
     io::Error::new(e.kind(), format!("{action} {}: {e}", path.display()))
 }
 
-/// fsyncs a directory so the renames in it are durable.
-pub(super) async fn fsync_dir(engine: &Engine, dir: &Path) -> io::Result<()> {
-    let fd = engine
-        .open_dir(None, dir)
-        .await
-        .map_err(|e| context(e, "open", dir))?;
-    engine
-        .fsync(&fd, false)
-        .await
-        .map_err(|e| context(e, "fsync", dir))
-}
-
-/// Creates `dir` if it does not exist (one level; its parent must exist).
-pub(super) async fn ensure_dir(engine: &Engine, dir: &Path) -> io::Result<()> {
-    match engine.mkdirat(None, dir, DIR_MODE).await {
-        Err(e) if e.raw_os_error() != Some(libc::EEXIST) => Err(context(e, "mkdir", dir)),
-        _ => Ok(()),
+/// Makes each directory of `dirs`, in order (existing ones are fine; the last component's
+/// parent must exist). A failure is never `NotFound` (callers read that as "nothing there").
+fn make_dirs<P: AsRef<Path>>(dirs: &[P]) -> io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    for dir in dirs {
+        let dir = dir.as_ref();
+        match std::fs::DirBuilder::new().mode(DIR_MODE).create(dir) {
+            Err(e) if e.kind() != io::ErrorKind::AlreadyExists => {
+                return Err(io::Error::other(context(e, "mkdir", dir)))
+            }
+            _ => {}
+        }
     }
+    Ok(())
 }
 
 /// Makes the directories `dirs` (in order; existing ones are fine) and writes every file of
@@ -45,15 +41,8 @@ pub(super) fn write_new_files(
 ) -> impl std::future::Future<Output = io::Result<()>> {
     engine.script(Lane::Store, move || {
         use std::io::Write;
-        use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-        for dir in &dirs {
-            match std::fs::DirBuilder::new().mode(DIR_MODE).create(dir) {
-                Err(e) if e.kind() != io::ErrorKind::AlreadyExists => {
-                    return Err(context(e, "mkdir", dir))
-                }
-                _ => {}
-            }
-        }
+        use std::os::unix::fs::OpenOptionsExt;
+        make_dirs(&dirs)?;
         for (path, data) in &files {
             std::fs::OpenOptions::new()
                 .write(true)
@@ -79,7 +68,6 @@ pub(super) async fn trash_volume(
     name: &str,
     tag: &str,
 ) -> io::Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
     let dir = crate::store::layout::volume_dir(workdir, name);
     let brickd_dir = workdir.join("brickd");
     let trash = brickd_dir.join("trash");
@@ -88,15 +76,7 @@ pub(super) async fn trash_volume(
     let (from, to) = (dir.clone(), target.clone());
     let moved = engine
         .script(Lane::Store, move || {
-            for d in [&brickd_dir, &trash] {
-                match std::fs::DirBuilder::new().mode(DIR_MODE).create(d) {
-                    // Not NotFound, which below means "nothing to move".
-                    Err(e) if e.kind() != io::ErrorKind::AlreadyExists => {
-                        return Err(io::Error::other(context(e, "mkdir", d)))
-                    }
-                    _ => {}
-                }
-            }
+            make_dirs(&[&brickd_dir, &trash])?;
             std::fs::rename(&from, &to).map_err(|e| context(e, "move to the trash", &from))
         })
         .await;

@@ -170,12 +170,7 @@ impl ShardJournal {
     /// every later one instead of making a file and syncing three directories. Best effort:
     /// until it is ready, or if it fails, the first append makes a file itself.
     pub fn prepare(self: &Rc<Self>) {
-        let path = {
-            let mut inner = self.inner.borrow_mut();
-            inner.next_file += 1;
-            journal::journal_dir(&self.workdir)
-                .join(format!("{}-{}.log", self.shard, inner.next_file))
-        };
+        let path = self.next_path();
         let me = self.clone();
         let workdir = self.workdir.clone();
         (self.spawner)(Box::pin(async move {
@@ -183,7 +178,8 @@ impl ShardJournal {
             let spawned = std::thread::Builder::new()
                 .name("brickd-journal".into())
                 .spawn(move || {
-                    let _ = tx.send(make_spare(&workdir, &path).map(|f| (f, path)));
+                    let made = create_file(&workdir, &path, SPARE_BYTES as u64);
+                    let _ = tx.send(made.map(|f| (f, path)));
                 });
             if spawned.is_err() {
                 return;
@@ -205,9 +201,23 @@ impl ShardJournal {
         }));
     }
 
+    /// The name of this shard's next journal file.
+    fn next_path(&self) -> PathBuf {
+        let mut inner = self.inner.borrow_mut();
+        inner.next_file += 1;
+        journal::journal_dir(&self.workdir).join(format!("{}-{}.log", self.shard, inner.next_file))
+    }
+
     /// Appends `record` (its `seq` is set here) and returns once it is durable.
     pub async fn append(self: &Rc<Self>, engine: &Engine, record: Record) -> io::Result<Ticket> {
         self.append_then(engine, record, None).await
+    }
+
+    /// Appends a record that changes nothing (an abort: its transaction failed and was
+    /// undone, or never changed anything) and ends its commit at once: it is there only so
+    /// that start-up does not redo the transaction.
+    pub async fn append_abort(self: &Rc<Self>, engine: &Engine, record: Record) -> io::Result<()> {
+        self.append(engine, record).await.map(Ticket::done)
     }
 
     /// [`ShardJournal::append`], and `then` runs on the journal's thread as soon as the record
@@ -377,31 +387,14 @@ impl ShardJournal {
                 return Ok((f.fd.clone(), f.tail, f.path.clone()));
             }
         }
-        // No spare yet (the first records since start-up): make a file now.
-        let dir = journal::journal_dir(&self.workdir);
-        if let Some(parent) = dir.parent() {
-            super::engine_io::ensure_dir(engine, parent).await?;
-            super::engine_io::ensure_dir(engine, &dir).await?;
-            // Both new entries must survive a crash with the first record.
-            super::engine_io::fsync_dir(engine, &self.workdir).await?;
-            super::engine_io::fsync_dir(engine, parent).await?;
-        }
-        let n = {
-            let mut inner = self.inner.borrow_mut();
-            inner.next_file += 1;
-            inner.next_file
-        };
-        let path = dir.join(format!("{}-{n}.log", self.shard));
-        let fd = engine
-            .open(
-                None,
-                &path,
-                libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_CLOEXEC,
-                0o600,
-            )
+        // No spare yet (the first records since start-up, before `prepare`'s is ready): make
+        // an empty file now, in one script on the journal lane.
+        let path = self.next_path();
+        let (workdir, made) = (self.workdir.clone(), path.clone());
+        let file = engine
+            .script(Lane::Journal, move || create_file(&workdir, &made, 0))
             .await?;
-        // The new file's name must survive a crash with the records in it.
-        super::engine_io::fsync_dir(engine, &dir).await?;
+        let fd: Fd = std::sync::Arc::new(std::os::fd::OwnedFd::from(file));
         let mut inner = self.inner.borrow_mut();
         inner.current = Some(File::empty(fd.clone(), path.clone()));
         Ok((fd, 0, path))
@@ -602,9 +595,11 @@ fn recycle(path: &Path, tail: u64) -> io::Result<std::fs::File> {
     Ok(file)
 }
 
-/// Makes the spare journal file `path` under `workdir`: the journal directories (each new
-/// entry synced), then [`SPARE_BYTES`] of zeros, synced, with the file's directory entry.
-fn make_spare(workdir: &Path, path: &Path) -> io::Result<std::fs::File> {
+/// Makes the journal file `path` under `workdir` with `zeros` bytes of zeros (a spare:
+/// [`SPARE_BYTES`]; 0 for a file made on the spot): the journal directories first if they
+/// are missing, and every new entry synced with the file, so the file survives a crash with
+/// the records later written into it.
+fn create_file(workdir: &Path, path: &Path, zeros: u64) -> io::Result<std::fs::File> {
     use std::os::unix::fs::OpenOptionsExt;
     let sync_dir = |dir: &Path| std::fs::File::open(dir).and_then(|d| d.sync_all());
     let dir = path.parent().unwrap_or(workdir);
@@ -624,7 +619,7 @@ fn make_spare(workdir: &Path, path: &Path) -> io::Result<std::fs::File> {
         .create_new(true)
         .mode(0o600)
         .open(path)?;
-    zero(&file, 0, SPARE_BYTES as u64)?;
+    zero(&file, 0, zeros)?;
     file.sync_all()?;
     sync_dir(dir)?;
     Ok(file)

@@ -587,14 +587,11 @@ impl CreateOp {
                 // dropped at shutdown, may come after a claim: the abort below makes start-up
                 // undo it.) The record may have reached the disk even so: say the create
                 // failed, durably if the disk still lets us, so start-up does not redo it.
-                let aborted = self
+                let _ = self
                     .state
                     .journal
-                    .append(&engine, self.record(txn, "abort", &[]))
+                    .append_abort(&engine, self.record(txn, "abort", &[]))
                     .await;
-                if let Ok(abort) = aborted {
-                    abort.done();
-                }
                 return Err(TxnError::new(format!(
                     "Failed to write the journal record: {e}"
                 )));
@@ -659,11 +656,10 @@ impl CreateOp {
         let aborted = self
             .state
             .journal
-            .append(&engine, self.record(txn, "abort", &[]))
+            .append_abort(&engine, self.record(txn, "abort", &[]))
             .await;
-        match aborted {
-            Ok(abort) => abort.done(),
-            Err(e) => message.push_str(&format!("\nthe abort was not journaled: {e}")),
+        if let Err(e) = aborted {
+            message.push_str(&format!("\nthe abort was not journaled: {e}"));
         }
         ticket.done();
         Err(TxnError {
@@ -672,8 +668,8 @@ impl CreateOp {
         })
     }
 
-    /// The claim's outcome once its syscalls ran on the journal's thread (`ran`; an error if
-    /// they did not): the volume-group tags, and on failure everything undone already.
+    /// The claim's outcome once its syscalls ran on the quick lane (`ran`; an error if they
+    /// did not): the volume-group tags, and on failure everything undone already.
     async fn claimed(
         &self,
         engine: &Engine,

@@ -124,8 +124,10 @@ impl DeleteOp {
             ));
         };
         failpoints::pass("delete.before-journal").await?;
-        let record_for_abort = Record {
-            files: Vec::new(),
+        // What says, should the delete fail before changing anything, that start-up must not
+        // finish it.
+        let abort = Record {
+            op: "abort-delete".into(),
             ..record.clone()
         };
         // The commit point: once the record is durable, a crash is finished at start-up.
@@ -135,13 +137,7 @@ impl DeleteOp {
             Err(e) => {
                 // The record may have reached the disk even so: say the delete failed, durably
                 // if the disk still lets us, so start-up does not finish it.
-                let abort = Record {
-                    op: "abort-delete".into(),
-                    ..record_for_abort.clone()
-                };
-                if let Ok(aborted) = self.state.journal.append(&engine, abort).await {
-                    aborted.done();
-                }
+                let _ = self.state.journal.append_abort(&engine, abort).await;
                 return Err(TxnError::new(format!(
                     "Failed to write the journal record: {e}"
                 )));
@@ -164,13 +160,8 @@ impl DeleteOp {
                 "Failed to remove volume {} from the store: {e}",
                 self.volname
             );
-            let abort = Record {
-                op: "abort-delete".into(),
-                ..record_for_abort.clone()
-            };
-            match self.state.journal.append(&engine, abort).await {
-                Ok(aborted) => aborted.done(),
-                Err(e) => message.push_str(&format!("\nthe abort was not journaled: {e}")),
+            if let Err(e) = self.state.journal.append_abort(&engine, abort).await {
+                message.push_str(&format!("\nthe abort was not journaled: {e}"));
             }
             ticket.done();
             return Err(TxnError::new(message));
