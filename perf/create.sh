@@ -11,10 +11,13 @@
 #   2. with --many N: N creates kept (no delete) on each daemon, per-create times written to
 #      OUT/{brickd,glusterd}-creates.csv, and the median of creates 1–20 against the median of
 #      the last 20.
-# Everything is torn down on exit (daemons, mount, loop device).
+# With --busy B, B busy loops hold the CPUs from the warm-up to the end (the load a shared
+# node's other work makes: every daemon's thread that wakes has to wait for a CPU).
+# --brickd-args passes extra flags to `brickd serve` (e.g. "--sched-slice-us 0").
+# Everything is torn down on exit (daemons, busy loops, mount, loop device).
 #
-# Usage: perf/create.sh [--rounds R] [--count N] [--many M] [--warmup W] [--out DIR]
-#                       [--glusterd-port P] [--brickd-port P]
+# Usage: perf/create.sh [--rounds R] [--count N] [--many M] [--warmup W] [--busy B]
+#                       [--brickd-args "FLAGS"] [--out DIR] [--glusterd-port P] [--brickd-port P]
 # Needs root, xfsprogs, glusterfs-server/-cli; builds brickd and create-volumes in release.
 set -euo pipefail
 
@@ -22,6 +25,8 @@ ROUNDS=3
 COUNT=100
 MANY=0
 WARMUP=10
+BUSY=0
+BRICKD_ARGS=""
 OUT=""
 GD_PORT=24460
 BD_PORT=24461
@@ -37,6 +42,8 @@ while [ $# -gt 0 ]; do
         --count) COUNT=$2; shift 2 ;;
         --many) MANY=$2; shift 2 ;;
         --warmup) WARMUP=$2; shift 2 ;;
+        --busy) BUSY=$2; shift 2 ;;
+        --brickd-args) BRICKD_ARGS=$2; shift 2 ;;
         --out) OUT=$2; shift 2 ;;
         --glusterd-port) GD_PORT=$2; shift 2 ;;
         --brickd-port) BD_PORT=$2; shift 2 ;;
@@ -55,7 +62,9 @@ TMP=$(mktemp -d /tmp/brickd-create-XXXXXX)
 LOOP=""
 GD_PID=""
 BD_PID=""
+BUSY_PIDS=""
 cleanup() {
+    for p in $BUSY_PIDS; do kill "$p" 2>/dev/null || true; done
     [ -n "$BD_PID" ] && kill "$BD_PID" 2>/dev/null || true
     [ -n "$GD_PID" ] && kill "$GD_PID" 2>/dev/null || true
     sleep 0.5
@@ -89,7 +98,7 @@ EOF
 glusterd -N -f "$TMP/gd/glusterd.vol" -p "$TMP/gd/run/glusterd.pid" -l "$TMP/gd/glusterd.log" &
 GD_PID=$!
 target/release/brickd serve --workdir "$TMP/bd/workdir" --socket "$TMP/bd/brickd.socket" \
-    --listen "127.0.0.1:$BD_PORT" > "$TMP/bd.log" 2>&1 &
+    --listen "127.0.0.1:$BD_PORT" $BRICKD_ARGS > "$TMP/bd.log" 2>&1 &
 BD_PID=$!
 for _ in $(seq 100); do
     [ -S "$TMP/gd/run/glusterd.socket" ] && [ -S "$TMP/bd/brickd.socket" ] && break
@@ -106,9 +115,15 @@ run() { # daemon prefix args…
         --prefix "$prefix" "$@"
 }
 
+# Started here, in this shell, so that the exit trap stops them whatever happens (the block
+# below runs in a subshell of its own).
+for _ in $(seq "$BUSY"); do
+    (exec yes > /dev/null) &
+    BUSY_PIDS="$BUSY_PIDS $!"
+done
 {
-    echo "# create.sh $(date -u +%FT%TZ): rounds=$ROUNDS count=$COUNT many=$MANY warmup=$WARMUP"
-    echo "# brickd $(git rev-parse --short HEAD)$(git diff --quiet || echo -dirty), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "# create.sh $(date -u +%FT%TZ): rounds=$ROUNDS count=$COUNT many=$MANY warmup=$WARMUP busy=$BUSY"
+    echo "# brickd $(git rev-parse --short HEAD)$(git diff --quiet || echo -dirty) $BRICKD_ARGS, $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
     # Warm-up, not reported: both daemons' first creates pay one-time costs (first journal
     # file, caches, glusterd's first transaction), which would otherwise land in round 1.
     for d in glusterd brickd; do

@@ -42,6 +42,11 @@ pub struct ServeArgs {
     /// CPU for latency.
     #[arg(long, value_name = "US", default_value_t = 0)]
     pub spin_before_park_us: u64,
+    /// Scheduler slice, in microseconds, that brickd's threads ask the kernel for (Linux 6.12
+    /// and later; 100 to 100000, 0 keeps the kernel's): a short one lets a thread that wakes
+    /// run sooner when other work holds the CPUs, without a larger share of them.
+    #[arg(long, value_name = "US", default_value_t = crate::server::sched::DEFAULT_SLICE.as_micros() as u64)]
+    pub sched_slice_us: u64,
     /// Register the "brickd test" RPC program (for the test suite only).
     #[arg(long, hide = true)]
     pub enable_test_program: bool,
@@ -70,6 +75,8 @@ impl ServeArgs {
             pin_shards: !self.no_pin,
             spin_before_park: (self.spin_before_park_us > 0)
                 .then(|| std::time::Duration::from_micros(self.spin_before_park_us)),
+            sched_slice: (self.sched_slice_us > 0)
+                .then(|| std::time::Duration::from_micros(self.sched_slice_us)),
         }
     }
 }

@@ -125,6 +125,7 @@ fn start_server() -> SocketAddr {
         enable_test_program: false,
         pin_shards: true,
         spin_before_park: None,
+        sched_slice: None,
     };
     std::thread::spawn(move || run(config).unwrap());
     let deadline = Instant::now() + Duration::from_secs(10);

@@ -204,30 +204,17 @@ pub fn claim_brick(
     let fd = unsafe { OwnedFd::from_raw_fd(raw) };
     let needs_current = !matches!(rule, IdRule::Create { force: false });
     let current = if needs_current {
-        let mut buf = [0u8; 64];
-        // SAFETY: a valid fd, C string and buffer of the given length.
-        let n = unsafe {
-            libc::fgetxattr(
-                fd.as_raw_fd(),
-                name.as_ptr(),
-                buf.as_mut_ptr().cast(),
-                buf.len(),
-            )
-        };
-        if n >= 0 {
-            Some(buf[..n as usize].to_vec())
-        } else {
-            let e = last();
-            if e.raw_os_error() != Some(libc::ENODATA) {
+        match volume_id_of(&fd) {
+            Ok(current) => current,
+            Err(e) => {
                 return (
                     steps,
                     failed(format!(
                         "Failed to get extended attribute {VOLUME_ID_XATTR}, reason: {}",
                         reason(&e)
                     )),
-                );
+                )
             }
-            None
         }
     } else {
         None
@@ -296,6 +283,31 @@ pub fn claim_brick(
         }
     }
     (steps, Ok(()))
+}
+
+/// The volume-id xattr on the open directory `fd` (`None` when it has none; a value longer
+/// than 64 bytes is an error, `ERANGE`).
+fn volume_id_of(fd: &impl std::os::fd::AsRawFd) -> std::io::Result<Option<Vec<u8>>> {
+    let name = std::ffi::CString::new(VOLUME_ID_XATTR).unwrap_or_default();
+    let mut buf = [0u8; 64];
+    // SAFETY: a valid fd, C string and buffer of the given length.
+    let n = unsafe {
+        libc::fgetxattr(
+            fd.as_raw_fd(),
+            name.as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
+    if n >= 0 {
+        return Ok(Some(buf[..n as usize].to_vec()));
+    }
+    let e = std::io::Error::last_os_error();
+    if e.raw_os_error() == Some(libc::ENODATA) {
+        Ok(None)
+    } else {
+        Err(e)
+    }
 }
 
 /// What the claim's syscalls did, per brick: the steps taken and the brick's outcome.
@@ -597,6 +609,103 @@ pub fn hex(value: &[u8]) -> String {
     s
 }
 
+/// The file-system half of a release ([`release`] without the volume group), as plain
+/// syscalls for a script thread (an engine lane): the volume-id removed if it is
+/// `req.volume_id`'s, then with `remove_gfid` `trusted.gfid` and `.glusterfs`, then with
+/// `sync` an fsync of the brick directory.
+pub fn release_files(req: &ReleaseRequest) -> Result<ReleaseReport, ReleaseError> {
+    use std::ffi::CString;
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::os::unix::ffi::OsStrExt;
+    let mut report = ReleaseReport::default();
+    let expected = req.volume_id.to_string();
+    let last = std::io::Error::last_os_error;
+    let path = CString::new(Path::new(&req.path).as_os_str().as_bytes())
+        .map_err(|_| ReleaseError::Failed(format!("{}: the path contains a NUL byte", req.path)))?;
+    let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+    // SAFETY: a valid C string; a non-negative result is a new fd nothing else owns.
+    let raw = unsafe { libc::open(path.as_ptr(), flags) };
+    if raw < 0 {
+        return Err(ReleaseError::Failed(format!("{}: {}", req.path, last())));
+    }
+    // SAFETY: see above.
+    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+    let remove = |name: &str| -> std::io::Result<()> {
+        let name = CString::new(name).unwrap_or_default();
+        // SAFETY: a valid fd and C string.
+        if unsafe { libc::fremovexattr(fd.as_raw_fd(), name.as_ptr()) } == 0 {
+            Ok(())
+        } else {
+            Err(last())
+        }
+    };
+    match volume_id_of(&fd) {
+        Ok(Some(value)) if value != req.volume_id.as_bytes() => {
+            return Err(ReleaseError::WrongVolume {
+                path: req.path.clone(),
+                found: xattr_text(&value),
+                expected,
+            });
+        }
+        Ok(Some(_)) => {
+            remove(VOLUME_ID_XATTR).map_err(|e| {
+                ReleaseError::Failed(format!("{VOLUME_ID_XATTR} on {}: {e}", req.path))
+            })?;
+            report.removed_volume_id = true;
+        }
+        Ok(None) => report
+            .notes
+            .push(format!("{} carries no volume-id", req.path)),
+        Err(e) => {
+            return Err(ReleaseError::Failed(format!(
+                "{VOLUME_ID_XATTR} on {}: {e}",
+                req.path
+            )))
+        }
+    }
+    if req.remove_gfid && report.removed_volume_id {
+        match remove(GFID_XATTR) {
+            Ok(()) => report.removed_gfid = true,
+            Err(e) if e.raw_os_error() == Some(libc::ENODATA) => report
+                .notes
+                .push(format!("{} carries no {GFID_XATTR}", req.path)),
+            Err(e) => {
+                return Err(ReleaseError::Failed(format!(
+                    "{GFID_XATTR} on {}: {e}",
+                    req.path
+                )))
+            }
+        }
+        let dir = Path::new(&req.path).join(GLUSTERFS_DIR);
+        match std::fs::symlink_metadata(&dir) {
+            Ok(m) if m.is_dir() => {
+                std::fs::remove_dir_all(&dir)
+                    .map_err(|e| ReleaseError::Failed(format!("{}: {e}", dir.display())))?;
+                report.removed_glusterfs_dir = true;
+            }
+            Ok(_) => report
+                .notes
+                .push(format!("{} is not a directory; left alone", dir.display())),
+            Err(_) => report
+                .notes
+                .push(format!("{} does not exist", dir.display())),
+        }
+    } else if req.remove_gfid {
+        report
+            .notes
+            .push("trusted.gfid and .glusterfs left alone: the volume-id was not removed".into());
+    }
+    // SAFETY: a valid fd.
+    if req.sync && unsafe { libc::fsync(fd.as_raw_fd()) } != 0 {
+        return Err(ReleaseError::Failed(format!(
+            "sync {}: {}",
+            req.path,
+            last()
+        )));
+    }
+    Ok(report)
+}
+
 /// Releases a brick of volume `req.volume_id`. `.glusterfs` removal (with `remove_gfid`) walks
 /// the directory tree with plain syscalls: the operator command uses it, the serving process
 /// never asks for it.
@@ -638,77 +747,13 @@ pub async fn release(
             Err(e) => return Err(ReleaseError::Failed(format!("volume group {vg}: {e}"))),
         }
     }
-    let fd = engine
-        .open_dir(None, Path::new(&req.path))
+    let files = req.clone();
+    let mut done = engine
+        .script(Lane::Quick, move || Ok(release_files(&files)))
         .await
-        .map_err(|e| ReleaseError::Failed(format!("{}: {e}", req.path)))?;
-    match engine.fgetxattr(&fd, VOLUME_ID_XATTR, 64).await {
-        Ok(v) if v == req.volume_id.as_bytes() => {
-            engine
-                .fremovexattr(&fd, VOLUME_ID_XATTR)
-                .await
-                .map_err(|e| {
-                    ReleaseError::Failed(format!("{VOLUME_ID_XATTR} on {}: {e}", req.path))
-                })?;
-            report.removed_volume_id = true;
-        }
-        Ok(v) => {
-            return Err(ReleaseError::WrongVolume {
-                path: req.path.clone(),
-                found: xattr_text(&v),
-                expected,
-            })
-        }
-        Err(e) if e.raw_os_error() == Some(libc::ENODATA) => {
-            report
-                .notes
-                .push(format!("{} carries no volume-id", req.path));
-        }
-        Err(e) => {
-            return Err(ReleaseError::Failed(format!(
-                "{VOLUME_ID_XATTR} on {}: {e}",
-                req.path
-            )))
-        }
-    }
-    if req.remove_gfid && report.removed_volume_id {
-        match engine.fremovexattr(&fd, GFID_XATTR).await {
-            Ok(()) => report.removed_gfid = true,
-            Err(e) if e.raw_os_error() == Some(libc::ENODATA) => report
-                .notes
-                .push(format!("{} carries no {GFID_XATTR}", req.path)),
-            Err(e) => {
-                return Err(ReleaseError::Failed(format!(
-                    "{GFID_XATTR} on {}: {e}",
-                    req.path
-                )))
-            }
-        }
-        let dir = Path::new(&req.path).join(GLUSTERFS_DIR);
-        match std::fs::symlink_metadata(&dir) {
-            Ok(m) if m.is_dir() => {
-                std::fs::remove_dir_all(&dir)
-                    .map_err(|e| ReleaseError::Failed(format!("{}: {e}", dir.display())))?;
-                report.removed_glusterfs_dir = true;
-            }
-            Ok(_) => report
-                .notes
-                .push(format!("{} is not a directory; left alone", dir.display())),
-            Err(_) => report
-                .notes
-                .push(format!("{} does not exist", dir.display())),
-        }
-    } else if req.remove_gfid {
-        report
-            .notes
-            .push("trusted.gfid and .glusterfs left alone: the volume-id was not removed".into());
-    }
-    if req.sync {
-        engine
-            .fsync(&fd, false)
-            .await
-            .map_err(|e| ReleaseError::Failed(format!("sync {}: {e}", req.path)))?;
-    }
+        .map_err(|e| ReleaseError::Failed(format!("{}: {e}", req.path)))??;
+    done.notes.splice(0..0, report.notes);
+    let mut report = done;
     if let (Some(vg), Some(lvm)) = (untag, lvm) {
         lvm.change_tags(&vg, &[], &[volume_tag(&expected)])
             .await

@@ -10,8 +10,8 @@
 //! operator drop one. Expiry is checked whenever the table is used, so an expired lease is
 //! free at once and never listed.
 //!
-//! One table per shard: a volume's locks live on the shard that owns the volume (DESIGN.md
-//! principle 3), so the table needs no synchronisation. Time is passed in (`now`), which keeps
+//! One table per shard, used on the change shard only (`ops::shard::CHANGE_SHARD`: every volume
+//! change runs there), so the table needs no synchronisation. Time is passed in (`now`), which keeps
 //! the table pure and its tests exact.
 
 use crate::model::Uuid;

@@ -1,8 +1,9 @@
 //! BRICKD-ADMIN on the unix socket: `brickd locks list` and `brickd locks release NAME`.
-//! Listing asks every shard for its leases; releasing goes to the shard that owns the volume
-//! named by the lock and drops the lease whoever holds it, and logs who held it.
+//! Listing asks every shard for its leases (only the change shard holds any; asking all keeps
+//! the listing whole whichever shard holds them); releasing goes to the change shard and drops
+//! the lease whoever holds it, and logs who held it.
 
-use super::shard::ShardState;
+use super::shard::{ShardState, CHANGE_SHARD};
 use crate::program::{CallContext, LaterReply, Outcome, Program};
 use crate::proto::admin::{self, decode_release_req, encode_rsp};
 use crate::proto::rpc::ReplyStatus;
@@ -68,11 +69,9 @@ impl Program for AdminProgram {
                     return Outcome::Now(ReplyStatus::GarbageArgs);
                 };
                 Outcome::Later(Box::pin(async move {
-                    let volume = name.strip_suffix("_vol").unwrap_or(&name).to_string();
-                    let owner = state.owner_of(&volume);
                     let lock = name.clone();
                     let released = state
-                        .ask(owner, move |s: &ShardState| {
+                        .ask(CHANGE_SHARD, move |s: &ShardState| {
                             s.locks.borrow_mut().force_release(&lock, Instant::now())
                         })
                         .await;

@@ -59,32 +59,21 @@ pub(super) fn write_new_files(
 
 /// Removes `vols/<name>/` so that a crash cannot leave it half-removed: one rename moves it
 /// to `brickd/trash/<name>-<tag>` (not synced: the journal record redoes it; the trash
-/// directories are made in the same script), and the moved tree is deleted by the trash
-/// thread (a tree walk has no io_uring opcode, and no shard may block on it). A trash left by
-/// a crash is emptied at start-up.
-pub(super) async fn trash_volume(
-    engine: &Engine,
-    workdir: &Path,
-    name: &str,
-    tag: &str,
-) -> io::Result<()> {
+/// directories are made first), and the moved tree is deleted by the trash thread (a tree
+/// walk has no io_uring opcode, and no shard may block on it). A trash left by a crash is
+/// emptied at start-up. Plain syscalls, for the store lane (`Lane::Store`): there it runs
+/// after any store writes a create queued before it.
+pub(super) fn trash_volume(workdir: &Path, name: &str, tag: &str) -> io::Result<()> {
     let dir = crate::store::layout::volume_dir(workdir, name);
     let brickd_dir = workdir.join("brickd");
     let trash = brickd_dir.join("trash");
     let target = trash.join(format!("{name}-{tag}"));
-    // On the store lane, after any store writes a create queued there before.
-    let (from, to) = (dir.clone(), target.clone());
-    let moved = engine
-        .script(Lane::Store, move || {
-            make_dirs(&[&brickd_dir, &trash])?;
-            std::fs::rename(&from, &to).map_err(|e| context(e, "move to the trash", &from))
-        })
-        .await;
-    match moved {
+    make_dirs(&[&brickd_dir, &trash])?;
+    match std::fs::rename(&dir, &target) {
         Ok(()) => {}
         // Nothing to move (a create whose store files were never written): already done.
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(e),
+        Err(e) => return Err(context(e, "move to the trash", &dir)),
     }
     empty_later(target);
     Ok(())

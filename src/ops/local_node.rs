@@ -1,4 +1,4 @@
-//! This node as a transaction participant: its locks are the owner shard's lock table, its
+//! This node as a transaction participant: its locks are the change shard's lock table, its
 //! stage and commit are the operation's own code run here.
 
 use super::shard::ShardState;
@@ -9,9 +9,9 @@ use crate::proto::dict::Dict;
 use std::rc::Rc;
 use std::time::Instant;
 
-/// This node, seen from a transaction running on `state` (the shard that owns the volume).
+/// This node, seen from a transaction running on `state` (the change shard).
 pub struct LocalNode {
-    /// The owner shard.
+    /// The change shard.
     pub state: Rc<ShardState>,
 }
 

@@ -7,7 +7,7 @@
 //! or when the lease lapses (`timeout` + 120 s, or 180 s). Only a peer of this node may lock
 //! (glusterd ignores a request from a node it does not know).
 
-use super::shard::ShardState;
+use super::shard::{ShardState, CHANGE_SHARD};
 use crate::cluster::locks::{lease_for, volume_lock, Holder};
 use crate::model::Uuid;
 use crate::program::{CallContext, LaterReply, Outcome, Program};
@@ -89,10 +89,9 @@ async fn lock(
     let mut taken: Vec<String> = Vec::new();
     for name in names {
         let lock = volume_lock(&name);
-        let owner_shard = state.owner_of(&name);
         let l = lock.clone();
         let got = state
-            .ask(owner_shard, move |s: &ShardState| {
+            .ask(CHANGE_SHARD, move |s: &ShardState| {
                 s.locks
                     .borrow_mut()
                     .acquire(&l, owner, txn, holder, lease, Instant::now())
@@ -113,12 +112,12 @@ async fn lock(
     Ok(())
 }
 
-/// Releases `owner`'s locks on `names`, each on the shard that owns the volume.
+/// Releases `owner`'s locks on `names` (on [`CHANGE_SHARD`], where the locks live).
 async fn unlock(state: &ShardState, owner: Uuid, names: Vec<String>) {
     for name in names {
         let lock = volume_lock(&name);
         let _ = state
-            .ask(state.owner_of(&name), move |s: &ShardState| {
+            .ask(CHANGE_SHARD, move |s: &ShardState| {
                 s.locks
                     .borrow_mut()
                     .release_owned(&lock, owner, Instant::now())

@@ -1,10 +1,17 @@
 //! What one shard owns, and how an operation reaches another shard.
 //!
-//! DESIGN.md principle 3: each volume is owned by exactly one shard, chosen by a stable hash of
-//! its name; every change of that volume runs on its owner, so nothing on these paths takes a
-//! lock. An operation that needs another shard's state sends it a [`ShardJob`] (a closure that
-//! runs on the owner against its [`ShardState`]) and awaits the answer. The runtime behind the
-//! channel is `server`'s business: this module sees it only through the [`Mesh`] trait.
+//! Changes run on one shard, [`CHANGE_SHARD`]: the volume locks (the lock table) live there
+//! and every volume transaction (create, delete, a peer's mgmt v3 LOCK/UNLOCK, an operator's
+//! release) runs there, so nothing on these paths takes a lock. It is the shard that serves the
+//! unix socket, the CLI's way in, so a CLI change never crosses threads to find its lock. This
+//! departs from DESIGN.md principle 3 (each volume owned by the shard its name hashes to) for
+//! changes only: a change spends ~0.1 ms of its shard's CPU and the rest waiting on the disk,
+//! so one shard has room for thousands a second, while a hop to an owner shard cost every
+//! other CLI change two cross-thread wake-ups, each a wait for a CPU on a busy machine
+//! (docs/architecture.md has the figures). An operation that needs another shard's state sends
+//! it a [`ShardJob`] (a closure that runs there against its [`ShardState`]) and awaits the
+//! answer. The runtime behind the channel is `server`'s business: this module sees it only
+//! through the [`Mesh`] trait.
 //!
 //! Reads do not travel: every shard reads the same immutable [`Catalog`] of all volumes, an
 //! `Arc` in one node-wide slot ([`SharedCatalog`], loaded and swapped without a lock), and a
@@ -23,6 +30,10 @@ use std::pin::Pin;
 use std::rc::{Rc, Weak};
 use std::sync::Arc;
 use thiserror::Error;
+
+/// The shard every volume change runs on and every volume lock lives on; `server` gives it the
+/// unix socket.
+pub const CHANGE_SHARD: usize = 0;
 
 /// How long a shard trusts its reading of this node's names and addresses: an address added
 /// to an interface is seen by creates at most this late.
@@ -62,7 +73,7 @@ pub struct ShardState {
     pub shard_count: usize,
     /// Node-wide read-only facts.
     pub node: Rc<NodeContext>,
-    /// The locks of the volumes this shard owns.
+    /// The volume locks: used on [`CHANGE_SHARD`] only (empty on every other shard).
     pub locks: RefCell<LockTable>,
     /// The node's catalog.
     catalog: Arc<SharedCatalog>,
@@ -198,7 +209,7 @@ impl ShardState {
     }
 
     /// Runs the future `f` makes on shard `shard`'s executor, against its state, and returns
-    /// its answer: how an operation runs on the shard that owns its volume. `f` crosses
+    /// its answer: how a change reaches [`CHANGE_SHARD`]. `f` crosses
     /// threads; the future it makes does not.
     pub async fn run_on<R, F, Fut>(&self, shard: usize, f: F) -> Result<R, MeshError>
     where
@@ -260,11 +271,6 @@ impl ShardState {
         }
     }
 
-    /// The shard that owns the volume called `name`.
-    pub fn owner_of(&self, name: &str) -> usize {
-        owner_of(name, self.shard_count)
-    }
-
     /// Runs `f` on shard `shard` against its state and returns its answer. On the calling
     /// shard it runs at once.
     pub async fn ask<R, F>(&self, shard: usize, f: F) -> Result<R, MeshError>
@@ -322,17 +328,6 @@ impl ShardState {
     }
 }
 
-/// The owner of `name` among `shard_count` shards: FNV-1a of the name, so every shard (and
-/// every restart) agrees.
-pub fn owner_of(name: &str, shard_count: usize) -> usize {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in name.as_bytes() {
-        hash ^= *byte as u64;
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    (hash % shard_count.max(1) as u64) as usize
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -367,16 +362,5 @@ pub(crate) mod tests {
             Box::new(NoMesh),
             Box::new(|_| {}),
         )
-    }
-
-    #[test]
-    fn ownership_is_stable_and_spreads() {
-        assert_eq!(owner_of("v1", 1), 0);
-        assert_eq!(owner_of("v1", 4), owner_of("v1", 4));
-        let mut per_shard = [0usize; 4];
-        for i in 0..1000 {
-            per_shard[owner_of(&format!("vol{i}"), 4)] += 1;
-        }
-        assert!(per_shard.iter().all(|&n| n > 150), "{per_shard:?}");
     }
 }

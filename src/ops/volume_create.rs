@@ -2,8 +2,8 @@
 //!
 //! The handler reads the CLI's dict (reference §6.1), refuses a taken name ("Volume %s already
 //! exists"), adds what glusterd adds (`volume-id`, `transport.address-family`,
-//! `internal-username`, `internal-password`) and runs the transaction on the shard that owns
-//! the name: lock `<name>_vol` → stage (brick validation, read-only: `brick::validate`) →
+//! `internal-username`, `internal-password`) and runs the transaction on the change shard
+//! (`shard::CHANGE_SHARD`, the one that serves the unix socket): lock `<name>_vol` → stage (brick validation, read-only: `brick::validate`) →
 //! brick-op (nothing on one node) → commit → unlock.
 //!
 //! The commit cannot half-happen: it appends a journal record (the bricks and every store
@@ -18,7 +18,7 @@ use super::engine_io;
 use super::failpoints;
 use super::journal::Then;
 use super::local_node::LocalNode;
-use super::shard::ShardState;
+use super::shard::{ShardState, CHANGE_SHARD};
 use crate::brick::claim::{self, ClaimRecord, ClaimTarget};
 use crate::brick::engine::{Engine, Lane};
 use crate::brick::validate::{self, Env, GroupKind, Report, Request};
@@ -231,11 +231,10 @@ pub async fn handle(state: Rc<ShardState>, request: Dict) -> CliAnswer {
     request
         .dict
         .set_str("internal-password", &password.to_string());
-    let owner = state.owner_of(&request.volname);
     let run = state
-        .run_on(owner, move |owner_state| async move {
+        .run_on(CHANGE_SHARD, move |change_state| async move {
             let op = CreateOp {
-                state: owner_state.clone(),
+                state: change_state.clone(),
                 request,
                 volume_id,
                 username,
@@ -243,7 +242,7 @@ pub async fn handle(state: Rc<ShardState>, request: Dict) -> CliAnswer {
                 report: None,
                 fsids: Vec::new(),
             };
-            run_create(owner_state, op).await
+            run_create(change_state, op).await
         })
         .await;
     match run {

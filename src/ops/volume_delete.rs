@@ -2,19 +2,23 @@
 //! bricks are released, so they can be used again at once.
 //!
 //! Transaction: lock `<name>_vol` → stage (the volume exists and is not started) → commit →
-//! unlock. The commit appends a journal record (durable: the commit point), moves
-//! `vols/<name>` out of the store in one rename (then deletes it), unpublishes the volume, then
-//! releases each local brick: removes `trusted.glusterfs.volume-id` if it is still this
-//! volume's (a brick that carries another id is left alone and named in the log) and the
-//! volume group tag. None of that waits for the disk; a crash after the record is finished at
-//! start-up (`recover`): every step is idempotent.
+//! unlock. The commit appends a journal record (durable: the commit point); right after its
+//! flush the journal's thread queues the move of `vols/<name>` out of the store (one rename on
+//! the store lane, then the tree is deleted) and that script queues the release of each local
+//! brick on the quick lane: `trusted.glusterfs.volume-id` removed if it is still this
+//! volume's (a brick that carries another id is left alone and named in the log). Then the
+//! volume is unpublished and the bricks with a volume group lose its tag (the LVM helper).
+//! None of that waits for the disk; a crash after the record is finished at start-up
+//! (`recover`): every step is idempotent.
 
 use super::engine_io;
 use super::failpoints;
+use super::journal::Then;
 use super::local_node::LocalNode;
-use super::shard::ShardState;
+use super::shard::{ShardState, CHANGE_SHARD};
 use super::volume_create::{lvm_client, CliAnswer};
 use crate::brick::claim::{self, ReleaseRequest};
+use crate::brick::engine::Lane;
 use crate::cluster::locks::{lease_for, volume_lock};
 use crate::cluster::txn::{self, LocalFuture, Operation, Participant, TxnError, TxnInfo};
 use crate::model::{Uuid, VolumeStatus};
@@ -31,23 +35,22 @@ pub async fn handle(state: Rc<ShardState>, request: Dict) -> CliAnswer {
         return CliAnswer::failed(0, "Failed to get volume name");
     };
     let timeout = request.get_str("timeout").ok().and_then(|v| v.parse().ok());
-    let owner = state.owner_of(&volname);
     let run = state
-        .run_on(owner, move |owner_state| async move {
+        .run_on(CHANGE_SHARD, move |change_state| async move {
             let mut op = DeleteOp {
-                state: owner_state.clone(),
+                state: change_state.clone(),
                 volname,
                 dict: request,
             };
             let txn = TxnInfo {
                 id: Uuid::new_v4(),
-                originator: owner_state.node.node.uuid,
+                originator: change_state.node.node.uuid,
                 op: OP_DELETE_VOLUME,
                 locks: vec![volume_lock(&op.volname)],
                 lease: lease_for(timeout),
             };
             let local = LocalNode {
-                state: owner_state.clone(),
+                state: change_state.clone(),
             };
             let participants: [&dyn Participant; 1] = [&local];
             match txn::run(&txn, &participants, &mut op).await {
@@ -130,8 +133,43 @@ impl DeleteOp {
             op: "abort-delete".into(),
             ..record.clone()
         };
-        // The commit point: once the record is durable, a crash is finished at start-up.
-        let appended = self.state.journal.append(&engine, record).await;
+        // The commit point: once the record is durable, a crash is finished at start-up. The
+        // journal's thread queues the move to the trash on the store lane right after the
+        // flush, and that script queues the bricks' release on the quick lane: one hand-off
+        // each, and none back here in between.
+        let (moved_tx, moved_rx) = futures_channel::oneshot::channel();
+        let (released_tx, released_rx) = futures_channel::oneshot::channel();
+        let plain: Vec<ReleaseRequest> = local
+            .iter()
+            .filter(|(_, vg)| vg.is_none())
+            .map(|(path, _)| release_request(path, volume.volume_id, None))
+            .collect();
+        let (store, quick) = (engine.clone(), engine.clone());
+        let (name, tag) = (self.volname.clone(), txn.id.to_string());
+        let then: Then = Box::new(move || {
+            let _queued = store.script(Lane::Store, move || {
+                // An error armed here stands for a failed move to the trash.
+                let moved = failpoints::pass_on_thread("delete.after-journal")
+                    .map_err(std::io::Error::other)
+                    .and_then(|()| engine_io::trash_volume(&workdir, &name, &tag));
+                let go_on = moved.is_ok();
+                let _ = moved_tx.send(moved);
+                if go_on {
+                    // A brick file system that hangs holds up the quick lane, never the store's.
+                    let _queued = quick.script(Lane::Quick, move || {
+                        let released: Vec<_> = plain.iter().map(claim::release_files).collect();
+                        let _ = released_tx.send(released);
+                        Ok(())
+                    });
+                }
+                Ok(())
+            });
+        });
+        let appended = self
+            .state
+            .journal
+            .append_then(&engine, record, Some(then))
+            .await;
         let mut ticket = match appended {
             Ok(ticket) => ticket,
             Err(e) => {
@@ -146,14 +184,10 @@ impl DeleteOp {
         for (path, _) in &local {
             ticket.touched(path);
         }
-        // An error armed here stands for a failed move to the trash.
-        let trashed = match failpoints::pass("delete.after-journal").await {
-            Ok(()) => {
-                engine_io::trash_volume(&engine, &workdir, &self.volname, &txn.id.to_string()).await
-            }
-            Err(e) => Err(std::io::Error::other(e.message)),
-        };
-        if let Err(e) = trashed {
+        let moved = moved_rx
+            .await
+            .unwrap_or_else(|_| Err(std::io::Error::other("the move to the trash did not run")));
+        if let Err(e) = moved {
             // Nothing was changed; say so durably, or start-up would finish the delete the
             // client was told failed.
             let mut message = format!(
@@ -166,17 +200,43 @@ impl DeleteOp {
             ticket.done();
             return Err(TxnError::new(message));
         }
-        // From here the delete only goes forward (a crash is finished at start-up), so only a
-        // kill or a pause means anything at the failpoints.
+        // The move is done, and the release queued after it. From here the delete only goes
+        // forward (a crash is finished at start-up), so only a kill or a pause means anything
+        // at the failpoints.
+        let released = released_rx.await;
         let _ = failpoints::pass("delete.after-store").await;
         self.state.change_catalog(|c| {
             c.remove(&self.volname);
         });
-        let problems = release_bricks(&self.state, volume.volume_id, &local).await;
+        let mut redo = false;
+        let mut problems: Vec<String> = match released {
+            Ok(released) => released
+                .into_iter()
+                .zip(local.iter().filter(|(_, vg)| vg.is_none()))
+                .filter_map(|(r, (path, _))| r.err().map(|e| format!("{path}: {e}")))
+                .collect(),
+            Err(_) => {
+                // The engine dropped the script (stopping): start-up redoes the release.
+                redo = true;
+                vec!["the bricks' release did not run; start-up redoes it".into()]
+            }
+        };
+        let grouped: Vec<_> = local
+            .iter()
+            .filter(|(_, vg)| vg.is_some())
+            .cloned()
+            .collect();
+        if !grouped.is_empty() {
+            problems.extend(release_bricks(&self.state, volume.volume_id, &grouped).await);
+        }
         for problem in &problems {
             tracing::warn!(volume = %self.volname, problem = %problem, "brick not released");
         }
-        ticket.done();
+        if redo {
+            ticket.keep();
+        } else {
+            ticket.done();
+        }
         Ok(self.dict.clone())
     }
 }
@@ -198,18 +258,24 @@ pub async fn release_bricks(
     };
     let mut problems = Vec::new();
     for (path, vg) in bricks {
-        let request = ReleaseRequest {
-            path: path.clone(),
-            volume_id,
-            remove_gfid: false,
-            vg: vg.clone(),
-            sync: false,
-        };
+        let request = release_request(path, volume_id, vg.clone());
         if let Err(e) = claim::release(&engine, lvm.as_ref(), &request).await {
             problems.push(format!("{path}: {e}"));
         }
     }
     problems
+}
+
+/// What a delete (or its redo) releases on brick `path`: the volume-id if it is `volume_id`'s,
+/// and `vg`'s tag; not synced (the journal's retirement syncs it).
+fn release_request(path: &str, volume_id: Uuid, vg: Option<String>) -> ReleaseRequest {
+    ReleaseRequest {
+        path: path.to_string(),
+        volume_id,
+        remove_gfid: false,
+        vg,
+        sync: false,
+    }
 }
 
 impl Operation for DeleteOp {

@@ -13,6 +13,7 @@
 
 mod conn;
 pub mod program;
+pub mod sched;
 pub mod test_program;
 
 use crate::brick::engine::{Engine, EngineConfig};
@@ -101,6 +102,8 @@ pub struct ServerConfig {
     pub pin_shards: bool,
     /// How long an idle shard polls before it sleeps; `None` sleeps at once.
     pub spin_before_park: Option<Duration>,
+    /// The scheduler slice brickd's threads ask for ([`sched`]); `None` leaves the kernel's.
+    pub sched_slice: Option<Duration>,
 }
 
 /// Why the server could not start.
@@ -338,6 +341,15 @@ fn prepare_unix_path(path: &std::path::Path) -> std::io::Result<()> {
 pub fn run(config: ServerConfig) -> Result<(), ServerError> {
     raise_memlock_limit();
     raise_nofile_limit();
+    // Before any thread starts: they inherit it.
+    if let Some(slice) = config.sched_slice {
+        match sched::request_slice(slice) {
+            Ok(outcome) => {
+                tracing::debug!(?outcome, reported = ?sched::current_slice(), "scheduler slice")
+            }
+            Err(e) => tracing::info!(error = %e, "the kernel's scheduler slice is kept"),
+        }
+    }
     let run_dir = config.workdir.join("run");
     std::fs::create_dir_all(&run_dir).map_err(|source| ServerError::Workdir {
         path: run_dir.clone(),
@@ -421,7 +433,11 @@ pub fn run(config: ServerConfig) -> Result<(), ServerError> {
         let ready_tx = ready_tx.clone();
         let limits = config.limits;
         let test_program = config.enable_test_program;
-        let unix_path = if id == 0 { config.socket.clone() } else { None };
+        let unix_path = if id == crate::ops::shard::CHANGE_SHARD {
+            config.socket.clone()
+        } else {
+            None
+        };
         let workdir = config.workdir.clone();
         let mesh = mesh.clone();
         let initial = config.initial.clone();
@@ -653,7 +669,10 @@ async fn shard_main(start: ShardStart) {
             glommio::spawn_local(work).detach();
         }),
     );
-    state.journal.prepare();
+    if index == crate::ops::shard::CHANGE_SHARD {
+        // Only the change shard appends (its spare would go unused anywhere else).
+        state.journal.prepare();
+    }
     for (_, stream) in receivers.streams() {
         let state = state.clone();
         glommio::spawn_local(async move {
