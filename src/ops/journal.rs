@@ -314,9 +314,11 @@ impl ShardJournal {
         let len = bytes.len() as u64;
         // The write and its flush in one hop.
         let file = fd.clone();
+        let queued = std::time::Instant::now();
         let synced = engine
             .script(Lane::Journal, move || {
                 use std::os::fd::AsRawFd;
+                let started = queued.elapsed();
                 let mut done = 0;
                 while done < bytes.len() {
                     // SAFETY: writes from a live buffer to an fd the Arc keeps open.
@@ -343,12 +345,24 @@ impl ShardJournal {
                 if unsafe { libc::fdatasync(file.as_raw_fd()) } != 0 {
                     return Err(io::Error::last_os_error());
                 }
+                let flushed = queued.elapsed();
                 for then in thens {
                     then();
                 }
-                Ok(())
+                Ok((started, flushed))
             })
             .await;
+        if let Ok((started, flushed)) = &synced {
+            // For tail analysis: the wait for the journal's thread, the write and flush, the
+            // wait for this shard to run again.
+            tracing::debug!(
+                records,
+                wait_us = started.as_micros() as u64,
+                flush_us = (*flushed - *started).as_micros() as u64,
+                back_us = (queued.elapsed() - *flushed).as_micros() as u64,
+                "journal batch"
+            );
+        }
         let mut inner = self.inner.borrow_mut();
         if synced.is_err() {
             // The file may now hold a broken frame, and reading stops there: records after it
@@ -362,7 +376,7 @@ impl ShardJournal {
             file.tail = offset + len;
             file.open_commits += records;
         }
-        synced.map(|()| path)
+        synced.map(|_| path)
     }
 
     /// The current file (opened, made, if there is none) and its tail.
