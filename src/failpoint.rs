@@ -8,7 +8,7 @@
 //! in progress). The names are listed in [`NAMES`] and in docs/volumes.md.
 
 /// Every failpoint, in the order a create or delete passes them.
-pub const NAMES: [&str; 9] = [
+pub const NAMES: [&str; 10] = [
     "create.before-journal",
     "create.after-journal",
     "create.after-claim",
@@ -16,6 +16,7 @@ pub const NAMES: [&str; 9] = [
     "create.after-store",
     "delete.before-journal",
     "delete.after-journal",
+    "delete.after-move",
     "delete.after-store",
     "journal.before-retire",
 ];

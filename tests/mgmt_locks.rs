@@ -38,6 +38,17 @@ fn v3(
 ) -> (i32, i32) {
     let mut dict = Dict::new();
     dict.set_str("volname", volname);
+    v3_dict(client, proc_num, node, txn, &dict)
+}
+
+/// Sends a v3 LOCK or UNLOCK with `dict` as `node`; (op_ret, op_errno).
+fn v3_dict(
+    client: &mut common::Client<std::net::TcpStream>,
+    proc_num: u32,
+    node: [u8; 16],
+    txn: u8,
+    dict: &Dict,
+) -> (i32, i32) {
     let mut dict_bytes = Vec::new();
     dict.encode(&mut dict_bytes);
     let mut args = Vec::new();
@@ -60,13 +71,42 @@ fn v3(
 
 /// What `gluster volume delete ghost` prints after "failed: ".
 fn delete_ghost(b: &Brickd) -> String {
-    let (code, out, err, _) = gluster(&b.socket, &["volume", "delete", "ghost"]);
+    delete_of(b, "ghost")
+}
+
+/// What `gluster volume delete NAME` prints after "failed: " (NAME does not exist).
+fn delete_of(b: &Brickd, name: &str) -> String {
+    let (code, out, err, _) = gluster(&b.socket, &["volume", "delete", name]);
     assert_eq!(code, 1);
     let text = format!("{out}{err}");
     text.trim()
-        .strip_prefix("volume delete: ghost: failed: ")
+        .strip_prefix(&format!("volume delete: {name}: failed: "))
         .unwrap_or(&text)
         .to_string()
+}
+
+/// A LOCK naming several volumes takes all of them or none.
+#[test]
+fn a_lock_of_several_volumes_takes_all_or_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = brickd_with_a_peer(&dir);
+    let mut peer = b.tcp_client();
+    let mut both = Dict::new();
+    both.set_str("volcount", "2");
+    both.set_str("volname1", "spare");
+    both.set_str("volname2", "ghost");
+    assert_eq!(v3_dict(&mut peer, 1, uuid(NODE_B), 1, &both), (0, 0));
+    assert_eq!(delete_ghost(&b), BUSY);
+    assert_eq!(delete_of(&b, "spare"), BUSY.replace("ghost", "spare"));
+    assert_eq!(v3_dict(&mut peer, 6, uuid(NODE_B), 1, &both), (0, 0));
+    assert_eq!(delete_of(&b, "spare"), "Volume spare does not exist");
+
+    // ghost held by one transaction: another's LOCK of spare and ghost fails and leaves spare
+    // free.
+    assert_eq!(v3(&mut peer, 1, uuid(NODE_B), 2, "ghost"), (0, 0));
+    assert_eq!(v3_dict(&mut peer, 1, uuid(NODE_B), 3, &both), (-1, 30802));
+    assert_eq!(delete_of(&b, "spare"), "Volume spare does not exist");
+    assert_eq!(delete_ghost(&b), BUSY);
 }
 
 #[test]

@@ -237,6 +237,7 @@ mod crash {
         for (failpoint, deleted) in [
             ("delete.before-journal", false),
             ("delete.after-journal", true),
+            ("delete.after-move", true),
             ("delete.after-store", true),
         ] {
             let workdir = keep.path().join(failpoint);

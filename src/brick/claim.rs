@@ -620,8 +620,13 @@ pub fn release_files(req: &ReleaseRequest) -> Result<ReleaseReport, ReleaseError
     let mut report = ReleaseReport::default();
     let expected = req.volume_id.to_string();
     let last = std::io::Error::last_os_error;
-    let path = CString::new(Path::new(&req.path).as_os_str().as_bytes())
-        .map_err(|_| ReleaseError::Failed(format!("{}: the path contains a NUL byte", req.path)))?;
+    let path = CString::new(Path::new(&req.path).as_os_str().as_bytes()).map_err(|_| {
+        ReleaseError::Failed(format!(
+            "{}: path {:?} contains a NUL byte",
+            req.path,
+            Path::new(&req.path)
+        ))
+    })?;
     let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC;
     // SAFETY: a valid C string; a non-negative result is a new fd nothing else owns.
     let raw = unsafe { libc::open(path.as_ptr(), flags) };

@@ -86,30 +86,27 @@ async fn lock(
 ) -> Result<(), (i32, String)> {
     let lease = lease_for(timeout);
     let holder = Holder::Connection { shard, connection };
-    let mut taken: Vec<String> = Vec::new();
-    for name in names {
-        let lock = volume_lock(&name);
-        let l = lock.clone();
-        let got = state
-            .ask(CHANGE_SHARD, move |s: &ShardState| {
-                s.locks
-                    .borrow_mut()
-                    .acquire(&l, owner, txn, holder, lease, Instant::now())
-                    .map_err(|e| (e.errno(), e.message()))
-            })
-            .await;
-        let failure = match got {
-            Ok(Ok(())) => {
-                taken.push(name);
-                continue;
+    // Every name in one visit to the change shard, all or nothing: no transaction there runs
+    // between two of them.
+    let got = state
+        .ask(CHANGE_SHARD, move |s: &ShardState| {
+            let mut locks = s.locks.borrow_mut();
+            let now = Instant::now();
+            let mut taken: Vec<String> = Vec::new();
+            for name in &names {
+                let lock = volume_lock(name);
+                if let Err(e) = locks.acquire(&lock, owner, txn, holder, lease, now) {
+                    for lock in &taken {
+                        let _ = locks.release_owned(lock, owner, now);
+                    }
+                    return Err((e.errno(), e.message()));
+                }
+                taken.push(lock);
             }
-            Ok(Err(e)) => e,
-            Err(e) => (0, e.to_string()),
-        };
-        unlock(&state, owner, taken).await;
-        return Err(failure);
-    }
-    Ok(())
+            Ok(())
+        })
+        .await;
+    got.unwrap_or_else(|e| Err((0, e.to_string())))
 }
 
 /// Releases `owner`'s locks on `names` (on [`CHANGE_SHARD`], where the locks live).

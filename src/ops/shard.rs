@@ -17,7 +17,7 @@
 //! `Arc` in one node-wide slot ([`SharedCatalog`], loaded and swapped without a lock), and a
 //! change is published as a new catalog, RCU-style, by the shard that makes
 //! it — no message to the other shards, so a reply can follow its change at once and every
-//! shard sees the change from then on. A hop to the owner costs two cross-thread wake-ups
+//! shard sees the change from then on. A hop to another shard costs two cross-thread wake-ups
 //! (tens of microseconds on a VM), which is more than a whole `volume info` answer costs; see
 //! docs/architecture.md.
 
@@ -67,7 +67,7 @@ pub enum MeshError {
 
 /// The state one shard owns. Lives on its executor thread only.
 pub struct ShardState {
-    /// This shard's index in the ownership space (0..shard_count).
+    /// This shard's index (0..shard_count), its mesh position.
     pub index: usize,
     /// Number of shards.
     pub shard_count: usize,
@@ -92,7 +92,7 @@ pub struct ShardState {
 }
 
 impl ShardState {
-    /// A shard's state: it owns no volumes yet and reads `catalog`.
+    /// A shard's state, reading `catalog`.
     pub fn new(
         index: usize,
         shard_count: usize,
@@ -148,8 +148,9 @@ impl ShardState {
         self.lockers.borrow_mut().insert(connection);
     }
 
-    /// Connection `connection` of this shard closed: if it took locks, every shard releases
-    /// them (glusterd frees a peer's locks when the peer disconnects).
+    /// Connection `connection` of this shard closed: if it took locks, the change shard (where
+    /// every lock lives) releases them (glusterd frees a peer's locks when the peer
+    /// disconnects).
     pub fn connection_closed(&self, connection: u64) {
         if !self.lockers.borrow_mut().remove(&connection) {
             return;
@@ -160,18 +161,18 @@ impl ShardState {
         let shard = self.index;
         (self.spawner)(Box::pin(async move {
             let released = me
-                .ask_all(move |s: &ShardState| {
+                .ask(CHANGE_SHARD, move |s: &ShardState| {
                     s.locks.borrow_mut().release_connection(shard, connection)
                 })
                 .await;
             match released {
-                Ok(per_shard) => {
-                    for lease in per_shard.into_iter().flatten() {
+                Ok(leases) => {
+                    for lease in leases {
                         tracing::info!(lock = %lease.name, owner = %lease.owner, "lock released: its peer connection closed");
                     }
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, "locks of a closed connection not released everywhere")
+                    tracing::warn!(error = %e, "locks of a closed connection not released")
                 }
             }
         }));

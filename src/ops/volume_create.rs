@@ -211,7 +211,8 @@ pub fn lvm_client(state: &ShardState) -> Option<LvmClient> {
         .clone()
 }
 
-/// Answers a CREATE_VOLUME request: the handler's checks here, the transaction on the owner.
+/// Answers a CREATE_VOLUME request: the handler's checks here, the transaction on the change
+/// shard.
 pub async fn handle(state: Rc<ShardState>, request: Dict) -> CliAnswer {
     let mut request = match parse(request) {
         Ok(r) => r,

@@ -25,6 +25,8 @@ use crate::model::{Uuid, VolumeStatus};
 use crate::proto::dict::Dict;
 use crate::store::journal::Record;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 /// `GD_OP_DELETE_VOLUME`.
 pub const OP_DELETE_VOLUME: u32 = 4;
@@ -136,32 +138,37 @@ impl DeleteOp {
         // The commit point: once the record is durable, a crash is finished at start-up. The
         // journal's thread queues the move to the trash on the store lane right after the
         // flush, and that script queues the bricks' release on the quick lane: one hand-off
-        // each, and none back here in between.
-        let (moved_tx, moved_rx) = futures_channel::oneshot::channel();
-        let (released_tx, released_rx) = futures_channel::oneshot::channel();
+        // each, and one answer back here at the end.
+        let (done_tx, done_rx) = futures_channel::oneshot::channel();
+        // Set once the move is done: tells a release that never answered from a move that
+        // never ran.
+        let moved = Arc::new(AtomicBool::new(false));
         let plain: Vec<ReleaseRequest> = local
             .iter()
             .filter(|(_, vg)| vg.is_none())
             .map(|(path, _)| release_request(path, volume.volume_id, None))
             .collect();
         let (store, quick) = (engine.clone(), engine.clone());
-        let (name, tag) = (self.volname.clone(), txn.id.to_string());
+        let (name, tag, moved_flag) = (self.volname.clone(), txn.id.to_string(), moved.clone());
         let then: Then = Box::new(move || {
             let _queued = store.script(Lane::Store, move || {
                 // An error armed here stands for a failed move to the trash.
-                let moved = failpoints::pass_on_thread("delete.after-journal")
+                let trashed = failpoints::pass_on_thread("delete.after-journal")
                     .map_err(std::io::Error::other)
                     .and_then(|()| engine_io::trash_volume(&workdir, &name, &tag));
-                let go_on = moved.is_ok();
-                let _ = moved_tx.send(moved);
-                if go_on {
-                    // A brick file system that hangs holds up the quick lane, never the store's.
-                    let _queued = quick.script(Lane::Quick, move || {
-                        let released: Vec<_> = plain.iter().map(claim::release_files).collect();
-                        let _ = released_tx.send(released);
-                        Ok(())
-                    });
+                if let Err(e) = trashed {
+                    let _ = done_tx.send(AfterFlush::NotMoved(e));
+                    return Ok(());
                 }
+                moved_flag.store(true, Ordering::Release);
+                // A brick file system that hangs holds up the quick lane, never the store's.
+                let _queued = quick.script(Lane::Quick, move || {
+                    // Tests kill or pause here: moved, nothing released.
+                    let _ = failpoints::pass_on_thread("delete.after-move");
+                    let released = plain.iter().map(claim::release_files).collect();
+                    let _ = done_tx.send(AfterFlush::Released(released));
+                    Ok(())
+                });
                 Ok(())
             });
         });
@@ -170,56 +177,88 @@ impl DeleteOp {
             .journal
             .append_then(&engine, record, Some(then))
             .await;
-        let mut ticket = match appended {
-            Ok(ticket) => ticket,
-            Err(e) => {
-                // The record may have reached the disk even so: say the delete failed, durably
-                // if the disk still lets us, so start-up does not finish it.
-                let _ = self.state.journal.append_abort(&engine, abort).await;
-                return Err(TxnError::new(format!(
-                    "Failed to write the journal record: {e}"
-                )));
+        let ticket = match appended {
+            Ok(mut ticket) => {
+                for (path, _) in &local {
+                    ticket.touched(path);
+                }
+                Some(ticket)
             }
+            Err(e) if !moved.load(Ordering::Acquire) => {
+                // The follow-up runs only after a flush that worked; it may still be on its
+                // way (an append can fail after it, when the writer goes): its answer says.
+                let after = done_rx.await;
+                if !matches!(after, Ok(AfterFlush::Released(_))) && !moved.load(Ordering::Acquire) {
+                    // Nothing was changed. The record may have reached the disk even so: say
+                    // the delete failed, durably if the disk still lets us, so start-up does
+                    // not finish it.
+                    let _ = self.state.journal.append_abort(&engine, abort).await;
+                    return Err(TxnError::new(format!(
+                        "Failed to write the journal record: {e}"
+                    )));
+                }
+                // Moved: the flush had made the record durable, and the journal file it is in
+                // is kept for start-up (the batch failed after it); go forward.
+                return self
+                    .finish(volume.volume_id, &local, after.ok(), None)
+                    .await;
+            }
+            // Moved already, so the record was durable: go forward (start-up redoes the rest).
+            Err(_) => None,
         };
-        for (path, _) in &local {
-            ticket.touched(path);
-        }
-        let moved = moved_rx
-            .await
-            .unwrap_or_else(|_| Err(std::io::Error::other("the move to the trash did not run")));
-        if let Err(e) = moved {
+        let after = done_rx.await.ok();
+        let not_moved = match &after {
+            Some(AfterFlush::NotMoved(e)) => Some(e.to_string()),
+            // The move's script was dropped without running (a lane gone).
+            None if !moved.load(Ordering::Acquire) => {
+                Some("the move to the trash did not run".to_string())
+            }
+            _ => None,
+        };
+        if let Some(why) = not_moved {
             // Nothing was changed; say so durably, or start-up would finish the delete the
             // client was told failed.
             let mut message = format!(
-                "Failed to remove volume {} from the store: {e}",
+                "Failed to remove volume {} from the store: {why}",
                 self.volname
             );
             if let Err(e) = self.state.journal.append_abort(&engine, abort).await {
                 message.push_str(&format!("\nthe abort was not journaled: {e}"));
             }
-            ticket.done();
+            if let Some(ticket) = ticket {
+                ticket.done();
+            }
             return Err(TxnError::new(message));
         }
-        // The move is done, and the release queued after it. From here the delete only goes
-        // forward (a crash is finished at start-up), so only a kill or a pause means anything
-        // at the failpoints.
-        let released = released_rx.await;
+        self.finish(volume.volume_id, &local, after, ticket).await
+    }
+
+    /// The rest of a delete whose move to the trash is done (it only goes forward from here;
+    /// a crash is finished at start-up, so only a kill or a pause means anything at the
+    /// failpoint): the bricks with a volume group released, the volume unpublished, the
+    /// commit ended — kept for start-up if the plain bricks' release never answered.
+    async fn finish(
+        &mut self,
+        volume_id: Uuid,
+        local: &[(String, Option<String>)],
+        after: Option<AfterFlush>,
+        ticket: Option<super::journal::Ticket>,
+    ) -> Result<Dict, TxnError> {
         let _ = failpoints::pass("delete.after-store").await;
-        self.state.change_catalog(|c| {
-            c.remove(&self.volname);
-        });
-        let mut redo = false;
-        let mut problems: Vec<String> = match released {
-            Ok(released) => released
-                .into_iter()
-                .zip(local.iter().filter(|(_, vg)| vg.is_none()))
-                .filter_map(|(r, (path, _))| r.err().map(|e| format!("{path}: {e}")))
-                .collect(),
-            Err(_) => {
-                // The engine dropped the script (stopping): start-up redoes the release.
-                redo = true;
-                vec!["the bricks' release did not run; start-up redoes it".into()]
-            }
+        let (mut problems, redo) = match after {
+            Some(AfterFlush::Released(released)) => (
+                released
+                    .into_iter()
+                    .zip(local.iter().filter(|(_, vg)| vg.is_none()))
+                    .filter_map(|(r, (path, _))| r.err().map(|e| format!("{path}: {e}")))
+                    .collect::<Vec<_>>(),
+                false,
+            ),
+            // The release's script never answered (a lane's thread died): start-up redoes it.
+            _ => (
+                vec!["the bricks' release did not run; start-up redoes it".to_string()],
+                true,
+            ),
         };
         let grouped: Vec<_> = local
             .iter()
@@ -227,18 +266,31 @@ impl DeleteOp {
             .cloned()
             .collect();
         if !grouped.is_empty() {
-            problems.extend(release_bricks(&self.state, volume.volume_id, &grouped).await);
+            problems.extend(release_bricks(&self.state, volume_id, &grouped).await);
         }
+        // After every brick's release, as for the plain ones: while the volume is listed, a
+        // create cannot take one of its bricks.
+        self.state.change_catalog(|c| {
+            c.remove(&self.volname);
+        });
         for problem in &problems {
             tracing::warn!(volume = %self.volname, problem = %problem, "brick not released");
         }
-        if redo {
-            ticket.keep();
-        } else {
-            ticket.done();
+        match ticket {
+            Some(ticket) if redo => ticket.keep(),
+            Some(ticket) => ticket.done(),
+            None => {}
         }
         Ok(self.dict.clone())
     }
+}
+
+/// What a delete's follow-up scripts did, answered once.
+enum AfterFlush {
+    /// The move to the trash failed: nothing changed.
+    NotMoved(std::io::Error),
+    /// Moved, and each plain brick's release (in order).
+    Released(Vec<Result<claim::ReleaseReport, claim::ReleaseError>>),
 }
 
 /// Releases each brick of volume `volume_id` (volume-id xattr and VG tag); what could not be

@@ -77,7 +77,7 @@ pub struct InitialState {
     pub node: NodeInfo,
     /// Its peers.
     pub peers: Vec<Peer>,
-    /// Every volume; each shard keeps the ones it owns.
+    /// Every volume: the catalog every shard reads.
     pub volumes: Vec<Volume>,
 }
 
@@ -433,11 +433,8 @@ pub fn run(config: ServerConfig) -> Result<(), ServerError> {
         let ready_tx = ready_tx.clone();
         let limits = config.limits;
         let test_program = config.enable_test_program;
-        let unix_path = if id == crate::ops::shard::CHANGE_SHARD {
-            config.socket.clone()
-        } else {
-            None
-        };
+        // Served by the change shard only, which each shard knows once it joined the mesh.
+        let unix_path = config.socket.clone();
         let workdir = config.workdir.clone();
         let mesh = mesh.clone();
         let initial = config.initial.clone();
@@ -657,7 +654,7 @@ async fn shard_main(start: ShardStart) {
             return;
         }
     };
-    // Volume ownership is indexed by mesh position, which every shard sees the same way.
+    // Shards are numbered by mesh position, which every shard sees the same way.
     let index = senders.peer_id();
     let state = ShardState::new(
         index,
@@ -726,7 +723,8 @@ async fn shard_main(start: ShardStart) {
         let listener = unsafe { glommio::net::TcpListener::from_raw_fd(fd) };
         acceptors.push(glommio::spawn_local(accept_tcp(listener, shard.clone())));
     }
-    if let Some(path) = unix_path {
+    // The CLI's way in goes to the shard its changes run on: no hop for them.
+    if let Some(path) = unix_path.filter(|_| index == crate::ops::shard::CHANGE_SHARD) {
         match glommio::net::UnixListener::bind(&path) {
             Ok(listener) => {
                 acceptors.push(glommio::spawn_local(accept_unix(listener, shard.clone())))

@@ -10,7 +10,8 @@
 //! unchanged. brickd's threads wake often and run briefly, so a short slice cuts their waits
 //! without taking CPU from anyone. Older kernels ignore the field.
 //!
-//! Threads inherit the setting, so it is made once on the main thread before any other starts.
+//! Threads inherit the setting, so it is made once on the main thread before any other starts;
+//! so does the LVM helper, a child process brickd starts (it runs briefly too).
 
 use std::io;
 use std::time::Duration;
@@ -130,18 +131,33 @@ mod tests {
     #[test]
     fn a_requested_slice_keeps_nice_and_is_inherited() {
         std::thread::spawn(|| {
-            // SAFETY: setpriority/getpriority on the calling thread only.
-            unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, 3) };
-            let before = current_slice();
-            let outcome = request_slice(Duration::from_micros(250)).expect("sched_setattr");
-            assert_eq!(
-                outcome,
-                SliceOutcome::Asked {
-                    slice: Duration::from_micros(250)
+            // SAFETY: getpriority/setpriority on the calling thread only.
+            let nice = unsafe {
+                let now = libc::getpriority(libc::PRIO_PROCESS, 0);
+                // One step nicer, which anyone may do (left as it is at the bottom).
+                if libc::setpriority(libc::PRIO_PROCESS, 0, now + 1) == 0 {
+                    now + 1
+                } else {
+                    now
                 }
-            );
+            };
+            let before = current_slice();
+            match request_slice(Duration::from_micros(250)) {
+                Ok(SliceOutcome::Asked { slice }) => {
+                    assert_eq!(slice, Duration::from_micros(250))
+                }
+                Ok(SliceOutcome::NotNormalPolicy) => {
+                    eprintln!("skipped: the test runs under another scheduling policy");
+                    return;
+                }
+                Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::EPERM)) => {
+                    eprintln!("skipped: sched_setattr is not available here ({e})");
+                    return;
+                }
+                Err(e) => panic!("sched_setattr: {e}"),
+            }
             // SAFETY: as above.
-            assert_eq!(unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) }, 3);
+            assert_eq!(unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) }, nice);
             let Some(before) = before else {
                 eprintln!("skipped the slice check: this kernel reports no se.slice");
                 return;
