@@ -65,6 +65,8 @@ BD_PID=""
 BUSY_PIDS=""
 cleanup() {
     for p in $BUSY_PIDS; do kill "$p" 2>/dev/null || true; done
+    # And any busy loop whose pid was not recorded (this shell's children only).
+    [ "$BUSY" -gt 0 ] && pkill -P $$ -x yes 2>/dev/null || true
     [ -n "$BD_PID" ] && kill "$BD_PID" 2>/dev/null || true
     [ -n "$GD_PID" ] && kill "$GD_PID" 2>/dev/null || true
     sleep 0.5
