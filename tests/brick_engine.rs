@@ -1006,8 +1006,12 @@ fn probe_of_five_thousand_directories_is_one_request_in_few_submissions() {
     let after = engine.stats();
     assert!(after.ops - before.ops >= 10_000, "{after:?}");
     let submissions = after.submissions - before.submissions;
+    eprintln!("10,000 probe operations in {submissions} submissions");
+    // 100-360 here, idle or with both cores held by busy loops; the bound still fails an
+    // engine that submits one, two or three operations at a time (the old bound, 1,000, failed
+    // once on a busy machine during a full test run).
     assert!(
-        submissions < 1_000,
+        submissions < 2_500,
         "10,000 operations in {submissions} submissions: not batched"
     );
 }
