@@ -151,7 +151,7 @@ pub fn claim_brick(
     rule: &IdRule,
 ) -> (Vec<ClaimStep>, Result<(), BrickFailure>) {
     use std::ffi::CString;
-    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::os::fd::AsRawFd;
     use std::os::unix::ffi::OsStrExt;
     let mut steps = Vec::new();
     let failed = |m: String| Err(BrickFailure::Failed(m));
@@ -186,22 +186,19 @@ pub fn claim_brick(
             );
         }
     }
-    let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC;
-    // SAFETY: a valid C string; a non-negative result is a new fd nothing else owns.
-    let raw = unsafe { libc::open(path.as_ptr(), flags) };
-    if raw < 0 {
-        let e = last();
-        return (
-            steps,
-            failed(format!(
-                "The provided path {} which is already present, is not a directory ({})",
-                target.path,
-                reason(&e)
-            )),
-        );
-    }
-    // SAFETY: see above.
-    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+    let fd = match open_brick_dir(&path) {
+        Ok(fd) => fd,
+        Err(e) => {
+            return (
+                steps,
+                failed(format!(
+                    "The provided path {} which is already present, is not a directory ({})",
+                    target.path,
+                    reason(&e)
+                )),
+            )
+        }
+    };
     let needs_current = !matches!(rule, IdRule::Create { force: false });
     let current = if needs_current {
         match volume_id_of(&fd) {
@@ -283,6 +280,20 @@ pub fn claim_brick(
         }
     }
     (steps, Ok(()))
+}
+
+/// Opens the brick directory `path` for its xattrs (O_DIRECTORY|O_NOFOLLOW: a symlink or a
+/// file is refused).
+fn open_brick_dir(path: &std::ffi::CStr) -> std::io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+    // SAFETY: a valid C string; a non-negative result is a new fd nothing else owns.
+    let raw = unsafe { libc::open(path.as_ptr(), flags) };
+    if raw < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: see above.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(raw) })
 }
 
 /// The volume-id xattr on the open directory `fd` (`None` when it has none; a value longer
@@ -615,7 +626,7 @@ pub fn hex(value: &[u8]) -> String {
 /// `sync` an fsync of the brick directory.
 pub fn release_files(req: &ReleaseRequest) -> Result<ReleaseReport, ReleaseError> {
     use std::ffi::CString;
-    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::os::fd::AsRawFd;
     use std::os::unix::ffi::OsStrExt;
     let mut report = ReleaseReport::default();
     let expected = req.volume_id.to_string();
@@ -627,14 +638,8 @@ pub fn release_files(req: &ReleaseRequest) -> Result<ReleaseReport, ReleaseError
             Path::new(&req.path)
         ))
     })?;
-    let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC;
-    // SAFETY: a valid C string; a non-negative result is a new fd nothing else owns.
-    let raw = unsafe { libc::open(path.as_ptr(), flags) };
-    if raw < 0 {
-        return Err(ReleaseError::Failed(format!("{}: {}", req.path, last())));
-    }
-    // SAFETY: see above.
-    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+    let fd =
+        open_brick_dir(&path).map_err(|e| ReleaseError::Failed(format!("{}: {e}", req.path)))?;
     let remove = |name: &str| -> std::io::Result<()> {
         let name = CString::new(name).unwrap_or_default();
         // SAFETY: a valid fd and C string.
@@ -711,9 +716,10 @@ pub fn release_files(req: &ReleaseRequest) -> Result<ReleaseReport, ReleaseError
     Ok(report)
 }
 
-/// Releases a brick of volume `req.volume_id`. `.glusterfs` removal (with `remove_gfid`) walks
-/// the directory tree with plain syscalls: the operator command uses it, the serving process
-/// never asks for it.
+/// Releases a brick of volume `req.volume_id`: its volume group checked first (a refusal
+/// there leaves the brick untouched), then [`release_files`] in one hand-off to the quick
+/// lane, then the group's tag removed. `.glusterfs` removal (with `remove_gfid`) walks the
+/// directory tree: the operator command asks for it, the serving process never does.
 pub async fn release(
     engine: &Engine,
     lvm: Option<&LvmClient>,

@@ -111,16 +111,16 @@ async fn lock(
 
 /// Releases `owner`'s locks on `names` (on [`CHANGE_SHARD`], where the locks live).
 async fn unlock(state: &ShardState, owner: Uuid, names: Vec<String>) {
-    for name in names {
-        let lock = volume_lock(&name);
-        let _ = state
-            .ask(CHANGE_SHARD, move |s: &ShardState| {
-                s.locks
-                    .borrow_mut()
-                    .release_owned(&lock, owner, Instant::now())
-            })
-            .await;
-    }
+    // Every name in one visit, as the LOCK took them.
+    let _ = state
+        .ask(CHANGE_SHARD, move |s: &ShardState| {
+            let mut locks = s.locks.borrow_mut();
+            let now = Instant::now();
+            for name in &names {
+                let _ = locks.release_owned(&volume_lock(name), owner, now);
+            }
+        })
+        .await;
 }
 
 impl Program for MgmtV3Program {

@@ -563,7 +563,7 @@ impl CreateOp {
         let quick = engine.clone();
         let then: Then = Box::new(move || {
             // From the journal's thread straight to the quick lane: a brick file system that
-            // hangs holds up claims, never the journal (every shard's commit point).
+            // hangs holds up claims, never the journal (every change's commit point).
             let _queued = quick.script(Lane::Quick, move || {
                 // Tests kill, fail or pause here: the record is durable, nothing is claimed.
                 let ran = failpoints::pass_on_thread("create.after-journal").map(|()| script());
