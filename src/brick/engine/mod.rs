@@ -68,7 +68,10 @@
 //! order: several dependent steps (a brick's claim, a journal append and its `fdatasync`, a new
 //! volume's store files) for one hand-off instead of one per step. [`Lane::Journal`] carries
 //! only journal appends; [`Lane::Quick`] other steps a caller waits on; [`Lane::Store`] the
-//! store files written after a reply and what must follow them.
+//! store files written after a reply and what must follow them. A lane thread waits on a
+//! [`lane`] queue, which sleeps on a futex at once when it is empty (crossbeam's blocking
+//! receive yields the CPU first, and on a busy machine a yielded lane thread left a script
+//! waiting for the next scheduler tick).
 //!
 //! # Bounds
 //!
@@ -94,6 +97,7 @@
 //! future, the engine closes it with `IORING_OP_CLOSE` ([`Op::Close`]) rather than a blocking
 //! `close(2)` on its thread.
 
+pub(crate) mod lane;
 mod probe;
 mod task;
 mod worker;
@@ -393,7 +397,7 @@ struct Handle {
     /// `None` only while dropping.
     thread: Option<JoinHandle<()>>,
     /// The script lanes ([`Engine::script`]), by [`Lane`]; empty only while dropping.
-    scripts: Vec<crossbeam_channel::Sender<Script>>,
+    scripts: Vec<lane::Sender<Script>>,
     script_threads: Vec<JoinHandle<()>>,
 }
 
@@ -510,10 +514,12 @@ impl Engine {
         let mut scripts = Vec::new();
         let mut script_threads = Vec::new();
         for name in ["brick-journal", "brick-quick", "brick-store"] {
-            let (tx, rx) = crossbeam_channel::unbounded::<Script>();
+            // Not a crossbeam channel: its blocking receive yields the CPU before it sleeps
+            // (see `lane`).
+            let (tx, rx) = lane::queue::<Script>();
             script_threads.push(std::thread::Builder::new().name(name.into()).spawn(
                 move || {
-                    for script in rx {
+                    for script in &rx {
                         // A panicking script loses its own answer (its caller sees the engine
                         // gone), not the lane.
                         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(script));
