@@ -7,18 +7,26 @@
 # `create-volumes` against each over its unix socket:
 #   0. warm-up: W (10) create + delete on each daemon, not reported;
 #   1. latency: ROUNDS rounds, alternating which daemon goes first, each round COUNT × (create
-#      then delete) of a one-brick distribute volume; prints p50/p90/p99 per round and daemon;
+#      then delete) of a one-brick distribute volume; prints p50/p90/p99 per round and daemon,
+#      and the round's floor: `sync-floor`, 2 × COUNT appends with fdatasync in the workdirs'
+#      file system (what one durable write costs in the same conditions); then every round's
+#      creates pooled per daemon (OUT/round<R>-<daemon>.csv) and the ratios;
 #   2. with --many N: N creates kept (no delete) on each daemon, per-create times written to
 #      OUT/{brickd,glusterd}-creates.csv, and the median of creates 1–20 against the median of
 #      the last 20.
 # With --busy B, B busy loops hold the CPUs from the warm-up to the end (the load a shared
 # node's other work makes: every daemon's thread that wakes has to wait for a CPU).
 # --brickd-args passes extra flags to `brickd serve` (e.g. "--sched-slice-us 0").
+# --workdirs-in DIR makes both daemons' workdirs under DIR (a new directory in it, removed at
+# the end) instead of under /tmp with the rest (see perf/RESULTS.md: on a root file system
+# without a journal, /tmp's churn slows every file creation there).
 # Everything is torn down on exit (daemons, busy loops, mount, loop device).
 #
 # Usage: perf/create.sh [--rounds R] [--count N] [--many M] [--warmup W] [--busy B]
-#                       [--brickd-args "FLAGS"] [--out DIR] [--glusterd-port P] [--brickd-port P]
-# Needs root, xfsprogs, glusterfs-server/-cli; builds brickd and create-volumes in release.
+#                       [--brickd-args "FLAGS"] [--workdirs-in DIR] [--out DIR]
+#                       [--glusterd-port P] [--brickd-port P]
+# Needs root, xfsprogs, glusterfs-server/-cli; builds brickd, create-volumes and sync-floor in
+# release.
 set -euo pipefail
 
 ROUNDS=3
@@ -27,6 +35,7 @@ MANY=0
 WARMUP=10
 BUSY=0
 BRICKD_ARGS=""
+WORKDIRS_IN=""
 OUT=""
 GD_PORT=24460
 BD_PORT=24461
@@ -44,6 +53,7 @@ while [ $# -gt 0 ]; do
         --warmup) WARMUP=$2; shift 2 ;;
         --busy) BUSY=$2; shift 2 ;;
         --brickd-args) BRICKD_ARGS=$2; shift 2 ;;
+        --workdirs-in) WORKDIRS_IN=$2; shift 2 ;;
         --out) OUT=$2; shift 2 ;;
         --glusterd-port) GD_PORT=$2; shift 2 ;;
         --brickd-port) BD_PORT=$2; shift 2 ;;
@@ -56,9 +66,16 @@ cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "create.sh needs root (loop devices, mount, trusted xattrs)" >&2; exit 1; }
 OUT=${OUT:-target/perf/create-$(date -u +%Y%m%dT%H%M%SZ)}
 mkdir -p "$OUT"
-cargo build --release --locked -p brickd -p brickd-perf --bin brickd --bin create-volumes >&2
+cargo build --release --locked -p brickd -p brickd-perf --bin brickd --bin create-volumes \
+    --bin sync-floor >&2
 
 TMP=$(mktemp -d /tmp/brickd-create-XXXXXX)
+# Where the workdirs live: $STATE/gd/lib and $STATE/bd/workdir.
+STATE=$TMP
+if [ -n "$WORKDIRS_IN" ]; then
+    mkdir -p "$WORKDIRS_IN"
+    STATE=$(mktemp -d "$(realpath "$WORKDIRS_IN")/brickd-create-XXXXXX")
+fi
 LOOP=""
 GD_PID=""
 BD_PID=""
@@ -73,6 +90,7 @@ cleanup() {
     umount "$TMP/xfs" 2>/dev/null || true
     [ -n "$LOOP" ] && losetup -d "$LOOP" 2>/dev/null || true
     rm -rf "$TMP"
+    if [ "$STATE" != "$TMP" ]; then rm -rf "$STATE"; fi
 }
 trap cleanup EXIT
 
@@ -84,11 +102,11 @@ mount "$LOOP" "$TMP/xfs"
 mkdir -p "$TMP/xfs/g" "$TMP/xfs/b"
 HOST=$(hostname)
 
-mkdir -p "$TMP/gd/lib" "$TMP/gd/run"
+mkdir -p "$STATE/gd/lib" "$TMP/gd/run"
 cat > "$TMP/gd/glusterd.vol" <<EOF
 volume management
     type mgmt/glusterd
-    option working-directory $TMP/gd/lib
+    option working-directory $STATE/gd/lib
     option run-directory $TMP/gd/run
     option glusterd-sockfile $TMP/gd/run/glusterd.socket
     option transport-type socket
@@ -99,7 +117,7 @@ end-volume
 EOF
 glusterd -N -f "$TMP/gd/glusterd.vol" -p "$TMP/gd/run/glusterd.pid" -l "$TMP/gd/glusterd.log" &
 GD_PID=$!
-target/release/brickd serve --workdir "$TMP/bd/workdir" --socket "$TMP/bd/brickd.socket" \
+target/release/brickd serve --workdir "$STATE/bd/workdir" --socket "$TMP/bd/brickd.socket" \
     --listen "127.0.0.1:$BD_PORT" $BRICKD_ARGS > "$TMP/bd.log" 2>&1 &
 BD_PID=$!
 for _ in $(seq 100); do
@@ -124,7 +142,7 @@ for _ in $(seq "$BUSY"); do
     BUSY_PIDS="$BUSY_PIDS $!"
 done
 {
-    echo "# create.sh $(date -u +%FT%TZ): rounds=$ROUNDS count=$COUNT many=$MANY warmup=$WARMUP busy=$BUSY"
+    echo "# create.sh $(date -u +%FT%TZ): rounds=$ROUNDS count=$COUNT many=$MANY warmup=$WARMUP busy=$BUSY workdirs=$STATE"
     echo "# brickd $(git rev-parse --short HEAD)$(git diff --quiet || echo -dirty) $BRICKD_ARGS, $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
     # Warm-up, not reported: both daemons' first creates pay one-time costs (first journal
     # file, caches, glusterd's first transaction), which would otherwise land in round 1.
@@ -135,9 +153,30 @@ done
         if [ $((r % 2)) = 1 ]; then order="glusterd brickd"; else order="brickd glusterd"; fi
         for d in $order; do
             echo "round $r $d"
-            run "$d" "r${r}" --count "$COUNT" --delete
+            run "$d" "r${r}" --count "$COUNT" --delete --per-create "$OUT/round$r-$d.csv"
         done
+        # The floor in the same conditions: one append and fdatasync in the workdirs' file
+        # system, as often as the round's creates and deletes flush.
+        echo "round $r sync-floor"
+        target/release/sync-floor --dir "$STATE" --count $((2 * COUNT))
     done
+    # Every round's creates pooled: a p99 of ROUNDS × COUNT creates, which one pause of the
+    # machine moves less than it moves a round's p99 (the second-worst of 100).
+    python3 - "$OUT" "$ROUNDS" <<'PY'
+import sys
+out, rounds = sys.argv[1], int(sys.argv[2])
+def pct(v, q):
+    return v[min(len(v) - 1, int(q * len(v)))]
+stats = {}
+for d in ("glusterd", "brickd"):
+    us = sorted(int(l.split(",")[1]) for r in range(1, rounds + 1)
+                for l in open(f"{out}/round{r}-{d}.csv"))
+    stats[d] = [pct(us, q) for q in (0.50, 0.90, 0.99)]
+    p50, p90, p99 = stats[d]
+    print(f"all rounds {d}: create n={len(us)} p50_us={p50} p90_us={p90} p99_us={p99}")
+b, g = stats["brickd"], stats["glusterd"]
+print(f"all rounds ratio brickd/glusterd: p50 {b[0]/g[0]:.2f} p90 {b[1]/g[1]:.2f} p99 {b[2]/g[2]:.2f}")
+PY
     if [ "$MANY" -gt 0 ]; then
         for d in brickd glusterd; do
             echo "many $d"
