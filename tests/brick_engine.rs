@@ -1047,3 +1047,47 @@ fn bulk_probe_on_threads_answers_as_the_ring_does() {
     assert!(after.submissions - before.submissions <= 2, "{after:?}");
     assert!(after.inline_ops - before.inline_ops >= 6_000, "{after:?}");
 }
+
+#[test]
+fn small_probe_runs_inline_while_ring_work_is_in_flight() {
+    if !is_root() {
+        return;
+    }
+    // The stage sends its probe with other requests (the bricks' statvfs), and a close or a
+    // flush may still be in flight: the probe's few syscalls run on the engine thread anyway,
+    // rather than one io-wq hand-off after another.
+    let fixture = tempfile::tempdir().unwrap();
+    let dirs: Vec<std::path::PathBuf> = (0..3)
+        .map(|i| {
+            let dir = fixture.path().join(format!("d{i}"));
+            std::fs::create_dir(&dir).unwrap();
+            dir
+        })
+        .collect();
+    set_xattr(&dirs[1], "user.a", b"one");
+    let list: Vec<&Path> = dirs.iter().map(|p| p.as_path()).collect();
+    let expected = block_on(fallback_engine().probe_dirs(&list, &["user.a"], 16)).unwrap();
+
+    let engine = Engine::start(EngineConfig::default()).unwrap();
+    let file = std::fs::File::create(fixture.path().join("dirty")).unwrap();
+    let fd: Fd = Arc::new(OwnedFd::from(file));
+    let before = engine.stats();
+    // A megabyte to flush: the fsync goes to the ring and is still in flight when the probe
+    // arrives (if it is not, the probe finds an idle engine and runs inline all the same).
+    let written = block_on(engine.write(&fd, vec![7u8; 1 << 20], 0)).unwrap();
+    assert_eq!(written, 1 << 20);
+    let mut flush = Box::pin(engine.fsync(&fd, true));
+    let flushed = block_on(poll_once(&mut flush));
+    let probed = block_on(engine.probe_dirs(&list, &["user.a"], 16)).unwrap();
+    match flushed {
+        Some(done) => done.unwrap(),
+        None => block_on(flush).unwrap(),
+    }
+    let after = engine.stats();
+    assert_eq!(format!("{probed:?}"), format!("{expected:?}"));
+    // Three directories, a statx and one getxattr each: six syscalls on the engine thread.
+    assert!(
+        after.inline_ops - before.inline_ops >= 6,
+        "the probe went to the ring: {before:?} -> {after:?}"
+    );
+}
