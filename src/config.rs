@@ -47,6 +47,12 @@ pub struct ServeArgs {
     /// run sooner when other work holds the CPUs, without a larger share of them.
     #[arg(long, value_name = "US", default_value_t = crate::server::sched::DEFAULT_SLICE.as_micros() as u64)]
     pub sched_slice_us: u64,
+    /// Let background file work (the store files written after a reply, the trash, journal
+    /// retirement) run on any CPU. By default, with pinned shards, it stays off the core of
+    /// the shard that makes every change: faster changes on a quiet node, slower deletes on
+    /// a two-CPU machine whose other CPU is kept busy (perf/RESULTS.md).
+    #[arg(long)]
+    pub background_anywhere: bool,
     /// Register the "brickd test" RPC program (for the test suite only).
     #[arg(long, hide = true)]
     pub enable_test_program: bool,
@@ -77,6 +83,7 @@ impl ServeArgs {
                 .then(|| std::time::Duration::from_micros(self.spin_before_park_us)),
             sched_slice: (self.sched_slice_us > 0)
                 .then(|| std::time::Duration::from_micros(self.sched_slice_us)),
+            background_off_change_core: !self.background_anywhere,
         }
     }
 }

@@ -633,3 +633,62 @@ fn every_shard_answers_over_the_shard_mesh() {
         assert_eq!(got, want, "{shards} shards");
     }
 }
+
+/// The CPUs a thread of `pid` named `comm` may run on (`Cpus_allowed_list` of its status).
+fn cpus_of_thread(pid: u32, comm: &str) -> Option<String> {
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+        let dir = task.ok()?.path();
+        let name = std::fs::read_to_string(dir.join("comm")).ok()?;
+        if name.trim_end() == comm {
+            let status = std::fs::read_to_string(dir.join("status")).ok()?;
+            return status
+                .lines()
+                .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+                .map(|v| v.trim().to_string());
+        }
+    }
+    None
+}
+
+/// A `Cpus_allowed_list` value ("0-3,6") as CPU numbers.
+fn cpu_list(text: &str) -> Vec<usize> {
+    text.split(',')
+        .flat_map(|part| match part.split_once('-') {
+            Some((a, b)) => (a.parse().unwrap()..=b.parse().unwrap()).collect::<Vec<usize>>(),
+            None => vec![part.parse().unwrap()],
+        })
+        .collect()
+}
+
+#[test]
+fn background_file_work_stays_off_the_change_shards_core() {
+    let ours = std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("Cpus_allowed_list:")
+                .map(|v| v.trim().to_string())
+        })
+        .unwrap();
+    // Shard 0 (the change shard) is pinned to CPU 0; another CPU must be there for the rest.
+    let mine = cpu_list(&ours);
+    if mine.len() < 2 || !mine.contains(&0) {
+        eprintln!("skipping: needs CPU 0 and another (this process may use {ours})");
+        return;
+    }
+    let b = Brickd::start(&[]);
+    let store = cpus_of_thread(b.child.id(), "brick-store").expect("a brick-store thread");
+    let shard = cpus_of_thread(b.child.id(), "brickd-shard-0-").expect("shard 0's thread");
+    assert_eq!(shard, "0", "shard 0 pinned to CPU 0");
+    let listed = cpu_list(&store);
+    let others: Vec<usize> = mine.iter().copied().filter(|&c| c != 0).collect();
+    assert_eq!(listed, others, "brick-store on {store}");
+    // The lanes a change waits on go anywhere.
+    let quick = cpus_of_thread(b.child.id(), "brick-quick").expect("a brick-quick thread");
+    assert_eq!(quick, ours, "brick-quick on {quick}");
+
+    // --background-anywhere leaves the store lane where the scheduler puts it.
+    let b = Brickd::start(&["--background-anywhere"]);
+    let store = cpus_of_thread(b.child.id(), "brick-store").expect("a brick-store thread");
+    assert_eq!(store, ours);
+}

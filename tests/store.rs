@@ -867,3 +867,20 @@ fn a_volume_that_cannot_be_read_back_is_not_written() {
     );
     assert_eq!(files_under(&root), before);
 }
+
+#[test]
+fn a_volume_moved_to_the_trash_again_replaces_what_a_crash_left_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let vol = root.join("vols").join("v");
+    let trashed = root.join("brickd").join("trash").join("v-tag");
+    // A crash left the first move's tree in the trash; the volume's files were written again.
+    fs::create_dir_all(trashed.join("bricks")).unwrap();
+    fs::write(trashed.join("info"), "old").unwrap();
+    fs::create_dir_all(vol.join("bricks")).unwrap();
+    fs::write(vol.join("info"), "new").unwrap();
+    Store::new(root).remove_volume("v", "tag").unwrap();
+    assert!(!vol.exists());
+    // And the trash is emptied once the move is made.
+    assert!(!root.join("brickd").join("trash").exists());
+}

@@ -126,6 +126,7 @@ fn start_server() -> SocketAddr {
         pin_shards: true,
         spin_before_park: None,
         sched_slice: None,
+        background_off_change_core: true,
     };
     std::thread::spawn(move || run(config).unwrap());
     let deadline = Instant::now() + Duration::from_secs(10);

@@ -2,7 +2,7 @@
 //! None of them waits for the disk: the commit journal (`ops::journal`) is the durable part
 //! of a commit, and its retirement syncs what these wrote.
 
-use crate::brick::engine::{Engine, Lane};
+use crate::brick::engine::{lane, Background, Engine, Lane};
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -61,9 +61,15 @@ pub(super) fn write_new_files(
 /// to `brickd/trash/<name>-<tag>` (not synced: the journal record redoes it; the trash
 /// directories are made first), and the moved tree is deleted by the trash thread (a tree
 /// walk has no io_uring opcode, and no shard may block on it). A trash left by a crash is
-/// emptied at start-up. Plain syscalls, for the store lane (`Lane::Store`): there it runs
-/// after any store writes a create queued before it.
-pub(super) fn trash_volume(workdir: &Path, name: &str, tag: &str) -> io::Result<()> {
+/// emptied at start-up. Plain syscalls, for a lane thread: a delete's quick lane, or the store
+/// lane behind the volume's store files when they are still queued there. The trash thread
+/// runs on `background`'s CPUs.
+pub(super) fn trash_volume(
+    workdir: &Path,
+    name: &str,
+    tag: &str,
+    background: &Background,
+) -> io::Result<()> {
     let dir = crate::store::layout::volume_dir(workdir, name);
     let brickd_dir = workdir.join("brickd");
     let trash = brickd_dir.join("trash");
@@ -75,20 +81,23 @@ pub(super) fn trash_volume(workdir: &Path, name: &str, tag: &str) -> io::Result<
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(context(e, "move to the trash", &dir)),
     }
-    empty_later(target);
+    empty_later(target, background);
     Ok(())
 }
 
-/// Hands `tree` to the trash thread (started on first use), which removes it.
-fn empty_later(tree: PathBuf) {
-    static TRASH: std::sync::OnceLock<Option<std::sync::mpsc::Sender<PathBuf>>> =
-        std::sync::OnceLock::new();
+/// Hands `tree` to the trash thread (started on first use, on `background`'s CPUs), which
+/// removes it.
+fn empty_later(tree: PathBuf, background: &Background) {
+    static TRASH: std::sync::OnceLock<Option<lane::Sender<PathBuf>>> = std::sync::OnceLock::new();
     let sender = TRASH.get_or_init(|| {
-        let (tx, rx) = std::sync::mpsc::channel::<PathBuf>();
+        // A futex queue, as the engine's lanes use: the thread sleeps at once when it is empty.
+        let (tx, rx) = lane::queue::<PathBuf>();
+        let background = background.clone();
         let spawned = std::thread::Builder::new()
             .name("brickd-trash".into())
             .spawn(move || {
-                for tree in rx {
+                background.enter();
+                for tree in &rx {
                     if let Err(e) = std::fs::remove_dir_all(&tree) {
                         tracing::warn!(path = %tree.display(), error = %e, "could not empty the trash (retried at start-up)");
                     }

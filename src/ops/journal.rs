@@ -503,7 +503,18 @@ impl ShardJournal {
         };
         drop(fd);
         let delay = if sealed { Duration::ZERO } else { RETIRE_DELAY };
-        match retire_on_thread(touched, path.clone(), tail, keep, want_spare, delay).await {
+        let background = engine.background();
+        match retire_on_thread(
+            touched,
+            path.clone(),
+            tail,
+            keep,
+            want_spare,
+            delay,
+            background,
+        )
+        .await
+        {
             Ok((Ok(()), made)) => {
                 if let Some(file) = made {
                     let mut inner = self.inner.borrow_mut();
@@ -533,9 +544,9 @@ impl ShardJournal {
     }
 }
 
-/// On a plain thread: waits `delay`, `syncfs` on each distinct file system of
-/// `touched`, then — once that worked, and unless `keep` — turns the journal file `old`
-/// (records in its first `tail` bytes) into the next spare when `want_spare`
+/// On a plain thread (on `background`'s CPUs): waits `delay`, `syncfs` on each distinct file
+/// system of `touched`, then — once that worked, and unless `keep` — turns the journal file
+/// `old` (records in its first `tail` bytes) into the next spare when `want_spare`
 /// ([`recycle`]), else removes it. Answers the sync's result and the spare.
 async fn retire_on_thread(
     touched: Vec<PathBuf>,
@@ -544,11 +555,13 @@ async fn retire_on_thread(
     keep: bool,
     want_spare: bool,
     delay: Duration,
+    background: crate::brick::engine::Background,
 ) -> io::Result<(io::Result<()>, Option<std::fs::File>)> {
     let (tx, rx) = oneshot::channel();
     std::thread::Builder::new()
         .name("brickd-retire".into())
         .spawn(move || {
+            background.enter();
             std::thread::sleep(delay);
             let started = std::time::Instant::now();
             let mut made = None;

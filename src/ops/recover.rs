@@ -317,6 +317,10 @@ pub async fn recover(
             _ => None,
         })
         .collect();
+    // What a crash left in the trash first: a delete killed after its move, whose create is
+    // redone below (its record still in the journal), moves `vols/<name>` to the same trash
+    // name again.
+    Store::new(workdir).empty_trash()?;
     let mut touched: Vec<PathBuf> = vec![workdir.to_path_buf()];
     let mut done = Vec::new();
     for record in records {

@@ -89,6 +89,31 @@ pub struct ShardState {
     /// Connections of this shard that took locks (mgmt v3 LOCK from a peer): their locks are
     /// released when they close.
     lockers: RefCell<std::collections::BTreeSet<u64>>,
+    /// Store files a create queued after its reply and has not finished writing: how many, by
+    /// volume name ([`ShardState::store_pending`]).
+    store_writes: RefCell<std::collections::HashMap<String, usize>>,
+}
+
+/// A create's store files being written ([`ShardState::store_writing`]); dropping it says
+/// they are done (written or failed: either way nothing more will touch them).
+pub struct StoreWriting {
+    state: Weak<ShardState>,
+    name: String,
+}
+
+impl Drop for StoreWriting {
+    fn drop(&mut self) {
+        let Some(state) = self.state.upgrade() else {
+            return;
+        };
+        let mut writes = state.store_writes.borrow_mut();
+        if let Some(pending) = writes.get_mut(&self.name) {
+            *pending -= 1;
+            if *pending == 0 {
+                writes.remove(&self.name);
+            }
+        }
+    }
 }
 
 impl ShardState {
@@ -121,7 +146,28 @@ impl ShardState {
             me: me.clone(),
             volfile_hook: RefCell::new(None),
             lockers: RefCell::new(std::collections::BTreeSet::new()),
+            store_writes: RefCell::new(std::collections::HashMap::new()),
         })
+    }
+
+    /// Notes that `name`'s store files are being written (after a create's reply) until the
+    /// returned value is dropped.
+    pub fn store_writing(&self, name: &str) -> StoreWriting {
+        *self
+            .store_writes
+            .borrow_mut()
+            .entry(name.to_string())
+            .or_default() += 1;
+        StoreWriting {
+            state: self.me.clone(),
+            name: name.to_string(),
+        }
+    }
+
+    /// Whether store files of `name` queued after a create's reply may still be unwritten:
+    /// a delete then moves `vols/<name>` away on the store lane, after them.
+    pub fn store_pending(&self, name: &str) -> bool {
+        self.store_writes.borrow().contains_key(name)
     }
 
     /// This node's host names and interface addresses (and the peers'), for brick locality.
@@ -363,5 +409,26 @@ pub(crate) mod tests {
             Box::new(NoMesh),
             Box::new(|_| {}),
         )
+    }
+
+    #[test]
+    fn store_writes_are_pending_until_every_writer_is_dropped() {
+        let state = lone_shard();
+        assert!(!state.store_pending("v1"));
+        let first = state.store_writing("v1");
+        let second = state.store_writing("v1");
+        let other = state.store_writing("v2");
+        assert!(state.store_pending("v1") && state.store_pending("v2"));
+        drop(first);
+        assert!(state.store_pending("v1"), "one writer of v1 left");
+        drop(second);
+        assert!(!state.store_pending("v1"));
+        assert!(state.store_pending("v2"));
+        drop(other);
+        assert!(!state.store_pending("v2"));
+        // A writer that outlives its shard state is dropped without harm.
+        let late = state.store_writing("v3");
+        drop(state);
+        drop(late);
     }
 }

@@ -628,16 +628,23 @@ impl CreateOp {
             "create commit"
         );
         let Err(error) = result else {
-            // The store files: queued on the engine's store lane now (before anything a later
-            // operation queues there, such as a delete's move to the trash), written after the
-            // reply. The journal record, durable already, holds their bytes: it is retired
-            // only once they are written, and redone at start-up if they never were.
+            // The store files: queued on the engine's store lane now, written after the reply
+            // (a delete of the volume meanwhile moves `vols/<name>` away behind them). The
+            // journal record, durable already, holds their bytes: it is retired only once
+            // they are written, and redone at start-up if they never were.
             let name = self.request.volname.clone();
             let written = write_store(&engine, &workdir, &name, files);
+            // Until the files are written (or failed), a delete of this volume queues its move
+            // out of the store behind them.
+            let writing = self.state.store_writing(&name);
             self.state.spawn(Box::pin(async move {
-                match written.await {
+                let written = written.await;
+                match written {
                     Ok(()) => {
+                        // Tests pause here to hold the writes pending (a delete meanwhile
+                        // takes the store lane).
                         let _ = failpoints::pass("create.after-store").await;
+                        drop(writing);
                         ticket.done();
                     }
                     Err(e) => {

@@ -104,6 +104,9 @@ pub struct ServerConfig {
     pub spin_before_park: Option<Duration>,
     /// The scheduler slice brickd's threads ask for ([`sched`]); `None` leaves the kernel's.
     pub sched_slice: Option<Duration>,
+    /// With `pin_shards`: background file work runs off the change shard's core
+    /// ([`EngineConfig::background_cpus`]).
+    pub background_off_change_core: bool,
 }
 
 /// Why the server could not start.
@@ -414,8 +417,18 @@ pub fn run(config: ServerConfig) -> Result<(), ServerError> {
         config.initial.node.uuid,
         config.initial.volumes.iter().map(|v| Arc::new(v.clone())),
     )));
-    // One brick engine for the node; every shard holds a handle.
-    let engine = match Engine::start(EngineConfig::default()) {
+    // One brick engine for the node; every shard holds a handle. Its background work stays
+    // off the change shard's core when shards are pinned.
+    let background_cpus = if config.pin_shards && config.background_off_change_core {
+        background_cpus(crate::ops::shard::CHANGE_SHARD % cores)
+    } else {
+        Vec::new()
+    };
+    tracing::debug!(?background_cpus, "background file work");
+    let engine = match Engine::start(EngineConfig {
+        background_cpus,
+        ..EngineConfig::default()
+    }) {
         Ok(engine) => Some(engine),
         Err(e) => {
             tracing::warn!(error = %e, "brick engine unavailable: volume create and delete will fail");
@@ -514,6 +527,23 @@ pub fn run(config: ServerConfig) -> Result<(), ServerError> {
     drop(signal_thread);
     tracing::info!("brickd stopped");
     Ok(())
+}
+
+/// The CPUs this process may run on but `change_cpu` (the change shard's, as pinned): where
+/// background file work goes. Empty (anywhere) when that leaves nothing, or when the process's
+/// CPUs cannot be read.
+fn background_cpus(change_cpu: usize) -> Vec<usize> {
+    // SAFETY: cpu_set_t is plain data; all zeroes is the empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    let size = std::mem::size_of::<libc::cpu_set_t>();
+    // SAFETY: pid 0 is this thread; the kernel writes at most `size` bytes into `set`.
+    if unsafe { libc::sched_getaffinity(0, size, &mut set) } != 0 {
+        return Vec::new();
+    }
+    // SAFETY: every index is below the set's size in bits.
+    (0..8 * size)
+        .filter(|&cpu| cpu != change_cpu && unsafe { libc::CPU_ISSET(cpu, &set) })
+        .collect()
 }
 
 fn start_signal_thread(

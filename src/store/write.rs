@@ -230,7 +230,16 @@ impl Store {
         let trash = self.root.join("brickd").join("trash");
         create_dir(&trash)?;
         let target = trash.join(format!("{name}-{tag}"));
-        std::fs::rename(&dir, &target).map_err(|e| StoreError::io("move to the trash", &dir, e))?;
+        if let Err(e) = std::fs::rename(&dir, &target) {
+            // The same move made before a crash, its tree not yet deleted: this one replaces it.
+            if !target.is_dir() {
+                return Err(StoreError::io("move to the trash", &dir, e));
+            }
+            std::fs::remove_dir_all(&target)
+                .map_err(|e| StoreError::io("empty the trash", &target, e))?;
+            std::fs::rename(&dir, &target)
+                .map_err(|e| StoreError::io("move to the trash", &dir, e))?;
+        }
         let vols = self.root.join(layout::VOLS_DIR);
         std::fs::File::open(&vols)
             .and_then(|d| d.sync_all())

@@ -68,8 +68,10 @@
 //! [`Engine::script`] runs a closure of plain syscalls on one of three lane threads, in call
 //! order: several dependent steps (a brick's claim, a journal append and its `fdatasync`, a new
 //! volume's store files) for one hand-off instead of one per step. [`Lane::Journal`] carries
-//! only journal appends; [`Lane::Quick`] other steps a caller waits on; [`Lane::Store`] the
-//! store files written after a reply and what must follow them. A lane thread waits on a
+//! only journal appends; [`Lane::Quick`] other steps a caller waits on (a delete's move out of
+//! the store with its release); [`Lane::Store`] the store files written after a reply (and a
+//! delete's move when they are still queued), on
+//! [`EngineConfig::background_cpus`] (off the change shard's core when shards are pinned). A lane thread waits on a
 //! [`lane`] queue, which sleeps on a futex at once when it is empty (crossbeam's blocking
 //! receive yields the CPU first, and on a busy machine a yielded lane thread left a script
 //! waiting for the next scheduler tick).
@@ -145,6 +147,13 @@ pub struct EngineConfig {
     /// work is backlogged) run on the engine thread; a bulk probe is split across one thread per core. `false` puts every
     /// supported opcode on the ring (tests of the ring path).
     pub syscalls_when_cheaper: bool,
+    /// The CPUs the store lane ([`Lane::Store`]) and the background threads that call
+    /// [`Background::enter`] run on; empty: wherever the scheduler puts them. The server
+    /// keeps them off the change shard's core when it pins shards: the store files a create
+    /// writes after its reply (0.3-1.2 ms of CPU on this machine's root file system, in
+    /// system calls the kernel does not preempt) otherwise ran beside the pinned shard, which
+    /// cannot move away, and its next request waited for them.
+    pub background_cpus: Vec<usize>,
 }
 
 impl Default for EngineConfig {
@@ -153,6 +162,7 @@ impl Default for EngineConfig {
             ring_entries: 256,
             force_fallback: Vec::new(),
             syscalls_when_cheaper: true,
+            background_cpus: Vec::new(),
         }
     }
 }
@@ -400,6 +410,8 @@ struct Handle {
     /// The script lanes ([`Engine::script`]), by [`Lane`]; empty only while dropping.
     scripts: Vec<lane::Sender<Script>>,
     script_threads: Vec<JoinHandle<()>>,
+    /// [`EngineConfig::background_cpus`].
+    background: Background,
 }
 
 /// A script lane: a thread running scripts one at a time, in order of the calls.
@@ -410,8 +422,8 @@ pub enum Lane {
     Journal,
     /// Short steps a caller waits for (a brick claim): never queued behind background work.
     Quick,
-    /// Store files written after a reply, and what must come after them (a volume's move to
-    /// the trash).
+    /// Store files written after a reply, and a delete's move out of the store when the
+    /// volume's files are still queued here. Runs on [`EngineConfig::background_cpus`].
     Store,
 }
 
@@ -446,6 +458,35 @@ impl Drop for Handle {
             if thread.thread().id() != std::thread::current().id() && thread.join().is_err() {
                 tracing::error!("brick engine thread panicked");
             }
+        }
+    }
+}
+
+/// [`Engine::background`]: the CPUs for background file work.
+#[derive(Clone, Debug, Default)]
+pub struct Background(Arc<[usize]>);
+
+impl Background {
+    /// Moves the calling thread there (nothing when the set is empty: anywhere). Best effort:
+    /// a set the kernel refuses (all of it offline, say) leaves the thread where it was.
+    pub fn enter(&self) {
+        let cpus = &self.0;
+        if cpus.is_empty() {
+            return;
+        }
+        // SAFETY: cpu_set_t is plain data; all zeroes is the empty set.
+        let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+        let bits = 8 * std::mem::size_of::<libc::cpu_set_t>();
+        for &cpu in cpus.iter().filter(|&&cpu| cpu < bits) {
+            // SAFETY: `cpu` is below the set's size (checked above).
+            unsafe { libc::CPU_SET(cpu, &mut set) };
+        }
+        // SAFETY: pid 0 is the calling thread; the set is a live cpu_set_t of the size passed.
+        let rc =
+            unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) };
+        if rc != 0 {
+            let error = io::Error::last_os_error();
+            tracing::info!(?cpus, %error, "background thread left where it was");
         }
     }
 }
@@ -514,12 +555,20 @@ impl Engine {
         let (support, thread) = worker::spawn(&config, incoming, Arc::clone(&shared))?;
         let mut scripts = Vec::new();
         let mut script_threads = Vec::new();
-        for name in ["brick-journal", "brick-quick", "brick-store"] {
+        let background = Background(config.background_cpus.clone().into());
+        for (name, placed) in [
+            ("brick-journal", None),
+            ("brick-quick", None),
+            ("brick-store", Some(background.clone())),
+        ] {
             // Not a crossbeam channel: its blocking receive yields the CPU before it sleeps
             // (see `lane`).
             let (tx, rx) = lane::queue::<Script>();
             script_threads.push(std::thread::Builder::new().name(name.into()).spawn(
                 move || {
+                    if let Some(background) = placed {
+                        background.enter();
+                    }
                     for script in &rx {
                         // A panicking script loses its own answer (its caller sees the engine
                         // gone), not the lane.
@@ -537,8 +586,16 @@ impl Engine {
                 thread: Some(thread),
                 scripts,
                 script_threads,
+                background,
             }),
         })
+    }
+
+    /// Where background file work runs ([`EngineConfig::background_cpus`]), for a thread
+    /// started for such work (a journal file's retirement, the trash), which would otherwise
+    /// inherit its starter's placement: a pinned shard's core.
+    pub fn background(&self) -> Background {
+        self.handle.background.clone()
     }
 
     /// Which operations run on the ring and which as syscalls.
