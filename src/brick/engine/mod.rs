@@ -58,8 +58,8 @@
 //! unlinkat, renameat, close) on its io-wq workers whatever the submission says, so each such
 //! SQE costs a hand-off between threads. With [`EngineConfig::syscalls_when_cheaper`] (the
 //! default) the engine runs them as plain syscalls where that measured cheaper: a lone request
-//! on an idle engine, and a small probe (up to 48 steps) unless ring work is backlogged, run
-//! on the engine thread at once; a bulk probe (1,024
+//! on an idle engine, and a small probe (up to 48 steps) whatever else is in flight, run on
+//! the engine thread at once; a bulk probe (1,024
 //! steps or more) is split across one thread per core (`worker::run_in_parallel`). Bursts of
 //! separate requests, writes and fsyncs still go to the ring.
 //!
@@ -143,8 +143,8 @@ pub struct EngineConfig {
     pub force_fallback: Vec<Op>,
     /// Run path and xattr operations as plain syscalls where that measured cheaper than the
     /// ring: the kernel hands those opcodes to one of its worker threads anyway, so each SQE
-    /// costs a thread hand-off. A lone request on an idle engine and a small probe (unless ring
-    /// work is backlogged) run on the engine thread; a bulk probe is split across one thread per core. `false` puts every
+    /// costs a thread hand-off. A lone request on an idle engine and a small probe (whatever
+    /// else is in flight) run on the engine thread; a bulk probe is split across one thread per core. `false` puts every
     /// supported opcode on the ring (tests of the ring path).
     pub syscalls_when_cheaper: bool,
     /// The CPUs the store lane ([`Lane::Store`]) and the background threads that call

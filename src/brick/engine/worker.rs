@@ -306,10 +306,9 @@ impl Worker {
     fn start(&mut self, mut task: Task) -> Result<(), Task> {
         if let Task::Probe(request) = task {
             let steps = self.batches.begin(request);
-            if self.syscalls_when_cheaper
-                && steps.len() <= INLINE_PROBE_STEPS_MAX
-                && self.backlog.is_empty()
-            {
+            // `take` drains the backlog before it reads new requests, so a probe never
+            // starts with ring work backlogged: a small one always runs here.
+            if self.syscalls_when_cheaper && steps.len() <= INLINE_PROBE_STEPS_MAX {
                 // A small probe: its syscalls in a row cost less than handing each to a kernel
                 // worker, which runs them one after the other anyway (a create's stage showed
                 // some twenty hand-offs back and forth, ~0.2 ms). Not only on an idle engine:
