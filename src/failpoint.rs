@@ -8,11 +8,12 @@
 //! in progress). The names are listed in [`NAMES`] and in docs/volumes.md.
 
 /// Every failpoint, in the order a create or delete passes them.
-pub const NAMES: [&str; 10] = [
+pub const NAMES: [&str; 11] = [
     "create.before-journal",
     "create.after-journal",
     "create.after-claim",
     "create.after-publish",
+    "create.before-store",
     "create.after-store",
     "delete.before-journal",
     "delete.after-journal",

@@ -48,6 +48,17 @@ mod crash {
             .collect()
     }
 
+    /// A file system for one brick, a directory to keep a workdir in, the workdir's path, the
+    /// brick's, and the brick as the CLI names it.
+    fn one_brick() -> (Xfs, tempfile::TempDir, PathBuf, PathBuf, String) {
+        let disk = Xfs::new();
+        let keep = tempfile::tempdir().unwrap();
+        let workdir = keep.path().join("workdir");
+        let brick = disk.path("b");
+        let spec = format!("{}:{}", host(), brick.display());
+        (disk, keep, workdir, brick, spec)
+    }
+
     /// Recovery redid the journal and removed it (no record is left to redo).
     fn no_journal(workdir: &Path) -> bool {
         brickd::store::journal::read_all(workdir)
@@ -67,7 +78,7 @@ mod crash {
         let (code, _, _, _) = gluster(&b.socket, args);
         // The store files are written after the reply: a kill there comes after the CLI's
         // answer.
-        if failpoint != "create.after-store" {
+        if !matches!(failpoint, "create.before-store" | "create.after-store") {
             assert_ne!(code, 0, "{failpoint}: the CLI saw the daemon die");
         }
         let status = b
@@ -92,6 +103,7 @@ mod crash {
             ("create.after-journal", true),
             ("create.after-claim", true),
             ("create.after-publish", true),
+            ("create.before-store", true),
             ("create.after-store", true),
         ] {
             let workdir: PathBuf = keep.path().join(failpoint);
@@ -303,15 +315,61 @@ mod crash {
     }
 
     #[test]
+    fn a_delete_while_its_creates_store_files_are_queued_moves_the_volume_out_after_them() {
+        if must_skip(
+            "a_delete_while_its_creates_store_files_are_queued_moves_the_volume_out_after_them",
+        ) {
+            return;
+        }
+        // The create's store files wait on the store lane (a pause before they are written);
+        // the delete sent meanwhile must move `vols/v` out after they land, not find nothing
+        // to move and let them land after it (the volume would come back at the restart).
+        let (_disk, _keep, workdir, brick, spec) = one_brick();
+        let mut b = start(&workdir, Some("create.before-store:sleep-5000"));
+        let (code, out, err, _) = gluster(&b.socket, &["volume", "create", "v", &spec]);
+        assert_eq!(code, 0, "{out}{err}");
+        assert!(
+            !workdir.join("vols/v/info").exists(),
+            "the store files were written before the delete was sent"
+        );
+        let (code, out, err, _) = gluster(&b.socket, &["volume", "delete", "v"]);
+        assert_eq!(code, 0, "{out}{err}");
+        // Every commit retired: the create's files were written (its record goes only then).
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while !no_journal(&workdir) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the journal was not retired"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert!(volumes(&b).is_empty());
+        assert!(
+            !workdir.join("vols/v").exists(),
+            "the create's files landed after the delete"
+        );
+        assert_eq!(get_xattr(&brick, VOLUME_ID_XATTR), None);
+        b.signal(libc::SIGKILL);
+        b.wait_exit(Duration::from_secs(10)).expect("killed");
+        drop(b);
+        let b = start(&workdir, None);
+        assert!(
+            volumes(&b).is_empty(),
+            "the volume came back at the restart"
+        );
+        assert!(!workdir.join("vols/v").exists());
+        assert!(!workdir.join("brickd/trash").exists());
+        // The same bricks take a new volume.
+        let (code, out, err, _) = gluster(&b.socket, &["volume", "create", "v", &spec]);
+        assert_eq!(code, 0, "{out}{err}");
+    }
+
+    #[test]
     fn a_failed_delete_stays_failed_after_a_crash() {
         if must_skip("a_failed_delete_stays_failed_after_a_crash") {
             return;
         }
-        let disk = Xfs::new();
-        let keep = tempfile::tempdir().unwrap();
-        let workdir = keep.path().join("workdir");
-        let brick = disk.path("b");
-        let spec = format!("{}:{}", host(), brick.display());
+        let (_disk, _keep, workdir, brick, spec) = one_brick();
         {
             let b = start(&workdir, None);
             let (code, out, err, _) = gluster(&b.socket, &["volume", "create", "v", &spec]);

@@ -32,16 +32,19 @@ fn make_dirs<P: AsRef<Path>>(dirs: &[P]) -> io::Result<()> {
 }
 
 /// Makes the directories `dirs` (in order; existing ones are fine) and writes every file of
-/// `files` (created or truncated), without syncing: one script on the engine, queued by this
-/// call (so it runs before any script queued after it, awaited or not).
+/// `files` (created or truncated), without syncing: one script on the store lane, queued by
+/// this call (so it runs before any script queued after it there, awaited or not). Failpoint
+/// `failpoint` is passed first, on the lane's thread.
 pub(super) fn write_new_files(
     engine: &Engine,
+    failpoint: &'static str,
     dirs: Vec<PathBuf>,
     files: Vec<(PathBuf, Vec<u8>)>,
 ) -> impl std::future::Future<Output = io::Result<()>> {
     engine.script(Lane::Store, move || {
         use std::io::Write;
         use std::os::unix::fs::OpenOptionsExt;
+        super::failpoints::pass_on_thread(failpoint).map_err(io::Error::other)?;
         make_dirs(&dirs)?;
         for (path, data) in &files {
             std::fs::OpenOptions::new()

@@ -168,8 +168,9 @@ impl ShardJournal {
     /// Makes this shard's first spare file (and the journal directories, synced) on a plain
     /// thread, so that the first commits after start-up append into preallocated zeros like
     /// every later one instead of making a file and syncing three directories. Best effort:
-    /// until it is ready, or if it fails, the first append makes a file itself.
-    pub fn prepare(self: &Rc<Self>) {
+    /// until it is ready, or if it fails, the first append makes a file itself. The thread
+    /// runs on `background`'s CPUs, not the calling shard's.
+    pub fn prepare(self: &Rc<Self>, background: crate::brick::engine::Background) {
         let path = self.next_path();
         let me = self.clone();
         let workdir = self.workdir.clone();
@@ -178,6 +179,7 @@ impl ShardJournal {
             let spawned = std::thread::Builder::new()
                 .name("brickd-journal".into())
                 .spawn(move || {
+                    background.enter();
                     let made = create_file(&workdir, &path, SPARE_BYTES as u64);
                     let _ = tx.send(made.map(|f| (f, path)));
                 });

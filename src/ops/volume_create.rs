@@ -778,7 +778,14 @@ fn write_store(
     let vols = workdir.join(crate::store::layout::VOLS_DIR);
     let dir = crate::store::layout::volume_dir(workdir, name);
     let bricks = dir.join(crate::store::layout::BRICKS_DIR);
-    engine_io::write_new_files(engine, vec![vols, dir, bricks], files)
+    // Tests pause there to hold the files queued (a delete meanwhile queues its move behind
+    // them).
+    engine_io::write_new_files(
+        engine,
+        "create.before-store",
+        vec![vols, dir, bricks],
+        files,
+    )
 }
 
 /// The volfiles glusterd writes at create: one per brick (every brick, as this node writes

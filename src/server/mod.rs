@@ -530,20 +530,12 @@ pub fn run(config: ServerConfig) -> Result<(), ServerError> {
 }
 
 /// The CPUs this process may run on but `change_cpu` (the change shard's, as pinned): where
-/// background file work goes. Empty (anywhere) when that leaves nothing, or when the process's
-/// CPUs cannot be read.
+/// background file work goes. Empty (every allowed CPU) when that leaves nothing, or when the
+/// process's CPUs cannot be read.
 fn background_cpus(change_cpu: usize) -> Vec<usize> {
-    // SAFETY: cpu_set_t is plain data; all zeroes is the empty set.
-    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    let size = std::mem::size_of::<libc::cpu_set_t>();
-    // SAFETY: pid 0 is this thread; the kernel writes at most `size` bytes into `set`.
-    if unsafe { libc::sched_getaffinity(0, size, &mut set) } != 0 {
-        return Vec::new();
-    }
-    // SAFETY: every index is below the set's size in bits.
-    (0..8 * size)
-        .filter(|&cpu| cpu != change_cpu && unsafe { libc::CPU_ISSET(cpu, &set) })
-        .collect()
+    let mut cpus = crate::brick::engine::allowed_cpus();
+    cpus.retain(|&cpu| cpu != change_cpu);
+    cpus
 }
 
 fn start_signal_thread(
@@ -698,7 +690,8 @@ async fn shard_main(start: ShardStart) {
     );
     if index == crate::ops::shard::CHANGE_SHARD {
         // Only the change shard appends (its spare would go unused anywhere else).
-        state.journal.prepare();
+        let background = state.node.engine.as_ref().map(|e| e.background());
+        state.journal.prepare(background.unwrap_or_default());
     }
     for (_, stream) in receivers.streams() {
         let state = state.clone();

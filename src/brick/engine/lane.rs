@@ -10,95 +10,120 @@
 //! weighs at once whether it preempts the running task. A lane thread wakes for every script of
 //! every change, so this decides a change's latency on a busy machine.
 //!
-//! The receiver is the only waiter; a send wakes it only when it is asleep (one `futex` wake
-//! per sleep, none while it is busy).
+//! No lock either: the items go through crossbeam's lock-free unbounded list (only its
+//! non-blocking `try_recv` is used), and the receiver sleeps on a futex word of its own. A send
+//! wakes it only when it is asleep (one `futex` wake per sleep, none while it is busy).
 
-use std::collections::VecDeque;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::atomic::{fence, AtomicU32, Ordering};
+use std::sync::Arc;
 
-struct State<T> {
-    items: VecDeque<T>,
-    senders: usize,
-    receiver: bool,
-    asleep: bool,
-}
+/// The receiver's futex word: [`AWAKE`] or [`ASLEEP`].
+struct Bell(AtomicU32);
 
-struct Shared<T> {
-    state: Mutex<State<T>>,
-    ready: Condvar,
-}
+const AWAKE: u32 = 0;
+const ASLEEP: u32 = 1;
 
-impl<T> Shared<T> {
-    fn lock(&self) -> MutexGuard<'_, State<T>> {
-        // Nothing panics while holding the lock; a poisoned lock still holds a sound queue.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+impl Bell {
+    /// Says the receiver is about to sleep. It must look at the queue once more after this
+    /// (a send in between saw it awake and rang nobody).
+    fn going_to_sleep(&self) {
+        self.0.store(ASLEEP, Ordering::SeqCst);
+        // Pairs with the fence in `ring`: either the receiver's next look finds the item, or
+        // the sender finds the word ASLEEP.
+        fence(Ordering::SeqCst);
+    }
+
+    /// Sleeps while the word is still ASLEEP (returns at once if a sender rang meanwhile;
+    /// a signal or a spurious wake-up also returns: the caller looks again).
+    fn sleep(&self) {
+        // SAFETY: the word is a live, aligned u32 for the duration of the call; FUTEX_WAIT
+        // only reads it. A null timeout waits without limit.
+        unsafe {
+            libc::syscall(
+                libc::SYS_futex,
+                self.0.as_ptr(),
+                libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
+                ASLEEP,
+                std::ptr::null::<libc::timespec>(),
+            );
+        }
+    }
+
+    /// The receiver is awake again.
+    fn awake(&self) {
+        self.0.store(AWAKE, Ordering::Relaxed);
+    }
+
+    /// Wakes the receiver if it is asleep (after the caller queued an item or left).
+    fn ring(&self) {
+        fence(Ordering::SeqCst);
+        if self.0.swap(AWAKE, Ordering::SeqCst) == ASLEEP {
+            // SAFETY: as in `sleep`; FUTEX_WAKE wakes at most one waiter (the receiver).
+            unsafe {
+                libc::syscall(
+                    libc::SYS_futex,
+                    self.0.as_ptr(),
+                    libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
+                    1,
+                );
+            }
+        }
     }
 }
 
 /// The sending side; clones send to the same receiver.
 pub(crate) struct Sender<T> {
-    shared: Arc<Shared<T>>,
+    /// `None` only while dropping.
+    items: Option<crossbeam_channel::Sender<T>>,
+    bell: Arc<Bell>,
 }
 
 /// The receiving side (one per queue).
 pub(crate) struct Receiver<T> {
-    shared: Arc<Shared<T>>,
+    items: crossbeam_channel::Receiver<T>,
+    bell: Arc<Bell>,
 }
 
 /// A new unbounded queue. Its bound is the callers': each item is a request someone awaits.
 pub(crate) fn queue<T>() -> (Sender<T>, Receiver<T>) {
-    let shared = Arc::new(Shared {
-        state: Mutex::new(State {
-            items: VecDeque::new(),
-            senders: 1,
-            receiver: true,
-            asleep: false,
-        }),
-        ready: Condvar::new(),
-    });
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let bell = Arc::new(Bell(AtomicU32::new(AWAKE)));
     (
         Sender {
-            shared: shared.clone(),
+            items: Some(tx),
+            bell: bell.clone(),
         },
-        Receiver { shared },
+        Receiver { items: rx, bell },
     )
 }
 
 impl<T> Sender<T> {
     /// Queues `item`; gives it back when the receiver is gone.
     pub(crate) fn send(&self, item: T) -> Result<(), T> {
-        let mut state = self.shared.lock();
-        if !state.receiver {
+        let Some(items) = &self.items else {
             return Err(item);
-        }
-        state.items.push_back(item);
-        let wake = std::mem::replace(&mut state.asleep, false);
-        drop(state);
-        if wake {
-            self.shared.ready.notify_one();
-        }
+        };
+        // An unbounded list's send never blocks; it fails only once the receiver is gone.
+        items.send(item).map_err(|e| e.into_inner())?;
+        self.bell.ring();
         Ok(())
     }
 }
 
 impl<T> Clone for Sender<T> {
     fn clone(&self) -> Self {
-        self.shared.lock().senders += 1;
         Sender {
-            shared: self.shared.clone(),
+            items: self.items.clone(),
+            bell: self.bell.clone(),
         }
     }
 }
 
 impl<T> Drop for Sender<T> {
     fn drop(&mut self) {
-        let mut state = self.shared.lock();
-        state.senders -= 1;
-        let wake = state.senders == 0 && std::mem::replace(&mut state.asleep, false);
-        drop(state);
-        if wake {
-            self.shared.ready.notify_one();
-        }
+        // Gone first, so that a receiver woken by the last sender sees the end.
+        drop(self.items.take());
+        self.bell.ring();
     }
 }
 
@@ -106,35 +131,33 @@ impl<T> Receiver<T> {
     /// The next item, sleeping until there is one; `None` once every sender is gone and the
     /// queue is empty.
     pub(crate) fn recv(&self) -> Option<T> {
-        let mut state = self.shared.lock();
+        use crossbeam_channel::TryRecvError;
         loop {
-            if let Some(item) = state.items.pop_front() {
-                return Some(item);
+            match self.items.try_recv() {
+                Ok(item) => return Some(item),
+                Err(TryRecvError::Disconnected) => return None,
+                Err(TryRecvError::Empty) => {}
             }
-            if state.senders == 0 {
-                return None;
+            self.bell.going_to_sleep();
+            match self.items.try_recv() {
+                Ok(item) => {
+                    self.bell.awake();
+                    return Some(item);
+                }
+                Err(TryRecvError::Disconnected) => {
+                    self.bell.awake();
+                    return None;
+                }
+                Err(TryRecvError::Empty) => {}
             }
-            state.asleep = true;
-            state = self
-                .shared
-                .ready
-                .wait(state)
-                .unwrap_or_else(|e| e.into_inner());
+            self.bell.sleep();
+            self.bell.awake();
         }
     }
 }
 
-impl<T> Drop for Receiver<T> {
-    fn drop(&mut self) {
-        let mut state = self.shared.lock();
-        state.receiver = false;
-        // Items left are dropped with the receiver (a script's reply sender among them, so
-        // its caller hears that the engine is gone).
-        let left = std::mem::take(&mut state.items);
-        drop(state);
-        drop(left);
-    }
-}
+// Items left when the receiver goes are dropped by the list (a script's reply sender among
+// them, so its caller hears that the engine is gone), and later sends fail.
 
 impl<T> Iterator for &Receiver<T> {
     type Item = T;
@@ -217,6 +240,38 @@ mod tests {
                 "sender {t} out of order"
             );
         }
+    }
+
+    #[test]
+    fn items_left_go_with_the_receiver() {
+        let item = Arc::new(());
+        let (tx, rx) = queue();
+        tx.send(item.clone()).unwrap();
+        assert_eq!(Arc::strong_count(&item), 2);
+        drop(rx);
+        assert_eq!(Arc::strong_count(&item), 1, "dropped with the receiver");
+    }
+
+    #[test]
+    fn no_wake_up_is_lost_when_each_item_finds_the_receiver_going_to_sleep() {
+        // Ping-pong: the receiver empties its queue after every item, so each send races its
+        // going to sleep. A lost wake-up hangs a round, which the deadline catches.
+        let (tx, rx) = queue::<u32>();
+        let (back_tx, back_rx) = std::sync::mpsc::channel();
+        let echo = std::thread::spawn(move || {
+            for i in &rx {
+                back_tx.send(i).unwrap();
+            }
+        });
+        for i in 0..20_000 {
+            tx.send(i).unwrap();
+            let got = back_rx
+                .recv_timeout(Duration::from_secs(10))
+                .unwrap_or_else(|_| panic!("round {i}: the receiver was never woken"));
+            assert_eq!(got, i);
+        }
+        drop(tx);
+        echo.join().unwrap();
     }
 
     impl<T> Receiver<T> {

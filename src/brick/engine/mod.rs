@@ -148,7 +148,9 @@ pub struct EngineConfig {
     /// supported opcode on the ring (tests of the ring path).
     pub syscalls_when_cheaper: bool,
     /// The CPUs the store lane ([`Lane::Store`]) and the background threads that call
-    /// [`Background::enter`] run on; empty: wherever the scheduler puts them. The server
+    /// [`Background::enter`] run on; empty: every CPU the thread calling [`Engine::start`]
+    /// may run on (a thread started later by a pinned shard would otherwise inherit that
+    /// shard's one core). The server
     /// keeps them off the change shard's core when it pins shards: the store files a create
     /// writes after its reply (0.3-1.2 ms of CPU on this machine's root file system, in
     /// system calls the kernel does not preempt) otherwise ran beside the pinned shard, which
@@ -467,7 +469,8 @@ impl Drop for Handle {
 pub struct Background(Arc<[usize]>);
 
 impl Background {
-    /// Moves the calling thread there (nothing when the set is empty: anywhere). Best effort:
+    /// Moves the calling thread there (nothing when the set is empty: the CPUs could not be
+    /// read). Best effort:
     /// a set the kernel refuses (all of it offline, say) leaves the thread where it was.
     pub fn enter(&self) {
         let cpus = &self.0;
@@ -489,6 +492,21 @@ impl Background {
             tracing::info!(?cpus, %error, "background thread left where it was");
         }
     }
+}
+
+/// The CPUs the calling thread may run on; empty when they cannot be read.
+pub fn allowed_cpus() -> Vec<usize> {
+    // SAFETY: cpu_set_t is plain data; all zeroes is the empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    let size = std::mem::size_of::<libc::cpu_set_t>();
+    // SAFETY: pid 0 is this thread; the kernel writes at most `size` bytes into `set`.
+    if unsafe { libc::sched_getaffinity(0, size, &mut set) } != 0 {
+        return Vec::new();
+    }
+    // SAFETY: every index is below the set's size in bits.
+    (0..8 * size)
+        .filter(|&cpu| unsafe { libc::CPU_ISSET(cpu, &set) })
+        .collect()
 }
 
 fn engine_gone() -> io::Error {
@@ -555,7 +573,14 @@ impl Engine {
         let (support, thread) = worker::spawn(&config, incoming, Arc::clone(&shared))?;
         let mut scripts = Vec::new();
         let mut script_threads = Vec::new();
-        let background = Background(config.background_cpus.clone().into());
+        let background = Background(
+            if config.background_cpus.is_empty() {
+                allowed_cpus()
+            } else {
+                config.background_cpus.clone()
+            }
+            .into(),
+        );
         for (name, placed) in [
             ("brick-journal", None),
             ("brick-quick", None),
