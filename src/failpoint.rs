@@ -8,12 +8,13 @@
 //! in progress). The names are listed in [`NAMES`] and in docs/volumes.md.
 
 /// Every failpoint, in the order a create or delete passes them.
-pub const NAMES: [&str; 11] = [
+pub const NAMES: [&str; 12] = [
     "create.before-journal",
     "create.after-journal",
     "create.after-claim",
     "create.after-publish",
     "create.before-store",
+    "create.store-writing",
     "create.after-store",
     "delete.before-journal",
     "delete.after-journal",

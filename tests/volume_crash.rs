@@ -78,7 +78,10 @@ mod crash {
         let (code, _, _, _) = gluster(&b.socket, args);
         // The store files are written after the reply: a kill there comes after the CLI's
         // answer.
-        if !matches!(failpoint, "create.before-store" | "create.after-store") {
+        if !matches!(
+            failpoint,
+            "create.before-store" | "create.store-writing" | "create.after-store"
+        ) {
             assert_ne!(code, 0, "{failpoint}: the CLI saw the daemon die");
         }
         let status = b
@@ -104,6 +107,7 @@ mod crash {
             ("create.after-claim", true),
             ("create.after-publish", true),
             ("create.before-store", true),
+            ("create.store-writing", true),
             ("create.after-store", true),
         ] {
             let workdir: PathBuf = keep.path().join(failpoint);
@@ -287,10 +291,8 @@ mod crash {
         if must_skip("a_delete_right_after_its_create_killed_mid_way_is_whole_after_restart") {
             return;
         }
-        // The create's store files count as still being written while the failpoint after
-        // them pauses, so the delete moves `vols/v` away on the store lane, behind them, and
-        // hands the release to the quick lane (the other test's deletes, in a new process,
-        // take the quick lane for both).
+        // The create's store files are written but still noted as pending while the
+        // failpoint after them pauses, so the delete finds them written and moves them.
         let disk = Xfs::new();
         let keep = tempfile::tempdir().unwrap();
         let h = host();
@@ -315,53 +317,56 @@ mod crash {
     }
 
     #[test]
-    fn a_delete_while_its_creates_store_files_are_queued_moves_the_volume_out_after_them() {
-        if must_skip(
-            "a_delete_while_its_creates_store_files_are_queued_moves_the_volume_out_after_them",
-        ) {
+    fn a_delete_while_its_creates_store_files_are_pending_leaves_none_behind() {
+        if must_skip("a_delete_while_its_creates_store_files_are_pending_leaves_none_behind") {
             return;
         }
-        // The create's store files wait on the store lane (a pause before they are written);
-        // the delete sent meanwhile must move `vols/v` out after they land, not find nothing
-        // to move and let them land after it (the volume would come back at the restart).
-        let (_disk, _keep, workdir, brick, spec) = one_brick();
-        let mut b = start(&workdir, Some("create.before-store:sleep-5000"));
-        let (code, out, err, _) = gluster(&b.socket, &["volume", "create", "v", &spec]);
-        assert_eq!(code, 0, "{out}{err}");
-        assert!(
-            !workdir.join("vols/v/info").exists(),
-            "the store files were written before the delete was sent"
-        );
-        let (code, out, err, _) = gluster(&b.socket, &["volume", "delete", "v"]);
-        assert_eq!(code, 0, "{out}{err}");
-        // Every commit retired: the create's files were written (its record goes only then).
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        while !no_journal(&workdir) {
+        // The create's store files are held (a pause on the store lane) while still queued,
+        // then while being written; the delete sent meanwhile cancels them in the first case
+        // and waits for them in the second. Either way none may land after the delete's move
+        // (the volume would come back at the restart).
+        for failpoint in ["create.before-store", "create.store-writing"] {
+            let (_disk, _keep, workdir, brick, spec) = one_brick();
+            let armed = format!("{failpoint}:sleep-3000");
+            let mut b = start(&workdir, Some(&armed));
+            let (code, out, err, _) = gluster(&b.socket, &["volume", "create", "v", &spec]);
+            assert_eq!(code, 0, "{failpoint}: {out}{err}");
             assert!(
-                std::time::Instant::now() < deadline,
-                "the journal was not retired"
+                !workdir.join("vols/v/info").exists(),
+                "{failpoint}: the store files were written before the delete was sent"
             );
-            std::thread::sleep(Duration::from_millis(50));
+            let (code, out, err, _) = gluster(&b.socket, &["volume", "delete", "v"]);
+            assert_eq!(code, 0, "{failpoint}: {out}{err}");
+            // Every commit retired: the create's files were settled (its record goes only
+            // then).
+            let deadline = std::time::Instant::now() + Duration::from_secs(30);
+            while !no_journal(&workdir) {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "{failpoint}: the journal was not retired"
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            assert!(volumes(&b).is_empty(), "{failpoint}");
+            assert!(
+                !workdir.join("vols/v").exists(),
+                "{failpoint}: the create's files landed after the delete"
+            );
+            assert_eq!(get_xattr(&brick, VOLUME_ID_XATTR), None, "{failpoint}");
+            b.signal(libc::SIGKILL);
+            b.wait_exit(Duration::from_secs(10)).expect("killed");
+            drop(b);
+            let b = start(&workdir, None);
+            assert!(
+                volumes(&b).is_empty(),
+                "{failpoint}: the volume came back at the restart"
+            );
+            assert!(!workdir.join("vols/v").exists(), "{failpoint}");
+            assert!(!workdir.join("brickd/trash").exists(), "{failpoint}");
+            // The same brick takes a new volume.
+            let (code, out, err, _) = gluster(&b.socket, &["volume", "create", "v", &spec]);
+            assert_eq!(code, 0, "{failpoint}: {out}{err}");
         }
-        assert!(volumes(&b).is_empty());
-        assert!(
-            !workdir.join("vols/v").exists(),
-            "the create's files landed after the delete"
-        );
-        assert_eq!(get_xattr(&brick, VOLUME_ID_XATTR), None);
-        b.signal(libc::SIGKILL);
-        b.wait_exit(Duration::from_secs(10)).expect("killed");
-        drop(b);
-        let b = start(&workdir, None);
-        assert!(
-            volumes(&b).is_empty(),
-            "the volume came back at the restart"
-        );
-        assert!(!workdir.join("vols/v").exists());
-        assert!(!workdir.join("brickd/trash").exists());
-        // The same bricks take a new volume.
-        let (code, out, err, _) = gluster(&b.socket, &["volume", "create", "v", &spec]);
-        assert_eq!(code, 0, "{out}{err}");
     }
 
     #[test]

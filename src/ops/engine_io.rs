@@ -2,6 +2,7 @@
 //! None of them waits for the disk: the commit journal (`ops::journal`) is the durable part
 //! of a commit, and its retirement syncs what these wrote.
 
+use super::shard::StoreFiles;
 use crate::brick::engine::{lane, Background, Engine, Lane};
 use std::io;
 use std::path::{Path, PathBuf};
@@ -33,18 +34,24 @@ fn make_dirs<P: AsRef<Path>>(dirs: &[P]) -> io::Result<()> {
 
 /// Makes the directories `dirs` (in order; existing ones are fine) and writes every file of
 /// `files` (created or truncated), without syncing: one script on the store lane, queued by
-/// this call (so it runs before any script queued after it there, awaited or not). Failpoint
-/// `failpoint` is passed first, on the lane's thread.
+/// this call (so it runs before any script queued after it there, awaited or not). Writes
+/// nothing, and answers `Ok`, if a delete of the volume cancelled them first (`state`).
 pub(super) fn write_new_files(
     engine: &Engine,
-    failpoint: &'static str,
+    state: StoreFiles,
     dirs: Vec<PathBuf>,
     files: Vec<(PathBuf, Vec<u8>)>,
 ) -> impl std::future::Future<Output = io::Result<()>> {
     engine.script(Lane::Store, move || {
         use std::io::Write;
         use std::os::unix::fs::OpenOptionsExt;
-        super::failpoints::pass_on_thread(failpoint).map_err(io::Error::other)?;
+        // Tests pause here to hold the files queued (a delete meanwhile cancels them).
+        super::failpoints::pass_on_thread("create.before-store").map_err(io::Error::other)?;
+        let Some(_writing) = state.start() else {
+            return Ok(());
+        };
+        // Tests pause here to hold the files being written (a delete meanwhile waits).
+        super::failpoints::pass_on_thread("create.store-writing").map_err(io::Error::other)?;
         make_dirs(&dirs)?;
         for (path, data) in &files {
             std::fs::OpenOptions::new()
@@ -64,9 +71,8 @@ pub(super) fn write_new_files(
 /// to `brickd/trash/<name>-<tag>` (not synced: the journal record redoes it; the trash
 /// directories are made first), and the moved tree is deleted by the trash thread (a tree
 /// walk has no io_uring opcode, and no shard may block on it). A trash left by a crash is
-/// emptied at start-up. Plain syscalls, for a lane thread: a delete's quick lane, or the store
-/// lane behind the volume's store files when they are still queued there. The trash thread
-/// runs on `background`'s CPUs.
+/// emptied at start-up. Plain syscalls, for a delete's script on the quick lane. The trash
+/// thread runs on `background`'s CPUs.
 pub(super) fn trash_volume(
     workdir: &Path,
     name: &str,

@@ -28,6 +28,7 @@ use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::{Rc, Weak};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use thiserror::Error;
 
@@ -89,16 +90,94 @@ pub struct ShardState {
     /// Connections of this shard that took locks (mgmt v3 LOCK from a peer): their locks are
     /// released when they close.
     lockers: RefCell<std::collections::BTreeSet<u64>>,
-    /// Store files a create queued after its reply and has not finished writing: how many, by
-    /// volume name ([`ShardState::store_pending`]).
-    store_writes: RefCell<std::collections::HashMap<String, usize>>,
+    /// Store files creates queued after their reply and have not finished with, by volume
+    /// name ([`ShardState::pending_store_files`]).
+    store_writes: RefCell<std::collections::HashMap<String, Vec<StoreFiles>>>,
 }
 
-/// A create's store files being written ([`ShardState::store_writing`]); dropping it says
-/// they are done (written or failed: either way nothing more will touch them).
+/// Where a create's store files, queued on the store lane after its reply, stand: queued,
+/// being written, done (written or failed), or cancelled by a delete of the volume before
+/// they were written. Shared by the create, its script on the store lane and a delete's
+/// script on the quick lane, which settle it without a lock.
+#[derive(Clone, Debug)]
+pub struct StoreFiles(Arc<AtomicU8>);
+
+const FILES_QUEUED: u8 = 0;
+const FILES_WRITING: u8 = 1;
+const FILES_DONE: u8 = 2;
+const FILES_CANCELLED: u8 = 3;
+
+/// How a delete left a create's store files ([`StoreFiles::cancel_or_wait`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settled {
+    /// Never written, and now never will be.
+    Cancelled,
+    /// Written (or failed part way): they are on disk for the delete to move.
+    Written,
+}
+
+impl StoreFiles {
+    fn new() -> StoreFiles {
+        StoreFiles(Arc::new(AtomicU8::new(FILES_QUEUED)))
+    }
+
+    /// For the writer, on the store lane: `Some` (write them, then drop the guard) unless a
+    /// delete cancelled them.
+    pub fn start(&self) -> Option<WritingFiles<'_>> {
+        self.0
+            .compare_exchange(
+                FILES_QUEUED,
+                FILES_WRITING,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
+            .ok()
+            .map(|_| WritingFiles(self))
+    }
+
+    /// For a delete of the volume, once its record is durable (a plain thread): cancels the
+    /// files if they are still queued, or else waits until they are written. The wait is
+    /// short (the writer is running: a few file writes) and rare (a delete within a
+    /// millisecond of its create).
+    pub fn cancel_or_wait(&self) -> Settled {
+        loop {
+            let now = self.0.compare_exchange(
+                FILES_QUEUED,
+                FILES_CANCELLED,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            );
+            match now {
+                Ok(_) | Err(FILES_CANCELLED) => return Settled::Cancelled,
+                Err(FILES_DONE) => return Settled::Written,
+                Err(_) => std::thread::sleep(std::time::Duration::from_micros(50)),
+            }
+        }
+    }
+}
+
+/// [`StoreFiles::start`]: dropping it (written, failed or unwound) says they are done.
+pub struct WritingFiles<'a>(&'a StoreFiles);
+
+impl Drop for WritingFiles<'_> {
+    fn drop(&mut self) {
+        self.0 .0.store(FILES_DONE, Ordering::Release);
+    }
+}
+
+/// A create's store files, noted on the shard until they are done with
+/// ([`ShardState::store_writing`]); dropping it forgets them.
 pub struct StoreWriting {
     state: Weak<ShardState>,
     name: String,
+    files: StoreFiles,
+}
+
+impl StoreWriting {
+    /// What the writer and a delete settle between them.
+    pub fn files(&self) -> StoreFiles {
+        self.files.clone()
+    }
 }
 
 impl Drop for StoreWriting {
@@ -108,8 +187,8 @@ impl Drop for StoreWriting {
         };
         let mut writes = state.store_writes.borrow_mut();
         if let Some(pending) = writes.get_mut(&self.name) {
-            *pending -= 1;
-            if *pending == 0 {
+            pending.retain(|f| !Arc::ptr_eq(&f.0, &self.files.0));
+            if pending.is_empty() {
                 writes.remove(&self.name);
             }
         }
@@ -150,24 +229,30 @@ impl ShardState {
         })
     }
 
-    /// Notes that `name`'s store files are being written (after a create's reply) until the
-    /// returned value is dropped.
+    /// Notes store files of `name` that a create queues after its reply, until the returned
+    /// value is dropped (once they are done with).
     pub fn store_writing(&self, name: &str) -> StoreWriting {
-        *self
-            .store_writes
+        let files = StoreFiles::new();
+        self.store_writes
             .borrow_mut()
             .entry(name.to_string())
-            .or_default() += 1;
+            .or_default()
+            .push(files.clone());
         StoreWriting {
             state: self.me.clone(),
             name: name.to_string(),
+            files,
         }
     }
 
-    /// Whether store files of `name` queued after a create's reply may still be unwritten:
-    /// a delete then moves `vols/<name>` away on the store lane, after them.
-    pub fn store_pending(&self, name: &str) -> bool {
-        self.store_writes.borrow().contains_key(name)
+    /// Store files of `name` that creates queued after their reply and have not finished
+    /// with: a delete cancels them, or waits for them, before it moves `vols/<name>` away.
+    pub fn pending_store_files(&self, name: &str) -> Vec<StoreFiles> {
+        self.store_writes
+            .borrow()
+            .get(name)
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// This node's host names and interface addresses (and the peers'), for brick locality.
@@ -412,23 +497,67 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn store_writes_are_pending_until_every_writer_is_dropped() {
+    fn store_files_are_pending_until_every_writer_is_dropped() {
         let state = lone_shard();
-        assert!(!state.store_pending("v1"));
+        assert!(state.pending_store_files("v1").is_empty());
         let first = state.store_writing("v1");
         let second = state.store_writing("v1");
         let other = state.store_writing("v2");
-        assert!(state.store_pending("v1") && state.store_pending("v2"));
+        assert_eq!(state.pending_store_files("v1").len(), 2);
+        assert_eq!(state.pending_store_files("v2").len(), 1);
         drop(first);
-        assert!(state.store_pending("v1"), "one writer of v1 left");
+        let left = state.pending_store_files("v1");
+        assert_eq!(left.len(), 1, "one writer of v1 left");
+        assert!(Arc::ptr_eq(&left[0].0, &second.files().0));
         drop(second);
-        assert!(!state.store_pending("v1"));
-        assert!(state.store_pending("v2"));
+        assert!(state.pending_store_files("v1").is_empty());
+        assert_eq!(state.pending_store_files("v2").len(), 1);
         drop(other);
-        assert!(!state.store_pending("v2"));
+        assert!(state.pending_store_files("v2").is_empty());
         // A writer that outlives its shard state is dropped without harm.
         let late = state.store_writing("v3");
         drop(state);
         drop(late);
+    }
+
+    #[test]
+    fn queued_store_files_are_cancelled_and_written_ones_are_waited_for() {
+        // Cancelled while queued: the writer then writes nothing.
+        let files = StoreFiles::new();
+        assert_eq!(files.cancel_or_wait(), Settled::Cancelled);
+        assert_eq!(
+            files.cancel_or_wait(),
+            Settled::Cancelled,
+            "settled for good"
+        );
+        assert!(files.start().is_none());
+        // Done before the delete: it moves them.
+        let files = StoreFiles::new();
+        drop(files.start().expect("queued"));
+        assert_eq!(files.cancel_or_wait(), Settled::Written);
+        // Being written: the delete waits until the writer is done.
+        let files = StoreFiles::new();
+        let writer = files.clone();
+        let (started_tx, started_rx) = std::sync::mpsc::channel();
+        let (finish_tx, finish_rx) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let writing = writer.start().expect("queued");
+            started_tx.send(()).unwrap();
+            finish_rx.recv().unwrap();
+            drop(writing);
+        });
+        started_rx.recv().unwrap();
+        let waiter = {
+            let files = files.clone();
+            std::thread::spawn(move || files.cancel_or_wait())
+        };
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        assert!(
+            !waiter.is_finished(),
+            "the delete did not wait for the writer"
+        );
+        finish_tx.send(()).unwrap();
+        assert_eq!(waiter.join().unwrap(), Settled::Written);
+        thread.join().unwrap();
     }
 }

@@ -18,7 +18,7 @@ use super::engine_io;
 use super::failpoints;
 use super::journal::Then;
 use super::local_node::LocalNode;
-use super::shard::{ShardState, CHANGE_SHARD};
+use super::shard::{ShardState, StoreFiles, CHANGE_SHARD};
 use crate::brick::claim::{self, ClaimRecord, ClaimTarget};
 use crate::brick::engine::{Engine, Lane};
 use crate::brick::validate::{self, Env, GroupKind, Report, Request};
@@ -629,20 +629,21 @@ impl CreateOp {
         );
         let Err(error) = result else {
             // The store files: queued on the engine's store lane now, written after the reply
-            // (a delete of the volume meanwhile moves `vols/<name>` away behind them). The
+            // (a delete of the volume meanwhile cancels or waits for them). The
             // journal record, durable already, holds their bytes: it is retired only once
             // they are written, and redone at start-up if they never were.
             let name = self.request.volname.clone();
-            let written = write_store(&engine, &workdir, &name, files);
-            // Until the files are written (or failed), a delete of this volume queues its move
-            // out of the store behind them.
+            // Until the files are done with, a delete of this volume cancels them if they are
+            // still queued, or waits for them before it moves `vols/<name>` away.
             let writing = self.state.store_writing(&name);
+            let written = write_store(&engine, &workdir, &name, files, writing.files());
             self.state.spawn(Box::pin(async move {
                 let written = written.await;
                 match written {
+                    // Written, or cancelled by a delete whose record holds what happens next.
                     Ok(()) => {
-                        // Tests pause here to hold the writes pending (a delete meanwhile
-                        // takes the store lane).
+                        // Tests pause here: the files are written but still noted as
+                        // pending (a delete meanwhile finds them written, and moves them).
                         let _ = failpoints::pass("create.after-store").await;
                         drop(writing);
                         ticket.done();
@@ -774,18 +775,12 @@ fn write_store(
     workdir: &Path,
     name: &str,
     files: Vec<(PathBuf, Vec<u8>)>,
+    state: StoreFiles,
 ) -> impl std::future::Future<Output = std::io::Result<()>> {
     let vols = workdir.join(crate::store::layout::VOLS_DIR);
     let dir = crate::store::layout::volume_dir(workdir, name);
     let bricks = dir.join(crate::store::layout::BRICKS_DIR);
-    // Tests pause there to hold the files queued (a delete meanwhile queues its move behind
-    // them).
-    engine_io::write_new_files(
-        engine,
-        "create.before-store",
-        vec![vols, dir, bricks],
-        files,
-    )
+    engine_io::write_new_files(engine, state, vec![vols, dir, bricks], files)
 }
 
 /// The volfiles glusterd writes at create: one per brick (every brick, as this node writes

@@ -5,9 +5,10 @@
 //! unlock. The commit appends a journal record (durable: the commit point); right after its
 //! flush the journal's thread queues, as one script on the quick lane, the move of
 //! `vols/<name>` out of the store (one rename, then the tree is deleted by the trash thread)
-//! and the release of each local brick (when the volume's create is still writing its store
-//! files, the move goes on the store lane behind them and hands the release to the quick
-//! lane): `trusted.glusterfs.volume-id` removed if it is still this
+//! and the release of each local brick (when the volume's create queued its store files after
+//! its reply and they are not written yet, the script first cancels them, or waits while they
+//! are being written: none may land after the move): `trusted.glusterfs.volume-id` removed if
+//! it is still this
 //! volume's (a brick that carries another id is left alone and named in the log). Then the
 //! volume is unpublished and the bricks with a volume group lose its tag (the LVM helper).
 //! None of that waits for the disk; a crash after the record is finished at start-up
@@ -17,7 +18,7 @@ use super::engine_io;
 use super::failpoints;
 use super::journal::Then;
 use super::local_node::LocalNode;
-use super::shard::{ShardState, CHANGE_SHARD};
+use super::shard::{Settled, ShardState, StoreFiles, CHANGE_SHARD};
 use super::volume_create::{lvm_client, CliAnswer};
 use crate::brick::claim::{self, ReleaseRequest};
 use crate::brick::engine::Lane;
@@ -140,9 +141,9 @@ impl DeleteOp {
         // The commit point: once the record is durable, a crash is finished at start-up. Right
         // after the flush the journal's thread queues the move to the trash and the bricks'
         // release, in that order, as one script on the quick lane: one hand-off, and one
-        // answer back here at the end. Unless the volume's create is still writing its store
-        // files (queued after its reply, on the store lane): the move must come after them,
-        // so it is queued there, behind them, and hands the release to the quick lane.
+        // answer back here at the end. If the volume's create queued its store files after its
+        // reply and they are not written yet, the script cancels them first (there is then
+        // nothing to move), or waits while they are being written.
         let (done_tx, done_rx) = futures_channel::oneshot::channel();
         // Set once the move is done: tells a release that never answered from a move that
         // never ran.
@@ -152,40 +153,35 @@ impl DeleteOp {
             .filter(|(_, vg)| vg.is_none())
             .map(|(path, _)| release_request(path, volume.volume_id, None))
             .collect();
-        let move_lane = if self.state.store_pending(&self.volname) {
-            Lane::Store
-        } else {
-            Lane::Quick
-        };
+        let pending = self.state.pending_store_files(&self.volname);
         let (lanes, background) = (engine.clone(), engine.background());
         let (name, tag, moved_flag) = (self.volname.clone(), txn.id.to_string(), moved.clone());
         let then: Then = Box::new(move || {
-            let quick = lanes.clone();
-            let _queued = lanes.script(move_lane, move || {
+            let _queued = lanes.script(Lane::Quick, move || {
                 // An error armed here stands for a failed move to the trash.
                 let trashed = failpoints::pass_on_thread("delete.after-journal")
                     .map_err(std::io::Error::other)
-                    .and_then(|()| engine_io::trash_volume(&workdir, &name, &tag, &background));
+                    .and_then(|()| {
+                        // Every one settled (no short cut): none may land after the move.
+                        let settled: Vec<Settled> =
+                            pending.iter().map(StoreFiles::cancel_or_wait).collect();
+                        if !settled.is_empty() && settled.iter().all(|s| *s == Settled::Cancelled) {
+                            // Never written: `vols/<name>` was never made (names are unique,
+                            // and a volume's earlier delete moved its directory away).
+                            return Ok(());
+                        }
+                        engine_io::trash_volume(&workdir, &name, &tag, &background)
+                    });
                 if let Err(e) = trashed {
                     let _ = done_tx.send(AfterFlush::NotMoved(e));
                     return Ok(());
                 }
                 moved_flag.store(true, Ordering::Release);
-                let release = move || {
-                    // Tests kill or pause here: moved, nothing released.
-                    let _ = failpoints::pass_on_thread("delete.after-move");
-                    let released = plain.iter().map(claim::release_files).collect();
-                    let _ = done_tx.send(AfterFlush::Released(released));
-                    Ok(())
-                };
-                if move_lane == Lane::Quick {
-                    release()
-                } else {
-                    // A brick file system that hangs holds up the quick lane, never the
-                    // store's.
-                    let _queued = quick.script(Lane::Quick, release);
-                    Ok(())
-                }
+                // Tests kill or pause here: moved, nothing released.
+                let _ = failpoints::pass_on_thread("delete.after-move");
+                let released = plain.iter().map(claim::release_files).collect();
+                let _ = done_tx.send(AfterFlush::Released(released));
+                Ok(())
             });
         });
         let appended = self

@@ -69,9 +69,9 @@
 //! order: several dependent steps (a brick's claim, a journal append and its `fdatasync`, a new
 //! volume's store files) for one hand-off instead of one per step. [`Lane::Journal`] carries
 //! only journal appends; [`Lane::Quick`] other steps a caller waits on (a delete's move out of
-//! the store with its release); [`Lane::Store`] the store files written after a reply (and a
-//! delete's move when they are still queued), on
-//! [`EngineConfig::background_cpus`] (off the change shard's core when shards are pinned). A lane thread waits on a
+//! the store with its release); [`Lane::Store`] the store files written after a reply, on
+//! [`EngineConfig::background_cpus`] (off the change shard's core when shards are pinned).
+//! A lane thread waits on a
 //! [`lane`] queue, which sleeps on a futex at once when it is empty (crossbeam's blocking
 //! receive yields the CPU first, and on a busy machine a yielded lane thread left a script
 //! waiting for the next scheduler tick).
@@ -424,8 +424,7 @@ pub enum Lane {
     Journal,
     /// Short steps a caller waits for (a brick claim): never queued behind background work.
     Quick,
-    /// Store files written after a reply, and a delete's move out of the store when the
-    /// volume's files are still queued here. Runs on [`EngineConfig::background_cpus`].
+    /// Store files written after a reply. Runs on [`EngineConfig::background_cpus`].
     Store,
 }
 
