@@ -1,6 +1,7 @@
 //! Volfiles against the ones a real glusterd 10.3 wrote (`tests/fixtures/workdirs/glusterd-10.3`,
-//! see the README there): for every volume brickd supports, each brick volfile and both client
-//! volfiles must equal glusterd's byte for byte.
+//! see the README there): for every volume brickd supports, each brick volfile, both client
+//! volfiles and the gfproxy, rebalance and self-heal daemon volfiles must equal glusterd's byte
+//! for byte, and brickd must name exactly the volfiles glusterd wrote.
 //!
 //! The fixture's glusterd ran with the workdir `/srv/a/lib` on host `node-a`, which owns every
 //! brick.
@@ -65,21 +66,49 @@ fn assert_same_file(file: &Path, ours: &str) {
     );
 }
 
-/// The volfile names in a volume directory, without the out-of-scope ones.
-fn generated_volfiles_in_fixture(name: &str) -> Vec<String> {
+/// Every volfile name in a volume directory, sorted.
+fn volfiles_in_fixture(name: &str) -> Vec<String> {
     let mut names: Vec<String> = fs::read_dir(volume_dir(name))
         .unwrap()
         .map(|entry| entry.unwrap().file_name().into_string().unwrap())
         .filter(|file| file.ends_with(".vol"))
-        .filter(|file| {
-            !file.ends_with("-shd.vol")
-                && !file.ends_with("-rebalance.vol")
-                && !file.ends_with(".gfproxyd.vol")
-                && !file.ends_with(".tcp-gfproxy-fuse.vol")
-        })
         .collect();
     names.sort();
     names
+}
+
+/// Whether a volfile name is one of the daemons' (what `extra_volfiles` covers).
+fn is_extra_volfile(file: &str) -> bool {
+    file.ends_with(".gfproxyd.vol")
+        || file.ends_with("-gfproxy-fuse.vol")
+        || file.ends_with("-rebalance.vol")
+        || file.ends_with("-shd.vol")
+}
+
+/// The brick and client volfile names in a volume directory.
+fn brick_and_client_volfiles_in_fixture(name: &str) -> Vec<String> {
+    let mut names = volfiles_in_fixture(name);
+    names.retain(|file| !is_extra_volfile(file));
+    names
+}
+
+/// The daemons' volfile names in a volume directory.
+fn extra_volfiles_in_fixture(name: &str) -> Vec<String> {
+    let mut names = volfiles_in_fixture(name);
+    names.retain(|file| is_extra_volfile(file));
+    names
+}
+
+/// The supported fixture volumes that have `file_name(volume)` in their directory.
+fn volumes_with(workdir: &Workdir, file_name: fn(&Volume) -> String) -> Vec<&'static str> {
+    SUPPORTED
+        .into_iter()
+        .filter(|name| {
+            volume_dir(name)
+                .join(file_name(volume(workdir, name)))
+                .exists()
+        })
+        .collect()
 }
 
 #[test]
@@ -142,7 +171,112 @@ fn every_brick_and_client_volfile_of_the_fixture_is_generated() {
         ours.push(volgen::client_volfile_name(volume, false));
         ours.push(volgen::client_volfile_name(volume, true));
         ours.sort();
-        assert_eq!(ours, generated_volfiles_in_fixture(name), "volume {name}");
+        assert_eq!(
+            ours,
+            brick_and_client_volfiles_in_fixture(name),
+            "volume {name}"
+        );
+    }
+}
+
+/// Checks a kind of daemon volfile against the fixture: `name` names it, `render` renders it
+/// (`None`: glusterd writes none), and exactly the volumes `want` have one.
+fn assert_daemon_volfiles_match(
+    name: fn(&Volume) -> String,
+    render: impl Fn(&Volume) -> Result<Option<String>, VolgenError>,
+    want: &[&str],
+) {
+    let workdir = fixture();
+    let with_file = volumes_with(&workdir, name);
+    assert_eq!(with_file, want);
+    for volume_name in SUPPORTED {
+        let volume = volume(&workdir, volume_name);
+        let file_name = name(volume);
+        match render(volume).unwrap() {
+            Some(text) => {
+                assert!(with_file.contains(&volume_name), "{file_name} rendered");
+                assert_same_file(&volume_dir(volume_name).join(&file_name), &text);
+            }
+            None => assert!(!with_file.contains(&volume_name), "no {file_name}"),
+        }
+    }
+}
+
+#[test]
+fn gfproxy_volfiles_match_glusterd_byte_for_byte() {
+    // glusterd writes both, the daemon's and its clients', for every volume.
+    assert_daemon_volfiles_match(
+        volgen::gfproxyd_volfile_name,
+        |v| volgen::gfproxyd_volfile(v).map(Some),
+        &SUPPORTED,
+    );
+    assert_daemon_volfiles_match(
+        volgen::gfproxy_client_volfile_name,
+        |v| volgen::gfproxy_client_volfile(v).map(Some),
+        &SUPPORTED,
+    );
+}
+
+#[test]
+fn rebalance_volfiles_match_glusterd_byte_for_byte() {
+    // The volumes whose DHT has more than one subvolume.
+    assert_daemon_volfiles_match(
+        volgen::rebalance_volfile_name,
+        volgen::rebalance_volfile,
+        &["dist3", "distdisp", "distrep", "opts", "started"],
+    );
+}
+
+#[test]
+fn shd_volfiles_match_glusterd_byte_for_byte() {
+    // Replicate (arbiter included) and disperse volumes.
+    assert_daemon_volfiles_match(
+        volgen::shd_volfile_name,
+        volgen::shd_volfile,
+        &["arb", "disp", "distdisp", "distrep", "rep3"],
+    );
+}
+
+#[test]
+fn extra_volfiles_are_exactly_the_fixtures_daemon_volfiles() {
+    let workdir = fixture();
+    let mut compared = 0;
+    for name in SUPPORTED {
+        let volume = volume(&workdir, name);
+        let files = volgen::extra_volfiles(volume).unwrap();
+        let mut ours: Vec<String> = files.iter().map(|(file, _)| file.clone()).collect();
+        // In the documented order: gfproxyd, gfproxy client, rebalance, shd.
+        assert_eq!(ours[0], volgen::gfproxyd_volfile_name(volume));
+        assert_eq!(ours[1], volgen::gfproxy_client_volfile_name(volume));
+        ours.sort();
+        assert_eq!(ours, extra_volfiles_in_fixture(name), "volume {name}");
+        for (file, text) in &files {
+            assert_same_file(&volume_dir(name).join(file), text);
+            compared += 1;
+        }
+    }
+    // 10 gfproxyd + 10 gfproxy client + 5 rebalance + 5 shd.
+    assert_eq!(compared, 30);
+}
+
+#[test]
+fn every_volfile_of_the_fixture_is_generated() {
+    let workdir = fixture();
+    for name in SUPPORTED {
+        let volume = volume(&workdir, name);
+        let mut ours: Vec<String> = (0..volume.bricks.len())
+            .map(|index| volgen::brick_volfile_name(volume, index).unwrap())
+            .collect();
+        ours.push(volgen::client_volfile_name(volume, false));
+        ours.push(volgen::client_volfile_name(volume, true));
+        ours.extend(
+            volgen::extra_volfiles(volume)
+                .unwrap()
+                .into_iter()
+                .map(|(file, _)| file),
+        );
+        ours.sort();
+        assert_eq!(ours, volfiles_in_fixture(name), "volume {name}");
     }
 }
 
@@ -169,6 +303,20 @@ fn the_thin_arbiter_volume_is_refused() {
     ));
     assert!(volgen::brick_volfile(ta, 0, Path::new(GLUSTERD_WORKDIR)).is_err());
     assert!(volgen::check_volume(ta).is_err());
+    let refused = |result: Result<_, VolgenError>| {
+        matches!(
+            result,
+            Err(VolgenError::UnsupportedVolume {
+                what: "thin-arbiter",
+                ..
+            })
+        )
+    };
+    assert!(refused(volgen::extra_volfiles(ta).map(|_| ())));
+    assert!(refused(volgen::gfproxyd_volfile(ta).map(|_| ())));
+    assert!(refused(volgen::gfproxy_client_volfile(ta).map(|_| ())));
+    assert!(refused(volgen::rebalance_volfile(ta).map(|_| ())));
+    assert!(refused(volgen::shd_volfile(ta).map(|_| ())));
 }
 
 #[test]

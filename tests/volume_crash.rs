@@ -127,7 +127,8 @@ mod crash {
                     .flatten()
                     .filter(|e| e.file_name().to_string_lossy().ends_with(".vol"))
                     .count();
-                assert_eq!(volfiles, 3, "{failpoint}: a brick and two client volfiles");
+                // A brick's, two clients', the gfproxy daemon's and its client's.
+                assert_eq!(volfiles, 5, "{failpoint}: volfiles");
                 let info = std::fs::read_to_string(workdir.join("vols/v/info")).unwrap();
                 let id = info
                     .lines()

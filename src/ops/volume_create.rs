@@ -784,14 +784,15 @@ fn write_store(
 }
 
 /// The volfiles glusterd writes at create: one per brick (every brick, as this node writes
-/// it) and the two FUSE client volfiles.
+/// it), the two FUSE client volfiles, and the daemons' (gfproxy, rebalance, self-heal;
+/// `volgen::extra_volfiles`).
 pub fn volfiles(
     volume: &Volume,
     workdir: &Path,
     me: Uuid,
 ) -> Result<Vec<(String, String)>, TxnError> {
     let fail = |e: volgen::VolgenError| TxnError::new(format!("volfile of {}: {e}", volume.name));
-    let mut files = Vec::with_capacity(volume.bricks.len() + 2);
+    let mut files = Vec::with_capacity(volume.bricks.len() + 6);
     for i in 0..volume.bricks.len() {
         files.push((
             volgen::brick_volfile_name(volume, i).map_err(fail)?,
@@ -804,6 +805,8 @@ pub fn volfiles(
             volgen::client_volfile(volume, trusted).map_err(fail)?,
         ));
     }
+    // The daemons' volfiles glusterd writes with them (gfproxy, rebalance, self-heal).
+    files.extend(volgen::extra_volfiles(volume).map_err(fail)?);
     Ok(files)
 }
 

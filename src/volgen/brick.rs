@@ -5,15 +5,11 @@
 //! `io-threads`, `selinux`, `marker`, `barrier`, `index`, `quota`, the io-stats xlator named
 //! after the brick path, and `server`. Each xlator but io-stats is named `<volume>-<type>`.
 
-use super::common::{apply_plain, apply_special, bool_option, check_volume};
+use super::common::{apply_plain, apply_special, bool_option, check_volume, SHARED_STORAGE_VOLUME};
 use super::graph::Graph;
 use super::options::{self, Role, SetDict};
 use super::VolgenError;
 use crate::model::{Brick, Uuid, Volume, VolumeType};
-
-/// The volume name glusterd gives the shared-storage volume, whose bricks only accept clients
-/// that authenticate (`strict-auth-accept`).
-const SHARED_STORAGE_VOLUME: &str = "gluster_shared_storage";
 
 /// What every builder step needs.
 struct Ctx<'a> {
@@ -248,6 +244,7 @@ fn add_server(graph: &mut Graph, ctx: &Ctx<'_>) {
         }
     }
     server.set("auth-path", path);
+    // The shared-storage volume's bricks only accept clients that authenticate.
     if volume.name == SHARED_STORAGE_VOLUME {
         server.set("strict-auth-accept", "true");
     }

@@ -1,33 +1,108 @@
-//! The client graph: what a FUSE mount (`<volume>.tcp-fuse.vol`) or a trusted internal client
-//! (`trusted-<volume>.tcp-fuse.vol`) loads.
+//! Client graphs: what a FUSE mount (`<volume>.tcp-fuse.vol`) or a trusted internal client
+//! (`trusted-<volume>.tcp-fuse.vol`) loads, and the two gfproxy variants built the same way.
 //!
 //! From the bottom: one `protocol/client` per brick (named by the brick's id,
 //! `<volume>-client-N`), then one `<volume>-replicate-N` or `<volume>-disperse-N` per replica or
 //! disperse set (none for plain distribute), `<volume>-dht` over the sets, `utime`, the
 //! performance xlators switched on, and io-stats named after the volume.
+//!
+//! The gfproxy daemon (`gfproxyd`) runs this graph on behalf of its clients: its half is the
+//! trusted client graph without write-behind, with io-stats named `gfproxyd-<volume>` (the
+//! daemon puts a server on top, see `gfproxy.rs`). A gfproxy client instead has one
+//! `protocol/client` to that daemon, then `utime`, `quiesce`, write-behind as its only
+//! performance xlator, and io-stats. The bricks' clients, sets and DHT are also what the
+//! rebalance and self-heal graphs start from (`rebalance.rs`, `shd.rs`).
 
 use super::common::{apply_plain, apply_special, bool_option, check_volume};
 use super::graph::Graph;
-use super::options::{self, Role, SetDict, OPEN_BEHIND_CLIENT_OP_VERSION, OPEN_BEHIND_KEY};
+use super::options::{
+    self, Role, SetDict, OPEN_BEHIND_CLIENT_OP_VERSION, OPEN_BEHIND_KEY, WRITE_BEHIND_KEY,
+};
 use super::VolgenError;
 use crate::model::{Transport, Volume, VolumeType};
 
+/// Which client graph to build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Flavor {
+    /// A mount's: the plain volfile (FUSE mounts from anywhere) or, with `trusted`, the one
+    /// with the volume's internal login on each client (glusterd's own nodes).
+    Mount {
+        /// Whether this is the trusted volfile.
+        trusted: bool,
+    },
+    /// The client half of the gfproxy daemon: trusted, without write-behind, io-stats named
+    /// `gfproxyd-<volume>`.
+    GfproxyDaemon,
+    /// A client of the gfproxy daemon: one trusted `protocol/client` to the daemon, `quiesce`,
+    /// and write-behind as the only performance xlator.
+    GfproxyClient,
+}
+
+impl Flavor {
+    /// Whether the clients carry the volume's internal login.
+    fn trusted(self) -> bool {
+        match self {
+            Flavor::Mount { trusted } => trusted,
+            Flavor::GfproxyDaemon | Flavor::GfproxyClient => true,
+        }
+    }
+
+    /// Whether the performance switch `key` may add its xlator: the gfproxy daemon leaves
+    /// write-behind to its clients, which take nothing else.
+    fn allows_performance(self, key: &str) -> bool {
+        let write_behind = key == WRITE_BEHIND_KEY;
+        match self {
+            Flavor::Mount { .. } => true,
+            Flavor::GfproxyDaemon => !write_behind,
+            Flavor::GfproxyClient => write_behind,
+        }
+    }
+}
+
 /// Builds the client graph; `trusted` adds the volume's internal login to each client.
 pub(super) fn build(volume: &Volume, trusted: bool) -> Result<Graph, VolgenError> {
+    build_flavor(volume, Flavor::Mount { trusted })
+}
+
+/// Builds a client graph of the given flavor, options applied.
+pub(super) fn build_flavor(volume: &Volume, flavor: Flavor) -> Result<Graph, VolgenError> {
     check_volume(volume)?;
     let leaf_count = set_size(volume)?;
     let mut dict = SetDict::from_options(&volume.options);
     let mut graph = Graph::new();
-    let clients = add_clients(&mut graph, volume, &dict, trusted);
-    let sets = add_sets(&mut graph, volume, &clients, leaf_count);
-    add_dht(&mut graph, volume, sets, leaf_count);
+    if flavor == Flavor::GfproxyClient {
+        add_gfproxy_client(&mut graph, volume, &dict);
+    } else {
+        let clients = add_clients(
+            &mut graph,
+            volume,
+            &dict,
+            flavor.trusted(),
+            client_transport(volume),
+        );
+        let sets = add_sets(&mut graph, volume, &clients, leaf_count);
+        add_dht(&mut graph, volume, sets, leaf_count);
+    }
     add_features(&mut graph, volume, &dict)?;
+    if flavor == Flavor::GfproxyClient {
+        graph.add_named_after_type(options::QUIESCE, &volume.name);
+    }
     derive_send_gids(&mut dict);
-    add_performance(&mut graph, volume, &dict)?;
-    graph.add_on_top(options::IO_STATS, &volume.name);
+    add_performance(&mut graph, volume, &dict, flavor)?;
+    let io_stats_name = match flavor {
+        Flavor::GfproxyDaemon => gfproxyd_subvolume(volume),
+        Flavor::Mount { .. } | Flavor::GfproxyClient => volume.name.clone(),
+    };
+    graph.add_on_top(options::IO_STATS, &io_stats_name);
     apply_special(&mut graph, &dict, Role::Client);
     apply_plain(&mut graph, &dict);
     Ok(graph)
+}
+
+/// The name of the gfproxy daemon's io-stats, which its clients ask for as their
+/// `remote-subvolume`: `gfproxyd-<volume>`.
+pub(super) fn gfproxyd_subvolume(volume: &Volume) -> String {
+    format!("gfproxyd-{}", volume.name)
 }
 
 /// The transport the client volfile names (`tcp-fuse`): a volume on both TCP and RDMA gets one
@@ -41,7 +116,7 @@ pub(super) fn client_transport(volume: &Volume) -> &'static str {
 
 /// Bricks per replica or disperse set (1 for distribute), after glusterd's consistency checks:
 /// the `count=` of `info` matches the bricks, and they divide into whole sets.
-fn set_size(volume: &Volume) -> Result<usize, VolgenError> {
+pub(super) fn set_size(volume: &Volume) -> Result<usize, VolgenError> {
     let inconsistent = |problem: String| VolgenError::Inconsistent {
         volume: volume.name.clone(),
         problem,
@@ -65,34 +140,83 @@ fn set_size(volume: &Volume) -> Result<usize, VolgenError> {
     Ok(leaf_count)
 }
 
-/// One `protocol/client` per brick, in brick order; returns their names.
-fn add_clients(graph: &mut Graph, volume: &Volume, dict: &SetDict, trusted: bool) -> Vec<String> {
-    let ssl = dict.get("client.ssl").and_then(options::parse_bool) == Some(true);
+/// One `protocol/client` per brick, in brick order, over `transport`; returns their names.
+/// `trusted` adds the volume's internal login.
+pub(super) fn add_clients(
+    graph: &mut Graph,
+    volume: &Volume,
+    dict: &SetDict,
+    trusted: bool,
+    transport: &str,
+) -> Vec<String> {
     let mut names = Vec::with_capacity(volume.bricks.len());
     for (index, brick) in volume.bricks.iter().enumerate() {
         let name = client_name(volume, index, &brick.brick_id);
-        let client = graph.add_unlinked(options::CLIENT, &name);
-        client.set("ping-timeout", "42");
-        client.set("remote-host", &brick.hostname);
-        client.set("remote-subvolume", &brick.path);
-        client.set("transport-type", client_transport(volume));
-        if let Some(family) = dict.get("transport.address-family") {
-            client.set("transport.address-family", family);
-        }
-        if trusted {
-            if let Some(username) = &volume.username {
-                client.set("username", username);
-            }
-            if let Some(password) = &volume.password {
-                client.set("password", password);
-            }
-        }
-        if ssl {
-            client.set("transport.socket.ssl-enabled", "true");
-        }
+        let remote = Remote {
+            host: Some(&brick.hostname),
+            subvolume: &brick.path,
+            transport,
+        };
+        add_client(graph, volume, dict, &name, &remote, trusted);
         names.push(name);
     }
     names
+}
+
+/// What a `protocol/client` connects to.
+struct Remote<'a> {
+    /// `remote-host`; none for a gfproxy client, which finds its daemon on the local node.
+    host: Option<&'a str>,
+    /// `remote-subvolume`: the brick path, or the gfproxy daemon's io-stats.
+    subvolume: &'a str,
+    /// `transport-type`.
+    transport: &'a str,
+}
+
+/// One `protocol/client` with the options glusterd sets while building it.
+fn add_client(
+    graph: &mut Graph,
+    volume: &Volume,
+    dict: &SetDict,
+    name: &str,
+    remote: &Remote<'_>,
+    trusted: bool,
+) {
+    let ssl = dict.get("client.ssl").and_then(options::parse_bool) == Some(true);
+    let client = graph.add_unlinked(options::CLIENT, name);
+    client.set("ping-timeout", "42");
+    if let Some(host) = remote.host {
+        client.set("remote-host", host);
+    }
+    client.set("remote-subvolume", remote.subvolume);
+    client.set("transport-type", remote.transport);
+    if let Some(family) = dict.get("transport.address-family") {
+        client.set("transport.address-family", family);
+    }
+    if trusted {
+        if let Some(username) = &volume.username {
+            client.set("username", username);
+        }
+        if let Some(password) = &volume.password {
+            client.set("password", password);
+        }
+    }
+    if ssl {
+        client.set("transport.socket.ssl-enabled", "true");
+    }
+}
+
+/// The gfproxy client's only `protocol/client`, `<volume>-gfproxy-client`: no `remote-host`,
+/// the daemon's io-stats as `remote-subvolume`, and always TCP.
+fn add_gfproxy_client(graph: &mut Graph, volume: &Volume, dict: &SetDict) {
+    let name = format!("{}-gfproxy-client", volume.name);
+    let subvolume = gfproxyd_subvolume(volume);
+    let remote = Remote {
+        host: None,
+        subvolume: &subvolume,
+        transport: "tcp",
+    };
+    add_client(graph, volume, dict, &name, &remote, true);
 }
 
 /// A client xlator is named by its brick's `brick-id` (`<volume>-client-<index>`, which
@@ -107,7 +231,7 @@ fn client_name(volume: &Volume, index: usize, brick_id: &str) -> String {
 
 /// The replicate or disperse sets over consecutive clients; returns the names DHT spreads
 /// over (the clients themselves for distribute).
-fn add_sets(
+pub(super) fn add_sets(
     graph: &mut Graph,
     volume: &Volume,
     clients: &[String],
@@ -116,8 +240,19 @@ fn add_sets(
     if leaf_count == 1 {
         return clients.to_vec();
     }
+    add_set_xlators(graph, volume, clients, leaf_count)
+}
+
+/// One replicate or disperse xlator per `leaf_count` consecutive clients, whatever the count
+/// (the self-heal daemon's graph has them even for sets of one); returns their names.
+pub(super) fn add_set_xlators(
+    graph: &mut Graph,
+    volume: &Volume,
+    clients: &[String],
+    leaf_count: usize,
+) -> Vec<String> {
     let mut sets = Vec::new();
-    for (number, members) in clients.chunks(leaf_count).enumerate() {
+    for (number, members) in clients.chunks(leaf_count.max(1)).enumerate() {
         let name = match volume.volume_type {
             VolumeType::Disperse => add_disperse_set(graph, volume, number, members),
             _ => add_replicate_set(graph, volume, number, members),
@@ -160,7 +295,7 @@ fn add_disperse_set(
 
 /// `<volume>-dht` over the sets; sets holding a brick being removed are listed in
 /// `decommissioned-bricks`.
-fn add_dht(graph: &mut Graph, volume: &Volume, sets: Vec<String>, leaf_count: usize) {
+pub(super) fn add_dht(graph: &mut Graph, volume: &Volume, sets: Vec<String>, leaf_count: usize) {
     let decommissioned: Vec<&str> = sets
         .iter()
         .zip(volume.bricks.chunks(leaf_count))
@@ -200,10 +335,18 @@ fn derive_send_gids(dict: &mut SetDict) {
     }
 }
 
-/// The performance xlators whose switches are on, in their fixed order. `open-behind` also
-/// needs clients of op-version 2 or later.
-fn add_performance(graph: &mut Graph, volume: &Volume, dict: &SetDict) -> Result<(), VolgenError> {
+/// The performance xlators whose switches are on and the flavor takes, in their fixed order.
+/// `open-behind` also needs clients of op-version 2 or later.
+fn add_performance(
+    graph: &mut Graph,
+    volume: &Volume,
+    dict: &SetDict,
+    flavor: Flavor,
+) -> Result<(), VolgenError> {
     for perf in options::PERF_XLATORS {
+        if !flavor.allows_performance(perf.key) {
+            continue;
+        }
         if !bool_option(volume, dict, perf.key, perf.default_on)? {
             continue;
         }

@@ -1,9 +1,14 @@
-//! What brick and client graphs share: the checks a volume must pass and the option passes.
+//! What all graphs share: the checks a volume must pass and the option passes.
 
 use super::graph::Graph;
 use super::options::{self, Role, SetDict, SpecialTarget, IO_STATS, PLAIN, SERVER, SPECIAL};
 use super::VolgenError;
 use crate::model::{Volume, VolumeType};
+
+/// The volume name glusterd gives the shared-storage volume (`cluster.enable-shared-storage`),
+/// which it treats specially: its bricks only accept clients that authenticate, and it gets no
+/// volfiles for untrusted or gfproxy clients.
+pub(super) const SHARED_STORAGE_VOLUME: &str = "gluster_shared_storage";
 
 /// Refuses volumes brickd cannot render: retired types, thin-arbiter volumes and volumes with
 /// options it does not model.
@@ -79,9 +84,22 @@ fn set_server_auth(graph: &mut Graph, verb: &str, value: &str) {
     server.set(&format!("auth.addr.{auth_path}.{verb}"), value);
 }
 
-/// The plain pass: every plain key's value or default set on the xlators of its type.
+/// The plain pass: every plain key's value or default set on the xlators of its type (the
+/// self-heal daemon's own keys excepted).
 pub(super) fn apply_plain(graph: &mut Graph, dict: &SetDict) {
+    plain_pass(graph, dict, false);
+}
+
+/// The self-heal daemon's plain pass: the plain keys and the daemon's own keys, in table order.
+pub(super) fn apply_self_heal_plain(graph: &mut Graph, dict: &SetDict) {
+    plain_pass(graph, dict, true);
+}
+
+fn plain_pass(graph: &mut Graph, dict: &SetDict, self_heal: bool) {
     for plain in PLAIN {
+        if plain.self_heal_only && !self_heal {
+            continue;
+        }
         if let Some(value) = dict.get(plain.key).or(plain.default) {
             graph.set_on_type(plain.xl_type, plain.option, value);
         }

@@ -7,21 +7,28 @@
 //! printed first (see `graph`), the table order decides the option order in the volfile, and
 //! the tables here keep glusterd's relative order.
 //!
-//! Three kinds of keys matter to brick and client volfiles:
+//! Three kinds of keys matter to the volfiles brickd renders:
 //!
 //! - [`PLAIN`]: the value becomes an option of every xlator of one type (`network.ping-timeout`
-//!   → `ping-timeout` of each `protocol/client`). Applied last, after the graph is built.
+//!   → `ping-timeout` of each `protocol/client`). Applied last, after the graph is built. A few
+//!   are for the self-heal daemon only (`cluster.self-heal-daemon` → `self-heal-daemon` of its
+//!   replicate xlators); other graphs skip them.
 //! - [`SPECIAL`]: log level, thread count and address authentication, which name their
 //!   xlator option differently per graph (`diagnostics.brick-log-level` → `log-level` of the
 //!   brick's io-stats only; `auth.allow` → `auth.addr.<brick path>.allow` of the server).
 //!   Applied before the plain keys.
 //! - [`PERF_XLATORS`]: switches that add a performance xlator to the client graph.
 //!
+//! Which graph sees which pass differs (see `common.rs` and the graph builders): the brick,
+//! client, gfproxy and rebalance graphs get the special pass of their role and then the plain
+//! pass over the whole graph; the self-heal daemon's graph gets the plain pass (with its own
+//! keys) over its clients and sets only, and the special pass over its io-stats only.
+//!
 //! brickd supports a subset of glusterd's keys: those with defaults (they are in every volfile)
 //! and the common tuning keys. A volume with another key that would change these volfiles is
 //! refused ([`first_unsupported`]) rather than rendered differently from glusterd; keys that
-//! only concern other daemons (NFS, self-heal, bitrot scrubber, glusterd itself) or nothing
-//! (`user.*`) are accepted and ignored, as glusterd ignores them here.
+//! only concern other daemons (NFS, bitrot scrubber, glusterd itself) or nothing (`user.*`)
+//! are accepted and ignored, as glusterd ignores them here.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -34,6 +41,9 @@ pub(super) struct Plain {
     pub(super) xl_type: &'static str,
     pub(super) option: &'static str,
     pub(super) default: Option<&'static str>,
+    /// Only the self-heal daemon's graph takes this key (glusterd marks such keys with a `!`
+    /// that only its self-heal pass strips); other graphs skip it.
+    pub(super) self_heal_only: bool,
 }
 
 const fn plain(
@@ -47,6 +57,18 @@ const fn plain(
         xl_type,
         option,
         default,
+        self_heal_only: false,
+    }
+}
+
+/// A key only the self-heal daemon's graph applies (no default).
+const fn self_heal_only(key: &'static str, xl_type: &'static str, option: &'static str) -> Plain {
+    Plain {
+        key,
+        xl_type,
+        option,
+        default: None,
+        self_heal_only: true,
     }
 }
 
@@ -64,6 +86,12 @@ pub(super) const PLAIN: &[Plain] = &[
         Some("off"),
     ),
     plain(
+        "cluster.background-self-heal-count",
+        AFR,
+        "background-self-heal-count",
+        None,
+    ),
+    plain(
         "cluster.metadata-self-heal",
         AFR,
         "metadata-self-heal",
@@ -71,6 +99,8 @@ pub(super) const PLAIN: &[Plain] = &[
     ),
     plain("cluster.data-self-heal", AFR, "data-self-heal", None),
     plain("cluster.entry-self-heal", AFR, "entry-self-heal", None),
+    self_heal_only(SELF_HEAL_DAEMON_KEY, AFR, "self-heal-daemon"),
+    self_heal_only(HEAL_TIMEOUT_KEY, AFR, "heal-timeout"),
     plain(
         "cluster.data-self-heal-algorithm",
         AFR,
@@ -279,6 +309,7 @@ pub(super) const PLAIN: &[Plain] = &[
         "trash-max-filesize",
         None,
     ),
+    plain(DISPERSE_SELF_HEAL_DAEMON_KEY, EC, "self-heal-daemon", None),
     plain("features.shard-block-size", SHARD, "shard-block-size", None),
     plain(
         "features.cache-invalidation",
@@ -293,6 +324,7 @@ pub(super) const PLAIN: &[Plain] = &[
         None,
     ),
     plain("features.leases", LEASES, "leases", Some("off")),
+    self_heal_only(HEAL_TIMEOUT_KEY, EC, "heal-timeout"),
     plain("cluster.shd-max-threads", AFR, "shd-max-threads", None),
     plain("cluster.locking-scheme", AFR, "locking-scheme", None),
     plain(
@@ -486,6 +518,19 @@ const fn perf(key: &'static str, xl_type: &'static str, default_on: bool) -> Per
     }
 }
 
+/// `cluster.self-heal-daemon`: whether replicate volumes' self-heal daemon heals (`enable`
+/// unless set).
+pub(super) const SELF_HEAL_DAEMON_KEY: &str = "cluster.self-heal-daemon";
+/// `cluster.disperse-self-heal-daemon`, the same for disperse volumes. Unlike the replicate
+/// key, glusterd applies it to every graph with a disperse xlator when set.
+pub(super) const DISPERSE_SELF_HEAL_DAEMON_KEY: &str = "cluster.disperse-self-heal-daemon";
+/// `cluster.heal-timeout`, the self-heal daemon's crawl interval.
+const HEAL_TIMEOUT_KEY: &str = "cluster.heal-timeout";
+
+/// `performance.write-behind`, the one performance switch that glusterd handles differently
+/// for gfproxy graphs.
+pub(super) const WRITE_BEHIND_KEY: &str = "performance.write-behind";
+
 /// `performance.open-behind`, which needs a client op-version of 2.
 pub(super) const OPEN_BEHIND_KEY: &str = "performance.open-behind";
 /// The client op-version `open-behind` needs.
@@ -493,7 +538,7 @@ pub(super) const OPEN_BEHIND_CLIENT_OP_VERSION: u32 = 2;
 
 /// The performance switches, in the order their xlators stack (bottom first).
 pub(super) const PERF_XLATORS: &[PerfXlator] = &[
-    perf("performance.write-behind", WRITE_BEHIND, true),
+    perf(WRITE_BEHIND_KEY, WRITE_BEHIND, true),
     perf("performance.read-ahead", "performance/read-ahead", false),
     perf("performance.readdir-ahead", READDIR_AHEAD, false),
     perf("performance.io-cache", IO_CACHE, false),
@@ -537,12 +582,10 @@ const BOOLEAN_KEYS: &[&str] = &[
     "features.trash",
 ];
 
-/// Keys that do not change brick or client volfiles: other daemons' settings, glusterd's own,
+/// Keys that do not change any volfile brickd renders: other daemons' settings, glusterd's own,
 /// and keys that only act on xlators these graphs never contain.
 const IGNORED_KEYS: &[&str] = &[
     "nfs.disable",
-    "cluster.self-heal-daemon",
-    "cluster.heal-timeout",
     "features.scrub",
     "features.scrub-throttle",
     "features.scrub-freq",
@@ -745,6 +788,7 @@ pub(super) const BARRIER: &str = "features/barrier";
 pub(super) const QUOTA: &str = "features/quota";
 pub(super) const SHARD: &str = "features/shard";
 pub(super) const UTIME: &str = "features/utime";
+pub(super) const QUIESCE: &str = "features/quiesce";
 pub(super) const IO_STATS: &str = "debug/io-stats";
 pub(super) const SERVER: &str = "protocol/server";
 pub(super) const CLIENT: &str = "protocol/client";
