@@ -71,8 +71,9 @@ pub(super) fn write_new_files(
 /// to `brickd/trash/<name>-<tag>` (not synced: the journal record redoes it; the trash
 /// directories are made first), and the moved tree is deleted by the trash thread (a tree
 /// walk has no io_uring opcode, and no shard may block on it). A trash left by a crash is
-/// emptied at start-up. Plain syscalls, for a delete's script on the quick lane. The trash
-/// thread runs on `background`'s CPUs.
+/// emptied at start-up. Plain syscalls, for a delete's script (on the quick lane, or the store
+/// lane when its create's store files were being written). The trash thread runs on
+/// `background`'s CPUs.
 pub(super) fn trash_volume(
     workdir: &Path,
     name: &str,
@@ -83,6 +84,12 @@ pub(super) fn trash_volume(
     let brickd_dir = workdir.join("brickd");
     let trash = brickd_dir.join("trash");
     let target = trash.join(format!("{name}-{tag}"));
+    // Nothing to move (a create whose store files were never written, or were cancelled):
+    // done, before anything that could fail.
+    match std::fs::symlink_metadata(&dir) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        _ => {}
+    }
     make_dirs(&[&brickd_dir, &trash])?;
     match std::fs::rename(&dir, &target) {
         Ok(()) => {}

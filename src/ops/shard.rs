@@ -107,13 +107,15 @@ const FILES_WRITING: u8 = 1;
 const FILES_DONE: u8 = 2;
 const FILES_CANCELLED: u8 = 3;
 
-/// How a delete left a create's store files ([`StoreFiles::cancel_or_wait`]).
+/// Where a delete found a create's store files ([`StoreFiles::try_cancel`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Settled {
     /// Never written, and now never will be.
     Cancelled,
     /// Written (or failed part way): they are on disk for the delete to move.
     Written,
+    /// Being written now, on the store lane: a script queued there runs after them.
+    Writing,
 }
 
 impl StoreFiles {
@@ -135,23 +137,19 @@ impl StoreFiles {
             .map(|_| WritingFiles(self))
     }
 
-    /// For a delete of the volume, once its record is durable (a plain thread): cancels the
-    /// files if they are still queued, or else waits until they are written. The wait is
-    /// short (the writer is running: a few file writes) and rare (a delete within a
-    /// millisecond of its create).
-    pub fn cancel_or_wait(&self) -> Settled {
-        loop {
-            let now = self.0.compare_exchange(
-                FILES_QUEUED,
-                FILES_CANCELLED,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            );
-            match now {
-                Ok(_) | Err(FILES_CANCELLED) => return Settled::Cancelled,
-                Err(FILES_DONE) => return Settled::Written,
-                Err(_) => std::thread::sleep(std::time::Duration::from_micros(50)),
-            }
+    /// For a delete of the volume, once its record is durable: cancels the files if they are
+    /// still queued, or says where they are. Never waits.
+    pub fn try_cancel(&self) -> Settled {
+        let now = self.0.compare_exchange(
+            FILES_QUEUED,
+            FILES_CANCELLED,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        );
+        match now {
+            Ok(_) | Err(FILES_CANCELLED) => Settled::Cancelled,
+            Err(FILES_DONE) => Settled::Written,
+            Err(_) => Settled::Writing,
         }
     }
 }
@@ -521,43 +519,19 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn queued_store_files_are_cancelled_and_written_ones_are_waited_for() {
+    fn queued_store_files_are_cancelled_and_others_say_where_they_are() {
         // Cancelled while queued: the writer then writes nothing.
         let files = StoreFiles::new();
-        assert_eq!(files.cancel_or_wait(), Settled::Cancelled);
-        assert_eq!(
-            files.cancel_or_wait(),
-            Settled::Cancelled,
-            "settled for good"
-        );
+        assert_eq!(files.try_cancel(), Settled::Cancelled);
+        assert_eq!(files.try_cancel(), Settled::Cancelled, "settled for good");
         assert!(files.start().is_none());
-        // Done before the delete: it moves them.
+        // Being written: not cancelled; done once the writer drops its guard.
         let files = StoreFiles::new();
-        drop(files.start().expect("queued"));
-        assert_eq!(files.cancel_or_wait(), Settled::Written);
-        // Being written: the delete waits until the writer is done.
-        let files = StoreFiles::new();
-        let writer = files.clone();
-        let (started_tx, started_rx) = std::sync::mpsc::channel();
-        let (finish_tx, finish_rx) = std::sync::mpsc::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            let writing = writer.start().expect("queued");
-            started_tx.send(()).unwrap();
-            finish_rx.recv().unwrap();
-            drop(writing);
-        });
-        started_rx.recv().unwrap();
-        let waiter = {
-            let files = files.clone();
-            std::thread::spawn(move || files.cancel_or_wait())
-        };
-        std::thread::sleep(std::time::Duration::from_millis(50));
-        assert!(
-            !waiter.is_finished(),
-            "the delete did not wait for the writer"
-        );
-        finish_tx.send(()).unwrap();
-        assert_eq!(waiter.join().unwrap(), Settled::Written);
-        thread.join().unwrap();
+        let writing = files.start().expect("queued");
+        assert_eq!(files.try_cancel(), Settled::Writing);
+        assert_eq!(files.try_cancel(), Settled::Writing, "still being written");
+        drop(writing);
+        assert_eq!(files.try_cancel(), Settled::Written);
+        assert!(files.start().is_none(), "written once");
     }
 }

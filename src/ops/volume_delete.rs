@@ -6,8 +6,9 @@
 //! flush the journal's thread queues, as one script on the quick lane, the move of
 //! `vols/<name>` out of the store (one rename, then the tree is deleted by the trash thread)
 //! and the release of each local brick (when the volume's create queued its store files after
-//! its reply and they are not written yet, the script first cancels them, or waits while they
-//! are being written: none may land after the move): `trusted.glusterfs.volume-id` removed if
+//! its reply and they are not written yet, the script first cancels them; if they are being
+//! written, it hands the move and the release to the store lane, behind them: none may land
+//! after the move): `trusted.glusterfs.volume-id` removed if
 //! it is still this
 //! volume's (a brick that carries another id is left alone and named in the log). Then the
 //! volume is unpublished and the bricks with a volume group lose its tag (the LVM helper).
@@ -143,7 +144,8 @@ impl DeleteOp {
         // release, in that order, as one script on the quick lane: one hand-off, and one
         // answer back here at the end. If the volume's create queued its store files after its
         // reply and they are not written yet, the script cancels them first (there is then
-        // nothing to move), or waits while they are being written.
+        // nothing to move); if they are being written, it queues the move and the release on
+        // the store lane, behind them, rather than hold up the quick lane.
         let (done_tx, done_rx) = futures_channel::oneshot::channel();
         // Set once the move is done: tells a release that never answered from a move that
         // never ran.
@@ -156,32 +158,40 @@ impl DeleteOp {
         let pending = self.state.pending_store_files(&self.volname);
         let (lanes, background) = (engine.clone(), engine.background());
         let (name, tag, moved_flag) = (self.volname.clone(), txn.id.to_string(), moved.clone());
+        // The move (unless `ready` failed) and the release, on whichever lane runs it.
+        let work = move |ready: std::io::Result<()>| {
+            let trashed =
+                ready.and_then(|()| engine_io::trash_volume(&workdir, &name, &tag, &background));
+            if let Err(e) = trashed {
+                let _ = done_tx.send(AfterFlush::NotMoved(e));
+                return Ok(());
+            }
+            moved_flag.store(true, Ordering::Release);
+            // Tests kill or pause here: moved, nothing released.
+            let _ = failpoints::pass_on_thread("delete.after-move");
+            let released = plain.iter().map(claim::release_files).collect();
+            let _ = done_tx.send(AfterFlush::Released(released));
+            Ok(())
+        };
         let then: Then = Box::new(move || {
+            let store = lanes.clone();
             let _queued = lanes.script(Lane::Quick, move || {
-                // An error armed here stands for a failed move to the trash.
-                let trashed = failpoints::pass_on_thread("delete.after-journal")
-                    .map_err(std::io::Error::other)
-                    .and_then(|()| {
-                        // Every one settled (no short cut): none may land after the move.
-                        let settled: Vec<Settled> =
-                            pending.iter().map(StoreFiles::cancel_or_wait).collect();
-                        if !settled.is_empty() && settled.iter().all(|s| *s == Settled::Cancelled) {
-                            // Never written: `vols/<name>` was never made (names are unique,
-                            // and a volume's earlier delete moved its directory away).
-                            return Ok(());
-                        }
-                        engine_io::trash_volume(&workdir, &name, &tag, &background)
-                    });
-                if let Err(e) = trashed {
-                    let _ = done_tx.send(AfterFlush::NotMoved(e));
-                    return Ok(());
+                // An error armed here stands for a failed move to the trash (nothing is
+                // cancelled then).
+                let ready = failpoints::pass_on_thread("delete.after-journal")
+                    .map_err(std::io::Error::other);
+                if ready.is_ok() {
+                    // Every one settled (no short cut): none may land after the move.
+                    let settled: Vec<Settled> =
+                        pending.iter().map(StoreFiles::try_cancel).collect();
+                    if settled.contains(&Settled::Writing) {
+                        // The store lane is running them: a script queued there now runs
+                        // right after them.
+                        let _queued = store.script(Lane::Store, move || work(Ok(())));
+                        return Ok(());
+                    }
                 }
-                moved_flag.store(true, Ordering::Release);
-                // Tests kill or pause here: moved, nothing released.
-                let _ = failpoints::pass_on_thread("delete.after-move");
-                let released = plain.iter().map(claim::release_files).collect();
-                let _ = done_tx.send(AfterFlush::Released(released));
-                Ok(())
+                work(ready)
             });
         });
         let appended = self
