@@ -476,16 +476,22 @@ impl Background {
         if cpus.is_empty() {
             return;
         }
-        // SAFETY: cpu_set_t is plain data; all zeroes is the empty set.
-        let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-        let bits = 8 * std::mem::size_of::<libc::cpu_set_t>();
-        for &cpu in cpus.iter().filter(|&&cpu| cpu < bits) {
-            // SAFETY: `cpu` is below the set's size (checked above).
-            unsafe { libc::CPU_SET(cpu, &mut set) };
+        // A mask as long as the highest CPU needs (the kernel takes any multiple of a word).
+        let highest = cpus.iter().copied().max().unwrap_or(0);
+        let mut mask = vec![0u64; highest / 64 + 1];
+        for &cpu in cpus.iter() {
+            mask[cpu / 64] |= 1 << (cpu % 64);
         }
-        // SAFETY: pid 0 is the calling thread; the set is a live cpu_set_t of the size passed.
-        let rc =
-            unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) };
+        // SAFETY: pid 0 is the calling thread; the kernel reads `mask.len() * 8` bytes of the
+        // live buffer.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_sched_setaffinity,
+                0,
+                mask.len() * 8,
+                mask.as_ptr(),
+            )
+        };
         if rc != 0 {
             let error = io::Error::last_os_error();
             tracing::info!(?cpus, %error, "background thread left where it was");
@@ -493,19 +499,38 @@ impl Background {
     }
 }
 
-/// The CPUs the calling thread may run on; empty when they cannot be read.
+/// Longest CPU mask [`allowed_cpus`] asks for, in 64-bit words (262,144 CPUs).
+const CPU_MASK_WORDS_MAX: usize = 4096;
+
+/// The CPUs the calling thread may run on (any number of them: the mask grows until the
+/// kernel's fits); empty when they cannot be read.
 pub fn allowed_cpus() -> Vec<usize> {
-    // SAFETY: cpu_set_t is plain data; all zeroes is the empty set.
-    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    let size = std::mem::size_of::<libc::cpu_set_t>();
-    // SAFETY: pid 0 is this thread; the kernel writes at most `size` bytes into `set`.
-    if unsafe { libc::sched_getaffinity(0, size, &mut set) } != 0 {
-        return Vec::new();
+    let mut words = 16;
+    loop {
+        let mut mask = vec![0u64; words];
+        // SAFETY: pid 0 is the calling thread; the kernel writes at most `words * 8` bytes
+        // into the live buffer. The raw call answers how many bytes it wrote.
+        let rc =
+            unsafe { libc::syscall(libc::SYS_sched_getaffinity, 0, words * 8, mask.as_mut_ptr()) };
+        if rc > 0 {
+            let written = (rc as usize).div_ceil(8).min(words);
+            return mask[..written]
+                .iter()
+                .enumerate()
+                .flat_map(|(i, word)| {
+                    (0..64)
+                        .filter(move |bit| word & (1 << bit) != 0)
+                        .map(move |bit| i * 64 + bit)
+                })
+                .collect();
+        }
+        // Too short for the kernel's mask: double it.
+        let too_short = io::Error::last_os_error().raw_os_error() == Some(libc::EINVAL);
+        if !too_short || words >= CPU_MASK_WORDS_MAX {
+            return Vec::new();
+        }
+        words *= 2;
     }
-    // SAFETY: every index is below the set's size in bits.
-    (0..8 * size)
-        .filter(|&cpu| unsafe { libc::CPU_ISSET(cpu, &set) })
-        .collect()
 }
 
 fn engine_gone() -> io::Error {
@@ -911,6 +936,40 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// This thread's `Cpus_allowed_list` as the kernel prints it ("0-3,6").
+    fn cpus_in_proc() -> Vec<usize> {
+        // SAFETY: gettid has no preconditions.
+        let tid = unsafe { libc::gettid() };
+        let status = std::fs::read_to_string(format!("/proc/self/task/{tid}/status")).unwrap();
+        let list = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+            .unwrap()
+            .trim();
+        list.split(',')
+            .flat_map(|part| match part.split_once('-') {
+                Some((a, b)) => (a.parse().unwrap()..=b.parse().unwrap()).collect::<Vec<usize>>(),
+                None => vec![part.parse().unwrap()],
+            })
+            .collect()
+    }
+
+    #[test]
+    fn allowed_cpus_reads_the_threads_mask_and_background_sets_it() {
+        std::thread::spawn(|| {
+            let all = allowed_cpus();
+            assert_eq!(all, cpus_in_proc());
+            // Onto one CPU and back to all of them.
+            Background(vec![all[all.len() - 1]].into()).enter();
+            assert_eq!(allowed_cpus(), [all[all.len() - 1]]);
+            assert_eq!(cpus_in_proc(), [all[all.len() - 1]]);
+            Background(all.clone().into()).enter();
+            assert_eq!(allowed_cpus(), all);
+        })
+        .join()
+        .unwrap();
+    }
 
     #[test]
     fn op_indices_match_all_and_opcodes_are_distinct() {
