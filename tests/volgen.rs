@@ -92,6 +92,16 @@ fn brick_and_client_volfiles_in_fixture(name: &str) -> Vec<String> {
     names
 }
 
+/// The names of the brick and client volfiles brickd renders for `volume`.
+fn brick_and_client_volfile_names(volume: &Volume) -> Vec<String> {
+    let mut names: Vec<String> = (0..volume.bricks.len())
+        .map(|index| volgen::brick_volfile_name(volume, index).unwrap())
+        .collect();
+    names.push(volgen::client_volfile_name(volume, false));
+    names.push(volgen::client_volfile_name(volume, true));
+    names
+}
+
 /// The daemons' volfile names in a volume directory.
 fn extra_volfiles_in_fixture(name: &str) -> Vec<String> {
     let mut names = volfiles_in_fixture(name);
@@ -164,12 +174,7 @@ fn client_volfiles_match_glusterd_byte_for_byte() {
 fn every_brick_and_client_volfile_of_the_fixture_is_generated() {
     let workdir = fixture();
     for name in SUPPORTED {
-        let volume = volume(&workdir, name);
-        let mut ours: Vec<String> = (0..volume.bricks.len())
-            .map(|index| volgen::brick_volfile_name(volume, index).unwrap())
-            .collect();
-        ours.push(volgen::client_volfile_name(volume, false));
-        ours.push(volgen::client_volfile_name(volume, true));
+        let mut ours = brick_and_client_volfile_names(volume(&workdir, name));
         ours.sort();
         assert_eq!(
             ours,
@@ -264,11 +269,7 @@ fn every_volfile_of_the_fixture_is_generated() {
     let workdir = fixture();
     for name in SUPPORTED {
         let volume = volume(&workdir, name);
-        let mut ours: Vec<String> = (0..volume.bricks.len())
-            .map(|index| volgen::brick_volfile_name(volume, index).unwrap())
-            .collect();
-        ours.push(volgen::client_volfile_name(volume, false));
-        ours.push(volgen::client_volfile_name(volume, true));
+        let mut ours = brick_and_client_volfile_names(volume);
         ours.extend(
             volgen::extra_volfiles(volume)
                 .unwrap()
