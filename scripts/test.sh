@@ -1,20 +1,65 @@
 #!/usr/bin/env bash
 # Runs brickd's whole test suite on a fresh Debian 12 machine, as root. Installs what it needs
-# (idempotently): the real gluster CLI and glusterd the tests drive, the file-system and LVM
-# tools, clang for bindgen, cargo-fuzz.
+# (idempotently): the real gluster CLI and glusterd the tests drive, the XFS and LVM tools, a
+# C/C++ compiler (liburing for glommio, libFuzzer), a Rust toolchain new enough for the
+# lockfile, cargo-fuzz.
 #
 #   scripts/test.sh                 everything: format, lint, unit + integration tests,
 #                                   bench and fuzz builds, a short run of every fuzz target
 #   FUZZ_SECONDS=N scripts/test.sh  seconds per fuzz target (default 15; 0 skips fuzzing)
+#
+# It ends with how many tests ran, passed, failed and skipped, and why each skip happened.
+# A test that cannot run here says so through tests/common/skip.rs; under CI=true a skip of
+# anything CI provides (root, a package, a tool, a second CPU) fails that test, and so the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
-ensure_packages ca-certificates gcc g++ libc6-dev make pkg-config python3 procps iproute2 \
-    glusterfs-server glusterfs-cli xfsprogs lvm2 liblvm2-dev clang libclang-dev tcpdump
-ensure_rust
+ensure_packages ca-certificates gcc g++ libc6-dev git procps iproute2 \
+    glusterfs-server glusterfs-cli glusterfs-common xfsprogs lvm2
+ensure_rust clippy rustfmt
 
 step() { printf '\n==> %s\n' "$*"; }
+
+mkdir -p target
+ledger=$PWD/target/test-skips.tsv
+log=$PWD/target/test-output.log
+: >"$ledger"
+: >"$log"
+export BRICKD_SKIP_LEDGER=$ledger
+
+# Prints the counts of every test binary's "test result:" line so far, and the skips, and a
+# closing line "tests: N passed, N failed, N skipped". Passed counts the tests that ran to the
+# end without skipping any part; a test that skipped all or part of itself counts as skipped.
+summarize() {
+    local passed=0 failed=0 ignored=0 binaries=0 skipped
+    while read -r p f i; do
+        passed=$((passed + p))
+        failed=$((failed + f))
+        ignored=$((ignored + i))
+        binaries=$((binaries + 1))
+    done < <(sed -n 's/^test result: [A-Za-z]*\. \([0-9]*\) passed; \([0-9]*\) failed; \([0-9]*\) ignored.*/\1 \2 \3/p' "$log")
+    skipped=$(cut -f1 "$ledger" | sort -u | grep -c . || true)
+    echo
+    echo "==> test count"
+    echo "test binaries run: $binaries; tests run: $((passed + failed)); not run (#[ignore]): $ignored"
+    if [ "$skipped" -gt 0 ]; then
+        echo "skipped, all or in part ($skipped):"
+        sort -u "$ledger" | awk -F'\t' '{printf "  %-60s %-12s %s\n", $1, $2, $3}'
+    fi
+    echo "tests: $((passed - skipped)) passed, $failed failed, $skipped skipped"
+}
+
+# Runs a cargo test command, keeping its output for the count.
+cargo_test() {
+    local status=0
+    cargo test "$@" 2>&1 | tee -a "$log" || status=$?
+    if [ "$status" -ne 0 ]; then
+        summarize
+        echo "cargo test $* failed (exit $status)" >&2
+        exit "$status"
+    fi
+}
 
 step "format"
 cargo fmt --all -- --check
@@ -23,10 +68,10 @@ step "lint"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "unit and integration tests"
-cargo test --workspace --locked
+cargo_test --workspace --locked
 
 step "crash tests (failpoints feature)"
-cargo test --locked --features failpoints --test volume_crash
+cargo_test --locked --features failpoints --test volume_crash
 
 step "benchmarks build"
 cargo bench --workspace --locked --no-run
@@ -43,4 +88,9 @@ else
     echo "fuzzing skipped: FUZZ_SECONDS=0"
 fi
 
+summarize
+if [ "${CI:-}" = true ] && [ -s "$ledger" ] && cut -f2 "$ledger" | grep -qx missing; then
+    echo "a test skipped for want of something CI provides (see above)" >&2
+    exit 1
+fi
 step "all checks passed"

@@ -21,3 +21,7 @@ pub mod proto;
 pub mod server;
 pub mod store;
 pub mod volgen;
+
+#[cfg(test)]
+#[path = "../tests/common/skip.rs"]
+mod test_skip;

@@ -159,8 +159,9 @@ fn brick_on_the_root_file_system_is_refused_unless_forced() {
     let root_dev = std::os::unix::fs::MetadataExt::dev(&std::fs::metadata("/").unwrap());
     let dir_dev = std::os::unix::fs::MetadataExt::dev(&std::fs::metadata(dir.path()).unwrap());
     if root_dev != dir_dev {
-        eprintln!(
-            "SKIP brick_on_the_root_file_system: /var/tmp is not on the root file system here"
+        common::skip::unsupported(
+            "brick_on_the_root_file_system_is_refused_unless_forced",
+            "/var/tmp is not on the root file system here",
         );
         return;
     }

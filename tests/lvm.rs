@@ -1,10 +1,12 @@
 //! `LvmClient` and `brickd lvm-helper` against real LVM volume groups on loop devices.
 //!
-//! Needs root and the lvm2 tools; without them each test prints why it skips and passes (CI
-//! runs them as root). Only VG metadata is touched, so no device-mapper is needed. The helper
+//! Needs root and the lvm2 tools; without them each test prints why it skips (a failure under
+//! CI=true, which runs them as root). Only VG metadata is touched, so no device-mapper is needed. The helper
 //! is the `brickd` binary built with the tests.
 
 mod lvm_fixture;
+#[path = "common/skip.rs"]
+mod skip;
 
 use brickd::lvm::names::TAG_CHANGES_MAX;
 use brickd::lvm::{parse_volume_tag, volume_tag, LvmClient, LvmConfig, LvmError};
@@ -29,7 +31,7 @@ fn client() -> LvmClient {
 fn skip(test: &str) -> bool {
     match unavailable() {
         Some(reason) => {
-            eprintln!("skipping {test}: {reason}");
+            skip::missing(test, &reason);
             true
         }
         None => false,

@@ -788,7 +788,10 @@ fn volume_group_bricks_are_tagged_on_create_and_untagged_on_delete() {
         return;
     }
     if let Some(why) = lvm_fixture::unavailable() {
-        eprintln!("SKIP volume_group_bricks_are_tagged_on_create_and_untagged_on_delete: {why}");
+        common::skip::missing(
+            "volume_group_bricks_are_tagged_on_create_and_untagged_on_delete",
+            &why,
+        );
         return;
     }
     let node = Node::new(1);

@@ -56,7 +56,9 @@ pub struct ConnectionCounters {
     pub refused_at_cap: u64,
     /// Connections closed for a record over the cap.
     pub closed_oversized_record: u64,
-    /// Records that were not calls, or too short to carry an xid, and were dropped.
+    /// Connections closed on a record too short to carry an xid (zero to three bytes).
+    pub closed_unanswerable_record: u64,
+    /// Records that were not calls (replies sent to a server) and were dropped.
     pub records_dropped: u64,
     /// Calls answered without reaching a procedure (PROG_UNAVAIL, PROG_MISMATCH, PROC_UNAVAIL,
     /// RPC_MISMATCH, AUTH_ERROR, GARBAGE_ARGS of a bad header).
@@ -116,6 +118,11 @@ impl ShardMetrics {
         let _ = writeln!(out, "unix_accepted={}", c.unix_accepted);
         let _ = writeln!(out, "refused_at_cap={}", c.refused_at_cap);
         let _ = writeln!(out, "closed_oversized_record={}", c.closed_oversized_record);
+        let _ = writeln!(
+            out,
+            "closed_unanswerable_record={}",
+            c.closed_unanswerable_record
+        );
         let _ = writeln!(out, "records_dropped={}", c.records_dropped);
         let _ = writeln!(out, "calls_refused={}", c.calls_refused);
         let mut keys: Vec<&ProcKey> = self.procs.keys().collect();

@@ -99,7 +99,11 @@ impl Uuid {
                 b'A'..=b'F' => c - b'A' + 10,
                 _ => return Err(bad(position)),
             };
-            bytes[nibbles / 2] |= if nibbles % 2 == 0 { value << 4 } else { value };
+            bytes[nibbles / 2] |= if nibbles.is_multiple_of(2) {
+                value << 4
+            } else {
+                value
+            };
             nibbles += 1;
         }
         Ok(Uuid(bytes))

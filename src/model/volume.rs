@@ -339,7 +339,7 @@ impl Volume {
     /// volume with `arbiter_count` 1 (glusterd's `isArbiter` in `volume info`).
     pub fn is_arbiter_brick(&self, index: usize) -> bool {
         let replica = self.replica_count as usize;
-        self.arbiter_count == 1 && replica > 1 && (index + 1) % replica == 0
+        self.arbiter_count == 1 && replica > 1 && (index + 1).is_multiple_of(replica)
     }
 }
 

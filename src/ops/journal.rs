@@ -727,7 +727,10 @@ mod tests {
         let engine = match Engine::start(EngineConfig::default()) {
             Ok(engine) => engine,
             Err(e) => {
-                eprintln!("skipping: the brick engine needs io_uring ({e})");
+                crate::test_skip::missing(
+                    "ops::journal tests",
+                    &format!("the brick engine needs io_uring ({e})"),
+                );
                 return None;
             }
         };

@@ -179,7 +179,7 @@ pub fn parse(dict: Dict) -> Result<CreateRequest, String> {
         VolumeType::Disperse => request.disperse,
         _ => 1,
     };
-    if set == 0 || request.bricks.len() % set as usize != 0 {
+    if set == 0 || !request.bricks.len().is_multiple_of(set as usize) {
         return Err(format!(
             "Incorrect number of bricks ({}) supplied for a set size of {set}",
             request.bricks.len()

@@ -59,7 +59,8 @@ pub struct CallHeader<'a> {
 /// Why a record is not a call brickd can answer normally. Each variant says how to answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
 pub enum CallError {
-    /// Too short to hold even an xid: nothing can be answered; drop the record.
+    /// Too short to hold even an xid: nothing can be answered; the server closes the
+    /// connection (its stream cannot be trusted).
     #[error("record of {len} bytes is too short to carry an RPC xid")]
     NoXid {
         /// Record length.

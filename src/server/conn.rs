@@ -102,6 +102,9 @@ enum RecordFate {
     Answered,
     Pending,
     Dropped,
+    /// Too short to carry an xid (a zero-byte record among them): there is nothing to answer
+    /// and the stream cannot be trusted; close the connection after the replies before it.
+    Unanswerable,
 }
 
 /// Serves one accepted connection until the peer closes it, it breaks a rule that ends it, or
@@ -129,8 +132,10 @@ where
     let mut pending = 0usize;
     let mut eof = false;
     let mut stopping = false;
+    // Set when a record ends the connection: the replies already encoded go out, then it closes.
+    let mut closing_now = false;
 
-    'conn: loop {
+    loop {
         pending -= drain_completions(&shared, &mut output, &shard);
 
         while start < end && pending < shard.limits.inflight_max && output.len() < WRITE_FLUSH_BYTES
@@ -153,7 +158,8 @@ where
                         .borrow_mut()
                         .connections
                         .closed_oversized_record += 1;
-                    break 'conn;
+                    closing_now = true;
+                    break;
                 }
             };
             start += used;
@@ -172,8 +178,30 @@ where
                     RecordFate::Dropped => {
                         shard.metrics.borrow_mut().connections.records_dropped += 1
                     }
+                    RecordFate::Unanswerable => {
+                        tracing::warn!(
+                            shard = shard.id,
+                            peer = ?transport,
+                            record_bytes = record.len(),
+                            "closing connection: a record too short to carry an xid"
+                        );
+                        shard
+                            .metrics
+                            .borrow_mut()
+                            .connections
+                            .closed_unanswerable_record += 1;
+                        closing_now = true;
+                        break;
+                    }
                 }
             }
+        }
+
+        if closing_now {
+            if !output.is_empty() {
+                let _ = stream.write_all(&output).await;
+            }
+            break;
         }
 
         if !output.is_empty() {
@@ -304,7 +332,8 @@ fn answer(
         Ok(parts) => parts,
         Err(err) => {
             let (xid, status) = match err {
-                CallError::NoXid { .. } | CallError::NotACall { .. } => {
+                CallError::NoXid { .. } => return RecordFate::Unanswerable,
+                CallError::NotACall { .. } => {
                     tracing::debug!(shard = shard.id, peer = ?transport, %err, "dropping record");
                     return RecordFate::Dropped;
                 }

@@ -147,11 +147,17 @@ mod tests {
                     assert_eq!(slice, Duration::from_micros(250))
                 }
                 Ok(SliceOutcome::NotNormalPolicy) => {
-                    eprintln!("skipped: the test runs under another scheduling policy");
+                    crate::test_skip::unsupported(
+                        "sched::request_slice",
+                        "the test runs under another scheduling policy",
+                    );
                     return;
                 }
                 Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::EPERM)) => {
-                    eprintln!("skipped: sched_setattr is not available here ({e})");
+                    crate::test_skip::unsupported(
+                        "sched::request_slice",
+                        &format!("sched_setattr is not available here ({e})"),
+                    );
                     return;
                 }
                 Err(e) => panic!("sched_setattr: {e}"),
@@ -159,12 +165,18 @@ mod tests {
             // SAFETY: as above.
             assert_eq!(unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) }, nice);
             let Some(before) = before else {
-                eprintln!("skipped the slice check: this kernel reports no se.slice");
+                crate::test_skip::unsupported(
+                    "sched::request_slice (slice check)",
+                    "this kernel reports no se.slice",
+                );
                 return;
             };
             let now = current_slice().expect("se.slice");
             if now == before && before != Duration::from_micros(250) {
-                eprintln!("skipped the slice check: this kernel (before 6.12) ignores the request");
+                crate::test_skip::unsupported(
+                    "sched::request_slice (slice check)",
+                    "this kernel (before 6.12) ignores the request",
+                );
                 return;
             }
             assert_eq!(now, Duration::from_micros(250));

@@ -132,7 +132,7 @@ pub(super) fn set_size(volume: &Volume) -> Result<usize, VolgenError> {
             volume.brick_count
         )));
     }
-    if leaf_count == 0 || bricks % leaf_count != 0 {
+    if leaf_count == 0 || !bricks.is_multiple_of(leaf_count) {
         return Err(inconsistent(format!(
             "{bricks} bricks do not make sets of {leaf_count}"
         )));

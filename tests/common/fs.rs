@@ -32,7 +32,7 @@ pub fn skip_reason() -> Option<String> {
 pub fn must_skip(test: &str) -> bool {
     match skip_reason() {
         Some(why) => {
-            eprintln!("SKIP {test}: {why}");
+            super::skip::missing(test, &why);
             true
         }
         None => false,

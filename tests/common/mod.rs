@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod fs;
+pub mod skip;
 
 use brickd::proto::auth::{AUTH_GLUSTERFS_V2, CLI_CREDENTIAL_V2};
 use brickd::proto::record::{fragment_header, RecordDecoder};
