@@ -8,7 +8,9 @@
 # /proc/PID/stat over the measured window) and p50/p99 latency. The daemons are stopped on exit,
 # whatever happens.
 #
-# Default: DUMP ping and null against both, on empty workdirs.
+# Default: DUMP ping and null against both, on empty workdirs, and against an echo server
+# (perf/src/bin/echo-server.rs: one epoll thread answering every record with a fixed PING reply,
+# no work at all), the floor under both daemons on this machine.
 # --cli: the CLI's `peer status` (peer-list) and `volume info vol0007` (vol-info:vol0007)
 #   instead, against two glusterd+brickd pairs running side by side, each daemon on its own
 #   copy of a workdir written by make-workdir (perf/src/bin/make-workdir.rs): pair "one" has
@@ -18,7 +20,8 @@
 #   from every daemon over its unix socket.
 #
 # Usage: perf/compare.sh [--rounds N] [--duration S] [--warmup S] [--transport tcp|unix]
-#                        [--glusterd-port P] [--brickd-port P] [--out DIR] [--glusterd-only]
+#                        [--glusterd-port P] [--brickd-port P] [--echo-port P] [--out DIR]
+#                        [--glusterd-only] [--no-echo]
 #                        [--brickd-args "FLAGS"]   (extra `brickd serve` flags, e.g. "--shards 1")
 #                        [--keep-workdir]
 #                        [--cli [--volumes N] [--peers P]]   (N default 1000, P default 3)
@@ -33,6 +36,8 @@ WARMUP=1
 TRANSPORT=tcp
 GD_PORT=24410
 BD_PORT=24411
+ECHO_PORT=24420
+ECHO=1
 OUT=""
 GLUSTERD_ONLY=0
 KEEP_WORKDIR=0
@@ -68,6 +73,8 @@ while [[ $# -gt 0 ]]; do
         --transport) TRANSPORT="$2"; shift 2 ;;
         --glusterd-port) GD_PORT="$2"; shift 2 ;;
         --brickd-port) BD_PORT="$2"; shift 2 ;;
+        --echo-port) ECHO_PORT="$2"; shift 2 ;;
+        --no-echo) ECHO=0; shift ;;
         --out) OUT="$2"; shift 2 ;;
         --glusterd-only) GLUSTERD_ONLY=1; shift ;;
         --keep-workdir) KEEP_WORKDIR=1; shift ;;
@@ -94,8 +101,9 @@ else
 fi
 # shellcheck source=../scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
-ensure_packages glusterfs-server jq iproute2 gawk
-for tool in glusterd jq ss awk; do
+# column (the table) is in bsdextrautils.
+ensure_packages glusterfs-server jq iproute2 gawk bsdextrautils
+for tool in glusterd jq ss awk column; do
     command -v "$tool" >/dev/null || { echo "compare.sh: $tool is not installed" >&2; exit 2; }
 done
 
@@ -108,6 +116,7 @@ mkdir -p "$OUT"
 echo "== building (release)" >&2
 if [[ $GLUSTERD_ONLY == 1 ]]; then
     cargo build --release -p brickd-perf >&2
+    ECHO=0
 else
     cargo build --release -p brickd-perf -p brickd >&2
 fi
@@ -116,6 +125,7 @@ REVISION="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
 [[ -z "$(git -C "$ROOT" status --porcelain 2>/dev/null)" ]] || REVISION+=" (with uncommitted changes)"
 LOAD="$ROOT/target/release/brickd-load"
 MAKE_WORKDIR="$ROOT/target/release/make-workdir"
+ECHO_SERVER="$ROOT/target/release/echo-server"
 BRICKD="$ROOT/target/release/brickd"
 
 WORK="$(mktemp -d /tmp/brickd-compare.XXXXXX)"
@@ -214,10 +224,27 @@ start_brickd() { # set
     PIDS[brickd/$set]=$!
     for _ in $(seq $((READY_TIMEOUT_S * 10))); do
         kill -0 "${PIDS[brickd/$set]}" 2>/dev/null || { echo "compare.sh: brickd ($set) exited; see $dir/brickd.log:" >&2; tail -5 "$dir/brickd.log" >&2; exit 1; }
-        grep -q ready "$dir/brickd.log" && return 0
+        grep -q '^brickd ready' "$dir/brickd.log" && return 0
         sleep 0.1
     done
     echo "compare.sh: brickd ($set) printed no 'ready' line within ${READY_TIMEOUT_S}s" >&2
+    exit 1
+}
+
+start_echo() {
+    local dir="$WORK/echo"
+    port_free "$ECHO_PORT" || { echo "compare.sh: port $ECHO_PORT is taken; pick another with --echo-port" >&2; exit 1; }
+    DIRS[echo/empty]="$dir"
+    PORTS[echo/empty]="$ECHO_PORT"
+    mkdir -p "$dir"
+    "$ECHO_SERVER" --listen "127.0.0.1:$ECHO_PORT" >"$dir/echo.log" 2>&1 &
+    PIDS[echo/empty]=$!
+    for _ in $(seq $((READY_TIMEOUT_S * 10))); do
+        kill -0 "${PIDS[echo/empty]}" 2>/dev/null || { echo "compare.sh: echo-server exited; see $dir/echo.log" >&2; exit 1; }
+        grep -q '^echo-server ready' "$dir/echo.log" && return 0
+        sleep 0.1
+    done
+    echo "compare.sh: echo-server printed no ready line within ${READY_TIMEOUT_S}s" >&2
     exit 1
 }
 
@@ -359,17 +386,27 @@ for set in "${SETS[@]}"; do
         done
     fi
 done
+# The echo server answers the DUMP workloads on the empty set, over TCP.
+[[ $CLI == 0 && $TRANSPORT == tcp ]] || ECHO=0
+if [[ $ECHO == 1 ]]; then
+    echo "== starting echo-server on port $ECHO_PORT" >&2
+    start_echo
+    wait_answering echo empty
+fi
 FAILURES=0
 
 for round in $(seq "$ROUNDS"); do
     echo "== round $round of $ROUNDS" >&2
-    order=("${SERVERS[@]}")
-    if (( round % 2 == 0 && ${#SERVERS[@]} == 2 )); then
-        order=(brickd glusterd)
-    fi
+    servers=("${SERVERS[@]}")
+    [[ $ECHO == 0 ]] || servers+=(echo)
+    # Each round starts with the next server: G B E, B E G, E G B, …
+    shift_by=$(( (round - 1) % ${#servers[@]} ))
+    order=("${servers[@]:$shift_by}" "${servers[@]:0:$shift_by}")
     for spec in "${WORKLOADS[@]}"; do
         read -r set workload conns depth <<<"$spec"
         for server in "${order[@]}"; do
+            # The echo server's fixed reply is PING's.
+            [[ $server != echo || $workload == ping ]] || continue
             run_one "$server" "$set" "$workload" "$conns" "$depth" "$round"
         done
     done
@@ -392,12 +429,17 @@ for spec in "${WORKLOADS[@]}"; do
     B_P99[$workload/${conns}x$depth/$set]="$b_p99"
     g_err=$(errors_sum glusterd "$set" "$workload" "$conns" "$depth")
     b_err=$(errors_sum brickd "$set" "$workload" "$conns" "$depth")
+    e_rps=$(med echo .rps)
+    e_p50=$(med echo .latency_us.p50)
+    e_p99=$(med echo .latency_us.p99)
     rps_ratio=$(ratio "$b_rps" "$g_rps")
     cpu_ratio=$(ratio "$b_cpu" "$g_cpu")
-    ROWS+=("$workload ${conns}x$depth|$(describe_set "$set")|$(fmt0 "$g_rps")|$(fmt0 "$b_rps")|$rps_ratio|$(fmt0 "$g_cpu")|$(fmt0 "$b_cpu")|$cpu_ratio|$(fmt1 "$g_p50")|$(fmt1 "$b_p50")|$(fmt1 "$g_p99")|$(fmt1 "$b_p99")|$g_err / $b_err")
+    echo_ratio=$(ratio "$b_rps" "$e_rps")
+    ROWS+=("$workload ${conns}x$depth|$(describe_set "$set")|$(fmt0 "$g_rps")|$(fmt0 "$b_rps")|$rps_ratio|$(fmt0 "$e_rps")|$echo_ratio|$(fmt0 "$g_cpu")|$(fmt0 "$b_cpu")|$cpu_ratio|$(fmt1 "$g_p50")|$(fmt1 "$b_p50")|$(fmt1 "$e_p50")|$(fmt1 "$g_p99")|$(fmt1 "$b_p99")|$(fmt1 "$e_p99")|$g_err / $b_err")
     case "$workload ${conns}x$depth" in
         "ping 4x16")
-            CHECKS+=("ping 4x16: brickd req/s >= 5x glusterd|$(check "$rps_ratio" '>=' 5) (${rps_ratio}x)") ;;
+            CHECKS+=("ping 4x16: brickd req/s >= 5x glusterd|$(check "$rps_ratio" '>=' 5) (${rps_ratio}x)")
+            CHECKS+=("ping 4x16: brickd req/s >= 0.85x the echo server|$(check "$echo_ratio" '>=' 0.85) (${echo_ratio}x)") ;;
         "ping 16x1")
             CHECKS+=("ping 16x1: brickd req/s >= glusterd|$(check "$rps_ratio" '>=' 1) (${rps_ratio}x)")
             CHECKS+=("ping 16x1: brickd req per server CPU-s >= 2x glusterd|$(check "$cpu_ratio" '>=' 2) (${cpu_ratio}x)") ;;
@@ -416,9 +458,10 @@ if [[ $CLI == 1 ]]; then
     done
 fi
 
-HEADER="workload|workdir|glusterd req/s|brickd req/s|ratio|glusterd req/CPU-s|brickd req/CPU-s|ratio|glusterd p50 us|brickd p50 us|glusterd p99 us|brickd p99 us|errors g / b"
+HEADER="workload|workdir|glusterd req/s|brickd req/s|ratio|echo req/s|brickd/echo|glusterd req/CPU-s|brickd req/CPU-s|ratio|glusterd p50 us|brickd p50 us|echo p50 us|glusterd p99 us|brickd p99 us|echo p99 us|errors g / b"
 COMMAND="perf/compare.sh --rounds $ROUNDS --duration $DURATION --warmup $WARMUP --transport $TRANSPORT"
 [[ $GLUSTERD_ONLY == 0 ]] || COMMAND+=" --glusterd-only"
+[[ $ECHO == 1 || $CLI == 1 || $GLUSTERD_ONLY == 1 ]] || COMMAND+=" --no-echo"
 [[ $CLI == 0 ]] || COMMAND+=" --cli --volumes $CLI_VOLUMES --peers $CLI_PEERS"
 [[ -z "$BRICKD_ARGS" ]] || COMMAND+=" --brickd-args \"$BRICKD_ARGS\""
 
@@ -438,7 +481,8 @@ COMMAND="perf/compare.sh --rounds $ROUNDS --duration $DURATION --warmup $WARMUP 
     echo "- brickd: $REVISION"
     echo "- machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), kernel $(uname -r)"
     echo "- load average $LOADAVG_START at start, $LOADAVG_END at end"
-    echo "- medians of $ROUNDS interleaved round(s) (G B, B G, …), ${DURATION}s measured after ${WARMUP}s warm-up, transport $TRANSPORT"
+    echo "- medians of $ROUNDS interleaved round(s) (each round starts with the next server), ${DURATION}s measured after ${WARMUP}s warm-up, transport $TRANSPORT"
+    [[ $ECHO == 0 ]] || echo "- echo: perf/src/bin/echo-server.rs, one epoll thread answering every record with a fixed PING reply (no work)"
     echo
     echo "| ${HEADER//|/ | } |"
     echo "|$(printf '%s' "$HEADER" | awk -F'|' '{ for (i = 1; i <= NF; i++) printf (i <= 2 ? "---|" : "---:|") }')"

@@ -27,7 +27,8 @@ STOP_TERM_WAIT_S=${BRICKD_STOP_WAIT_S:-10}
 # Seconds the ready check's `peer status` may take (the CLI's own timeout is 120 s).
 CHECK_TIMEOUT_S=30
 
-alive() { kill -0 "$1" 2>/dev/null; }
+# True while process $1 runs (an exited one not yet reaped, a zombie, does not count).
+alive() { kill -0 "$1" 2>/dev/null && ! grep -qE '^[0-9]+ \(.*\) Z' "/proc/$1/stat" 2>/dev/null; }
 
 # Waits up to $2 seconds for process $1 to exit; true if it did.
 wait_gone() {
@@ -85,13 +86,14 @@ cargo build --release --locked --bin brickd
 mkdir -p "$home"
 stop >/dev/null
 
+brickd=${CARGO_TARGET_DIR:-target}/release/brickd
 args=(serve --workdir "$home/workdir" --socket "$home/brickd.socket" --listen "$listen")
 if [ "$mode" = foreground ]; then
-    exec target/release/brickd "${args[@]}"
+    exec "$brickd" "${args[@]}"
 fi
 
 rm -f "$home/brickd.out"
-nohup target/release/brickd "${args[@]}" >"$home/brickd.out" 2>"$home/brickd.log" &
+nohup "$brickd" "${args[@]}" >"$home/brickd.out" 2>"$home/brickd.log" &
 pid=$!
 echo "$pid" >"$pidfile"
 started=0

@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
-ensure_packages ca-certificates gcc g++ libc6-dev git procps iproute2 \
+ensure_packages ca-certificates gcc g++ libc6-dev git procps iproute2 liblvm2cmd2.03 \
     glusterfs-server glusterfs-cli glusterfs-common xfsprogs lvm2
 ensure_rust clippy rustfmt
 
