@@ -17,19 +17,66 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use brickd::brick::engine::{DirProbe, Engine, EngineConfig, Fd, Op, SetMode};
+use brickd::brick::engine::{DirProbe, Engine, EngineConfig, Fd, Op, SetMode, Stat};
 use futures_lite::future::{block_on, poll_once};
+
+mod common;
 
 const VOLUME_ID_KEY: &str = "trusted.glusterfs.volume-id";
 const VOLUME_ID: [u8; 16] = *b"0123456789abcdef";
 
-fn is_root() -> bool {
+/// True if the test can run: root, for `trusted.*` xattrs. Otherwise the skip is counted
+/// (and fails under CI, which runs as root).
+fn is_root(test: &str) -> bool {
     // SAFETY: geteuid has no preconditions.
     let root = unsafe { libc::geteuid() } == 0;
     if !root {
-        eprintln!("skipping: the brick engine tests need root for trusted.* xattrs");
+        common::skip::missing(
+            test,
+            "the brick engine tests need root for trusted.* xattrs",
+        );
     }
     root
+}
+
+/// How long a test waits for something that must happen: far beyond any real delay, so that
+/// it only turns a hang into a failure.
+const HANG_DEADLINE: Duration = Duration::from_secs(30);
+
+/// `statx("/")` through the engine on a thread of its own, awaited at most [`HANG_DEADLINE`]:
+/// a request stuck behind blocked work fails the test, saying `why` it should have been
+/// answered, rather than hanging it.
+fn statx_root_answered(engine: &Engine, why: &str) -> Stat {
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let engine = engine.clone();
+    std::thread::spawn(move || {
+        // The receiver is gone only if the test already failed.
+        let _ = done_tx.send(block_on(engine.statx(None, Path::new("/"), false)));
+    });
+    done_rx
+        .recv_timeout(HANG_DEADLINE)
+        .unwrap_or_else(|e| panic!("statx not answered ({e}): {why}"))
+        .unwrap()
+}
+
+/// Waits until exactly `count` operations are on the engine's ring, so that the ones the test
+/// started are held by the kernel rather than still on their way; fails after
+/// [`HANG_DEADLINE`], naming `what` it waited for.
+fn wait_for_ring_in_flight(engine: &Engine, count: u64, what: &str) {
+    let deadline = Instant::now() + HANG_DEADLINE;
+    loop {
+        let stats = engine.stats();
+        if stats.ring_in_flight == count {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what} never reached the ring: after {HANG_DEADLINE:?}, {} operations on it, not \
+             {count} ({stats:?})",
+            stats.ring_in_flight
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
 }
 
 fn c(path: &Path) -> CString {
@@ -540,7 +587,7 @@ fn differential_suite(engine: &Engine) -> Vec<String> {
 
 #[test]
 fn every_op_matches_the_syscall_on_the_ring() {
-    if !is_root() {
+    if !is_root("every_op_matches_the_syscall_on_the_ring") {
         return;
     }
     let engine = native_engine();
@@ -557,7 +604,7 @@ fn every_op_matches_the_syscall_on_the_ring() {
 
 #[test]
 fn every_op_matches_the_syscall_in_fallback() {
-    if !is_root() {
+    if !is_root("every_op_matches_the_syscall_in_fallback") {
         return;
     }
     let engine = fallback_engine();
@@ -570,7 +617,7 @@ fn every_op_matches_the_syscall_in_fallback() {
 
 #[test]
 fn ring_and_fallback_give_identical_transcripts() {
-    if !is_root() {
+    if !is_root("ring_and_fallback_give_identical_transcripts") {
         return;
     }
     let ring = differential_suite(&native_engine());
@@ -709,16 +756,33 @@ fn full_pipe() -> FullPipe {
     }
 }
 
+/// Joins `thread`, failing after [`HANG_DEADLINE`] with `what` it was waiting for.
+fn join_within_deadline<T>(thread: std::thread::JoinHandle<T>, what: &str) -> T {
+    let deadline = Instant::now() + HANG_DEADLINE;
+    while !thread.is_finished() {
+        assert!(
+            Instant::now() < deadline,
+            "after {HANG_DEADLINE:?}, still waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    thread.join().unwrap()
+}
+
 fn read_to_end(mut read: std::fs::File) -> usize {
     let mut all = Vec::new();
     io::Read::read_to_end(&mut read, &mut all).unwrap();
     all.len()
 }
 
-fn skip_unless_native_write(engine: &Engine) -> bool {
+/// True if writes go to the ring; otherwise the skip is counted (and fails under CI).
+fn skip_unless_native_write(test: &str, engine: &Engine) -> bool {
     let native = engine.support().native.contains(&Op::Write);
     if !native {
-        eprintln!("skipping: this kernel has no IORING_OP_WRITE, so no op can block on the ring");
+        common::skip::missing(
+            test,
+            "this kernel has no IORING_OP_WRITE (Linux 5.6), so no op can block on the ring",
+        );
     }
     native
 }
@@ -726,7 +790,7 @@ fn skip_unless_native_write(engine: &Engine) -> bool {
 #[test]
 fn new_request_is_not_stuck_behind_a_blocked_one() {
     let engine = native_engine();
-    if !skip_unless_native_write(&engine) {
+    if !skip_unless_native_write("new_request_is_not_stuck_behind_a_blocked_one", &engine) {
         return;
     }
     let pipe = full_pipe();
@@ -735,37 +799,29 @@ fn new_request_is_not_stuck_behind_a_blocked_one() {
         let write = Arc::clone(&pipe.write);
         std::thread::spawn(move || block_on(engine.write(&write, vec![1; 100], 0)))
     };
-    // Let the write reach the ring and block there.
-    std::thread::sleep(Duration::from_millis(100));
+    // The write is on the ring, where the full pipe holds it until the test drains it.
+    wait_for_ring_in_flight(&engine, 1, "the write into the full pipe");
+    let stat = statx_root_answered(&engine, "a write blocked on the ring holds up new requests");
+    assert!(stat.is_dir());
+    // Answered behind the write, not after it: the write is still blocked on the ring.
     assert!(!blocked.is_finished());
-    let started = Instant::now();
-    let (done_tx, done_rx) = std::sync::mpsc::channel();
-    {
-        let engine = engine.clone();
-        std::thread::spawn(move || {
-            let _ = done_tx.send(block_on(engine.statx(None, Path::new("/"), false)));
-        });
-    }
-    let stat = done_rx
-        .recv_timeout(Duration::from_secs(10))
-        .expect("statx answered while a write is blocked");
-    assert!(stat.unwrap().is_dir());
-    eprintln!(
-        "statx answered in {:?} behind a blocked write",
-        started.elapsed()
-    );
-    assert!(!blocked.is_finished());
+    assert_eq!(engine.stats().ring_in_flight, 1, "the write left the ring");
     drop(pipe.write);
     let total = std::thread::spawn(move || read_to_end(pipe.read));
-    assert_eq!(blocked.join().unwrap().unwrap(), 100);
+    let written = join_within_deadline(blocked, "the write to complete once the pipe drains");
+    assert_eq!(written.unwrap(), 100);
     drop(engine);
-    assert_eq!(total.join().unwrap(), pipe.filled_bytes + 100);
+    let read = join_within_deadline(total, "EOF: the engine closing its write fd");
+    assert_eq!(read, pipe.filled_bytes + 100);
 }
 
 #[test]
 fn dropped_future_mid_flight_leaves_the_engine_working_and_fds_closed() {
     let engine = native_engine();
-    if !skip_unless_native_write(&engine) {
+    if !skip_unless_native_write(
+        "dropped_future_mid_flight_leaves_the_engine_working_and_fds_closed",
+        &engine,
+    ) {
         return;
     }
     let pipe = full_pipe();
@@ -774,15 +830,24 @@ fn dropped_future_mid_flight_leaves_the_engine_working_and_fds_closed() {
         block_on(poll_once(&mut write)).is_none(),
         "the write blocks"
     );
+    wait_for_ring_in_flight(&engine, 1, "the write into the full pipe");
     drop(write);
     // The engine now holds the only other reference; ours goes too, so when the write
     // completes the engine closes the write end itself (the reader then sees EOF).
-    std::thread::sleep(Duration::from_millis(50));
     drop(pipe.write);
-    let stat = block_on(engine.statx(None, Path::new("/"), false)).unwrap();
+    let stat = statx_root_answered(&engine, "a dropped write blocked on the ring holds it up");
     assert!(stat.is_dir());
+    assert_eq!(
+        engine.stats().ring_in_flight,
+        1,
+        "the dropped write is still on the ring"
+    );
     // Draining the pipe completes the write; EOF proves the engine closed the last write fd.
-    let total = read_to_end(pipe.read);
+    let read = pipe.read;
+    let total = join_within_deadline(
+        std::thread::spawn(move || read_to_end(read)),
+        "EOF: the engine closing the dropped write's fd once the write completes",
+    );
     assert_eq!(total, pipe.filled_bytes + 50);
     // And the engine keeps answering.
     let fixture = tempfile::tempdir().unwrap();
@@ -793,7 +858,10 @@ fn dropped_future_mid_flight_leaves_the_engine_working_and_fds_closed() {
 #[test]
 fn dropping_the_engine_drains_in_flight_ops_and_joins_the_thread() {
     let engine = native_engine();
-    if !skip_unless_native_write(&engine) {
+    if !skip_unless_native_write(
+        "dropping_the_engine_drains_in_flight_ops_and_joins_the_thread",
+        &engine,
+    ) {
         return;
     }
     let pipe = full_pipe();
@@ -802,31 +870,42 @@ fn dropping_the_engine_drains_in_flight_ops_and_joins_the_thread() {
         block_on(poll_once(&mut write)).is_none(),
         "the write blocks"
     );
+    wait_for_ring_in_flight(&engine, 1, "the write into the full pipe");
     drop(write);
-    let drain_delay = Duration::from_millis(300);
     let read = pipe.read;
     let expected_bytes = pipe.filled_bytes + 10;
-    let reader = std::thread::spawn(move || {
-        std::thread::sleep(drain_delay);
-        let mut buf = vec![0u8; 8192];
-        let mut total = 0;
-        while total < expected_bytes {
-            total += io::Read::read(&mut &read, &mut buf).unwrap();
-        }
-        total
-    });
-    let started = Instant::now();
+    // The write can complete only once the reader has read; the reader says when it starts.
+    let reading = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let reading = Arc::clone(&reading);
+        std::thread::spawn(move || {
+            // Not synchronisation: the pause only gives an engine whose drop does not wait
+            // the time to return before the reader starts, which the test then sees. A drop
+            // that waits passes however long the pause.
+            std::thread::sleep(Duration::from_millis(300));
+            reading.store(true, std::sync::atomic::Ordering::SeqCst);
+            let mut buf = vec![0u8; 8192];
+            let mut total = 0;
+            while total < expected_bytes {
+                total += io::Read::read(&mut &read, &mut buf).unwrap();
+            }
+            total
+        })
+    };
     let clone = engine.clone();
     drop(engine);
     drop(clone);
-    // The drop returned only after the blocked write completed and the thread let go of it.
+    // The drop returned only after the blocked write completed (so after the reader started)
+    // and the thread let go of the write's fd.
     assert!(
-        started.elapsed() >= drain_delay / 2,
-        "{:?}",
-        started.elapsed()
+        reading.load(std::sync::atomic::Ordering::SeqCst),
+        "the drop returned before the reader started, with the write still blocked"
     );
     assert_eq!(Arc::strong_count(&pipe.write), 1);
-    assert_eq!(reader.join().unwrap(), expected_bytes);
+    assert_eq!(
+        join_within_deadline(reader, "the reader to drain the pipe"),
+        expected_bytes
+    );
 }
 
 #[test]
@@ -920,7 +999,7 @@ fn probe_text(probe: &DirProbe) -> String {
 
 #[test]
 fn probe_dirs_matches_the_syscalls_on_the_ring_and_in_fallback() {
-    if !is_root() {
+    if !is_root("probe_dirs_matches_the_syscalls_on_the_ring_and_in_fallback") {
         return;
     }
     let fixture = XattrDir::new();
@@ -971,7 +1050,7 @@ fn probe_dirs_matches_the_syscalls_on_the_ring_and_in_fallback() {
 
 #[test]
 fn probe_of_five_thousand_directories_is_one_request_in_few_submissions() {
-    if !is_root() {
+    if !is_root("probe_of_five_thousand_directories_is_one_request_in_few_submissions") {
         return;
     }
     let fixture = tempfile::tempdir().unwrap();
@@ -1018,7 +1097,7 @@ fn probe_of_five_thousand_directories_is_one_request_in_few_submissions() {
 
 #[test]
 fn bulk_probe_on_threads_answers_as_the_ring_does() {
-    if !is_root() {
+    if !is_root("bulk_probe_on_threads_answers_as_the_ring_does") {
         return;
     }
     let fixture = tempfile::tempdir().unwrap();
@@ -1050,7 +1129,7 @@ fn bulk_probe_on_threads_answers_as_the_ring_does() {
 
 #[test]
 fn small_probe_runs_inline_while_ring_work_is_in_flight() {
-    if !is_root() {
+    if !is_root("small_probe_runs_inline_while_ring_work_is_in_flight") {
         return;
     }
     // The stage sends its probe with other requests (the bricks' statvfs), and a close or a
@@ -1069,7 +1148,10 @@ fn small_probe_runs_inline_while_ring_work_is_in_flight() {
     let expected = block_on(fallback_engine().probe_dirs(&list, &["user.a"], 16)).unwrap();
 
     let engine = Engine::start(EngineConfig::default()).unwrap();
-    if !skip_unless_native_write(&engine) {
+    if !skip_unless_native_write(
+        "small_probe_runs_inline_while_ring_work_is_in_flight",
+        &engine,
+    ) {
         return;
     }
     // Ring work that stays in flight until the test says so: a write into a full pipe.
@@ -1084,6 +1166,7 @@ fn small_probe_runs_inline_while_ring_work_is_in_flight() {
         block_on(poll_once(&mut blocked)).is_none(),
         "the write did not wait"
     );
+    wait_for_ring_in_flight(&engine, 1, "the write into the full pipe");
     let probed = block_on(engine.probe_dirs(&list, &["user.a"], 16)).unwrap();
     let after = engine.stats();
     // Still in flight once the probe answered: the probe ran beside it.
@@ -1094,7 +1177,10 @@ fn small_probe_runs_inline_while_ring_work_is_in_flight() {
     let drained = std::thread::spawn(move || read_to_end(read));
     assert_eq!(block_on(blocked).unwrap(), 100);
     drop(write);
-    assert_eq!(drained.join().unwrap(), filled_bytes + 100);
+    assert_eq!(
+        join_within_deadline(drained, "EOF: the write fd closed after the write"),
+        filled_bytes + 100
+    );
     assert_eq!(format!("{probed:?}"), format!("{expected:?}"));
     // Three directories, a statx and one getxattr each: six syscalls on the engine thread.
     assert!(

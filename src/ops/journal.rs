@@ -746,14 +746,19 @@ mod tests {
         Some((engine, dir, journal, tasks))
     }
 
+    /// How long [`drive`] polls before it fails the test: far beyond any flush or retirement
+    /// (the retirement delay is one second), so it only turns a hang into a failure.
+    const DRIVE_DEADLINE: Duration = Duration::from_secs(60);
+
     /// A small executor: polls `main` and every spawned task until `main` is done, then the
-    /// tasks until none is left.
+    /// tasks until none is left; panics, saying which it waited for, after [`DRIVE_DEADLINE`].
     fn drive(tasks: &Tasks, main: LocalFuture<'_, ()>) {
         use std::task::{Context, Poll};
         let waker = futures_util::task::noop_waker();
         let mut cx = Context::from_waker(&waker);
         let mut main = Some(main);
         let mut running: Vec<LocalFuture<'static, ()>> = Vec::new();
+        let deadline = std::time::Instant::now() + DRIVE_DEADLINE;
         loop {
             running.extend(tasks.borrow_mut().drain(..));
             running.retain_mut(|t| t.as_mut().poll(&mut cx).is_pending());
@@ -765,6 +770,13 @@ mod tests {
             if main.is_none() && running.is_empty() && tasks.borrow().is_empty() {
                 return;
             }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "drive: after {DRIVE_DEADLINE:?} the test's future is {} and {} background \
+                 task(s) (journal writer, retirement) still pending",
+                if main.is_some() { "not done" } else { "done" },
+                running.len() + tasks.borrow().len(),
+            );
             std::thread::sleep(Duration::from_micros(200));
         }
     }

@@ -874,7 +874,6 @@ mod tests {
     use super::*;
     use crate::proto::xdr::{XdrReader, XDR_BYTES_MAX};
     use proptest::prelude::*;
-    use std::time::{Duration, Instant};
 
     /// The `friends` dict of reference §6.5, as captured (141 bytes).
     fn friends_6_5() -> Vec<u8> {
@@ -1369,7 +1368,6 @@ mod tests {
     #[test]
     fn huge_counts_and_lengths_fail_fast_without_allocating() {
         let unlimited = DictLimits::NONE;
-        let started = Instant::now();
         // Over the default cap: refused from the count word alone.
         assert_eq!(
             decode(&be(i32::MAX)),
@@ -1407,7 +1405,6 @@ mod tests {
                 needed: i32::MAX as usize - 1
             })
         );
-        assert!(started.elapsed() < Duration::from_secs(1));
     }
 
     #[test]

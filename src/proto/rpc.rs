@@ -562,4 +562,696 @@ mod tests {
             let _ = decode_reply(&bytes);
         }
     }
+
+    /// Near-valid records for the decoders. Random bytes mostly fail on the first header
+    /// words; these start from valid calls and replies (the programs brickd serves and
+    /// others, every credential flavor `auth` decodes and unknown ones, credentials,
+    /// verifiers and arguments of many lengths) and then break them where the decoders
+    /// branch: every truncation, and length, count and header words overwritten with
+    /// boundary values. proptest prints a failing case with its seed and keeps the seed in
+    /// `proptest-regressions/` so the next run tries it first.
+    mod near_valid {
+        use super::*;
+        use crate::proto::auth::{self, Credential};
+        use crate::proto::programs;
+        use crate::proto::xdr::XdrWriter;
+        use proptest::collection::vec;
+        use proptest::prelude::*;
+        use proptest::test_runner::TestCaseError;
+
+        /// A credential as the generator built it, with the fields `decode_credential`
+        /// must give back.
+        #[derive(Debug, Clone)]
+        enum CredSpec {
+            /// AUTH_NULL ignores its body.
+            Null(Vec<u8>),
+            Unix {
+                stamp: u32,
+                machine_name: Vec<u8>,
+                uid: u32,
+                gid: u32,
+                groups: Vec<u32>,
+            },
+            GlusterV1 {
+                lk_owner: u64,
+                pid: u32,
+                uid: u32,
+                gid: u32,
+                ngrps: u32,
+                slots: Vec<u32>,
+            },
+            GlusterV2 {
+                pid: i32,
+                uid: u32,
+                gid: u32,
+                groups: Vec<u32>,
+                lk_owner: Vec<u8>,
+            },
+            GlusterV3 {
+                pid: i32,
+                uid: u32,
+                gid: u32,
+                flags: u32,
+                ctime_nsec: u32,
+                ctime_sec: u64,
+                groups: Vec<u32>,
+                lk_owner: Vec<u8>,
+            },
+            /// A flavor brickd does not know.
+            Other { flavor: u32, body: Vec<u8> },
+        }
+
+        const KNOWN_FLAVORS: [u32; 5] = [
+            auth::AUTH_NULL,
+            auth::AUTH_UNIX,
+            auth::AUTH_GLUSTERFS,
+            auth::AUTH_GLUSTERFS_V2,
+            auth::AUTH_GLUSTERFS_V3,
+        ];
+
+        impl CredSpec {
+            fn flavor(&self) -> u32 {
+                match self {
+                    CredSpec::Null(_) => auth::AUTH_NULL,
+                    CredSpec::Unix { .. } => auth::AUTH_UNIX,
+                    CredSpec::GlusterV1 { .. } => auth::AUTH_GLUSTERFS,
+                    CredSpec::GlusterV2 { .. } => auth::AUTH_GLUSTERFS_V2,
+                    CredSpec::GlusterV3 { .. } => auth::AUTH_GLUSTERFS_V3,
+                    CredSpec::Other { flavor, .. } => *flavor,
+                }
+            }
+
+            /// The body, and the offsets in it of its length and count words.
+            fn encode(&self) -> (Vec<u8>, Vec<usize>) {
+                if let CredSpec::Null(raw) | CredSpec::Other { body: raw, .. } = self {
+                    return (raw.clone(), Vec::new());
+                }
+                let mut body = Vec::new();
+                let mut lengths = Vec::new();
+                let mut w = XdrWriter::new(&mut body);
+                match self {
+                    CredSpec::Null(_) | CredSpec::Other { .. } => {}
+                    CredSpec::Unix {
+                        stamp,
+                        machine_name,
+                        uid,
+                        gid,
+                        groups,
+                    } => {
+                        w.u32(*stamp);
+                        lengths.push(w.len());
+                        w.opaque(machine_name);
+                        w.u32(*uid);
+                        w.u32(*gid);
+                        lengths.push(w.len());
+                        w.u32(groups.len() as u32);
+                        groups.iter().for_each(|g| w.u32(*g));
+                    }
+                    CredSpec::GlusterV1 {
+                        lk_owner,
+                        pid,
+                        uid,
+                        gid,
+                        ngrps,
+                        slots,
+                    } => {
+                        w.u64(*lk_owner);
+                        w.u32(*pid);
+                        w.u32(*uid);
+                        w.u32(*gid);
+                        lengths.push(w.len());
+                        w.u32(*ngrps);
+                        slots.iter().for_each(|g| w.u32(*g));
+                    }
+                    CredSpec::GlusterV2 {
+                        pid,
+                        uid,
+                        gid,
+                        groups,
+                        lk_owner,
+                    } => {
+                        w.i32(*pid);
+                        w.u32(*uid);
+                        w.u32(*gid);
+                        lengths.push(w.len());
+                        w.u32(groups.len() as u32);
+                        groups.iter().for_each(|g| w.u32(*g));
+                        lengths.push(w.len());
+                        w.opaque(lk_owner);
+                    }
+                    CredSpec::GlusterV3 {
+                        pid,
+                        uid,
+                        gid,
+                        flags,
+                        ctime_nsec,
+                        ctime_sec,
+                        groups,
+                        lk_owner,
+                    } => {
+                        w.i32(*pid);
+                        w.u32(*uid);
+                        w.u32(*gid);
+                        w.u32(*flags);
+                        w.u32(*ctime_nsec);
+                        w.u64(*ctime_sec);
+                        lengths.push(w.len());
+                        w.u32(groups.len() as u32);
+                        groups.iter().for_each(|g| w.u32(*g));
+                        lengths.push(w.len());
+                        w.opaque(lk_owner);
+                    }
+                }
+                (body, lengths)
+            }
+
+            /// Fails unless `got` carries exactly the generated fields.
+            fn check(&self, got: Credential<'_>) -> Result<(), TestCaseError> {
+                let groups_of = |groups: auth::Groups<'_>| groups.iter().collect::<Vec<u32>>();
+                match (self, got) {
+                    (CredSpec::Null(_), Credential::Null) => {}
+                    (
+                        CredSpec::Unix {
+                            stamp,
+                            machine_name,
+                            uid,
+                            gid,
+                            groups,
+                        },
+                        Credential::Unix {
+                            stamp: s,
+                            machine_name: m,
+                            uid: u,
+                            gid: g,
+                            groups: gs,
+                        },
+                    ) => {
+                        prop_assert_eq!((*stamp, *uid, *gid), (s, u, g));
+                        prop_assert_eq!(&machine_name[..], m);
+                        prop_assert_eq!(groups, &groups_of(gs));
+                    }
+                    (
+                        CredSpec::GlusterV1 {
+                            lk_owner,
+                            pid,
+                            uid,
+                            gid,
+                            ngrps,
+                            slots,
+                        },
+                        Credential::GlusterV1 {
+                            lk_owner: l,
+                            pid: p,
+                            uid: u,
+                            gid: g,
+                            groups: gs,
+                        },
+                    ) => {
+                        prop_assert_eq!((*lk_owner, *pid, *uid, *gid), (l, p, u, g));
+                        prop_assert_eq!(&slots[..*ngrps as usize], &groups_of(gs)[..]);
+                    }
+                    (
+                        CredSpec::GlusterV2 {
+                            pid,
+                            uid,
+                            gid,
+                            groups,
+                            lk_owner,
+                        },
+                        Credential::GlusterV2 {
+                            pid: p,
+                            uid: u,
+                            gid: g,
+                            groups: gs,
+                            lk_owner: l,
+                        },
+                    ) => {
+                        prop_assert_eq!((*pid, *uid, *gid), (p, u, g));
+                        prop_assert_eq!(groups, &groups_of(gs));
+                        prop_assert_eq!(&lk_owner[..], l);
+                    }
+                    (
+                        CredSpec::GlusterV3 {
+                            pid,
+                            uid,
+                            gid,
+                            flags,
+                            ctime_nsec,
+                            ctime_sec,
+                            groups,
+                            lk_owner,
+                        },
+                        Credential::GlusterV3 {
+                            pid: p,
+                            uid: u,
+                            gid: g,
+                            flags: f,
+                            ctime_nsec: n,
+                            ctime_sec: c,
+                            groups: gs,
+                            lk_owner: l,
+                        },
+                    ) => {
+                        prop_assert_eq!(
+                            (*pid, *uid, *gid, *flags, *ctime_nsec, *ctime_sec),
+                            (p, u, g, f, n, c)
+                        );
+                        prop_assert_eq!(groups, &groups_of(gs));
+                        prop_assert_eq!(&lk_owner[..], l);
+                    }
+                    (CredSpec::Other { flavor, .. }, Credential::Other { flavor: f }) => {
+                        prop_assert_eq!(*flavor, f);
+                    }
+                    (spec, got) => {
+                        return Err(TestCaseError::fail(format!("{spec:?} decoded as {got:?}")))
+                    }
+                }
+                Ok(())
+            }
+        }
+
+        /// Groups and lk_owner bytes whose sum stays within `max` (the v2 and v3 limits).
+        fn groups_and_lk_owner(max: usize) -> impl Strategy<Value = (Vec<u32>, Vec<u8>)> {
+            (0..=max).prop_flat_map(move |groups| {
+                (
+                    vec(any::<u32>(), groups),
+                    vec(any::<u8>(), 0..=max - groups),
+                )
+            })
+        }
+
+        fn body(len_max: usize) -> impl Strategy<Value = Vec<u8>> {
+            prop_oneof![
+                Just(Vec::new()),
+                vec(any::<u8>(), 0..=16),
+                vec(any::<u8>(), 0..=len_max),
+            ]
+        }
+
+        fn credential() -> impl Strategy<Value = CredSpec> {
+            prop_oneof![
+                body(AUTH_BODY_BYTES_MAX).prop_map(CredSpec::Null),
+                (
+                    any::<u32>(),
+                    vec(any::<u8>(), 0..=auth::UNIX_MACHINE_NAME_BYTES_MAX),
+                    any::<u32>(),
+                    any::<u32>(),
+                    vec(any::<u32>(), 0..=auth::UNIX_GROUPS_MAX),
+                )
+                    .prop_map(|(stamp, machine_name, uid, gid, groups)| {
+                        CredSpec::Unix {
+                            stamp,
+                            machine_name,
+                            uid,
+                            gid,
+                            groups,
+                        }
+                    }),
+                (
+                    any::<u64>(),
+                    any::<u32>(),
+                    any::<u32>(),
+                    any::<u32>(),
+                    0..=auth::GLUSTERFS_V1_GROUP_SLOTS as u32,
+                    vec(any::<u32>(), auth::GLUSTERFS_V1_GROUP_SLOTS),
+                )
+                    .prop_map(|(lk_owner, pid, uid, gid, ngrps, slots)| {
+                        CredSpec::GlusterV1 {
+                            lk_owner,
+                            pid,
+                            uid,
+                            gid,
+                            ngrps,
+                            slots,
+                        }
+                    }),
+                (
+                    any::<i32>(),
+                    any::<u32>(),
+                    any::<u32>(),
+                    groups_and_lk_owner(auth::GLUSTERFS_V2_GROUPS_PLUS_LK_MAX),
+                )
+                    .prop_map(|(pid, uid, gid, (groups, lk_owner))| {
+                        CredSpec::GlusterV2 {
+                            pid,
+                            uid,
+                            gid,
+                            groups,
+                            lk_owner,
+                        }
+                    }),
+                (
+                    any::<i32>(),
+                    any::<u32>(),
+                    any::<u32>(),
+                    any::<u32>(),
+                    any::<u32>(),
+                    any::<u64>(),
+                    groups_and_lk_owner(auth::GLUSTERFS_V3_GROUPS_PLUS_LK_MAX),
+                )
+                    .prop_map(
+                        |(pid, uid, gid, flags, ctime_nsec, ctime_sec, (groups, lk_owner))| {
+                            CredSpec::GlusterV3 {
+                                pid,
+                                uid,
+                                gid,
+                                flags,
+                                ctime_nsec,
+                                ctime_sec,
+                                groups,
+                                lk_owner,
+                            }
+                        }
+                    ),
+                (
+                    any::<u32>().prop_filter("a flavor auth does not decode", |flavor| {
+                        !KNOWN_FLAVORS.contains(flavor)
+                    }),
+                    body(AUTH_BODY_BYTES_MAX),
+                )
+                    .prop_map(|(flavor, body)| CredSpec::Other { flavor, body }),
+            ]
+        }
+
+        /// A valid call record, with what it was built from.
+        #[derive(Debug, Clone)]
+        struct Call {
+            xid: u32,
+            prog: u32,
+            vers: u32,
+            proc_num: u32,
+            cred: CredSpec,
+            verf_flavor: u32,
+            verf: Vec<u8>,
+            args: Vec<u8>,
+        }
+
+        /// The encoded record, the length of its header (where the arguments start) and the
+        /// offsets of every length and count word in it.
+        struct Built {
+            bytes: Vec<u8>,
+            header_bytes: usize,
+            length_words: Vec<usize>,
+        }
+
+        impl Call {
+            fn build(&self) -> Built {
+                let (cred_body, cred_lengths) = self.cred.encode();
+                let mut bytes = Vec::new();
+                encode_call(
+                    &mut bytes,
+                    &CallHeader {
+                        xid: self.xid,
+                        prog: self.prog,
+                        vers: self.vers,
+                        proc_num: self.proc_num,
+                        cred: OpaqueAuth {
+                            flavor: self.cred.flavor(),
+                            body: &cred_body,
+                        },
+                        verf: OpaqueAuth {
+                            flavor: self.verf_flavor,
+                            body: &self.verf,
+                        },
+                    },
+                );
+                let header_bytes = bytes.len();
+                bytes.extend_from_slice(&self.args);
+                // xid, msg_type, rpcvers, prog, vers, proc, cred flavor; then the lengths.
+                let cred_len_at = 7 * 4;
+                let cred_body_at = cred_len_at + 4;
+                let verf_len_at = cred_body_at + cred_body.len().next_multiple_of(4) + 4;
+                let mut length_words = vec![cred_len_at, verf_len_at];
+                length_words.extend(cred_lengths.iter().map(|at| cred_body_at + at));
+                Built {
+                    bytes,
+                    header_bytes,
+                    length_words,
+                }
+            }
+        }
+
+        fn call() -> impl Strategy<Value = Call> {
+            let prog = prop_oneof![
+                Just(programs::CLI),
+                Just(programs::MGMT),
+                Just(programs::PEER),
+                Just(programs::PORTMAP),
+                Just(programs::HANDSHAKE),
+                Just(programs::MGMT_HANDSHAKE),
+                Just(programs::DUMP),
+                Just(programs::CALLBACK),
+                any::<u32>(),
+            ];
+            let verf_flavor = prop_oneof![
+                Just(auth::AUTH_NULL),
+                Just(auth::AUTH_UNIX),
+                Just(auth::AUTH_GLUSTERFS_V2),
+                any::<u32>(),
+            ];
+            (
+                any::<u32>(),
+                prog,
+                prop_oneof![0..=4u32, any::<u32>()],
+                prop_oneof![0..=40u32, any::<u32>()],
+                credential(),
+                verf_flavor,
+                body(AUTH_BODY_BYTES_MAX),
+                body(64),
+            )
+                .prop_map(
+                    |(xid, prog, vers, proc_num, cred, verf_flavor, verf, args)| Call {
+                        xid,
+                        prog,
+                        vers,
+                        proc_num,
+                        cred,
+                        verf_flavor,
+                        verf,
+                        args,
+                    },
+                )
+        }
+
+        /// Values where decoders branch: zero, one, the auth and group caps and one past
+        /// them, and lengths that read as negative or overflow a 32-bit sum.
+        fn boundary_word() -> impl Strategy<Value = u32> {
+            prop_oneof![
+                4 => proptest::sample::select(vec![
+                    0u32, 1, 2, 3, 4, 5, 16, 17, 24, 91, 92, 95, 96, 255, 256, 399, 400, 401,
+                    404, 0x7fff_fffc, 0x7fff_ffff, 0x8000_0000, 0x8000_0001, 0xffff_fffc,
+                    0xffff_ffff,
+                ]),
+                1 => any::<u32>(),
+            ]
+        }
+
+        /// One change to a valid record. Indexes are taken modulo what the record has.
+        #[derive(Debug, Clone)]
+        enum Mutation {
+            /// Overwrites one of the record's length or count words.
+            LengthWord { which: usize, value: u32 },
+            /// Overwrites an aligned word (the header's first words included).
+            Word { index: usize, value: u32 },
+            /// Overwrites four bytes at any offset.
+            Unaligned { offset: usize, value: u32 },
+            /// Flips one bit.
+            FlipBit { bit: usize },
+            /// Cuts the record.
+            Truncate { len: usize },
+        }
+
+        fn mutation() -> impl Strategy<Value = Mutation> {
+            prop_oneof![
+                3 => (any::<usize>(), boundary_word())
+                    .prop_map(|(which, value)| Mutation::LengthWord { which, value }),
+                3 => (any::<usize>(), boundary_word())
+                    .prop_map(|(index, value)| Mutation::Word { index, value }),
+                1 => (any::<usize>(), boundary_word())
+                    .prop_map(|(offset, value)| Mutation::Unaligned { offset, value }),
+                1 => any::<usize>().prop_map(|bit| Mutation::FlipBit { bit }),
+                1 => any::<usize>().prop_map(|len| Mutation::Truncate { len }),
+            ]
+        }
+
+        fn apply(bytes: &mut Vec<u8>, length_words: &[usize], mutation: &Mutation) {
+            let put = |bytes: &mut Vec<u8>, at: usize, value: u32| {
+                let end = bytes.len().min(at + 4);
+                if at < end {
+                    bytes[at..end].copy_from_slice(&value.to_be_bytes()[..end - at]);
+                }
+            };
+            match *mutation {
+                Mutation::LengthWord { which, value } => {
+                    let at = length_words[which % length_words.len()];
+                    put(bytes, at, value);
+                }
+                Mutation::Word { index, value } => {
+                    let words = bytes.len() / 4;
+                    if words > 0 {
+                        put(bytes, index % words * 4, value);
+                    }
+                }
+                Mutation::Unaligned { offset, value } => {
+                    if !bytes.is_empty() {
+                        put(bytes, offset % bytes.len(), value);
+                    }
+                }
+                Mutation::FlipBit { bit } => {
+                    if !bytes.is_empty() {
+                        let bit = bit % (bytes.len() * 8);
+                        bytes[bit / 8] ^= 1 << (bit % 8);
+                    }
+                }
+                Mutation::Truncate { len } => bytes.truncate(len % (bytes.len() + 1)),
+            }
+        }
+
+        /// Whatever `decode_call` accepts stays within its caps and leaves the arguments as
+        /// the record's tail; a credential that decodes stays within its flavor's caps.
+        fn check_accepted_call(bytes: &[u8]) -> Result<(), TestCaseError> {
+            let Ok((call, args)) = decode_call(bytes) else {
+                return Ok(());
+            };
+            prop_assert!(call.cred.body.len() <= AUTH_BODY_BYTES_MAX);
+            prop_assert!(call.verf.body.len() <= AUTH_BODY_BYTES_MAX);
+            let header_bytes = 10 * 4
+                + call.cred.body.len().next_multiple_of(4)
+                + call.verf.body.len().next_multiple_of(4);
+            prop_assert_eq!(header_bytes + args.len(), bytes.len());
+            prop_assert_eq!(args, &bytes[header_bytes..]);
+            match auth::decode_credential(call.cred.flavor, call.cred.body) {
+                Ok(Credential::Unix {
+                    machine_name,
+                    groups,
+                    ..
+                }) => {
+                    prop_assert!(machine_name.len() <= auth::UNIX_MACHINE_NAME_BYTES_MAX);
+                    prop_assert!(groups.len() <= auth::UNIX_GROUPS_MAX);
+                }
+                Ok(Credential::GlusterV1 { groups, .. }) => {
+                    prop_assert!(groups.len() <= auth::GLUSTERFS_V1_GROUP_SLOTS);
+                }
+                Ok(Credential::GlusterV2 {
+                    groups, lk_owner, ..
+                }) => {
+                    prop_assert!(
+                        groups.len() + lk_owner.len() <= auth::GLUSTERFS_V2_GROUPS_PLUS_LK_MAX
+                    );
+                }
+                Ok(Credential::GlusterV3 {
+                    groups, lk_owner, ..
+                }) => {
+                    prop_assert!(
+                        groups.len() + lk_owner.len() <= auth::GLUSTERFS_V3_GROUPS_PLUS_LK_MAX
+                    );
+                }
+                Ok(Credential::Null) | Ok(Credential::Other { .. }) | Err(_) => {}
+            }
+            Ok(())
+        }
+
+        fn status() -> impl Strategy<Value = ReplyStatus> {
+            let auth_stat = (0..=5u32).prop_map(|v| AuthStat::from_u32(v).unwrap());
+            prop_oneof![
+                Just(ReplyStatus::Success),
+                Just(ReplyStatus::ProgUnavail),
+                (any::<u32>(), any::<u32>())
+                    .prop_map(|(low, high)| ReplyStatus::ProgMismatch { low, high }),
+                Just(ReplyStatus::ProcUnavail),
+                Just(ReplyStatus::GarbageArgs),
+                Just(ReplyStatus::SystemErr),
+                (any::<u32>(), any::<u32>())
+                    .prop_map(|(low, high)| ReplyStatus::RpcMismatch { low, high }),
+                auth_stat.prop_map(ReplyStatus::AuthError),
+            ]
+        }
+
+        proptest::proptest! {
+            #[test]
+            fn valid_calls_decode_to_what_was_encoded_and_every_cut_is_an_error(call in call()) {
+                let built = call.build();
+                let (got, args) = decode_call(&built.bytes).unwrap();
+                prop_assert_eq!(
+                    (got.xid, got.prog, got.vers, got.proc_num),
+                    (call.xid, call.prog, call.vers, call.proc_num)
+                );
+                prop_assert_eq!(got.cred.flavor, call.cred.flavor());
+                prop_assert_eq!(got.cred.body, &call.cred.encode().0[..]);
+                prop_assert_eq!(got.verf, OpaqueAuth { flavor: call.verf_flavor, body: &call.verf });
+                prop_assert_eq!(args, &call.args[..]);
+                call.cred.check(auth::decode_credential(got.cred.flavor, got.cred.body).unwrap())?;
+                // Cut anywhere in the header: an error that names the xid once there is
+                // one. Cut in the arguments: the header, with the arguments that are left.
+                for len in 0..built.bytes.len() {
+                    let cut = &built.bytes[..len];
+                    match decode_call(cut) {
+                        Err(CallError::NoXid { len: l }) => prop_assert!(len < 4 && l == len),
+                        Err(CallError::Truncated { xid, .. } | CallError::BadAuth { xid, .. }) => {
+                            prop_assert!((4..built.header_bytes).contains(&len), "cut at {}", len);
+                            prop_assert_eq!(xid, call.xid);
+                        }
+                        Err(e) => return Err(TestCaseError::fail(format!("cut at {len}: {e:?}"))),
+                        Ok((head, rest)) => {
+                            prop_assert!(len >= built.header_bytes, "cut at {} decoded", len);
+                            prop_assert_eq!(head, got);
+                            prop_assert_eq!(rest, &call.args[..len - built.header_bytes]);
+                        }
+                    }
+                    check_accepted_call(cut)?;
+                    let _ = decode_reply(cut);
+                }
+            }
+
+            #[test]
+            fn mutated_calls_never_panic_and_what_decodes_keeps_its_bounds(
+                call in call(),
+                mutations in vec(mutation(), 1..=4),
+            ) {
+                let built = call.build();
+                let mut bytes = built.bytes.clone();
+                for mutation in &mutations {
+                    apply(&mut bytes, &built.length_words, mutation);
+                }
+                check_accepted_call(&bytes)?;
+                let _ = decode_reply(&bytes);
+            }
+
+            #[test]
+            fn valid_replies_round_trip_and_mutated_ones_never_panic(
+                xid: u32,
+                verf_flavor: u32,
+                verf in body(AUTH_BODY_BYTES_MAX),
+                status in status(),
+                results in body(64),
+                mutations in vec(mutation(), 1..=4),
+            ) {
+                let mut bytes = Vec::new();
+                encode_reply(&mut bytes, xid, OpaqueAuth { flavor: verf_flavor, body: &verf }, status);
+                let header_bytes = bytes.len();
+                if status == ReplyStatus::Success {
+                    bytes.extend_from_slice(&results);
+                }
+                let (got, rest) = decode_reply(&bytes).unwrap();
+                prop_assert_eq!((got.xid, got.status), (xid, status));
+                if status.accept_stat().is_some() {
+                    prop_assert_eq!(got.verf, OpaqueAuth { flavor: verf_flavor, body: &verf });
+                }
+                prop_assert_eq!(rest, &bytes[header_bytes..]);
+                for len in 0..header_bytes {
+                    prop_assert!(decode_reply(&bytes[..len]).is_err(), "cut at {}", len);
+                }
+                // The verifier's length word sits after xid, msg_type, reply_stat, flavor.
+                let length_words = [4 * 4];
+                for mutation in &mutations {
+                    apply(&mut bytes, &length_words, mutation);
+                }
+                if let Ok((reply, rest)) = decode_reply(&bytes) {
+                    prop_assert!(reply.verf.body.len() <= AUTH_BODY_BYTES_MAX);
+                    prop_assert_eq!(rest, &bytes[bytes.len() - rest.len()..]);
+                }
+                let _ = decode_call(&bytes);
+            }
+        }
+    }
 }

@@ -34,6 +34,10 @@ pub fn gluster(socket: &Path, args: &[&str]) -> (i32, String, String, Duration) 
     )
 }
 
+/// How long a test waits for something that must happen (a reply, an exit): far beyond any
+/// real delay, so that it only turns a hang into a failure. Never a claim about speed.
+pub const HANG_DEADLINE: Duration = Duration::from_secs(60);
+
 /// A running brickd.
 pub struct Brickd {
     pub child: Child,
@@ -129,14 +133,19 @@ impl Brickd {
         None
     }
 
+    /// A TCP client whose reads fail the test after [`HANG_DEADLINE`].
     pub fn tcp_client(&self) -> Client<TcpStream> {
         let s = TcpStream::connect(self.tcp).expect("connect tcp");
         s.set_nodelay(true).unwrap();
+        s.set_read_timeout(Some(HANG_DEADLINE)).unwrap();
         Client::new(s)
     }
 
+    /// A unix-socket client whose reads fail the test after [`HANG_DEADLINE`].
     pub fn unix_client(&self) -> Client<UnixStream> {
-        Client::new(UnixStream::connect(&self.socket).expect("connect unix"))
+        let s = UnixStream::connect(&self.socket).expect("connect unix");
+        s.set_read_timeout(Some(HANG_DEADLINE)).unwrap();
+        Client::new(s)
     }
 }
 
@@ -236,7 +245,9 @@ impl<S: Read + Write> Client<S> {
         self.stream.write_all(bytes).expect("write");
     }
 
-    /// Reads one whole reply record; `None` at EOF or on a read error.
+    /// Reads one whole reply record; `None` at EOF or on a read error. A read that times out
+    /// (the stream's read timeout) fails the test: the server neither answered nor closed,
+    /// which must not pass for "closed".
     pub fn read_record(&mut self) -> Option<Vec<u8>> {
         loop {
             while self.start < self.end {
@@ -253,6 +264,14 @@ impl<S: Read + Write> Client<S> {
             self.start = 0;
             self.end = 0;
             match self.stream.read(&mut self.buf) {
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    panic!("no reply and no close within the read timeout: {e}")
+                }
                 Ok(0) | Err(_) => return None,
                 Ok(n) => self.end = n,
             }
@@ -286,16 +305,17 @@ impl<S: Read + Write> Client<S> {
 /// create's reply (the commit journal holds them until then), `cksum` last.
 pub fn wait_for_store(workdir: &Path, name: &str) {
     let cksum = workdir.join("vols").join(name).join("cksum");
-    for _ in 0..500 {
+    let deadline = Instant::now() + HANG_DEADLINE;
+    while Instant::now() < deadline {
         if std::fs::metadata(&cksum)
             .map(|m| m.len() > 0)
             .unwrap_or(false)
         {
             return;
         }
-        std::thread::sleep(std::time::Duration::from_millis(10));
+        std::thread::sleep(Duration::from_millis(10));
     }
-    panic!("{}: not written within 5 s", cksum.display());
+    panic!("{}: not written within {HANG_DEADLINE:?}", cksum.display());
 }
 
 pub fn copy_dir(from: &Path, to: &Path) {

@@ -286,6 +286,11 @@ pub struct EngineStats {
     /// Caller requests with an opcode that ran as syscalls because the engine was idle
     /// ([`EngineConfig::syscalls_when_cheaper`]).
     pub inline_ops: u64,
+    /// Operations on the ring now (caller requests, probe steps and closes; not the engine's
+    /// own eventfd read): queued in the submission queue or submitted, their completion not
+    /// yet reaped. The engine submits what it queued before it waits, so a count that stays
+    /// up is work the kernel holds (a write into a full pipe, say).
+    pub ring_in_flight: u64,
 }
 
 /// The fields of `statx(2)` brick validation needs.
@@ -382,6 +387,7 @@ struct Shared {
     submissions: AtomicU64,
     fallback_ops: AtomicU64,
     inline_ops: AtomicU64,
+    ring_in_flight: AtomicU64,
 }
 
 impl Shared {
@@ -592,6 +598,7 @@ impl Engine {
             submissions: AtomicU64::new(0),
             fallback_ops: AtomicU64::new(0),
             inline_ops: AtomicU64::new(0),
+            ring_in_flight: AtomicU64::new(0),
         });
         let (requests, incoming) = crossbeam_channel::unbounded();
         let (support, thread) = worker::spawn(&config, incoming, Arc::clone(&shared))?;
@@ -660,6 +667,7 @@ impl Engine {
             submissions: shared.submissions.load(Ordering::Relaxed),
             fallback_ops: shared.fallback_ops.load(Ordering::Relaxed),
             inline_ops: shared.inline_ops.load(Ordering::Relaxed),
+            ring_in_flight: shared.ring_in_flight.load(Ordering::Relaxed),
         }
     }
 

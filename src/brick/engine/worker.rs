@@ -357,6 +357,7 @@ impl Worker {
             return Err(task);
         }
         let key = self.in_flight.insert(task);
+        self.shared.ring_in_flight.fetch_add(1, Ordering::Relaxed);
         let Some(slot) = self.in_flight.get_mut(key) else {
             return Ok(());
         };
@@ -514,7 +515,10 @@ impl Worker {
                 .ok()
                 .and_then(|key| self.in_flight.remove(key));
             match task {
-                Some(task) => self.finish(task, res),
+                Some(task) => {
+                    self.shared.ring_in_flight.fetch_sub(1, Ordering::Relaxed);
+                    self.finish(task, res);
+                }
                 None => tracing::error!(user_data, "brick engine: completion for no task"),
             }
         }
