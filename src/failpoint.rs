@@ -6,9 +6,15 @@
 //! as a crash or `kill -9` would; `error` makes [`hit`] return an error the caller treats like
 //! a failed step; `sleep-<ms>` pauses the task there (for tests that need a transaction to be
 //! in progress). The names are listed in [`NAMES`] and in docs/volumes.md.
+//!
+//! So that a test acts at a failpoint rather than after a guessed delay, the environment
+//! variable `BRICKD_FAILPOINT_DIR=<dir>` names a directory of markers: every armed failpoint,
+//! when passed, first creates `<dir>/<name>.reached`, whatever its action. Two more actions
+//! use it: `pause` waits there until the test creates `<dir>/<name>.go` (without limit: the
+//! test releases it or kills the process), and `mark` only leaves the marker and goes on.
 
 /// Every failpoint, in the order a create or delete passes them.
-pub const NAMES: [&str; 12] = [
+pub const NAMES: [&str; 13] = [
     "create.before-journal",
     "create.after-journal",
     "create.after-claim",
@@ -18,13 +24,14 @@ pub const NAMES: [&str; 12] = [
     "create.after-store",
     "delete.before-journal",
     "delete.after-journal",
+    "delete.after-settle",
     "delete.after-move",
     "delete.after-store",
     "journal.before-retire",
 ];
 
 /// What an armed failpoint asks of its caller.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     /// Go on.
     Pass,
@@ -32,7 +39,12 @@ pub enum Action {
     Error,
     /// Pause this many milliseconds, then go on.
     Sleep(u64),
+    /// Pause until this file exists, then go on.
+    Pause(std::path::PathBuf),
 }
+
+/// How often a paused failpoint looks for its release file.
+pub const PAUSE_POLL: std::time::Duration = std::time::Duration::from_millis(10);
 
 /// Passes failpoint `name`: kills the process, or says what to do.
 #[cfg(feature = "failpoints")]
@@ -49,8 +61,26 @@ pub fn hit(name: &str) -> Action {
         return Action::Pass;
     };
     tracing::warn!(failpoint = name, action, "failpoint hit");
+    let markers = std::env::var_os("BRICKD_FAILPOINT_DIR").map(std::path::PathBuf::from);
+    if let Some(dir) = &markers {
+        let reached = dir.join(format!("{name}.reached"));
+        if let Err(e) = std::fs::write(&reached, b"") {
+            tracing::error!(failpoint = name, error = %e, path = %reached.display(), "cannot leave the failpoint's marker");
+        }
+    }
     match action {
         "error" => Action::Error,
+        "mark" => Action::Pass,
+        "pause" => match markers {
+            Some(dir) => Action::Pause(dir.join(format!("{name}.go"))),
+            None => {
+                tracing::error!(
+                    failpoint = name,
+                    "pause needs BRICKD_FAILPOINT_DIR; not paused"
+                );
+                Action::Pass
+            }
+        },
         other => match other.strip_prefix("sleep-").and_then(|ms| ms.parse().ok()) {
             Some(ms) => Action::Sleep(ms),
             None => {

@@ -42,6 +42,19 @@ fn strings(items: &[&str]) -> Vec<String> {
     items.iter().map(|item| item.to_string()).collect()
 }
 
+/// How long a test waits for something that must happen: far beyond any real delay, so that
+/// it only turns a hang into a failure.
+const HANG_DEADLINE: Duration = Duration::from_secs(60);
+
+/// Polls `done` until it holds; fails with `what` after [`HANG_DEADLINE`].
+fn wait_until(mut done: impl FnMut() -> bool, what: &str) {
+    let deadline = Instant::now() + HANG_DEADLINE;
+    while !done() {
+        assert!(Instant::now() < deadline, "{what} within {HANG_DEADLINE:?}");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
 fn signal(pid: u32, signal: i32) {
     // SAFETY: kill has no memory preconditions; the pid is our own child's.
     let rc = unsafe { libc::kill(pid as libc::pid_t, signal) };
@@ -227,20 +240,39 @@ fn helper_killed_mid_request_is_restarted() {
     let lvm = client();
     let first_pid = block_on(lvm.ping()).unwrap();
     assert_eq!(lvm.helper_pid(), Some(first_pid));
-    // Stopped, the helper cannot answer; the request is surely in flight when it is killed.
+    assert_eq!(lvm.requests_at_helper(), 0, "the ping was answered");
+    // Stopped, the helper cannot answer: once the request is written to it, it stays there
+    // until the helper is killed.
     signal(first_pid, libc::SIGSTOP);
-    let in_flight = {
+    let (answer_tx, answer_rx) = std::sync::mpsc::channel();
+    {
         let lvm = lvm.clone();
         let name = vg.name.clone();
-        std::thread::spawn(move || block_on(lvm.vg_info(&name)))
-    };
-    std::thread::sleep(Duration::from_millis(300));
+        std::thread::spawn(move || {
+            // The receiver is gone only if the test already failed.
+            let _ = answer_tx.send(block_on(lvm.vg_info(&name)));
+        });
+    }
+    wait_until(
+        || lvm.requests_at_helper() == 1,
+        "the request never reached the helper",
+    );
+    assert!(
+        answer_rx.try_recv().is_err(),
+        "answered while the helper is stopped"
+    );
     signal(first_pid, libc::SIGKILL);
-    let err = in_flight.join().unwrap().unwrap_err();
+    let err = answer_rx
+        .recv_timeout(HANG_DEADLINE)
+        .expect("the call to a killed helper never ended")
+        .unwrap_err();
     assert!(
         matches!(err, LvmError::HelperFailed { pid, .. } if pid == first_pid),
         "{err}"
     );
+    assert_eq!(lvm.requests_at_helper(), 0, "given up on");
+    // Killed and reaped, not left behind.
+    assert!(!std::path::Path::new(&format!("/proc/{first_pid}")).exists());
     let info = block_on(lvm.vg_info(&vg.name)).unwrap().unwrap();
     assert_eq!(info.uuid, vg.field("vg_uuid"));
     assert_eq!(lvm.restarts(), 1);
@@ -271,7 +303,7 @@ fn stopped_helper_times_out_and_is_restarted() {
     // A deadline far beyond the 1 s timeout: it only turns a timeout that never fires into a
     // failure rather than a hang.
     let err = answer_rx
-        .recv_timeout(Duration::from_secs(60))
+        .recv_timeout(HANG_DEADLINE)
         .expect("the call to a stopped helper never ended")
         .unwrap_err();
     let waited = started.elapsed();

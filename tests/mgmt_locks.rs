@@ -6,7 +6,7 @@ mod common;
 
 use brickd::proto::dict::Dict;
 use brickd::proto::mgmt::{decode_v3_lock_rsp, encode_v3_lock_req, V3LockReq};
-use common::{copy_dir, gluster, Brickd};
+use common::{copy_dir, gluster, Brickd, HANG_DEADLINE};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -130,7 +130,10 @@ fn a_peers_lock_blocks_the_volume_until_unlock_or_disconnect() {
     assert_eq!(v3(&mut peer, 1, uuid(NODE_B), 4, "ghost"), (0, 0));
     assert_eq!(delete_ghost(&b), BUSY);
     drop(peer);
-    let deadline = Instant::now() + Duration::from_secs(10);
+    // The deadline only catches a lock that never goes; it is below the peer's lease (no
+    // timeout in the LOCK: the default), so only the disconnect can have freed it.
+    assert!(HANG_DEADLINE < brickd::cluster::locks::LEASE_DEFAULT);
+    let deadline = Instant::now() + HANG_DEADLINE;
     loop {
         let said = delete_ghost(&b);
         if said == "Volume ghost does not exist" {

@@ -12,9 +12,9 @@ mod common;
 #[cfg(feature = "failpoints")]
 mod crash {
     use super::common::fs::{get_xattr, must_skip, snapshot, Xfs};
-    use super::common::{gluster, Brickd};
+    use super::common::{gluster, Brickd, HANG_DEADLINE};
     use std::path::{Path, PathBuf};
-    use std::time::Duration;
+    use std::time::{Duration, Instant};
 
     const VOLUME_ID_XATTR: &str = "trusted.glusterfs.volume-id";
 
@@ -24,12 +24,67 @@ mod crash {
     }
 
     fn start(workdir: &Path, failpoint: Option<&str>) -> Brickd {
+        start_marked(workdir, failpoint, None)
+    }
+
+    /// Like `start`, with the failpoints' markers in `markers` (`pause` and `mark` need them).
+    fn start_marked(workdir: &Path, failpoint: Option<&str>, markers: Option<&Markers>) -> Brickd {
         let failpoint = failpoint.map(str::to_owned);
+        let markers = markers.map(|m| m.dir.path().to_path_buf());
         Brickd::start_on(Some(workdir.to_path_buf()), &[], move |cmd| {
             if let Some(f) = failpoint {
                 cmd.env("BRICKD_FAILPOINT", f);
             }
+            if let Some(dir) = markers {
+                cmd.env("BRICKD_FAILPOINT_DIR", dir);
+            }
         })
+    }
+
+    /// The directory where brickd marks the failpoints it passes and where a test releases a
+    /// paused one (`BRICKD_FAILPOINT_DIR`, src/failpoint.rs).
+    struct Markers {
+        dir: tempfile::TempDir,
+    }
+
+    impl Markers {
+        fn new() -> Markers {
+            Markers {
+                dir: tempfile::tempdir().unwrap(),
+            }
+        }
+
+        fn is_reached(&self, failpoint: &str) -> bool {
+            self.dir
+                .path()
+                .join(format!("{failpoint}.reached"))
+                .exists()
+        }
+
+        /// Waits until brickd has passed (or is paused at) `failpoint`.
+        fn reached(&self, failpoint: &str) {
+            wait_until(
+                || self.is_reached(failpoint),
+                &format!("{failpoint} reached"),
+            );
+        }
+
+        /// Lets a `pause`d `failpoint` go on.
+        fn release(&self, failpoint: &str) {
+            std::fs::write(self.dir.path().join(format!("{failpoint}.go")), b"").unwrap();
+        }
+    }
+
+    /// Polls `done` until it holds; fails after [`HANG_DEADLINE`], which only catches a hang.
+    fn wait_until(mut done: impl FnMut() -> bool, what: &str) {
+        let deadline = Instant::now() + HANG_DEADLINE;
+        while !done() {
+            assert!(
+                Instant::now() < deadline,
+                "not {what} within {HANG_DEADLINE:?}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     fn volumes(b: &Brickd) -> Vec<String> {
@@ -77,7 +132,7 @@ mod crash {
             assert_ne!(code, 0, "{failpoint}: the CLI saw the daemon die");
         }
         let status = b
-            .wait_exit(Duration::from_secs(30))
+            .wait_exit(HANG_DEADLINE)
             .unwrap_or_else(|| panic!("{failpoint}: brickd was not killed"));
         assert!(!status.success(), "{failpoint}: {status:?}");
         drop(b);
@@ -211,11 +266,13 @@ mod crash {
         super::common::fs::set_xattr(&brick, VOLUME_ID_XATTR, &stale);
         let before = snapshot(&disk.mount);
         // The commit fails after the claim replaced the stale id and the volume was
-        // published; the journal is not retired, so the restart finds the create and its
-        // abort record.
-        let mut b = start(
+        // published; the journal is not retired (paused until the kill), so the restart finds
+        // the create and its abort record.
+        let markers = Markers::new();
+        let mut b = start_marked(
             &workdir,
-            Some("create.after-publish:error,journal.before-retire:sleep-60000"),
+            Some("create.after-publish:error,journal.before-retire:pause"),
+            Some(&markers),
         );
         let spec = format!("{}:{}", host(), brick.display());
         let (code, out, err, _) = gluster(&b.socket, &["volume", "create", "v", &spec, "force"]);
@@ -227,11 +284,12 @@ mod crash {
         assert!(volumes(&b).is_empty());
         assert_eq!(get_xattr(&brick, VOLUME_ID_XATTR), Some(stale.to_vec()));
         assert_eq!(snapshot(&disk.mount), before, "undone at once");
+        markers.reached("journal.before-retire");
         let records = brickd::store::journal::read_all(&workdir).unwrap().0;
         let ops: Vec<&str> = records.iter().map(|r| r.op.as_str()).collect();
         assert_eq!(ops, ["create", "abort"], "the records wait in the journal");
         b.signal(libc::SIGKILL);
-        b.wait_exit(Duration::from_secs(10)).expect("killed");
+        b.wait_exit(HANG_DEADLINE).expect("killed");
         drop(b);
         let b = start(&workdir, None);
         assert!(no_journal(&workdir), "journal left after recovery");
@@ -285,7 +343,8 @@ mod crash {
             return;
         }
         // The create's store files are written but still noted as pending while the
-        // failpoint after them pauses, so the delete finds them written and moves them.
+        // failpoint after them pauses (until the kill), so the delete finds them written and
+        // moves them.
         let disk = Xfs::new();
         let keep = tempfile::tempdir().unwrap();
         let h = host();
@@ -293,10 +352,16 @@ mod crash {
             let workdir = keep.path().join(failpoint);
             let brick = disk.path(failpoint);
             let spec = format!("{h}:{}", brick.display());
-            let armed = format!("create.after-store:sleep-20000,{failpoint}");
-            let b = start(&workdir, Some(&armed));
+            let armed = format!("create.after-store:pause,{failpoint}");
+            let markers = Markers::new();
+            let b = start_marked(&workdir, Some(&armed), Some(&markers));
             let (code, out, err, _) = gluster(&b.socket, &["volume", "create", "v", &spec]);
             assert_eq!(code, 0, "{out}{err}");
+            markers.reached("create.after-store");
+            assert!(
+                workdir.join("vols/v/info").exists(),
+                "{failpoint}: the store files are written"
+            );
             let b = killed_during(b, &workdir, failpoint, &["volume", "delete", "v"]);
             assert!(
                 no_journal(&workdir),
@@ -320,26 +385,42 @@ mod crash {
         // (the volume would come back at the restart).
         for failpoint in ["create.before-store", "create.store-writing"] {
             let (_disk, _keep, workdir, brick, spec) = one_brick();
-            let armed = format!("{failpoint}:sleep-3000");
-            let mut b = start(&workdir, Some(&armed));
+            let armed = format!("{failpoint}:pause,delete.after-settle:mark");
+            let markers = Markers::new();
+            let mut b = start_marked(&workdir, Some(&armed), Some(&markers));
             let (code, out, err, _) = gluster(&b.socket, &["volume", "create", "v", &spec]);
             assert_eq!(code, 0, "{failpoint}: {out}{err}");
+            // The store lane is at the pause: the files are held, queued or being written.
+            markers.reached(failpoint);
             assert!(
                 !workdir.join("vols/v/info").exists(),
                 "{failpoint}: the store files were written before the delete was sent"
             );
-            let (code, out, err, _) = gluster(&b.socket, &["volume", "delete", "v"]);
-            assert_eq!(code, 0, "{failpoint}: {out}{err}");
+            let socket = b.socket.clone();
+            let delete = std::thread::spawn(move || gluster(&socket, &["volume", "delete", "v"]));
+            // The delete has settled the create's files while they are held: cancelled
+            // (queued) or found being written (its move then waits behind them).
+            markers.reached("delete.after-settle");
+            if failpoint == "create.before-store" {
+                // Cancelled: the delete needs nothing of the paused store lane.
+                let (code, out, err, _) = delete.join().unwrap();
+                assert_eq!(code, 0, "{failpoint}: {out}{err}");
+                assert!(
+                    !workdir.join("vols/v").exists(),
+                    "{failpoint}: the delete moved the volume away"
+                );
+                markers.release(failpoint);
+            } else {
+                markers.release(failpoint);
+                let (code, out, err, _) = delete.join().unwrap();
+                assert_eq!(code, 0, "{failpoint}: {out}{err}");
+            }
             // Every commit retired: the create's files were settled (its record goes only
             // then).
-            let deadline = std::time::Instant::now() + Duration::from_secs(30);
-            while !no_journal(&workdir) {
-                assert!(
-                    std::time::Instant::now() < deadline,
-                    "{failpoint}: the journal was not retired"
-                );
-                std::thread::sleep(Duration::from_millis(50));
-            }
+            wait_until(
+                || no_journal(&workdir),
+                &format!("{failpoint}: the journal retired"),
+            );
             assert!(volumes(&b).is_empty(), "{failpoint}");
             assert!(
                 !workdir.join("vols/v").exists(),
@@ -347,7 +428,7 @@ mod crash {
             );
             assert_eq!(get_xattr(&brick, VOLUME_ID_XATTR), None, "{failpoint}");
             b.signal(libc::SIGKILL);
-            b.wait_exit(Duration::from_secs(10)).expect("killed");
+            b.wait_exit(HANG_DEADLINE).expect("killed");
             drop(b);
             let b = start(&workdir, None);
             assert!(
@@ -376,9 +457,11 @@ mod crash {
         }
         // The move to the trash fails after the delete's journal record; the journal is not
         // retired, so the restart finds the delete and its abort record.
-        let mut b = start(
+        let markers = Markers::new();
+        let mut b = start_marked(
             &workdir,
-            Some("delete.after-journal:error,journal.before-retire:sleep-60000"),
+            Some("delete.after-journal:error,journal.before-retire:pause"),
+            Some(&markers),
         );
         let (code, out, err, _) = gluster(&b.socket, &["volume", "delete", "v"]);
         assert_eq!(code, 1, "{out}{err}");
@@ -386,11 +469,12 @@ mod crash {
             format!("{out}{err}").contains("Failed to remove volume v"),
             "{out}{err}"
         );
+        markers.reached("journal.before-retire");
         let (records, _) = brickd::store::journal::read_all(&workdir).unwrap();
         let ops: Vec<&str> = records.iter().map(|r| r.op.as_str()).collect();
         assert_eq!(ops, ["delete", "abort-delete"]);
         b.signal(libc::SIGKILL);
-        b.wait_exit(Duration::from_secs(10)).expect("killed");
+        b.wait_exit(HANG_DEADLINE).expect("killed");
         drop(b);
         let b = start(&workdir, None);
         assert!(no_journal(&workdir), "journal left after recovery");
@@ -401,7 +485,8 @@ mod crash {
 
     /// The first statedump written under `run_dir`, waited for.
     fn wait_for_dump(run_dir: &Path) -> String {
-        for _ in 0..100 {
+        let deadline = Instant::now() + HANG_DEADLINE;
+        loop {
             if let Ok(entries) = std::fs::read_dir(run_dir) {
                 for e in entries.flatten() {
                     let name = e.file_name().to_string_lossy().into_owned();
@@ -410,9 +495,13 @@ mod crash {
                     }
                 }
             }
+            assert!(
+                Instant::now() < deadline,
+                "no statedump in {} within {HANG_DEADLINE:?}",
+                run_dir.display()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
-        panic!("no statedump in {}", run_dir.display());
     }
 
     #[test]
@@ -423,25 +512,24 @@ mod crash {
         let disk = Xfs::new();
         let keep = tempfile::tempdir().unwrap();
         let workdir = keep.path().join("workdir");
-        // The first create pauses 3 s inside its commit, holding v_vol.
-        let b = start(&workdir, Some("create.after-claim:sleep-3000"));
+        // The first create pauses inside its commit, holding v_vol, until released.
+        let markers = Markers::new();
+        let b = start_marked(&workdir, Some("create.after-claim:pause"), Some(&markers));
         let h = host();
         let first = format!("{h}:{}", disk.path("one").display());
         let second = format!("{h}:{}", disk.path("two").display());
         let socket = b.socket.clone();
         let slow = std::thread::spawn(move || gluster(&socket, &["volume", "create", "v", &first]));
-        std::thread::sleep(Duration::from_millis(1_000));
-        let (code, out, err, took) = gluster(&b.socket, &["volume", "create", "v", &second]);
+        markers.reached("create.after-claim");
+        let (code, out, err, _) = gluster(&b.socket, &["volume", "create", "v", &second]);
         assert_eq!(code, 1);
         assert_eq!(
             format!("{out}{err}").trim(),
             "volume create: v: failed: Another transaction is in progress for v. Please try \
              again after some time."
         );
-        assert!(
-            took < Duration::from_secs(2),
-            "a busy lock answers at once: {took:?}"
-        );
+        // Answered while the lock is held: the first create cannot end before its release.
+        assert!(!slow.is_finished(), "the first create ended while paused");
         // The statedump names the lease while it is held.
         b.signal(libc::SIGUSR1);
         let dump = wait_for_dump(&workdir.join("run"));
@@ -449,6 +537,7 @@ mod crash {
         assert!(dump.contains(".name=v_vol\n"), "{dump}");
         assert!(dump.contains(".holder=local\n"), "{dump}");
         assert!(dump.contains(".expires_in_s=17"), "a 180 s lease: {dump}");
+        markers.release("create.after-claim");
         let (code, out, _, _) = slow.join().unwrap();
         assert_eq!(code, 0, "{out}");
         assert_eq!(volumes(&b), ["v"]);

@@ -12,7 +12,7 @@ mod common;
 mod lvm_fixture;
 
 use common::fs::{get_xattr, must_skip, set_xattr, snapshot, Xfs};
-use common::{gluster, Brickd};
+use common::{gluster, Brickd, HANG_DEADLINE};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -316,7 +316,8 @@ fn every_volume_type_is_stored_and_shown_as_glusterd_does() {
         ["arb", "disp", "dist1", "dist3", "distdisp", "distrep", "rep3"]
     );
     // Every record is retired once its changes are synced (a moment after the reply); what
-    // stays is at most a spare file of zeros.
+    // stays is at most a spare file of zeros. The deadline only catches a journal never
+    // retired.
     let workdir = node.brickd.workdir.clone();
     let empty = || {
         brickd::store::journal::read_all(&workdir)
@@ -324,13 +325,14 @@ fn every_volume_type_is_stored_and_shown_as_glusterd_does() {
             .0
             .is_empty()
     };
-    for _ in 0..200 {
-        if empty() {
-            break;
-        }
+    let deadline = std::time::Instant::now() + HANG_DEADLINE;
+    while !empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the journal is not retired after finished creates within {HANG_DEADLINE:?}"
+        );
         std::thread::sleep(std::time::Duration::from_millis(25));
     }
-    assert!(empty(), "the journal is retired after finished creates");
 }
 
 #[test]
@@ -520,9 +522,13 @@ fn a_create_sends_fetchspec_to_every_connected_client_like_glusterd() {
         want
     );
     assert_eq!(tcp.read_record().expect("a callback on TCP"), want);
-    // A delete sends none (nor does glusterd): the next thing on the wire is a reply.
+    // A delete sends none (nor does glusterd): the next thing on the wire is a reply (a
+    // callback there fails `ping`, which reads a reply).
     let (code, _, _) = node.cli(&["volume", "delete", "v1"]);
     assert_eq!(code, 0);
+    for client in [&mut unix as &mut dyn Ping, &mut tcp] {
+        client.ping();
+    }
     create(&node, "v2", &[], &[0], false);
     let second = unix.read_record().expect("the next callback");
     assert_eq!(
@@ -531,6 +537,8 @@ fn a_create_sends_fetchspec_to_every_connected_client_like_glusterd() {
         "callbacks are numbered per connection"
     );
     assert_eq!(&second[4..], &want[4..]);
+    // One callback per create, none per delete, even a late one: a reply is next again.
+    unix.ping();
 }
 
 /// A NULL call that waits for its reply (the connection is then surely accepted).
@@ -573,7 +581,8 @@ fn glusterfsd_serves(
         .arg(format!("*-posix.glusterd-uuid={node_uuid}"))
         .spawn()
         .expect("glusterfsd is installed (glusterfs-server); scripts/test.sh installs it");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    // Far beyond glusterfsd's start-up: only a glusterfsd that never listens runs into it.
+    let deadline = std::time::Instant::now() + HANG_DEADLINE;
     let mut result = Err(String::new());
     while std::time::Instant::now() < deadline {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {

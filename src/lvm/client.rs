@@ -200,6 +200,9 @@ struct Shared {
     helper_pid: AtomicU32,
     /// Helpers started after the first.
     restarts: AtomicU64,
+    /// Requests written to the helper and not yet answered (0 or 1: the thread sends one
+    /// at a time). See [`LvmClient::requests_at_helper`].
+    at_helper: AtomicU32,
 }
 
 /// A handle on the LVM helper; clones share one helper and one thread.
@@ -216,6 +219,7 @@ impl std::fmt::Debug for LvmClient {
         f.debug_struct("LvmClient")
             .field("helper_pid", &self.helper_pid())
             .field("restarts", &self.restarts())
+            .field("requests_at_helper", &self.requests_at_helper())
             .finish()
     }
 }
@@ -308,6 +312,17 @@ impl LvmClient {
         self.shared.restarts.load(Ordering::Acquire)
     }
 
+    /// How many requests are at the helper: written whole to its socket and not yet answered
+    /// (0 or 1, as the thread sends one request at a time). It is 1 from the moment the frame
+    /// is written until the thread has the reply or gives up on the helper (death, broken
+    /// protocol, timeout); requests still queued for the thread do not count.
+    ///
+    /// A statistic, and what tests wait on to act on a helper while a request is surely in
+    /// its hands (kill it mid-request, say).
+    pub fn requests_at_helper(&self) -> u32 {
+        self.shared.at_helper.load(Ordering::Acquire)
+    }
+
     async fn call(&self, request: RequestBody) -> Result<ResponseBody, LvmError> {
         let (reply, answer) = oneshot::channel();
         self.jobs
@@ -383,15 +398,18 @@ impl From<io::Error> for Broken {
 }
 
 impl Helper {
-    /// Sends one request frame and reads the one reply frame, within `deadline`.
+    /// Sends one request frame and reads the one reply frame, within `deadline`. Sets
+    /// `at_helper` to 1 once the frame is written; the caller clears it.
     fn exchange(
         &mut self,
         request: &Request,
         frame: &[u8],
         deadline: Instant,
+        at_helper: &AtomicU32,
     ) -> Result<Response, Broken> {
         self.socket.set_write_timeout(Some(remaining(deadline)?))?;
         self.socket.write_all(frame)?;
+        at_helper.store(1, Ordering::Release);
         self.received.clear();
         let mut chunk = [0u8; READ_CHUNK_BYTES];
         loop {
@@ -473,7 +491,10 @@ impl Worker {
         };
         let pid = helper.child.id();
         let deadline = Instant::now() + self.cfg.timeout;
-        match helper.exchange(&request, &frame, deadline) {
+        let exchanged = helper.exchange(&request, &frame, deadline, &self.shared.at_helper);
+        // Answered or given up on: no longer at the helper.
+        self.shared.at_helper.store(0, Ordering::Release);
+        match exchanged {
             Ok(response) => Ok(response.body),
             Err(broken) => {
                 self.kill_helper();

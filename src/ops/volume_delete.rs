@@ -184,6 +184,9 @@ impl DeleteOp {
                     // Every one settled (no short cut): none may land after the move.
                     let settled: Vec<Settled> =
                         pending.iter().map(StoreFiles::try_cancel).collect();
+                    // Tests wait here: the create's pending files are cancelled, or found
+                    // being written (the move is then queued behind them), or written.
+                    let _ = failpoints::pass_on_thread("delete.after-settle");
                     if settled.contains(&Settled::Writing) {
                         // The store lane is running them: a script queued there now runs
                         // right after them.

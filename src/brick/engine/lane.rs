@@ -194,28 +194,59 @@ mod tests {
         assert_eq!(rx.into_iter_for_test(), vec![0, 1, 2, 3]);
     }
 
+    /// Far beyond any real delay: it only turns a lost wake-up (a hang) into a failure.
+    const HANG_DEADLINE: Duration = Duration::from_secs(30);
+
+    /// Whether thread `tid` of this process is asleep in the kernel (state `S`).
+    fn thread_sleeps(tid: libc::pid_t) -> bool {
+        let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat"))
+            .expect("the receiver thread is alive");
+        // `pid (comm) state ...`: the name may hold spaces and parentheses, the state follows
+        // the last ')'.
+        let after_name = &stat[stat.rfind(')').expect("a stat line") + 1..];
+        after_name.split_whitespace().next() == Some("S")
+    }
+
+    /// Waits until the receiver has said it sleeps (its bell reads ASLEEP) and its thread
+    /// `tid` is asleep in the kernel: nothing but the bell's futex puts it there meanwhile,
+    /// so only a ring can wake it.
+    fn wait_until_asleep(bell: &Bell, tid: libc::pid_t, what: &str) {
+        let deadline = std::time::Instant::now() + HANG_DEADLINE;
+        while !(bell.0.load(Ordering::SeqCst) == ASLEEP && thread_sleeps(tid)) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the receiver never went to sleep {what}"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
     #[test]
     fn a_sleeping_receiver_is_woken_by_a_send_and_by_the_last_sender_leaving() {
         let (tx, rx) = queue::<u32>();
+        let bell = rx.bell.clone();
+        let (tid_tx, tid) = std::sync::mpsc::channel();
         let (seen_tx, seen) = std::sync::mpsc::channel();
         let thread = std::thread::spawn(move || {
+            // SAFETY: gettid has no preconditions.
+            let _ = tid_tx.send(unsafe { libc::gettid() });
             let _ = seen_tx.send(rx.recv());
             let _ = seen_tx.send(rx.recv());
         });
-        // Long enough for the receiver to be asleep when the send comes (and if it is not,
-        // the send finds it awake: either way it must receive).
-        std::thread::sleep(Duration::from_millis(50));
+        let tid = tid
+            .recv_timeout(HANG_DEADLINE)
+            .expect("the receiver thread started");
+        wait_until_asleep(&bell, tid, "on an empty queue");
         tx.send(7).unwrap();
-        let wait = Duration::from_secs(10);
         assert_eq!(
-            seen.recv_timeout(wait),
+            seen.recv_timeout(HANG_DEADLINE),
             Ok(Some(7)),
             "not woken by the send"
         );
-        std::thread::sleep(Duration::from_millis(50));
+        wait_until_asleep(&bell, tid, "after the first item");
         drop(tx);
         assert_eq!(
-            seen.recv_timeout(wait),
+            seen.recv_timeout(HANG_DEADLINE),
             Ok(None),
             "not woken by the last sender leaving"
         );
