@@ -8,13 +8,23 @@
 # fuzz/artifacts/<target>/ and makes this script exit non-zero after the other targets ran.
 #
 # Works on the stable toolchain: RUSTC_BOOTSTRAP=1 lets stable rustc take the -Z flags that
-# cargo fuzz passes. FUZZ_SANITIZER picks the sanitizer (address by default; `none` is faster).
+# cargo fuzz passes. FUZZ_SANITIZER picks the sanitizer (address by default, when the toolchain
+# has its runtime; `none` is faster).
 set -euo pipefail
 
 SECONDS_PER_TARGET=${1:-30}
 SANITIZER=${FUZZ_SANITIZER:-address}
 cd "$(dirname "$0")"
 export RUSTC_BOOTSTRAP=1
+
+# AddressSanitizer needs the toolchain's ASan runtime (rustup's toolchains ship it; Debian's
+# rustc-web does not): without it the targets still run, and still catch every panic, with no
+# sanitizer.
+if [ "$SANITIZER" = address ] &&
+    ! ls "$(rustc --print target-libdir)"/librustc-*_rt.asan.a >/dev/null 2>&1; then
+    echo "fuzz: this toolchain ($(rustc --version)) has no AddressSanitizer runtime; fuzzing without a sanitizer" >&2
+    SANITIZER=none
+fi
 
 TARGETS=(record rpc_header auth dump dict cli lvm_frame brick_spec create_request mgmt_v3 admin journal)
 

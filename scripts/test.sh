@@ -78,7 +78,8 @@ cargo bench --workspace --locked --no-run
 
 fuzz_seconds=${FUZZ_SECONDS:-15}
 if [ "$fuzz_seconds" -gt 0 ]; then
-    if ! command -v cargo-fuzz >/dev/null 2>&1; then
+    # cargo finds its subcommands in ~/.cargo/bin too, also where that is not on PATH.
+    if ! cargo fuzz --version >/dev/null 2>&1; then
         step "installing cargo-fuzz"
         cargo install cargo-fuzz --locked
     fi
