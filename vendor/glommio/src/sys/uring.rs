@@ -1820,16 +1820,32 @@ impl Reactor {
         //
         // But if we will sleep, there might be a timer registered that needs
         // to be removed otherwise we'll wake up when it expires.
-        drop(self.latency_preemption_timeout_src.take());
+        //
+        // brickd's patch: a latency timer that has not fired yet is kept when we will not
+        // sleep (a preempt timer is asked for), instead of a cancellation and a new timer on
+        // every pass; it fires at most one preempt period after it was armed.
+        let kept_latency_timer = match self.latency_preemption_timeout_src.take() {
+            Some(timer) if preempt_timer().is_some() && timer.result().is_none() => Some(timer),
+            other => {
+                drop(other);
+                None
+            }
+        };
 
         // Schedule the throughput-based timeout immediately: it won't matter if we end
-        // up sleeping.
-        self.throughput_preemption_timeout_src.replace(Some(
-            main_ring.prepare_throughput_preemption_timer(
-                self.ring_depth() as u32,
-                self.eventfd_src.raw(),
-            ),
-        ));
+        // up sleeping. (brickd's patch: one that has not fired yet is kept.)
+        let throughput_timer = match self.throughput_preemption_timeout_src.take() {
+            Some(timer) if timer.result().is_none() => timer,
+            other => {
+                drop(other);
+                main_ring.prepare_throughput_preemption_timer(
+                    self.ring_depth() as u32,
+                    self.eventfd_src.raw(),
+                )
+            }
+        };
+        self.throughput_preemption_timeout_src
+            .replace(Some(throughput_timer));
 
         // This will only dispatch if we run out of sqes. Which means until
         // flush_rings! nothing is really send to the kernel...
@@ -1878,9 +1894,14 @@ impl Reactor {
         }
 
         if let Some(preempt) = preempt_timer() {
-            self.latency_preemption_timeout_src
-                .set(Some(lat_ring.prepare_latency_preemption_timer(preempt)));
-            flush_rings!(lat_ring, main_ring)?;
+            match kept_latency_timer {
+                Some(timer) => self.latency_preemption_timeout_src.set(Some(timer)),
+                None => {
+                    self.latency_preemption_timeout_src
+                        .set(Some(lat_ring.prepare_latency_preemption_timer(preempt)));
+                    flush_rings!(lat_ring, main_ring)?;
+                }
+            }
         }
 
         // A Note about `need_preempt`:
