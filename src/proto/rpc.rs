@@ -646,11 +646,25 @@ mod tests {
                 if let CredSpec::Null(raw) | CredSpec::Other { body: raw, .. } = self {
                     return (raw.clone(), Vec::new());
                 }
+                if let CredSpec::GlusterV2 {
+                    pid,
+                    uid,
+                    gid,
+                    groups,
+                    lk_owner,
+                } = self
+                {
+                    // The project's own encoder; its count words follow pid, uid and gid, and
+                    // the groups.
+                    let mut body = Vec::new();
+                    auth::encode_gluster_v2(&mut body, *pid, *uid, *gid, groups, Some(lk_owner));
+                    return (body, vec![12, 16 + 4 * groups.len()]);
+                }
                 let mut body = Vec::new();
                 let mut lengths = Vec::new();
                 let mut w = XdrWriter::new(&mut body);
                 match self {
-                    CredSpec::Null(_) | CredSpec::Other { .. } => {}
+                    CredSpec::Null(_) | CredSpec::Other { .. } | CredSpec::GlusterV2 { .. } => {}
                     CredSpec::Unix {
                         stamp,
                         machine_name,
@@ -682,22 +696,6 @@ mod tests {
                         lengths.push(w.len());
                         w.u32(*ngrps);
                         slots.iter().for_each(|g| w.u32(*g));
-                    }
-                    CredSpec::GlusterV2 {
-                        pid,
-                        uid,
-                        gid,
-                        groups,
-                        lk_owner,
-                    } => {
-                        w.i32(*pid);
-                        w.u32(*uid);
-                        w.u32(*gid);
-                        lengths.push(w.len());
-                        w.u32(groups.len() as u32);
-                        groups.iter().for_each(|g| w.u32(*g));
-                        lengths.push(w.len());
-                        w.opaque(lk_owner);
                     }
                     CredSpec::GlusterV3 {
                         pid,
