@@ -48,13 +48,24 @@ pub fn log_file(log_dir: &Path, brick_path: &str) -> PathBuf {
 /// The brick process's unix socket: `/var/run/gluster/<xxh64 hex>.socket`, the hash taken of
 /// `<rundir>/vols/<volume>/run/<host>-<dashed path>`.
 pub fn socket_file(run_dir: &Path, volume: &str, host: &str, brick_path: &str) -> PathBuf {
+    socket_file_in(Path::new(SOCKET_DIR), run_dir, volume, host, brick_path)
+}
+
+/// [`socket_file`] under `socket_dir` instead of glusterd's fixed directory.
+pub fn socket_file_in(
+    socket_dir: &Path,
+    run_dir: &Path,
+    volume: &str,
+    host: &str,
+    brick_path: &str,
+) -> PathBuf {
     let key = run_dir
         .join("vols")
         .join(volume)
         .join("run")
         .join(format!("{host}-{}", dashed_path(brick_path)));
     let hash = xxh64(key.as_os_str().as_encoded_bytes(), 0);
-    Path::new(SOCKET_DIR).join(format!("{hash:016x}.socket"))
+    socket_dir.join(format!("{hash:016x}.socket"))
 }
 
 const PRIME_1: u64 = 0x9E37_79B1_85EB_CA87;

@@ -9,5 +9,6 @@ pub mod glusterfsd;
 pub mod host;
 pub mod inspect;
 pub mod mounts;
+pub mod process;
 pub mod spec;
 pub mod validate;
