@@ -53,6 +53,40 @@ pub struct ServeArgs {
     /// a two-CPU machine whose other CPU is kept busy (perf/RESULTS.md).
     #[arg(long)]
     pub background_anywhere: bool,
+    /// glusterd's run directory: brick pid files go under `vols/<volume>/`.
+    #[arg(long, value_name = "DIR", default_value = "/var/run/gluster")]
+    pub run_dir: PathBuf,
+    /// glusterd's log directory: brick logs go under `bricks/`.
+    #[arg(long, value_name = "DIR", default_value = "/var/log/glusterfs")]
+    pub log_dir: PathBuf,
+    /// Where brick processes' unix sockets go (glusterd: always /var/run/gluster).
+    #[arg(long, value_name = "DIR", default_value = "/var/run/gluster")]
+    pub brick_socket_dir: PathBuf,
+    /// The brick server binary.
+    #[arg(long, value_name = "PATH", default_value = "/usr/sbin/glusterfsd")]
+    pub glusterfsd: PathBuf,
+    /// First port for brick processes (glusterd's base-port).
+    #[arg(long, value_name = "PORT", default_value_t = crate::brick::process::BASE_PORT)]
+    pub base_port: u16,
+    /// Last port for brick processes (glusterd's max-port).
+    #[arg(long, value_name = "PORT", default_value_t = crate::brick::process::MAX_PORT)]
+    pub max_port: u16,
+    /// Host bricks fetch their volfile from (default: the brick's own host name, as glusterd).
+    #[arg(long, value_name = "HOST")]
+    pub volfile_server: Option<String>,
+    /// Do not restart brick processes that die (glusterd's behaviour).
+    #[arg(long)]
+    pub no_brick_restart: bool,
+    /// First wait before restarting a brick process that died, in milliseconds; doubled
+    /// after each restart that dies again.
+    #[arg(long, value_name = "MS", default_value_t = 200)]
+    pub brick_restart_backoff_ms: u64,
+    /// Longest wait between restarts of a brick process, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 30_000)]
+    pub brick_restart_backoff_max_ms: u64,
+    /// Restarts in a row of a brick that keeps dying before it is left down.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub brick_restarts_max: u32,
     /// Register the "brickd test" RPC program (for the test suite only).
     #[arg(long, hide = true)]
     pub enable_test_program: bool,
@@ -84,6 +118,37 @@ impl ServeArgs {
             sched_slice: (self.sched_slice_us > 0)
                 .then(|| std::time::Duration::from_micros(self.sched_slice_us)),
             background_off_change_core: !self.background_anywhere,
+            processes: self.process_config(),
+        }
+    }
+
+    /// How brick processes are run.
+    pub fn process_config(&self) -> crate::brick::process::ProcessConfig {
+        use crate::brick::process::{ProcessConfig, RestartPolicy};
+        use std::time::Duration;
+        let defaults = ProcessConfig::glusterd_defaults();
+        let bind = (!self.listen.ip().is_unspecified()).then_some(self.listen.ip());
+        ProcessConfig {
+            glusterfsd: self.glusterfsd.clone(),
+            run_dir: self.run_dir.clone(),
+            log_dir: self.log_dir.clone(),
+            socket_dir: self.brick_socket_dir.clone(),
+            volfile_port: self.listen.port(),
+            volfile_server: self
+                .volfile_server
+                .clone()
+                .or_else(|| bind.map(|a| a.to_string())),
+            bind_address: bind,
+            base_port: self.base_port,
+            max_port: self.max_port,
+            restart: RestartPolicy {
+                enabled: !self.no_brick_restart,
+                backoff_first: Duration::from_millis(self.brick_restart_backoff_ms.max(1)),
+                backoff_max: Duration::from_millis(self.brick_restart_backoff_max_ms.max(1)),
+                attempts_max: self.brick_restarts_max,
+                ..defaults.restart
+            },
+            ..defaults
         }
     }
 }

@@ -127,6 +127,7 @@ fn start_server() -> SocketAddr {
         spin_before_park: None,
         sched_slice: None,
         background_off_change_core: true,
+        processes: brickd::brick::process::ProcessConfig::glusterd_defaults(),
     };
     std::thread::spawn(move || run(config).unwrap());
     let deadline = Instant::now() + Duration::from_secs(10);

@@ -56,6 +56,13 @@ impl HostMap {
         HostMap::new(names, addrs, peers)
     }
 
+    /// Counts `address` as this node's too (the address brickd is bound to: glusterd bound to
+    /// a loopback alias takes bricks on that address as its own).
+    pub fn with_local_address(mut self, address: IpAddr) -> HostMap {
+        self.local_addrs.insert(address);
+        self
+    }
+
     /// A map from explicit lists (tests, and hosts with unusual set-ups).
     pub fn new(local_names: Vec<String>, local_addrs: Vec<IpAddr>, peers: &[Peer]) -> HostMap {
         HostMap {

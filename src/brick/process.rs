@@ -518,6 +518,12 @@ pub struct BrickTable {
     waiters: Mutex<HashMap<String, Vec<futures_channel::oneshot::Sender<()>>>>,
 }
 
+impl std::fmt::Debug for BrickTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.map.load().iter()).finish()
+    }
+}
+
 impl BrickTable {
     /// The state of brick `path`.
     pub fn get(&self, path: &str) -> Option<BrickRun> {

@@ -8,7 +8,7 @@
 
 use super::shard::ShardState;
 use super::volume_create::CliAnswer;
-use super::{peer_list, volume_create, volume_delete, volume_info, volume_status};
+use super::{peer_list, volume_create, volume_delete, volume_info, volume_start, volume_status};
 use crate::program::LaterReply;
 use crate::program::{CallContext, Outcome, Program};
 use crate::proto::cli::{self, CliRsp};
@@ -197,7 +197,10 @@ impl Program for CliProgram {
                 encode_rsp(out, r.op_ret, r.op_errno, &r.op_errstr, Some(&r.dict));
                 Outcome::Now(ReplyStatus::Success)
             }
-            cli::PROC_CREATE_VOLUME | cli::PROC_DELETE_VOLUME => {
+            cli::PROC_CREATE_VOLUME
+            | cli::PROC_DELETE_VOLUME
+            | cli::PROC_START_VOLUME
+            | cli::PROC_STOP_VOLUME => {
                 let Ok(dict_bytes) = cli::decode_cli_req(args) else {
                     return Outcome::Now(ReplyStatus::GarbageArgs);
                 };
@@ -210,10 +213,13 @@ impl Program for CliProgram {
                 };
                 let state = self.state.clone();
                 Outcome::Later(Box::pin(async move {
-                    let answer = if proc_num == cli::PROC_CREATE_VOLUME {
-                        volume_create::handle(state, request).await
-                    } else {
-                        volume_delete::handle(state, request).await
+                    let answer = match proc_num {
+                        cli::PROC_CREATE_VOLUME => volume_create::handle(state, request).await,
+                        cli::PROC_DELETE_VOLUME => volume_delete::handle(state, request).await,
+                        cli::PROC_START_VOLUME => {
+                            volume_start::handle(state, request, volume_start::Action::Start).await
+                        }
+                        _ => volume_start::handle(state, request, volume_start::Action::Stop).await,
                     };
                     later_rsp(&answer)
                 }))
@@ -323,13 +329,13 @@ mod tests {
         let p = program(CliTable::Full);
         let mut args = Vec::new();
         cli::encode_cli_req(&mut args, &[]);
-        let (status, body) = call(p.as_ref(), 8, &args);
+        let (status, body) = call(p.as_ref(), 12, &args);
         assert_eq!(status, ReplyStatus::Success);
         let rsp = cli::decode_cli_rsp(&body).unwrap();
         assert_eq!((rsp.op_ret, rsp.op_errno), (-1, ENOSYS));
         assert_eq!(
             rsp.op_errstr,
-            "brickd does not implement the CLI procedure START_VOLUME yet"
+            "brickd does not implement the CLI procedure SET_VOLUME yet"
         );
     }
 

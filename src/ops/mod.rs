@@ -3,19 +3,24 @@
 //! `server`) and never writes files directly (that is `store` and `brick`).
 
 pub mod admin;
+pub mod bricks;
 pub mod catalog;
 pub mod cli;
+pub mod commit;
 mod engine_io;
 mod failpoints;
+pub mod handshake;
 pub mod journal;
 pub mod local_node;
 pub mod mgmt_v3;
 pub mod peer_list;
+pub mod portmap;
 pub mod recover;
 pub mod shard;
 pub mod volume_create;
 pub mod volume_delete;
 pub mod volume_info;
+pub mod volume_start;
 pub mod volume_status;
 
 use crate::brick::engine::Engine;
@@ -41,4 +46,9 @@ pub struct NodeContext {
     pub lvm: Arc<OnceLock<Option<LvmClient>>>,
     /// Numbers commit journal records across the shards (`store::journal`).
     pub journal_seq: Arc<std::sync::atomic::AtomicU64>,
+    /// Every local brick's run-time state (pid, port, online): one table for the node, read
+    /// by every shard's portmap and status without a lock.
+    pub bricks: Arc<crate::brick::process::BrickTable>,
+    /// Where brick processes and their files go, and how they are run.
+    pub processes: Arc<crate::brick::process::ProcessConfig>,
 }

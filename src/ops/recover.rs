@@ -13,6 +13,8 @@
 //! | abort (a create that failed) | the create undone: `vols/<v>` removed if it is this volume's; each brick released if it carries this volume's id, directories the claim made removed if empty, a replaced id put back, VG tags removed |
 //! | delete | `vols/<v>` removed if it is this volume's; each brick released if it carries this volume's id |
 //! | delete, then abort-delete (its move to the trash failed, nothing changed) | nothing |
+//! | start, stop (`ops::commit`) | every store file of the record rewritten, if `vols/<v>` is still this volume's |
+//! | start, then abort-start (the append failed) | nothing |
 //!
 //! Then every touched file system is synced and the journal removed.
 
@@ -302,6 +304,21 @@ async fn redo_create(
     "redone"
 }
 
+/// Redoes a change of a volume's stored state (`ops::commit`): every file of the record
+/// rewritten, if the volume in the store is still the record's (a later delete, finished
+/// already, leaves nothing to rewrite).
+fn redo_store_change(workdir: &Path, record: &Record, problems: &mut Vec<String>) -> &'static str {
+    if stored_volume_id(workdir, &record.volname) != Some(record.volume_id) {
+        return "nothing to redo (the volume is gone)";
+    }
+    for (rel, bytes) in &record.files {
+        if let Err(e) = super::commit::replace_file(&workdir.join(rel), bytes) {
+            problems.push(e.to_string());
+        }
+    }
+    "redone"
+}
+
 /// Redoes every record under `workdir`'s journal, syncs, and removes the journal.
 pub async fn recover(
     workdir: &Path,
@@ -314,7 +331,10 @@ pub async fn recover(
         .filter_map(|r| match r.op.as_str() {
             "abort" => Some(("create", r.txn)),
             "abort-delete" => Some(("delete", r.txn)),
-            _ => None,
+            other => other
+                .strip_prefix("abort-")
+                .filter(|op| super::commit::STORE_CHANGE_OPS.contains(op))
+                .map(|op| (op, r.txn)),
         })
         .collect();
     // What a crash left in the trash first: a delete killed after its move, whose create is
@@ -332,6 +352,18 @@ pub async fn recover(
             // It failed before changing anything, and said so.
             "delete" if aborted.contains(&("delete", record.txn)) => continue,
             "abort-delete" => continue,
+            op if super::commit::STORE_CHANGE_OPS.contains(&op) => {
+                if aborted.contains(&(op, record.txn)) {
+                    continue;
+                }
+                redo_store_change(workdir, record, &mut problems)
+            }
+            op if op
+                .strip_prefix("abort-")
+                .is_some_and(|o| super::commit::STORE_CHANGE_OPS.contains(&o)) =>
+            {
+                continue
+            }
             "create" => redo_create(workdir, engine, lvm, record, &mut problems).await,
             "abort" => {
                 undo_create(workdir, engine, lvm, record, &mut problems).await;

@@ -45,6 +45,9 @@ pub use super::catalog::{Catalog, SharedCatalog};
 /// Work sent to another shard: runs there, on its state.
 pub type ShardJob = Box<dyn FnOnce(&ShardState) + Send>;
 
+/// The executor's timer: a future that is ready after the duration.
+pub type Sleeper = Rc<dyn Fn(std::time::Duration) -> LocalFuture<'static, ()>>;
+
 /// Starts a task on the calling shard's executor (given by `server`, which owns the runtime).
 pub type Spawner = Box<dyn Fn(LocalFuture<'static, ()>)>;
 
@@ -93,6 +96,10 @@ pub struct ShardState {
     /// Store files creates queued after their reply and have not finished with, by volume
     /// name ([`ShardState::pending_store_files`]).
     store_writes: RefCell<std::collections::HashMap<String, Vec<StoreFiles>>>,
+    /// The executor's timer (`server` sets it); a thread sleeps for it until then.
+    sleeper: RefCell<Option<Sleeper>>,
+    /// The brick processes' supervisor: on [`CHANGE_SHARD`] only, made on first use.
+    pub(super) supervisor: std::cell::OnceCell<Rc<super::bricks::Supervisor>>,
 }
 
 /// Where a create's store files, queued on the store lane after its reply, stand: queued,
@@ -224,6 +231,8 @@ impl ShardState {
             volfile_hook: RefCell::new(None),
             lockers: RefCell::new(std::collections::BTreeSet::new()),
             store_writes: RefCell::new(std::collections::HashMap::new()),
+            sleeper: RefCell::new(None),
+            supervisor: std::cell::OnceCell::new(),
         })
     }
 
@@ -262,9 +271,41 @@ impl ShardState {
                 return map.clone();
             }
         }
-        let map = Rc::new(crate::brick::host::HostMap::from_system(&self.node.peers));
+        let mut map = crate::brick::host::HostMap::from_system(&self.node.peers);
+        if let Some(address) = self.node.processes.bind_address {
+            map = map.with_local_address(address);
+        }
+        let map = Rc::new(map);
         *cached = Some((std::time::Instant::now(), map.clone()));
         map
+    }
+
+    /// Sets the executor's timer, which [`ShardState::sleep`] uses.
+    pub fn set_sleeper(
+        &self,
+        sleeper: Rc<dyn Fn(std::time::Duration) -> LocalFuture<'static, ()>>,
+    ) {
+        *self.sleeper.borrow_mut() = Some(sleeper);
+    }
+
+    /// Waits `duration` without blocking the shard.
+    pub fn sleep(&self, duration: std::time::Duration) -> LocalFuture<'static, ()> {
+        if let Some(sleeper) = self.sleeper.borrow().as_ref() {
+            return sleeper(duration);
+        }
+        let (done, wait) = futures_channel::oneshot::channel::<()>();
+        std::thread::spawn(move || {
+            std::thread::sleep(duration);
+            let _ = done.send(());
+        });
+        Box::pin(async move {
+            let _ = wait.await;
+        })
+    }
+
+    /// A handle on this shard's state (for tasks it spawns).
+    pub fn rc(&self) -> Option<Rc<ShardState>> {
+        self.me.upgrade()
     }
 
     /// Starts `work` on this shard's executor, not awaited by the caller.
@@ -487,6 +528,8 @@ pub(crate) mod tests {
                 engine: None,
                 lvm: Arc::new(std::sync::OnceLock::new()),
                 journal_seq: Arc::new(std::sync::atomic::AtomicU64::new(0)),
+                bricks: Arc::default(),
+                processes: Arc::new(crate::brick::process::ProcessConfig::glusterd_defaults()),
             }),
             Arc::new(SharedCatalog::new(Catalog::default())),
             Box::new(NoMesh),

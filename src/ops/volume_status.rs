@@ -5,9 +5,9 @@
 //! transaction keys (`sync-mgmt-operation`=18, `transaction_id`, `originator_uuid`, as 16-byte
 //! binaries). A volume that is not started is refused with op_errno 30800 and "Volume X is not
 //! started"; a missing one with "Volume X does not exist" (reference captures in
-//! tests/golden/cli/). brickd runs no brick processes yet, so a started volume's bricks on this
-//! node are listed offline (status 0, no port, no pid), which is how glusterd shows a brick whose
-//! process is not running.
+//! tests/golden/cli/). A brick's port, pid and online state come from the node's brick table
+//! (`ops::bricks`); a brick whose process is not up shows status 0, port 0 and pid -1, as
+//! glusterd shows it.
 
 use super::shard::ShardState;
 use crate::model::{Uuid, Volume, VolumeStatus};
@@ -73,7 +73,7 @@ pub fn answer(state: &ShardState, request: &[u8]) -> StatusReply {
     if volume.status != VolumeStatus::Started {
         return refused(dict, format!("Volume {volname} is not started"));
     }
-    add_offline_bricks(&mut dict, volume, state.node.node.uuid);
+    add_bricks(&mut dict, volume, state);
     ok(dict)
 }
 
@@ -95,17 +95,23 @@ fn refused(dict: Dict, message: String) -> StatusReply {
     }
 }
 
-/// Adds this node's bricks of a started volume, none of them running, in glusterd's key order.
-fn add_offline_bricks(dict: &mut Dict, volume: &Volume, node: Uuid) {
+/// Adds this node's bricks of a started volume with their processes (port, pid, online from
+/// the node's brick table), in glusterd's key order.
+fn add_bricks(dict: &mut Dict, volume: &Volume, state: &ShardState) {
+    let node = state.node.node.uuid;
     let local: Vec<_> = volume.bricks.iter().filter(|b| b.uuid == node).collect();
     dict.set_u64("brick-index-max", local.len().saturating_sub(1) as u64);
     dict.set_i32("type", -1);
     for (i, brick) in local.iter().enumerate().rev() {
         let p = format!("brick{i}");
-        dict.set_i32(&format!("{p}.status"), 0);
-        dict.set_i32(&format!("{p}.pid"), -1);
+        let run = super::bricks::is_online(state, &volume.name, &brick.path);
+        dict.set_i32(&format!("{p}.status"), i32::from(run.is_some()));
+        dict.set_i32(&format!("{p}.pid"), run.as_ref().map_or(-1, |r| r.pid));
         dict.set_u32(&format!("{p}.rdma_port"), 0);
-        dict.set_u32(&format!("{p}.port"), 0);
+        dict.set_u32(
+            &format!("{p}.port"),
+            run.as_ref().map_or(0, |r| u32::from(r.port)),
+        );
         dict.set_str(&format!("{p}.peerid"), &brick.uuid.to_string());
         dict.set_str(&format!("{p}.path"), &brick.path);
         dict.set_str(&format!("{p}.hostname"), &brick.hostname);

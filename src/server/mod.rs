@@ -107,6 +107,8 @@ pub struct ServerConfig {
     /// With `pin_shards`: background file work runs off the change shard's core
     /// ([`EngineConfig::background_cpus`]).
     pub background_off_change_core: bool,
+    /// Where brick processes and their files go, and how they are run.
+    pub processes: crate::brick::process::ProcessConfig,
 }
 
 /// Why the server could not start.
@@ -437,11 +439,14 @@ pub fn run(config: ServerConfig) -> Result<(), ServerError> {
     };
     let lvm = Arc::new(std::sync::OnceLock::new());
     let journal_seq = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let bricks = Arc::new(crate::brick::process::BrickTable::default());
+    let processes = Arc::new(config.processes.clone());
     let mut handles = Vec::with_capacity(shards);
     for (id, (tcp_fd, control_fd)) in tcp_fds.into_iter().zip(shard_ends).enumerate() {
         let engine = engine.clone();
         let lvm = lvm.clone();
         let journal_seq = journal_seq.clone();
+        let (bricks, processes) = (bricks.clone(), processes.clone());
         let control = control.clone();
         let ready_tx = ready_tx.clone();
         let limits = config.limits;
@@ -469,6 +474,8 @@ pub fn run(config: ServerConfig) -> Result<(), ServerError> {
                     engine,
                     lvm,
                     journal_seq,
+                    bricks,
+                    processes,
                     initial,
                     catalog,
                     shards,
@@ -620,6 +627,8 @@ struct ShardStart {
     engine: Option<Engine>,
     lvm: Arc<std::sync::OnceLock<Option<crate::lvm::LvmClient>>>,
     journal_seq: Arc<std::sync::atomic::AtomicU64>,
+    bricks: Arc<crate::brick::process::BrickTable>,
+    processes: Arc<crate::brick::process::ProcessConfig>,
     initial: Arc<InitialState>,
     catalog: Arc<SharedCatalog>,
     shards: usize,
@@ -643,6 +652,8 @@ async fn shard_main(start: ShardStart) {
         engine,
         lvm,
         journal_seq,
+        bricks,
+        processes,
         initial,
         catalog,
         shards,
@@ -665,6 +676,8 @@ async fn shard_main(start: ShardStart) {
         engine,
         lvm,
         journal_seq,
+        bricks,
+        processes,
     });
     let (senders, mut receivers) = match mesh.join().await {
         Ok(pair) => pair,
@@ -688,6 +701,9 @@ async fn shard_main(start: ShardStart) {
             glommio::spawn_local(work).detach();
         }),
     );
+    state.set_sleeper(Rc::new(|duration| {
+        Box::pin(async move { glommio::timer::sleep(duration).await })
+    }));
     if index == crate::ops::shard::CHANGE_SHARD {
         // Only the change shard appends (its spare would go unused anywhere else).
         let background = state.node.engine.as_ref().map(|e| e.background());
@@ -763,6 +779,10 @@ async fn shard_main(start: ShardStart) {
     }
     let _ = ready.send(Ok(id));
     drop(ready);
+    if index == crate::ops::shard::CHANGE_SHARD {
+        // Adopt the bricks that still run, start those of started volumes that do not.
+        crate::ops::bricks::start_supervision(&state);
+    }
 
     let mut command = [0u8; 16];
     'control: loop {

@@ -170,8 +170,8 @@ pub fn tcp_programs(state: &Rc<ShardState>) -> Vec<Rc<dyn Program>> {
         CliProgram::shared(CliTable::ReadOnly, state.clone()),
         NullOnlyProgram::shared(names::MGMT, programs::MGMT, 2),
         crate::ops::mgmt_v3::MgmtV3Program::shared(state.clone()),
-        NullOnlyProgram::shared(names::PORTMAP, programs::PORTMAP, 1),
-        NullOnlyProgram::shared(names::HANDSHAKE, programs::HANDSHAKE, 2),
+        crate::ops::portmap::PortmapProgram::shared(state.clone()),
+        crate::ops::handshake::HandshakeProgram::tcp(state.clone()),
         NullOnlyProgram::shared(names::MGMT_HANDSHAKE, programs::MGMT_HANDSHAKE, 1),
     ]
 }
@@ -180,7 +180,7 @@ pub fn tcp_programs(state: &Rc<ShardState>) -> Vec<Rc<dyn Program>> {
 pub fn unix_programs(state: &Rc<ShardState>) -> Vec<Rc<dyn Program>> {
     vec![
         CliProgram::shared(CliTable::Full, state.clone()),
-        NullOnlyProgram::shared(names::HANDSHAKE_CLI_GETSPEC, programs::HANDSHAKE, 2),
+        crate::ops::handshake::HandshakeProgram::unix(state.clone()),
     ]
 }
 

@@ -1,0 +1,535 @@
+//! Brick processes of this node's bricks, supervised: started for `volume start` (in
+//! parallel, each waited for until it signed in), stopped for `volume stop` (SIGTERM, then
+//! SIGKILL after `stop_timeout`; never left running), watched while they run (a pidfd each:
+//! a death is seen at once, not by polling), restarted with bounded exponential backoff when
+//! they die while their volume is started (glusterd leaves them down), and adopted, not
+//! restarted, when brickd itself restarts.
+//!
+//! Everything here runs on the change shard ([`super::shard::CHANGE_SHARD`]), which owns the
+//! [`Supervisor`]; the run-time state every shard reads (pid, port, online) is the node-wide
+//! `brick::process::BrickTable`.
+
+use super::shard::ShardState;
+use crate::brick::process::{self, BrickRun, Exited, Launch, Watcher};
+use crate::model::{Brick, Volume, VolumeStatus};
+use futures_util::future::{self, Either};
+use futures_util::StreamExt;
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
+use std::time::Instant;
+
+/// The change shard's brick supervisor.
+pub struct Supervisor {
+    watcher: Watcher,
+    next_key: Cell<u64>,
+    /// Watch key → brick path.
+    watched: RefCell<HashMap<u64, String>>,
+    /// Bricks being stopped on purpose: their exit is no crash.
+    stopping: RefCell<HashSet<String>>,
+    /// Bricks being started: a death meanwhile fails the start, it is not restarted.
+    exit_waiters: RefCell<HashMap<String, Vec<futures_channel::oneshot::Sender<()>>>>,
+    /// When each running brick came up (a brick that ran long enough starts its backoff over).
+    up_since: RefCell<HashMap<String, Instant>>,
+}
+
+/// The supervisor of `state`'s node, made (with its watcher thread and the task that handles
+/// exits) on first use.
+pub fn supervisor(state: &ShardState) -> Result<Rc<Supervisor>, String> {
+    if let Some(s) = state.supervisor.get() {
+        return Ok(s.clone());
+    }
+    let (watcher, exits) =
+        Watcher::start().map_err(|e| format!("cannot watch brick processes: {e}"))?;
+    let made = Rc::new(Supervisor {
+        watcher,
+        next_key: Cell::new(1),
+        watched: RefCell::new(HashMap::new()),
+        stopping: RefCell::new(HashSet::new()),
+        exit_waiters: RefCell::new(HashMap::new()),
+        up_since: RefCell::new(HashMap::new()),
+    });
+    let _ = state.supervisor.set(made.clone());
+    if let Some(rc) = state.rc() {
+        state.spawn(Box::pin(handle_exits(rc, exits)));
+    }
+    Ok(made)
+}
+
+impl Supervisor {
+    fn watch(&self, pid: i32, path: &str) -> std::io::Result<()> {
+        let key = self.next_key.get();
+        self.next_key.set(key + 1);
+        self.watched.borrow_mut().insert(key, path.to_string());
+        self.watcher.watch(pid, key).inspect_err(|_| {
+            self.watched.borrow_mut().remove(&key);
+        })
+    }
+
+    fn is_watched(&self, path: &str) -> bool {
+        self.watched.borrow().values().any(|p| p == path)
+    }
+
+    fn exit_of(&self, path: &str) -> futures_channel::oneshot::Receiver<()> {
+        let (tx, rx) = futures_channel::oneshot::channel();
+        self.exit_waiters
+            .borrow_mut()
+            .entry(path.to_string())
+            .or_default()
+            .push(tx);
+        rx
+    }
+}
+
+/// The launch description of `brick` of `volume` on this node.
+fn launch_of(state: &ShardState, volume: &str, brick: &Brick, port: u16) -> Launch {
+    Launch {
+        volume: volume.to_string(),
+        host: brick.hostname.clone(),
+        path: brick.path.clone(),
+        port,
+        node: state.node.node.uuid,
+    }
+}
+
+/// This node's bricks of `volume`.
+pub fn local_bricks<'a>(state: &ShardState, volume: &'a Volume) -> impl Iterator<Item = &'a Brick> {
+    let me = state.node.node.uuid;
+    volume.bricks.iter().filter(move |b| b.uuid == me)
+}
+
+/// Whether brick `path` of `volume` is up (a running process that signed in, or was adopted).
+pub fn is_online(state: &ShardState, volume: &str, path: &str) -> Option<BrickRun> {
+    state
+        .node
+        .bricks
+        .get(path)
+        .filter(|r| r.volume == volume && r.online && r.pid > 0)
+}
+
+/// A brick that came up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Started {
+    /// The brick's path.
+    pub path: String,
+    /// Its port.
+    pub port: u16,
+    /// Its process.
+    pub pid: i32,
+}
+
+/// Starts this node's bricks of `volume` that are not up, in parallel, each until it signed
+/// in: those that came up, and for each that did not, `Brick HOST:PATH: reason`.
+pub async fn start_bricks(state: &ShardState, volume: &Volume) -> (Vec<Started>, Vec<String>) {
+    let sup = match supervisor(state) {
+        Ok(s) => s,
+        Err(e) => {
+            let failed = local_bricks(state, volume)
+                .map(|b| format!("Brick {}: {e}", b.name()))
+                .collect();
+            return (Vec::new(), failed);
+        }
+    };
+    let down: Vec<&Brick> = local_bricks(state, volume)
+        .filter(|b| is_online(state, &volume.name, &b.path).is_none())
+        .collect();
+    let results = future::join_all(
+        down.iter()
+            .map(|b| start_one(state, &sup, &volume.name, b, None)),
+    )
+    .await;
+    let mut up = Vec::new();
+    let mut failed = Vec::new();
+    for (brick, result) in down.iter().zip(results) {
+        match result {
+            Ok(started) => up.push(started),
+            Err(reason) => failed.push(format!("Brick {}: {reason}", brick.name())),
+        }
+    }
+    (up, failed)
+}
+
+/// Starts one brick and waits until it signed in (or died, or `start_timeout` passed: then it
+/// is stopped). `prefer_port` is tried first (a restart keeps its port when it can).
+async fn start_one(
+    state: &ShardState,
+    sup: &Supervisor,
+    volume: &str,
+    brick: &Brick,
+    prefer_port: Option<u16>,
+) -> Result<Started, String> {
+    let config = state.node.processes.clone();
+    let table = state.node.bricks.clone();
+    let free = |p: u16| {
+        !table.port_taken(p)
+            && std::net::TcpListener::bind((
+                config
+                    .bind_address
+                    .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
+                p,
+            ))
+            .is_ok()
+    };
+    let port = match prefer_port.filter(|&p| p != 0 && free(p)) {
+        Some(p) => p,
+        None => process::allocate_port(
+            config.base_port,
+            config.max_port,
+            config.bind_address,
+            |p| table.port_taken(p),
+        )
+        .ok_or_else(|| {
+            format!(
+                "no free port between {} and {}",
+                config.base_port, config.max_port
+            )
+        })?,
+    };
+    let launch = launch_of(state, volume, brick, port);
+    let path = brick.path.clone();
+    let restarts = table.get(&path).map_or(0, |r| r.restarts);
+    table.update(&path, |_| {
+        Some(BrickRun {
+            volume: volume.to_string(),
+            host: brick.hostname.clone(),
+            pid: 0,
+            port,
+            online: false,
+            reason: String::new(),
+            restarts,
+        })
+    });
+    let signin = table.wait_signin(&path);
+    let (tx, rx) = futures_channel::oneshot::channel();
+    let (thread_config, thread_launch) = (config.clone(), launch.clone());
+    let spawned = std::thread::Builder::new()
+        .name("brickd-launch".into())
+        .spawn(move || {
+            let _ = tx.send(process::launch(&thread_config, &thread_launch));
+        });
+    let fail = |reason: String| {
+        table.update(&path, |old| {
+            old.map(|r| BrickRun {
+                pid: 0,
+                online: false,
+                reason: reason.clone(),
+                ..r.clone()
+            })
+        });
+        Err(reason)
+    };
+    if let Err(e) = spawned {
+        return fail(format!("cannot start a thread: {e}"));
+    }
+    let pid = match rx.await {
+        Ok(Ok(pid)) => pid,
+        Ok(Err(e)) => return fail(e.0),
+        Err(_) => return fail("the launch did not answer".into()),
+    };
+    let exit = sup.exit_of(&path);
+    if let Err(e) = sup.watch(pid, &path) {
+        let _ = process::signal(pid, libc::SIGKILL);
+        return fail(format!("cannot watch process {pid}: {e}"));
+    }
+    table.update(&path, |old| old.map(|r| BrickRun { pid, ..r.clone() }));
+    let waited = future::select(
+        future::select(signin, exit),
+        state.sleep(config.start_timeout),
+    )
+    .await;
+    match waited {
+        Either::Left((Either::Left((Ok(()), _)), _)) => {
+            sup.up_since
+                .borrow_mut()
+                .insert(path.clone(), Instant::now());
+            let port = table.get(&path).map_or(port, |r| r.port);
+            tracing::info!(brick = %brick.name(), pid, port, "brick started");
+            Ok(Started { path, port, pid })
+        }
+        Either::Left(_) => {
+            let why = process::error_from_log(&launch.log_file(&config), 0)
+                .unwrap_or_else(|| format!("brick process {pid} exited before it signed in"));
+            fail(why)
+        }
+        Either::Right(_) => {
+            let _ = stop_pid(state, sup, &launch, pid).await;
+            fail(format!(
+                "brick process {pid} did not sign in within {} s; stopped",
+                config.start_timeout.as_secs()
+            ))
+        }
+    }
+}
+
+/// Stops this node's bricks of `volume` (those brickd runs, and any whose pid file names a
+/// live brick process of theirs), in parallel: what could not be done, one line each.
+pub async fn stop_bricks(state: &ShardState, volume: &Volume) -> Vec<String> {
+    let sup = match supervisor(state) {
+        Ok(s) => s,
+        Err(e) => return vec![e],
+    };
+    let config = state.node.processes.clone();
+    let stops = local_bricks(state, volume).filter_map(|b| {
+        let launch = launch_of(state, &volume.name, b, b.listen_port as u16);
+        let pid = state
+            .node
+            .bricks
+            .get(&b.path)
+            .map(|r| r.pid)
+            .filter(|&pid| pid > 0)
+            .or_else(|| {
+                process::read_pid_file(&launch.pid_file(&config)).filter(|&pid| {
+                    process::process_alive(pid) && process::is_brick_process(pid, &launch)
+                })
+            });
+        match pid {
+            Some(pid) => Some(Either::Left(stop_pid_named(
+                state,
+                sup.clone(),
+                launch,
+                pid,
+            ))),
+            None => {
+                state.node.bricks.update(&b.path, |_| None);
+                let _ = std::fs::remove_file(launch.pid_file(&config));
+                None::<Either<_, future::Ready<Option<String>>>>
+            }
+        }
+    });
+    future::join_all(stops)
+        .await
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+async fn stop_pid_named(
+    state: &ShardState,
+    sup: Rc<Supervisor>,
+    launch: Launch,
+    pid: i32,
+) -> Option<String> {
+    stop_pid(state, &sup, &launch, pid)
+        .await
+        .err()
+        .map(|e| format!("Brick {}:{}: {e}", launch.host, launch.path))
+}
+
+/// Stops brick process `pid`: SIGTERM, then SIGKILL after `stop_timeout`; waits until it is
+/// gone; removes its pid file and its table entry.
+async fn stop_pid(
+    state: &ShardState,
+    sup: &Supervisor,
+    launch: &Launch,
+    pid: i32,
+) -> Result<(), String> {
+    let config = state.node.processes.clone();
+    let path = launch.path.clone();
+    sup.stopping.borrow_mut().insert(path.clone());
+    sup.up_since.borrow_mut().remove(&path);
+    if !sup.is_watched(&path) {
+        // A brick found through its pid file: watch it for its exit too.
+        let _ = sup.watch(pid, &path);
+    }
+    let result = async {
+        let exit = sup.exit_of(&path);
+        match process::signal(pid, libc::SIGTERM) {
+            Ok(()) => {}
+            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return Ok(()),
+            Err(e) => return Err(format!("cannot signal process {pid}: {e}")),
+        }
+        tracing::info!(brick = %path, pid, "sending signal 15 to brick");
+        let exited = future::select(exit, state.sleep(config.stop_timeout)).await;
+        if let Either::Right(_) = exited {
+            tracing::warn!(brick = %path, pid, "brick did not stop on SIGTERM: SIGKILL");
+            let exit = sup.exit_of(&path);
+            match process::signal(pid, libc::SIGKILL) {
+                Ok(()) => {}
+                Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return Ok(()),
+                Err(e) => return Err(format!("cannot kill process {pid}: {e}")),
+            }
+            let gone = future::select(exit, state.sleep(config.stop_timeout)).await;
+            if let Either::Right(_) = gone {
+                if process::process_alive(pid) {
+                    return Err(format!("process {pid} is still running after SIGKILL"));
+                }
+            }
+        }
+        Ok(())
+    }
+    .await;
+    sup.stopping.borrow_mut().remove(&path);
+    if result.is_ok() {
+        state.node.bricks.update(&path, |_| None);
+        let _ = std::fs::remove_file(launch.pid_file(&config));
+    }
+    result
+}
+
+/// Handles brick exits reported by the watcher: wakes whoever waits for one; a brick that
+/// died while its volume is started is shown offline at once and restarted after its backoff.
+async fn handle_exits(
+    state: Rc<ShardState>,
+    mut exits: futures_channel::mpsc::UnboundedReceiver<Exited>,
+) {
+    while let Some(Exited { key, pid }) = exits.next().await {
+        let Some(sup) = state.supervisor.get().cloned() else {
+            return;
+        };
+        let Some(path) = sup.watched.borrow_mut().remove(&key) else {
+            continue;
+        };
+        for tx in sup
+            .exit_waiters
+            .borrow_mut()
+            .remove(&path)
+            .into_iter()
+            .flatten()
+        {
+            let _ = tx.send(());
+        }
+        if sup.stopping.borrow().contains(&path) {
+            continue;
+        }
+        let Some(up_since) = sup.up_since.borrow_mut().remove(&path) else {
+            // Not up yet: its start sees the exit and says why.
+            continue;
+        };
+        let Some(run) = state.node.bricks.get(&path).filter(|r| r.pid == pid) else {
+            continue;
+        };
+        let config = state.node.processes.clone();
+        let log = crate::brick::glusterfsd::log_file(&config.log_dir, &path);
+        let reason = process::error_from_log(&log, 0)
+            .map(|e| format!("brick process {pid} died: {e}"))
+            .unwrap_or_else(|| format!("brick process {pid} died"));
+        tracing::warn!(brick = %path, volume = %run.volume, pid, reason = %reason, "brick process died");
+        let restarts = if up_since.elapsed() >= config.restart.stable_after {
+            0
+        } else {
+            run.restarts
+        };
+        let policy = config.restart.clone();
+        let left_down = !policy.enabled || restarts >= policy.attempts_max;
+        let shown = if left_down && policy.enabled {
+            format!("left down after {restarts} restarts: {reason}")
+        } else {
+            reason
+        };
+        state.node.bricks.update(&path, |old| {
+            old.map(|r| BrickRun {
+                pid: 0,
+                online: false,
+                reason: shown.clone(),
+                restarts,
+                ..r.clone()
+            })
+        });
+        if left_down {
+            continue;
+        }
+        let (state2, sup2, port) = (state.clone(), sup.clone(), run.port);
+        let volume_name = run.volume.clone();
+        state.spawn(Box::pin(async move {
+            state2.sleep(policy.backoff(restarts)).await;
+            // Still wanted: the volume started, the brick still its own, and nobody started it.
+            let catalog = state2.catalog();
+            let Some(volume) = catalog
+                .get(&volume_name)
+                .filter(|v| v.status == VolumeStatus::Started)
+            else {
+                return;
+            };
+            let Some(brick) = local_bricks(&state2, volume).find(|b| b.path == path) else {
+                return;
+            };
+            if state2.node.bricks.get(&path).is_some_and(|r| r.pid != 0)
+                || sup2.stopping.borrow().contains(&path)
+            {
+                return;
+            }
+            state2.node.bricks.update(&path, |old| {
+                old.map(|r| BrickRun {
+                    restarts: restarts + 1,
+                    ..r.clone()
+                })
+            });
+            match start_one(&state2, &sup2, &volume_name, brick, Some(port)).await {
+                Ok(s) => tracing::info!(brick = %path, pid = s.pid, port = s.port, restart = restarts + 1, "brick restarted"),
+                Err(e) => tracing::warn!(brick = %path, error = %e, "brick restart failed"),
+            }
+        }));
+    }
+}
+
+/// At start-up, on the change shard: adopts every local brick of a started volume whose
+/// process still runs (pid file + command line), starts those that do not run, and stops
+/// brick processes of volumes that are not started (a crash between a stop's commit and its
+/// bricks' end).
+pub fn start_supervision(state: &Rc<ShardState>) {
+    let sup = match supervisor(state) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "brick supervision unavailable");
+            return;
+        }
+    };
+    let config = state.node.processes.clone();
+    let catalog = state.catalog();
+    let mut to_start: Vec<(String, Brick)> = Vec::new();
+    let mut to_stop: Vec<(Launch, i32)> = Vec::new();
+    for volume in catalog.values() {
+        for brick in local_bricks(state, volume) {
+            let launch = launch_of(state, &volume.name, brick, brick.listen_port as u16);
+            let running = process::read_pid_file(&launch.pid_file(&config)).filter(|&pid| {
+                process::process_alive(pid) && process::is_brick_process(pid, &launch)
+            });
+            match (volume.status == VolumeStatus::Started, running) {
+                (true, Some(pid)) => {
+                    let port = process::brick_port_of(pid).unwrap_or(launch.port);
+                    if sup.watch(pid, &brick.path).is_ok() {
+                        state.node.bricks.update(&brick.path, |_| {
+                            Some(BrickRun {
+                                volume: volume.name.clone(),
+                                host: brick.hostname.clone(),
+                                pid,
+                                port,
+                                online: true,
+                                reason: String::new(),
+                                restarts: 0,
+                            })
+                        });
+                        sup.up_since
+                            .borrow_mut()
+                            .insert(brick.path.clone(), Instant::now());
+                        tracing::info!(brick = %brick.name(), pid, port, "brick adopted");
+                    }
+                }
+                (true, None) => to_start.push((volume.name.clone(), brick.clone())),
+                (false, Some(pid)) => to_stop.push((launch, pid)),
+                (false, None) => {}
+            }
+        }
+    }
+    if to_start.is_empty() && to_stop.is_empty() {
+        return;
+    }
+    let rc = state.clone();
+    state.spawn(Box::pin(async move {
+        let starts = to_start.iter().map(|(volume, brick)| {
+            start_one(&rc, &sup, volume, brick, Some(brick.listen_port as u16))
+        });
+        let stops = to_stop.iter().map(|(launch, pid)| stop_pid(&rc, &sup, launch, *pid));
+        let (started, stopped) = future::join(future::join_all(starts), future::join_all(stops)).await;
+        for ((_, brick), result) in to_start.iter().zip(started) {
+            if let Err(e) = result {
+                tracing::warn!(brick = %brick.name(), error = %e, "brick of a started volume did not start");
+            }
+        }
+        for ((launch, pid), result) in to_stop.iter().zip(stopped) {
+            if let Err(e) = result {
+                tracing::warn!(brick = %launch.path, pid, error = %e, "brick of a stopped volume did not stop");
+            }
+        }
+    }));
+}
