@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
 ensure_packages ca-certificates gcc g++ libc6-dev git procps iproute2 liblvm2cmd2.03 \
-    glusterfs-server glusterfs-cli glusterfs-common xfsprogs lvm2
+    glusterfs-server glusterfs-cli glusterfs-common glusterfs-client xfsprogs lvm2
 ensure_rust clippy rustfmt
 
 step() { printf '\n==> %s\n' "$*"; }
@@ -71,7 +71,7 @@ step "unit and integration tests"
 cargo_test --workspace --locked
 
 step "crash tests (failpoints feature)"
-cargo_test --locked --features failpoints --test volume_crash
+cargo_test --locked --features failpoints --test volume_crash --test volume_start_crash
 
 step "benchmarks build"
 cargo bench --workspace --locked --no-run

@@ -13,8 +13,9 @@
 //! use it: `pause` waits there until the test creates `<dir>/<name>.go` (without limit: the
 //! test releases it or kills the process), and `mark` only leaves the marker and goes on.
 
-/// Every failpoint, in the order a create or delete passes them.
-pub const NAMES: [&str; 13] = [
+/// Every failpoint, in the order a create, delete, start or stop passes them (`start.*` and
+/// `stop.*` are `ops::commit`'s, with the op's name).
+pub const NAMES: [&str; 20] = [
     "create.before-journal",
     "create.after-journal",
     "create.after-claim",
@@ -28,6 +29,13 @@ pub const NAMES: [&str; 13] = [
     "delete.after-move",
     "delete.after-store",
     "journal.before-retire",
+    "start.after-bricks",
+    "start.before-journal",
+    "start.after-journal",
+    "start.after-store",
+    "stop.before-journal",
+    "stop.after-journal",
+    "stop.after-store",
 ];
 
 /// What an armed failpoint asks of its caller.

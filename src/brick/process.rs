@@ -268,7 +268,7 @@ pub fn launch(config: &ProcessConfig, brick: &Launch) -> Result<i32, LaunchError
         .status()
         .map_err(|e| LaunchError(format!("cannot run {}: {e}", config.glusterfsd.display())))?;
     let why = || {
-        error_from_log(&log_file, log_from).unwrap_or_else(|| {
+        error_from_log(&log_file, log_from, Which::First).unwrap_or_else(|| {
             format!(
                 "glusterfsd exited with {status}; see {}",
                 log_file.display()
@@ -325,9 +325,18 @@ pub fn brick_port_of(pid: i32) -> Option<u16> {
         .and_then(|w| std::str::from_utf8(w[1]).ok()?.parse().ok())
 }
 
-/// The last error line (` E ` level) a brick logged after byte `from` of its log, without
-/// the timestamp and source location: what the operator needs to see.
-pub fn error_from_log(log: &Path, from: u64) -> Option<String> {
+/// Which error line of a log says why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Which {
+    /// The first: a start that failed (the lines after it are its consequences).
+    First,
+    /// The last: a process that died while it ran.
+    Last,
+}
+
+/// An error line (` E ` level) a brick logged after byte `from` of its log, without the
+/// timestamp and source location: what the operator needs to see.
+pub fn error_from_log(log: &Path, from: u64, which: Which) -> Option<String> {
     use std::io::{Read, Seek, SeekFrom};
     let mut file = std::fs::File::open(log).ok()?;
     let len = file.metadata().ok()?.len();
@@ -336,7 +345,11 @@ pub fn error_from_log(log: &Path, from: u64) -> Option<String> {
     let mut tail = Vec::new();
     file.take(LOG_TAIL_BYTES_MAX).read_to_end(&mut tail).ok()?;
     let text = String::from_utf8_lossy(&tail);
-    let line = text.lines().rev().find(|l| l.contains("] E ["))?;
+    let is_error = |l: &&str| l.contains("] E [");
+    let line = match which {
+        Which::First => text.lines().find(is_error)?,
+        Which::Last => text.lines().rev().find(is_error)?,
+    };
     // `[time] E [MSGID: n] [file.c:line:fn] 0-xlator: message`: keep from the xlator on.
     let message = line
         .rsplit_once("] ")
@@ -714,7 +727,7 @@ mod tests {
         )
         .unwrap();
         let from = std::fs::metadata(&log).unwrap().len();
-        assert_eq!(error_from_log(&log, from), None);
+        assert_eq!(error_from_log(&log, from, Which::Last), None);
         use std::io::Write;
         let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
         writeln!(
@@ -723,16 +736,24 @@ mod tests {
         )
         .unwrap();
         writeln!(f, "[2026-12-06 16:00:01.2] E [MSGID: 115047] [index.c:2518:init] 0-v1-index: Failed to find parent dir (/b/.glusterfs) of index basepath /b/.glusterfs/indices.").unwrap();
+        writeln!(f, "[2026-12-06 16:00:01.3] E [MSGID: 101176] [graph.c:765:glusterfs_graph_activate] 0-graph: init failed").unwrap();
         writeln!(
             f,
-            "[2026-12-06 16:00:01.3] W [MSGID: 3] [c.c:3:h] 0-x: a warning"
+            "[2026-12-06 16:00:01.4] W [MSGID: 3] [c.c:3:h] 0-x: a warning"
         )
         .unwrap();
         assert_eq!(
-            error_from_log(&log, from).as_deref(),
+            error_from_log(&log, from, Which::First).as_deref(),
             Some("0-v1-index: Failed to find parent dir (/b/.glusterfs) of index basepath /b/.glusterfs/indices.")
         );
-        assert_eq!(error_from_log(&dir.path().join("none.log"), 0), None);
+        assert_eq!(
+            error_from_log(&log, from, Which::Last).as_deref(),
+            Some("0-graph: init failed")
+        );
+        assert_eq!(
+            error_from_log(&dir.path().join("none.log"), 0, Which::First),
+            None
+        );
     }
 
     #[test]

@@ -200,6 +200,7 @@ async fn start_one(
         })
     });
     let signin = table.wait_signin(&path);
+    let log_from = std::fs::metadata(launch.log_file(&config)).map_or(0, |m| m.len());
     let (tx, rx) = futures_channel::oneshot::channel();
     let (thread_config, thread_launch) = (config.clone(), launch.clone());
     let spawned = std::thread::Builder::new()
@@ -247,8 +248,9 @@ async fn start_one(
             Ok(Started { path, port, pid })
         }
         Either::Left(_) => {
-            let why = process::error_from_log(&launch.log_file(&config), 0)
-                .unwrap_or_else(|| format!("brick process {pid} exited before it signed in"));
+            let why =
+                process::error_from_log(&launch.log_file(&config), log_from, process::Which::First)
+                    .unwrap_or_else(|| format!("brick process {pid} exited before it signed in"));
             fail(why)
         }
         Either::Right(_) => {
@@ -400,7 +402,7 @@ async fn handle_exits(
         };
         let config = state.node.processes.clone();
         let log = crate::brick::glusterfsd::log_file(&config.log_dir, &path);
-        let reason = process::error_from_log(&log, 0)
+        let reason = process::error_from_log(&log, 0, process::Which::Last)
             .map(|e| format!("brick process {pid} died: {e}"))
             .unwrap_or_else(|| format!("brick process {pid} died"));
         tracing::warn!(brick = %path, volume = %run.volume, pid, reason = %reason, "brick process died");

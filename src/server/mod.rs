@@ -440,7 +440,12 @@ pub fn run(config: ServerConfig) -> Result<(), ServerError> {
     let lvm = Arc::new(std::sync::OnceLock::new());
     let journal_seq = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let bricks = Arc::new(crate::brick::process::BrickTable::default());
-    let processes = Arc::new(config.processes.clone());
+    let mut processes = config.processes.clone();
+    if let Some(bound) = tcp_addr {
+        // Bricks fetch their volfile from the port brickd really listens on (`:0` resolved).
+        processes.volfile_port = bound.port();
+    }
+    let processes = Arc::new(processes);
     let mut handles = Vec::with_capacity(shards);
     for (id, (tcp_fd, control_fd)) in tcp_fds.into_iter().zip(shard_ends).enumerate() {
         let engine = engine.clone();

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod fs;
+pub mod node;
 pub mod skip;
 
 use brickd::proto::auth::{AUTH_GLUSTERFS_V2, CLI_CREDENTIAL_V2};
@@ -72,10 +73,11 @@ impl Brickd {
             .arg("--workdir")
             .arg(&workdir)
             .arg("--socket")
-            .arg(&socket)
-            .arg("--listen")
-            .arg("127.0.0.1:0")
-            .arg("--enable-test-program")
+            .arg(&socket);
+        if !extra.contains(&"--listen") {
+            cmd.arg("--listen").arg("127.0.0.1:0");
+        }
+        cmd.arg("--enable-test-program")
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());

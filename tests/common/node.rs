@@ -1,0 +1,240 @@
+//! A brickd that runs volumes: private run and log directories for its brick processes, FUSE
+//! mounts of its volumes, and the checks the volume tests share. Fixtures clean up in Drop
+//! (volumes stopped, mounts unmounted) even when a test fails.
+
+use super::fs::Xfs;
+use super::{gluster, Brickd, HANG_DEADLINE};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// Why these tests cannot run here (on top of the brick tests' reasons).
+pub fn skip(test: &str) -> bool {
+    if super::fs::must_skip(test) {
+        return true;
+    }
+    for (path, package) in [
+        ("/usr/sbin/glusterfsd", "glusterfs-common"),
+        ("/usr/sbin/glusterfs", "glusterfs-client"),
+        ("/sbin/mount.glusterfs", "glusterfs-client"),
+        ("/dev/fuse", "the fuse kernel module"),
+    ] {
+        if !Path::new(path).exists() {
+            super::skip::missing(test, &format!("{path} is missing ({package})"));
+            return true;
+        }
+    }
+    false
+}
+
+pub fn host() -> String {
+    let out = Command::new("hostname").output().expect("hostname");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A brickd with private run and log directories (brick pid files and logs).
+pub struct Node {
+    pub brickd: Brickd,
+    pub dirs: tempfile::TempDir,
+    pub host: String,
+}
+
+impl Node {
+    pub fn start() -> Node {
+        Self::start_on(None, None, &[])
+    }
+
+    /// On `workdir` (else a fresh one), on `port` (else any), with `extra` flags.
+    pub fn start_on(
+        workdir: Option<PathBuf>,
+        dirs: Option<tempfile::TempDir>,
+        extra: &[&str],
+    ) -> Node {
+        Self::start_env(workdir, dirs, extra, &[])
+    }
+
+    /// Like `start_on`, with environment variables (failpoints).
+    pub fn start_env(
+        workdir: Option<PathBuf>,
+        dirs: Option<tempfile::TempDir>,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Node {
+        let dirs = dirs.unwrap_or_else(|| tempfile::tempdir().unwrap());
+        let run = dirs.path().join("run");
+        let log = dirs.path().join("log");
+        let mut args: Vec<String> = vec![
+            "--run-dir".into(),
+            run.display().to_string(),
+            "--log-dir".into(),
+            log.display().to_string(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let brickd = Brickd::start_on(workdir, &args, |cmd| {
+            for (key, value) in env {
+                cmd.env(key, value);
+            }
+        });
+        Node {
+            brickd,
+            dirs,
+            host: host(),
+        }
+    }
+
+    pub fn cli(&self, args: &[&str]) -> (i32, String, String) {
+        let (code, out, err, _) = gluster(&self.brickd.socket, args);
+        (code, out, err)
+    }
+
+    pub fn ok(&self, args: &[&str]) -> String {
+        let (code, out, err) = self.cli(args);
+        assert_eq!(code, 0, "gluster {args:?}: {out}{err}");
+        out
+    }
+
+    pub fn run_dir(&self) -> PathBuf {
+        self.dirs.path().join("run")
+    }
+
+    pub fn pid_file(&self, volume: &str, path: &str) -> PathBuf {
+        self.run_dir().join("vols").join(volume).join(format!(
+            "{}-{}.pid",
+            self.host,
+            path.trim_start_matches('/').replace('/', "-")
+        ))
+    }
+
+    /// The brick rows of `volume status VOL`: (path, port, online, pid).
+    pub fn status(&self, volume: &str) -> Vec<(String, String, String, String)> {
+        let out = self.ok(&["volume", "status", volume]);
+        out.lines()
+            .filter_map(|l| l.strip_prefix("Brick "))
+            .map(|row| {
+                let f: Vec<&str> = row.split_whitespace().collect();
+                let path = f[0].split_once(':').unwrap().1.to_string();
+                (path, f[1].into(), f[3].into(), f[4].into())
+            })
+            .collect()
+    }
+
+    pub fn store_value(&self, volume: &str, file: &str, key: &str) -> String {
+        let text =
+            std::fs::read_to_string(self.brickd.workdir.join("vols").join(volume).join(file))
+                .unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{key}=")))
+            .unwrap_or_else(|| panic!("{key}= in {file}: {text}"))
+            .to_string()
+    }
+}
+
+/// A FUSE mount of a volume, unmounted on drop.
+pub struct Mount {
+    dir: tempfile::TempDir,
+}
+
+impl Mount {
+    pub fn new(node: &Node, volume: &str) -> Mount {
+        let dir = tempfile::tempdir().unwrap();
+        let log = node.dirs.path().join(format!("fuse-{volume}.log"));
+        let out = Command::new("mount")
+            .args(["-t", "glusterfs", "-o"])
+            .arg(format!(
+                "server-port={},log-file={}",
+                node.brickd.tcp.port(),
+                log.display()
+            ))
+            .arg(format!("{}:/{volume}", node.host))
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "mount {volume}: {}{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        Mount { dir }
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let unmounted = Command::new("umount").arg(self.dir.path()).status();
+        if !unmounted.is_ok_and(|s| s.success()) {
+            let _ = Command::new("umount")
+                .arg("-l")
+                .arg(self.dir.path())
+                .status();
+        }
+    }
+}
+
+/// Stops every volume left started (so no brick process outlives a failed test).
+pub struct StopAll<'a>(pub &'a Node, pub Vec<String>);
+
+impl Drop for StopAll<'_> {
+    fn drop(&mut self) {
+        for v in &self.1 {
+            let _ = self.0.cli(&["volume", "stop", v, "force"]);
+        }
+    }
+}
+
+pub fn wait_until(mut done: impl FnMut() -> bool, what: &str) {
+    let deadline = Instant::now() + HANG_DEADLINE;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+pub fn data(seed: u8, len: usize) -> Vec<u8> {
+    let mut x = u32::from(seed) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect()
+}
+
+pub fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .and_then(|(_, r)| r.trim_start().chars().next())
+        })
+        .is_some_and(|state| state != 'Z' && state != 'X')
+}
+
+pub fn cmdline(pid: i32) -> String {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
+        .unwrap_or_default()
+}
+
+/// Creates `volume` with `layout` (e.g. `["replica", "3"]`) over one directory per disk.
+pub fn create(node: &Node, volume: &str, layout: &[&str], disks: &[Xfs]) -> Vec<String> {
+    let paths: Vec<String> = disks
+        .iter()
+        .map(|d| format!("{}/{volume}", d.root()))
+        .collect();
+    let mut args = vec!["volume".to_string(), "create".into(), volume.into()];
+    args.extend(layout.iter().map(|s| s.to_string()));
+    args.extend(paths.iter().map(|p| format!("{}:{p}", node.host)));
+    args.push("force".into());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    node.ok(&args);
+    paths
+}
