@@ -65,6 +65,9 @@ pub struct ServeArgs {
     /// The brick server binary.
     #[arg(long, value_name = "PATH", default_value = "/usr/sbin/glusterfsd")]
     pub glusterfsd: PathBuf,
+    /// The client binary self-heal daemons run.
+    #[arg(long, value_name = "PATH", default_value = "/usr/sbin/glusterfs")]
+    pub glusterfs: PathBuf,
     /// First port for brick processes (glusterd's base-port).
     #[arg(long, value_name = "PORT", default_value_t = crate::brick::process::BASE_PORT)]
     pub base_port: u16,
@@ -130,6 +133,7 @@ impl ServeArgs {
         let bind = (!self.listen.ip().is_unspecified()).then_some(self.listen.ip());
         ProcessConfig {
             glusterfsd: self.glusterfsd.clone(),
+            glusterfs: self.glusterfs.clone(),
             run_dir: self.run_dir.clone(),
             log_dir: self.log_dir.clone(),
             socket_dir: self.brick_socket_dir.clone(),

@@ -64,6 +64,25 @@ fn distribute_replica_and_disperse_volumes_serve_files_through_fuse() {
                 pid.to_string()
             );
         }
+        // Replicate and disperse volumes get a self-heal daemon, as with glusterd.
+        let status = node.ok(&["volume", "status", volume]);
+        let shd_pid: Option<i32> = status
+            .lines()
+            .find(|l| l.starts_with("Self-heal Daemon on localhost"))
+            .map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                assert_eq!(&f[4..7], &["N/A", "N/A", "Y"], "{l}");
+                f[7].parse().unwrap()
+            });
+        assert_eq!(shd_pid.is_some(), volume != "dist", "{status}");
+        if let Some(pid) = shd_pid {
+            let line = cmdline(pid);
+            assert!(
+                line.contains(&format!("--volfile-id shd/{volume} "))
+                    && line.contains("--process-name glustershd"),
+                "{line}"
+            );
+        }
         // Files written through FUSE read back the same, and land on the bricks.
         {
             let mount = Mount::new(&node, volume);
@@ -98,6 +117,9 @@ fn distribute_replica_and_disperse_volumes_serve_files_through_fuse() {
             node.ok(&["volume", "stop", volume]),
             format!("volume stop: {volume}: success\n")
         );
+        if let Some(pid) = shd_pid {
+            assert!(!alive(pid), "self-heal daemon {pid} survived the stop");
+        }
         for (pid, brick) in pids.iter().zip(&paths) {
             assert!(!alive(*pid), "brick process {pid} survived the stop");
             assert!(!node.pid_file(volume, brick).exists());

@@ -75,15 +75,13 @@ mod crash {
         }
         let disks: Vec<Xfs> = (0..2).map(|_| Xfs::new()).collect();
         let mut checked = 0;
-        for failpoint in [
-            "start.after-bricks",
-            "start.before-journal",
-            "start.after-journal",
-            "start.after-store",
-            "stop.before-journal",
-            "stop.after-journal",
-            "stop.after-store",
-        ] {
+        // Every failpoint of the start/stop commit path (src/failpoint.rs lists them).
+        let failpoints: Vec<&str> = brickd::failpoint::NAMES
+            .iter()
+            .copied()
+            .filter(|n| n.starts_with("start.") || n.starts_with("stop."))
+            .collect();
+        for &failpoint in &failpoints {
             let volume = format!("k{checked}");
             let stopping = failpoint.starts_with("stop.");
             let node = Node::start_env(None, None, &[], &[("BRICKD_FAILPOINT", failpoint)]);
@@ -120,6 +118,7 @@ mod crash {
             node.ok(&["volume", "delete", &volume]);
             checked += 1;
         }
+        assert_eq!(checked, failpoints.len());
         assert_eq!(checked, 7);
     }
 

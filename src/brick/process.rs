@@ -74,6 +74,8 @@ impl RestartPolicy {
 pub struct ProcessConfig {
     /// The brick server binary.
     pub glusterfsd: PathBuf,
+    /// The client binary the self-heal daemon runs.
+    pub glusterfs: PathBuf,
     /// glusterd's run directory: pid files under `vols/<volume>/`.
     pub run_dir: PathBuf,
     /// glusterd's log directory: brick logs under `bricks/`.
@@ -106,6 +108,7 @@ impl ProcessConfig {
     pub fn glusterd_defaults() -> ProcessConfig {
         ProcessConfig {
             glusterfsd: PathBuf::from("/usr/sbin/glusterfsd"),
+            glusterfs: PathBuf::from("/usr/sbin/glusterfs"),
             run_dir: PathBuf::from("/var/run/gluster"),
             log_dir: PathBuf::from("/var/log/glusterfs"),
             socket_dir: PathBuf::from(glusterfsd::SOCKET_DIR),
@@ -121,51 +124,119 @@ impl ProcessConfig {
     }
 }
 
-/// One brick process to start.
+/// What a process serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A brick (`glusterfsd`).
+    Brick,
+    /// The volume's self-heal daemon (`glusterfs --process-name glustershd`), for replicate
+    /// and disperse volumes.
+    SelfHeal,
+}
+
+/// The key of a volume's self-heal daemon in the [`BrickTable`] (never an absolute path, so
+/// it cannot meet a brick's): `shd/<volume>`, its volfile id too.
+pub fn self_heal_key(volume: &str) -> String {
+    format!("shd/{volume}")
+}
+
+/// One brick process (or self-heal daemon) to start.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Launch {
+    /// A brick or the self-heal daemon.
+    pub kind: Kind,
     /// The volume.
     pub volume: String,
     /// The brick's host name as stored.
     pub host: String,
-    /// The brick's path.
+    /// The brick's path; the daemon's [`self_heal_key`].
     pub path: String,
-    /// The TCP port it is to listen on.
+    /// The TCP port it is to listen on (0 for the self-heal daemon, which listens on none).
     pub port: u16,
     /// This node's UUID (`*-posix.glusterd-uuid`).
     pub node: Uuid,
 }
 
 impl Launch {
-    /// `<volume>.<host>.<dashed path>`.
+    /// The self-heal daemon of `volume`, fetching its volfile from `host`.
+    pub fn self_heal(volume: &str, host: &str, node: Uuid) -> Launch {
+        Launch {
+            kind: Kind::SelfHeal,
+            volume: volume.to_string(),
+            host: host.to_string(),
+            path: self_heal_key(volume),
+            port: 0,
+            node,
+        }
+    }
+
+    /// `<volume>.<host>.<dashed path>`; `shd/<volume>` for the self-heal daemon.
     pub fn volfile_id(&self) -> String {
-        glusterfsd::volfile_id(&self.volume, &self.host, &self.path)
+        match self.kind {
+            Kind::Brick => glusterfsd::volfile_id(&self.volume, &self.host, &self.path),
+            Kind::SelfHeal => self_heal_key(&self.volume),
+        }
     }
 
-    /// The pid file glusterfsd writes.
+    /// The pid file the process writes: `<rundir>/vols/<v>/<host>-<path>.pid`, or
+    /// `<rundir>/shd/<v>/<v>-shd.pid`.
     pub fn pid_file(&self, config: &ProcessConfig) -> PathBuf {
-        glusterfsd::pid_file(&config.run_dir, &self.volume, &self.host, &self.path)
+        match self.kind {
+            Kind::Brick => {
+                glusterfsd::pid_file(&config.run_dir, &self.volume, &self.host, &self.path)
+            }
+            Kind::SelfHeal => config
+                .run_dir
+                .join("shd")
+                .join(&self.volume)
+                .join(format!("{}-shd.pid", self.volume)),
+        }
     }
 
-    /// The brick's log.
+    /// The process's log: `<logdir>/bricks/<path>.log`, or `<logdir>/glustershd.log`.
     pub fn log_file(&self, config: &ProcessConfig) -> PathBuf {
-        glusterfsd::log_file(&config.log_dir, &self.path)
+        match self.kind {
+            Kind::Brick => glusterfsd::log_file(&config.log_dir, &self.path),
+            Kind::SelfHeal => config.log_dir.join("glustershd.log"),
+        }
     }
 
-    /// The brick's unix socket.
+    /// The process's unix socket; the daemon's hash is of `<rundir>/shd/<v>/run-<node uuid>`.
     pub fn socket_file(&self, config: &ProcessConfig) -> PathBuf {
-        glusterfsd::socket_file_in(
-            &config.socket_dir,
-            &config.run_dir,
-            &self.volume,
-            &self.host,
-            &self.path,
-        )
+        match self.kind {
+            Kind::Brick => glusterfsd::socket_file_in(
+                &config.socket_dir,
+                &config.run_dir,
+                &self.volume,
+                &self.host,
+                &self.path,
+            ),
+            Kind::SelfHeal => {
+                let key = config
+                    .run_dir
+                    .join("shd")
+                    .join(&self.volume)
+                    .join(format!("run-{}", self.node));
+                let hash = glusterfsd::xxh64(key.as_os_str().as_encoded_bytes(), 0);
+                config.socket_dir.join(format!("{hash:016x}.socket"))
+            }
+        }
+    }
+
+    /// The binary: glusterfsd for a brick, glusterfs for the daemon.
+    pub fn binary<'a>(&self, config: &'a ProcessConfig) -> &'a Path {
+        match self.kind {
+            Kind::Brick => &config.glusterfsd,
+            Kind::SelfHeal => &config.glusterfs,
+        }
     }
 
     /// glusterd 10.3's command line, in its order, and after it what brickd adds:
     /// `--volfile-server-port` when brickd is not on 24007 (glusterd never passes it).
     pub fn arguments(&self, config: &ProcessConfig) -> Vec<OsString> {
+        if self.kind == Kind::SelfHeal {
+            return self.self_heal_arguments(config);
+        }
         let mut args: Vec<OsString> = Vec::with_capacity(24);
         let mut push = |a: &str| args.push(a.into());
         push("-s");
@@ -196,6 +267,39 @@ impl Launch {
         if config.volfile_port != DEFAULT_VOLFILE_PORT {
             push("--volfile-server-port".into());
             push(config.volfile_port.to_string());
+        }
+        args
+    }
+}
+
+impl Launch {
+    /// glusterd 10.3's self-heal daemon command line (docs/glusterd-volume-start.md, "Facts"
+    /// 14), and `--volfile-server-port` when brickd is not on 24007.
+    fn self_heal_arguments(&self, config: &ProcessConfig) -> Vec<OsString> {
+        let mut args: Vec<OsString> = vec![
+            "-s".into(),
+            config
+                .volfile_server
+                .as_deref()
+                .unwrap_or(&self.host)
+                .into(),
+            "--volfile-id".into(),
+            self.volfile_id().into(),
+            "-p".into(),
+            self.pid_file(config).into_os_string(),
+            "-l".into(),
+            self.log_file(config).into_os_string(),
+            "-S".into(),
+            self.socket_file(config).into_os_string(),
+            "--xlator-option".into(),
+            format!("*replicate*.node-uuid={}", self.node).into(),
+            "--process-name".into(),
+            "glustershd".into(),
+            "--client-pid=-6".into(),
+        ];
+        if config.volfile_port != DEFAULT_VOLFILE_PORT {
+            args.push("--volfile-server-port".into());
+            args.push(config.volfile_port.to_string().into());
         }
         args
     }
@@ -260,7 +364,7 @@ pub fn launch(config: &ProcessConfig, brick: &Launch) -> Result<i32, LaunchError
     let _ = std::fs::remove_file(&socket);
     let _ = std::fs::remove_file(&pid_file);
     let log_from = std::fs::metadata(&log_file).map(|m| m.len()).unwrap_or(0);
-    let status = std::process::Command::new(&config.glusterfsd)
+    let status = std::process::Command::new(brick.binary(config))
         .args(brick.arguments(config))
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
@@ -313,7 +417,14 @@ pub fn is_brick_process(pid: i32, brick: &Launch) -> bool {
         args.windows(2)
             .any(|w| w[0] == flag.as_bytes() && w[1] == value.as_bytes())
     };
-    follows("--volfile-id", &brick.volfile_id()) && follows("--brick-name", &brick.path)
+    match brick.kind {
+        Kind::Brick => {
+            follows("--volfile-id", &brick.volfile_id()) && follows("--brick-name", &brick.path)
+        }
+        Kind::SelfHeal => {
+            follows("--volfile-id", &brick.volfile_id()) && follows("--process-name", "glustershd")
+        }
+    }
 }
 
 /// The port a running brick process was started with (`--brick-port`).
@@ -643,6 +754,7 @@ mod tests {
 
     fn brick() -> Launch {
         Launch {
+            kind: Kind::Brick,
             volume: "v1".into(),
             host: "127.5.5.5".into(),
             path: "/tmp/obs/mnt/b1/data".into(),

@@ -84,12 +84,39 @@ impl Supervisor {
 /// The launch description of `brick` of `volume` on this node.
 fn launch_of(state: &ShardState, volume: &str, brick: &Brick, port: u16) -> Launch {
     Launch {
+        kind: process::Kind::Brick,
         volume: volume.to_string(),
         host: brick.hostname.clone(),
         path: brick.path.clone(),
         port,
         node: state.node.node.uuid,
     }
+}
+
+/// Whether glusterd runs a self-heal daemon for `volume` (replicate and disperse volumes).
+pub fn has_self_heal(volume: &Volume) -> bool {
+    matches!(
+        volume.volume_type,
+        crate::model::VolumeType::Replicate | crate::model::VolumeType::Disperse
+    )
+}
+
+/// The self-heal daemon this node runs for `volume`: one if the volume has one and a brick
+/// here (glusterd runs it on every node with a brick of the volume).
+pub fn self_heal_of(state: &ShardState, volume: &Volume) -> Option<Launch> {
+    let first = local_bricks(state, volume).next()?;
+    has_self_heal(volume)
+        .then(|| Launch::self_heal(&volume.name, &first.hostname, state.node.node.uuid))
+}
+
+/// Every process this node runs for `volume`: its bricks (with their stored ports), then its
+/// self-heal daemon.
+fn processes_of(state: &ShardState, volume: &Volume) -> Vec<Launch> {
+    let mut all: Vec<Launch> = local_bricks(state, volume)
+        .map(|b| launch_of(state, &volume.name, b, b.listen_port as u16))
+        .collect();
+    all.extend(self_heal_of(state, volume));
+    all
 }
 
 /// This node's bricks of `volume`.
@@ -144,6 +171,17 @@ pub async fn start_bricks(state: &ShardState, volume: &Volume) -> (Vec<Started>,
         match result {
             Ok(started) => up.push(started),
             Err(reason) => failed.push(format!("Brick {}: {reason}", brick.name())),
+        }
+    }
+    if failed.is_empty() {
+        if let Some(shd) = self_heal_of(state, volume) {
+            if is_online(state, &volume.name, &shd.path).is_none() {
+                // A self-heal daemon that does not start fails no start (glusterd's does not
+                // either); `volume status` shows it offline, with its reason in the log.
+                if let Err(e) = start_daemon(state, &sup, shd).await {
+                    tracing::warn!(volume = %volume.name, error = %e, "self-heal daemon did not start");
+                }
+            }
         }
     }
     (up, failed)
@@ -263,6 +301,54 @@ async fn start_one(
     }
 }
 
+/// Starts a process that signs in nowhere (the self-heal daemon): up once its launch says so.
+async fn start_daemon(state: &ShardState, sup: &Supervisor, launch: Launch) -> Result<i32, String> {
+    let config = state.node.processes.clone();
+    let table = state.node.bricks.clone();
+    let key = launch.path.clone();
+    let restarts = table.get(&key).map_or(0, |r| r.restarts);
+    let entry = |pid: i32, reason: String| BrickRun {
+        volume: launch.volume.clone(),
+        host: launch.host.clone(),
+        pid,
+        port: 0,
+        online: pid > 0,
+        reason,
+        restarts,
+    };
+    table.update(&key, |_| Some(entry(0, String::new())));
+    let (tx, rx) = futures_channel::oneshot::channel();
+    let thread_launch = launch.clone();
+    std::thread::Builder::new()
+        .name("brickd-launch".into())
+        .spawn(move || {
+            let _ = tx.send(process::launch(&config, &thread_launch));
+        })
+        .map_err(|e| format!("cannot start a thread: {e}"))?;
+    let launched = match rx.await {
+        Ok(Ok(pid)) => sup
+            .watch(pid, &key)
+            .map(|()| pid)
+            .map_err(|e| format!("cannot watch process {pid}: {e}")),
+        Ok(Err(e)) => Err(e.0),
+        Err(_) => Err("the launch did not answer".into()),
+    };
+    match launched {
+        Ok(pid) => {
+            table.update(&key, |_| Some(entry(pid, String::new())));
+            sup.up_since
+                .borrow_mut()
+                .insert(key.clone(), Instant::now());
+            tracing::info!(daemon = %key, pid, "self-heal daemon started");
+            Ok(pid)
+        }
+        Err(reason) => {
+            table.update(&key, |_| Some(entry(0, reason.clone())));
+            Err(reason)
+        }
+    }
+}
+
 /// Stops this node's bricks of `volume` (those brickd runs, and any whose pid file names a
 /// live brick process of theirs), in parallel: what could not be done, one line each.
 pub async fn stop_bricks(state: &ShardState, volume: &Volume) -> Vec<String> {
@@ -271,33 +357,34 @@ pub async fn stop_bricks(state: &ShardState, volume: &Volume) -> Vec<String> {
         Err(e) => return vec![e],
     };
     let config = state.node.processes.clone();
-    let stops = local_bricks(state, volume).filter_map(|b| {
-        let launch = launch_of(state, &volume.name, b, b.listen_port as u16);
-        let pid = state
-            .node
-            .bricks
-            .get(&b.path)
-            .map(|r| r.pid)
-            .filter(|&pid| pid > 0)
-            .or_else(|| {
-                process::read_pid_file(&launch.pid_file(&config)).filter(|&pid| {
-                    process::process_alive(pid) && process::is_brick_process(pid, &launch)
-                })
-            });
-        match pid {
-            Some(pid) => Some(Either::Left(stop_pid_named(
-                state,
-                sup.clone(),
-                launch,
-                pid,
-            ))),
-            None => {
-                state.node.bricks.update(&b.path, |_| None);
-                let _ = std::fs::remove_file(launch.pid_file(&config));
-                None::<Either<_, future::Ready<Option<String>>>>
+    let stops = processes_of(state, volume)
+        .into_iter()
+        .filter_map(|launch| {
+            let pid = state
+                .node
+                .bricks
+                .get(&launch.path)
+                .map(|r| r.pid)
+                .filter(|&pid| pid > 0)
+                .or_else(|| {
+                    process::read_pid_file(&launch.pid_file(&config)).filter(|&pid| {
+                        process::process_alive(pid) && process::is_brick_process(pid, &launch)
+                    })
+                });
+            match pid {
+                Some(pid) => Some(Either::Left(stop_pid_named(
+                    state,
+                    sup.clone(),
+                    launch,
+                    pid,
+                ))),
+                None => {
+                    state.node.bricks.update(&launch.path, |_| None);
+                    let _ = std::fs::remove_file(launch.pid_file(&config));
+                    None::<Either<_, future::Ready<Option<String>>>>
+                }
             }
-        }
-    });
+        });
     future::join_all(stops)
         .await
         .into_iter()
@@ -401,7 +488,11 @@ async fn handle_exits(
             continue;
         };
         let config = state.node.processes.clone();
-        let log = crate::brick::glusterfsd::log_file(&config.log_dir, &path);
+        let log = if path == process::self_heal_key(&run.volume) {
+            config.log_dir.join("glustershd.log")
+        } else {
+            crate::brick::glusterfsd::log_file(&config.log_dir, &path)
+        };
         let reason = process::error_from_log(&log, 0, process::Which::Last)
             .map(|e| format!("brick process {pid} died: {e}"))
             .unwrap_or_else(|| format!("brick process {pid} died"));
@@ -442,9 +533,6 @@ async fn handle_exits(
             else {
                 return;
             };
-            let Some(brick) = local_bricks(&state2, volume).find(|b| b.path == path) else {
-                return;
-            };
             if state2.node.bricks.get(&path).is_some_and(|r| r.pid != 0)
                 || sup2.stopping.borrow().contains(&path)
             {
@@ -456,6 +544,16 @@ async fn handle_exits(
                     ..r.clone()
                 })
             });
+            if let Some(shd) = self_heal_of(&state2, volume).filter(|l| l.path == path) {
+                match start_daemon(&state2, &sup2, shd).await {
+                    Ok(pid) => tracing::info!(daemon = %path, pid, restart = restarts + 1, "self-heal daemon restarted"),
+                    Err(e) => tracing::warn!(daemon = %path, error = %e, "self-heal daemon restart failed"),
+                }
+                return;
+            }
+            let Some(brick) = local_bricks(&state2, volume).find(|b| b.path == path) else {
+                return;
+            };
             match start_one(&state2, &sup2, &volume_name, brick, Some(port)).await {
                 Ok(s) => tracing::info!(brick = %path, pid = s.pid, port = s.port, restart = restarts + 1, "brick restarted"),
                 Err(e) => tracing::warn!(brick = %path, error = %e, "brick restart failed"),
@@ -480,20 +578,24 @@ pub fn start_supervision(state: &Rc<ShardState>) {
     let catalog = state.catalog();
     let mut to_start: Vec<(String, Brick)> = Vec::new();
     let mut to_stop: Vec<(Launch, i32)> = Vec::new();
+    let mut to_start_daemons: Vec<Launch> = Vec::new();
     for volume in catalog.values() {
-        for brick in local_bricks(state, volume) {
-            let launch = launch_of(state, &volume.name, brick, brick.listen_port as u16);
+        let started = volume.status == VolumeStatus::Started;
+        for launch in processes_of(state, volume) {
             let running = process::read_pid_file(&launch.pid_file(&config)).filter(|&pid| {
                 process::process_alive(pid) && process::is_brick_process(pid, &launch)
             });
-            match (volume.status == VolumeStatus::Started, running) {
+            match (started, running) {
                 (true, Some(pid)) => {
-                    let port = process::brick_port_of(pid).unwrap_or(launch.port);
-                    if sup.watch(pid, &brick.path).is_ok() {
-                        state.node.bricks.update(&brick.path, |_| {
+                    let port = match launch.kind {
+                        process::Kind::Brick => process::brick_port_of(pid).unwrap_or(launch.port),
+                        process::Kind::SelfHeal => 0,
+                    };
+                    if sup.watch(pid, &launch.path).is_ok() {
+                        state.node.bricks.update(&launch.path, |_| {
                             Some(BrickRun {
                                 volume: volume.name.clone(),
-                                host: brick.hostname.clone(),
+                                host: launch.host.clone(),
                                 pid,
                                 port,
                                 online: true,
@@ -503,17 +605,24 @@ pub fn start_supervision(state: &Rc<ShardState>) {
                         });
                         sup.up_since
                             .borrow_mut()
-                            .insert(brick.path.clone(), Instant::now());
-                        tracing::info!(brick = %brick.name(), pid, port, "brick adopted");
+                            .insert(launch.path.clone(), Instant::now());
+                        tracing::info!(process = %launch.path, volume = %volume.name, pid, port, "brick process adopted");
                     }
                 }
-                (true, None) => to_start.push((volume.name.clone(), brick.clone())),
+                (true, None) => match launch.kind {
+                    process::Kind::Brick => {
+                        if let Some(brick) = volume.bricks.iter().find(|b| b.path == launch.path) {
+                            to_start.push((volume.name.clone(), brick.clone()));
+                        }
+                    }
+                    process::Kind::SelfHeal => to_start_daemons.push(launch),
+                },
                 (false, Some(pid)) => to_stop.push((launch, pid)),
                 (false, None) => {}
             }
         }
     }
-    if to_start.is_empty() && to_stop.is_empty() {
+    if to_start.is_empty() && to_stop.is_empty() && to_start_daemons.is_empty() {
         return;
     }
     let rc = state.clone();
@@ -526,6 +635,12 @@ pub fn start_supervision(state: &Rc<ShardState>) {
         for ((_, brick), result) in to_start.iter().zip(started) {
             if let Err(e) = result {
                 tracing::warn!(brick = %brick.name(), error = %e, "brick of a started volume did not start");
+            }
+        }
+        for launch in to_start_daemons {
+            let name = launch.path.clone();
+            if let Err(e) = start_daemon(&rc, &sup, launch).await {
+                tracing::warn!(daemon = %name, error = %e, "self-heal daemon of a started volume did not start");
             }
         }
         for ((launch, pid), result) in to_stop.iter().zip(stopped) {

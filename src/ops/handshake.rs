@@ -179,16 +179,29 @@ pub fn getspec(state: &ShardState, transport: Transport, args: &[u8], out: &mut 
     };
     tracing::info!(key = req.key, "received mount request for volume");
     let catalog = state.catalog();
-    let spec = parse_volfile_id(req.key).and_then(|id| {
+    let id = parse_volfile_id(req.key);
+    let spec = id.and_then(|id| {
         let volume = catalog.get(volume_of(id))?;
         render(state, req.key, id, volume, trusted_client(state, transport))
     });
+    // A self-heal daemon (multiplexed since glusterfs 7) attaches the volume's graph and
+    // writes the pid file the reply names; without it the graph is torn down again.
+    let mut xdata = Vec::new();
+    if let (Some(VolfileId::Shd { volume }), Some(_)) = (id, &spec) {
+        let launch = crate::brick::process::Launch::self_heal(volume, "", state.node.node.uuid);
+        let mut reply = crate::proto::dict::Dict::new();
+        reply.set_str(
+            "pidfile",
+            &launch.pid_file(&state.node.processes).to_string_lossy(),
+        );
+        reply.encode(&mut xdata);
+    }
     let rsp = match &spec {
         Some(text) => GetspecRsp {
             op_ret: i32::try_from(text.len()).unwrap_or(i32::MAX),
             op_errno: 0,
             spec: text,
-            xdata: &[],
+            xdata: &xdata,
         },
         None => GetspecRsp {
             op_ret: -1,

@@ -116,8 +116,24 @@ fn add_bricks(dict: &mut Dict, volume: &Volume, state: &ShardState) {
         dict.set_str(&format!("{p}.path"), &brick.path);
         dict.set_str(&format!("{p}.hostname"), &brick.hostname);
     }
-    dict.set_u64("count", local.len() as u64);
-    dict.set_u32("other-count", 0);
+    // The self-heal daemon follows the bricks: hostname "Self-heal Daemon", path "localhost"
+    // (glusterd 10.3's, docs/glusterd-volume-start.md §4.2), port 0 (printed N/A).
+    let mut others = 0u32;
+    if let Some(shd) = super::bricks::self_heal_of(state, volume) {
+        let i = local.len();
+        let p = format!("brick{i}");
+        let run = super::bricks::is_online(state, &volume.name, &shd.path);
+        dict.set_i32(&format!("{p}.status"), i32::from(run.is_some()));
+        dict.set_i32(&format!("{p}.pid"), run.as_ref().map_or(-1, |r| r.pid));
+        dict.set_u32(&format!("{p}.rdma_port"), 0);
+        dict.set_u32(&format!("{p}.port"), 0);
+        dict.set_str(&format!("{p}.peerid"), &node.to_string());
+        dict.set_str(&format!("{p}.path"), "localhost");
+        dict.set_str(&format!("{p}.hostname"), "Self-heal Daemon");
+        others += 1;
+    }
+    dict.set_u64("count", local.len() as u64 + u64::from(others));
+    dict.set_u32("other-count", others);
     dict.set_i32("hot_brick_count", -1);
     dict.set_u32("tasks", 0);
 }
