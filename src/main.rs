@@ -16,7 +16,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve glusterd's management protocol on a unix socket and TCP.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Operator commands on this node's bricks: inspect, release.
     Brick(brickd::brick::command::BrickArgs),
     /// The lock leases of a running brickd: list them, or release one.
