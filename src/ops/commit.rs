@@ -1,6 +1,11 @@
-//! The commit path of a change to an existing volume's stored state (start and stop today;
-//! option set and reset next): one journal record holding every store file the change
-//! rewrites, the catalog swapped, the files written after the reply.
+//! The one commit path of every change of stored state (create, delete, start, stop; option
+//! set and reset next): the journal record and its failpoints ([`Commit::journal`]), the
+//! abort record of a change that failed ([`Commit::abort`]), and the store files written after
+//! the reply ([`write_after_reply`]). What an op does around them (a create's claim, a
+//! delete's move and release) is its own; how a change becomes durable, how it says it failed
+//! and how its files reach the store is this module's, the same for all.
+//!
+//! A change of an existing volume's stored state ([`commit`]: start, stop) is the whole path:
 //!
 //! 1. `<op>.before-journal` (a failpoint): nothing is changed yet.
 //! 2. The record (`op`, the volume, and each store file's bytes) is appended and flushed:
@@ -16,11 +21,12 @@
 //! A delete of the volume cancels the files while they are queued, or waits for them while
 //! they are being written (`ShardState::store_writing`), as it does for a create's.
 //!
-//! Create and delete still write their own commit (they claim and release bricks around the
-//! record: docs/architecture.md says how they differ); every other change of stored state
-//! goes through here.
+//! A create claims its bricks between its record and its files, and a delete moves its store
+//! to the trash and releases its bricks after its record (both as the record's follow-up on
+//! the journal's thread, `Then`); they use the same three pieces.
 
 use super::failpoints;
+use super::journal::{Then, Ticket};
 use super::shard::{ShardState, StoreFiles};
 use crate::brick::engine::{Engine, Lane};
 use crate::cluster::txn::{TxnError, TxnInfo};
@@ -29,6 +35,126 @@ use crate::store::journal::Record;
 use crate::store::Store;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+/// One change's journal record, and what says it failed.
+pub struct Commit {
+    record: Record,
+}
+
+/// Why [`Commit::journal`] did not make the record durable.
+pub enum NotJournaled {
+    /// A failpoint refused it before anything was written.
+    Refused(TxnError),
+    /// The append or its flush failed: the record may be on the disk even so (append the
+    /// abort, [`Commit::abort`], before saying the change failed).
+    Failed(std::io::Error),
+}
+
+impl Commit {
+    /// The commit of `record` (its `op` names the change: `create`, `delete`, `start`, …).
+    pub fn new(record: Record) -> Commit {
+        Commit { record }
+    }
+
+    /// The change's name.
+    pub fn op(&self) -> &str {
+        &self.record.op
+    }
+
+    /// Passes `<op>.before-journal`, then appends the record and returns once it is durable:
+    /// the commit point. `then` runs on the journal's thread right after the flush (a create
+    /// hands its claim to the quick lane from there), never if the flush failed.
+    pub async fn journal(
+        &self,
+        state: &ShardState,
+        engine: &Engine,
+        then: Option<Then>,
+    ) -> Result<Ticket, NotJournaled> {
+        failpoints::pass(&format!("{}.before-journal", self.record.op))
+            .await
+            .map_err(NotJournaled::Refused)?;
+        state
+            .journal
+            .append_then(engine, self.record.clone(), then)
+            .await
+            .map_err(NotJournaled::Failed)
+    }
+
+    /// Appends the record that says the change failed and changed nothing (or was undone), so
+    /// that start-up does not redo it: `abort` for a create (the name older journals carry),
+    /// `abort-<op>` for the others. Its pairs are the change's, without files.
+    pub async fn abort(&self, state: &ShardState, engine: &Engine) -> std::io::Result<()> {
+        let op = match self.record.op.as_str() {
+            "create" => "abort".to_string(),
+            other => format!("abort-{other}"),
+        };
+        let record = Record {
+            op,
+            files: Vec::new(),
+            ..self.record.clone()
+        };
+        state.journal.append_abort(engine, record).await
+    }
+}
+
+/// How [`write_after_reply`] writes a change's store files.
+pub enum Files {
+    /// New files of a new volume, in directories made first (in order), written in place
+    /// (nothing else reads them before the catalog does not name the volume any more, and
+    /// the record rewrites them after a crash); `<op>.before-store` and `<op>.store-writing`
+    /// on the store lane.
+    New {
+        /// Directories to make first.
+        dirs: Vec<PathBuf>,
+    },
+    /// Existing files replaced each by a renamed `.tmp`, never half-written.
+    Replace,
+}
+
+/// Queues `files` of volume `name` on the engine's store lane (the reply does not wait for
+/// them) and ends the commit once they are written: `<op>.after-store`, then the ticket is
+/// done (retired once synced); if they could not be written, the ticket keeps the record for
+/// start-up to redo. A delete of the volume meanwhile cancels them while they are queued or
+/// waits for them while they are written.
+pub fn write_after_reply(
+    state: &ShardState,
+    engine: &Engine,
+    op: &str,
+    name: &str,
+    files: Vec<(PathBuf, Vec<u8>)>,
+    how: Files,
+    ticket: Ticket,
+) {
+    let writing = state.store_writing(name);
+    let written: std::pin::Pin<Box<dyn std::future::Future<Output = std::io::Result<()>>>> =
+        match how {
+            Files::New { dirs } => Box::pin(super::engine_io::write_new_files(
+                engine,
+                writing.files(),
+                op,
+                dirs,
+                files,
+            )),
+            Files::Replace => Box::pin(replace_files(engine, writing.files(), files)),
+        };
+    let (after_store, name) = (format!("{op}.after-store"), name.to_string());
+    state.spawn(Box::pin(async move {
+        match written.await {
+            // Written, or cancelled by a delete whose record holds what happens next.
+            Ok(()) => {
+                // Tests pause here: the files are written but still noted as pending (a
+                // delete meanwhile finds them written, and moves them).
+                let _ = failpoints::pass(&after_store).await;
+                drop(writing);
+                ticket.done();
+            }
+            Err(e) => {
+                tracing::error!(volume = %name, error = %e, "store files not written; the journal keeps the change for start-up to redo");
+                ticket.keep();
+            }
+        }
+    }));
+}
 
 /// The journal ops that go through this path: recovery rewrites their files.
 pub const STORE_CHANGE_OPS: &[&str] = &["start", "stop"];
@@ -68,8 +194,7 @@ pub async fn commit(
         files = volfiles;
     }
     let op = change.op;
-    failpoints::pass(&format!("{op}.before-journal")).await?;
-    let record = Record {
+    let commit = Commit::new(Record {
         seq: 0,
         txn: txn.id,
         op: op.to_string(),
@@ -86,18 +211,12 @@ pub async fn commit(
                 (rel.to_string_lossy().into_owned(), bytes.clone())
             })
             .collect(),
-    };
-    let abort = Record {
-        op: format!("abort-{op}"),
-        files: Vec::new(),
-        ..record.clone()
-    };
-    let ticket = match state.journal.append(&engine, record).await {
+    });
+    let ticket = match commit.journal(state, &engine, None).await {
         Ok(ticket) => ticket,
-        Err(e) => {
-            // The record may have reached the disk even so: say the change failed, durably if
-            // the disk still lets us, so start-up does not redo it.
-            let _ = state.journal.append_abort(&engine, abort).await;
+        Err(NotJournaled::Refused(e)) => return Err(e),
+        Err(NotJournaled::Failed(e)) => {
+            let _ = commit.abort(state, &engine).await;
             return Err(TxnError::new(format!(
                 "Failed to write the journal record: {e}"
             )));
@@ -112,22 +231,7 @@ pub async fn commit(
     } else {
         state.change_catalog(|c| c.insert(shared.clone()));
     }
-    let writing = state.store_writing(&name);
-    let written = replace_files(&engine, writing.files(), files);
-    let after_store = format!("{op}.after-store");
-    state.spawn(Box::pin(async move {
-        match written.await {
-            Ok(()) => {
-                let _ = failpoints::pass(&after_store).await;
-                drop(writing);
-                ticket.done();
-            }
-            Err(e) => {
-                tracing::error!(volume = %name, error = %e, "store files not written; the journal keeps the change for start-up to redo");
-                ticket.keep();
-            }
-        }
-    }));
+    write_after_reply(state, &engine, op, &name, files, Files::Replace, ticket);
     Ok(())
 }
 

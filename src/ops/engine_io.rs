@@ -39,19 +39,21 @@ fn make_dirs<P: AsRef<Path>>(dirs: &[P]) -> io::Result<()> {
 pub(super) fn write_new_files(
     engine: &Engine,
     state: StoreFiles,
+    op: &str,
     dirs: Vec<PathBuf>,
     files: Vec<(PathBuf, Vec<u8>)>,
 ) -> impl std::future::Future<Output = io::Result<()>> {
+    let (before, writing) = (format!("{op}.before-store"), format!("{op}.store-writing"));
     engine.script(Lane::Store, move || {
         use std::io::Write;
         use std::os::unix::fs::OpenOptionsExt;
         // Tests pause here to hold the files queued (a delete meanwhile cancels them).
-        super::failpoints::pass_on_thread("create.before-store").map_err(io::Error::other)?;
+        super::failpoints::pass_on_thread(&before).map_err(io::Error::other)?;
         let Some(_writing) = state.start() else {
             return Ok(());
         };
         // Tests pause here to hold the files being written (a delete meanwhile waits).
-        super::failpoints::pass_on_thread("create.store-writing").map_err(io::Error::other)?;
+        super::failpoints::pass_on_thread(&writing).map_err(io::Error::other)?;
         make_dirs(&dirs)?;
         for (path, data) in &files {
             std::fs::OpenOptions::new()

@@ -14,11 +14,11 @@
 //! was done and journals an abort; a crash leaves the record, which `recover` redoes at
 //! start-up. docs/volumes.md has the whole story.
 
-use super::engine_io;
+use super::commit::{self, Commit, Files, NotJournaled};
 use super::failpoints;
 use super::journal::Then;
 use super::local_node::LocalNode;
-use super::shard::{ShardState, StoreFiles, CHANGE_SHARD};
+use super::shard::{ShardState, CHANGE_SHARD};
 use crate::brick::claim::{self, ClaimRecord, ClaimTarget};
 use crate::brick::engine::{Engine, Lane};
 use crate::brick::validate::{self, Env, GroupKind, Report, Request};
@@ -551,7 +551,6 @@ impl CreateOp {
         let mut files = Store::new(&workdir)
             .volume_files(&volume)
             .map_err(|e| TxnError::new(e.to_string()))?;
-        failpoints::pass("create.before-journal").await?;
         // The commit point: once the record is durable, a crash is redone at start-up. The
         // journal's thread hands the claim's syscalls to the quick lane right after the flush
         // (no hand-off back here and out again between them); the volfiles are rendered on
@@ -571,27 +570,23 @@ impl CreateOp {
                 Ok(())
             });
         });
-        let (appended, rendered) = futures_util::future::join(
-            self.state
-                .journal
-                .append_then(&engine, self.record(txn, "create", &files), Some(then)),
-            async { volfile_files(&workdir, &volume, me) },
-        )
-        .await;
+        let commit = Commit::new(self.record(txn, "create", &files));
+        let (appended, rendered) =
+            futures_util::future::join(commit.journal(&self.state, &engine, Some(then)), async {
+                volfile_files(&workdir, &volume, me)
+            })
+            .await;
         let journaled = started.elapsed();
         let mut ticket = match appended {
             Ok(ticket) => ticket,
-            Err(e) => {
+            Err(NotJournaled::Refused(e)) => return Err(e),
+            Err(NotJournaled::Failed(e)) => {
                 // The follow-up (the claim) runs only after a flush that worked, so after a
                 // failed one nothing was claimed. ("journal writer gone", the writer task
                 // dropped at shutdown, may come after a claim: the abort below makes start-up
                 // undo it.) The record may have reached the disk even so: say the create
                 // failed, durably if the disk still lets us, so start-up does not redo it.
-                let _ = self
-                    .state
-                    .journal
-                    .append_abort(&engine, self.record(txn, "abort", &[]))
-                    .await;
+                let _ = commit.abort(&self.state, &engine).await;
                 return Err(TxnError::new(format!(
                     "Failed to write the journal record: {e}"
                 )));
@@ -629,31 +624,23 @@ impl CreateOp {
         );
         let Err(error) = result else {
             // The store files: queued on the engine's store lane now, written after the reply
-            // (a delete of the volume meanwhile cancels or waits for them). The
-            // journal record, durable already, holds their bytes: it is retired only once
-            // they are written, and redone at start-up if they never were.
+            // (a delete of the volume meanwhile cancels or waits for them). The journal
+            // record, durable already, holds their bytes: it is retired only once they are
+            // written, and redone at start-up if they never were.
             let name = self.request.volname.clone();
-            // Until the files are done with, a delete of this volume cancels them if they are
-            // still queued, or waits for them before it moves `vols/<name>` away.
-            let writing = self.state.store_writing(&name);
-            let written = write_store(&engine, &workdir, &name, files, writing.files());
-            self.state.spawn(Box::pin(async move {
-                let written = written.await;
-                match written {
-                    // Written, or cancelled by a delete whose record holds what happens next.
-                    Ok(()) => {
-                        // Tests pause here: the files are written but still noted as
-                        // pending (a delete meanwhile finds them written, and moves them).
-                        let _ = failpoints::pass("create.after-store").await;
-                        drop(writing);
-                        ticket.done();
-                    }
-                    Err(e) => {
-                        tracing::error!(volume = %name, error = %e, "store files not written; the journal keeps the create for start-up to redo");
-                        ticket.keep();
-                    }
-                }
-            }));
+            let vols = workdir.join(crate::store::layout::VOLS_DIR);
+            let dir = crate::store::layout::volume_dir(&workdir, &name);
+            let bricks = dir.join(crate::store::layout::BRICKS_DIR);
+            let dirs = vec![vols, dir, bricks];
+            commit::write_after_reply(
+                &self.state,
+                &engine,
+                commit.op(),
+                &name,
+                files,
+                Files::New { dirs },
+                ticket,
+            );
             return Ok(self.request.dict.clone());
         };
         // Undo what was done, newest first, then say so durably: start-up must not redo it.
@@ -661,11 +648,7 @@ impl CreateOp {
         if let Err(failures) = claim::rollback(&engine, lvm.as_ref(), &record).await {
             message.push_str(&format!("\nrollback failed: {}", failures.join("; ")));
         }
-        let aborted = self
-            .state
-            .journal
-            .append_abort(&engine, self.record(txn, "abort", &[]))
-            .await;
+        let aborted = commit.abort(&self.state, &engine).await;
         if let Err(e) = aborted {
             message.push_str(&format!("\nthe abort was not journaled: {e}"));
         }
@@ -765,22 +748,6 @@ pub fn volfile_files(
         .into_iter()
         .map(|(name, text)| (dir.join(name), text.into_bytes()))
         .collect())
-}
-
-/// Queues a new volume's directories and files as one script on the engine (written without
-/// waiting for the disk: the journal record holds their bytes, so a crash before they are
-/// synced is redone); the future answers when they are written.
-fn write_store(
-    engine: &Engine,
-    workdir: &Path,
-    name: &str,
-    files: Vec<(PathBuf, Vec<u8>)>,
-    state: StoreFiles,
-) -> impl std::future::Future<Output = std::io::Result<()>> {
-    let vols = workdir.join(crate::store::layout::VOLS_DIR);
-    let dir = crate::store::layout::volume_dir(workdir, name);
-    let bricks = dir.join(crate::store::layout::BRICKS_DIR);
-    engine_io::write_new_files(engine, state, vec![vols, dir, bricks], files)
 }
 
 /// The volfiles glusterd writes at create: one per brick (every brick, as this node writes

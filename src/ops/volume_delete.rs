@@ -15,6 +15,7 @@
 //! None of that waits for the disk; a crash after the record is finished at start-up
 //! (`recover`): every step is idempotent.
 
+use super::commit::{Commit, NotJournaled};
 use super::engine_io;
 use super::failpoints;
 use super::journal::Then;
@@ -132,13 +133,9 @@ impl DeleteOp {
                 "the brick engine (io_uring) is not available on this node",
             ));
         };
-        failpoints::pass("delete.before-journal").await?;
-        // What says, should the delete fail before changing anything, that start-up must not
-        // finish it.
-        let abort = Record {
-            op: "abort-delete".into(),
-            ..record.clone()
-        };
+        // The record, and (`Commit::abort`) what says, should the delete fail before changing
+        // anything, that start-up must not finish it.
+        let commit = Commit::new(record);
         // The commit point: once the record is durable, a crash is finished at start-up. Right
         // after the flush the journal's thread queues the move to the trash and the bricks'
         // release, in that order, as one script on the quick lane: one hand-off, and one
@@ -197,11 +194,11 @@ impl DeleteOp {
                 work(ready)
             });
         });
-        let appended = self
-            .state
-            .journal
-            .append_then(&engine, record, Some(then))
-            .await;
+        let appended = match commit.journal(&self.state, &engine, Some(then)).await {
+            Err(NotJournaled::Refused(e)) => return Err(e),
+            Err(NotJournaled::Failed(e)) => Err(e),
+            Ok(ticket) => Ok(ticket),
+        };
         let ticket = match appended {
             Ok(mut ticket) => {
                 for (path, _) in &local {
@@ -217,7 +214,7 @@ impl DeleteOp {
                     // Nothing was changed. The record may have reached the disk even so: say
                     // the delete failed, durably if the disk still lets us, so start-up does
                     // not finish it.
-                    let _ = self.state.journal.append_abort(&engine, abort).await;
+                    let _ = commit.abort(&self.state, &engine).await;
                     return Err(TxnError::new(format!(
                         "Failed to write the journal record: {e}"
                     )));
@@ -247,7 +244,7 @@ impl DeleteOp {
                 "Failed to remove volume {} from the store: {why}",
                 self.volname
             );
-            if let Err(e) = self.state.journal.append_abort(&engine, abort).await {
+            if let Err(e) = commit.abort(&self.state, &engine).await {
                 message.push_str(&format!("\nthe abort was not journaled: {e}"));
             }
             if let Some(ticket) = ticket {
