@@ -32,14 +32,14 @@ fn distribute_replica_and_disperse_volumes_serve_files_through_fuse() {
     ] {
         let paths = create(&node, volume, &layout, &disks);
         let _guard = StopAll(&node, vec![volume.to_string()]);
-        assert_eq!(node.store_value(volume, "info", "status"), "0");
+        node.expect_store(volume, "info", "status", "0");
         assert_eq!(
             node.ok(&["volume", "start", volume]),
             format!("volume start: {volume}: success\n")
         );
         // Started in the store as glusterd stores it: status 1, version 2, each brick's port.
-        assert_eq!(node.store_value(volume, "info", "status"), "1");
-        assert_eq!(node.store_value(volume, "info", "version"), "2");
+        node.expect_store(volume, "info", "status", "1");
+        node.expect_store(volume, "info", "version", "2");
         let rows = node.status(volume);
         assert_eq!(rows.len(), paths.len());
         for ((path, port, online, pid), brick) in rows.iter().zip(&paths) {
@@ -57,7 +57,7 @@ fn distribute_replica_and_disperse_volumes_serve_files_through_fuse() {
             assert!(line.contains(&format!("--brick-port {port} ")), "{line}");
             assert!(line.contains(&format!("--volfile-server-port {}", node.brickd.tcp.port())));
             let file = format!("bricks/{}:{}", node.host, brick.replace('/', "-"));
-            assert_eq!(&node.store_value(volume, &file, "listen-port"), port);
+            node.expect_store(volume, &file, "listen-port", port);
             let pid_file = node.pid_file(volume, brick);
             assert_eq!(
                 std::fs::read_to_string(&pid_file).unwrap().trim(),
@@ -124,8 +124,8 @@ fn distribute_replica_and_disperse_volumes_serve_files_through_fuse() {
             assert!(!alive(*pid), "brick process {pid} survived the stop");
             assert!(!node.pid_file(volume, brick).exists());
         }
-        assert_eq!(node.store_value(volume, "info", "status"), "2");
-        assert_eq!(node.store_value(volume, "info", "version"), "3");
+        node.expect_store(volume, "info", "status", "2");
+        node.expect_store(volume, "info", "version", "3");
         let (code, _, err) = node.cli(&["volume", "status", volume]);
         assert_eq!(
             (code, err.trim()),
@@ -270,7 +270,7 @@ fn start_with_a_brick_directory_or_volume_id_gone_says_what_glusterd_says() {
     );
     assert!(err.contains("Failed to find parent dir"), "{err}");
     assert_eq!(get_xattr(Path::new(brick), VOLUME_ID_XATTR).unwrap(), id);
-    assert_eq!(node.store_value("f1", "info", "status"), "0");
+    node.expect_store("f1", "info", "status", "0");
     // With .glusterfs back and the id removed, force starts it.
     std::fs::create_dir(format!("{brick}/.glusterfs")).unwrap();
     remove_xattr(Path::new(brick), VOLUME_ID_XATTR);
@@ -297,12 +297,11 @@ fn start_with_a_brick_directory_or_volume_id_gone_says_what_glusterd_says() {
         )
     );
     // A stop force of a stopped volume succeeds and bumps the version, as glusterd's does.
+    // The stop's files are written after its reply: wait for them before reading the version.
+    node.expect_store("f1", "info", "status", "2");
     let version: u32 = node.store_value("f1", "info", "version").parse().unwrap();
     node.ok(&["volume", "stop", "f1", "force"]);
-    assert_eq!(
-        node.store_value("f1", "info", "version"),
-        (version + 1).to_string()
-    );
+    node.expect_store("f1", "info", "version", &(version + 1).to_string());
     // Another volume's id: force does not override it.
     set_xattr(Path::new(brick), VOLUME_ID_XATTR, &[0x11; 16]);
     let (code, _, err) = node.cli(&["volume", "start", "f1", "force"]);
@@ -356,4 +355,42 @@ fn concurrent_start_and_stop_of_one_volume_one_wins_the_other_gets_the_lock_mess
     }
     assert_eq!(rounds, 4);
     eprintln!("concurrent start/stop: {lock_refusals} lock refusals in {rounds} rounds");
+}
+
+#[test]
+fn a_brick_asked_to_terminate_over_its_unix_socket_exits_and_stays_down_without_restarts() {
+    let test =
+        "a_brick_asked_to_terminate_over_its_unix_socket_exits_and_stays_down_without_restarts";
+    if skip(test) {
+        return;
+    }
+    let node = Node::start_on(None, None, &["--no-brick-restart"]);
+    let disk = Xfs::new();
+    let paths = create(&node, "t1", &[], std::slice::from_ref(&disk));
+    let _guard = StopAll(&node, vec!["t1".into()]);
+    node.ok(&["volume", "start", "t1"]);
+    let pid: i32 = node.status("t1")[0].3.parse().unwrap();
+    // The brick's unix socket, from its command line (`-S PATH`).
+    let line = cmdline(pid);
+    let socket = line
+        .split(' ')
+        .skip_while(|a| *a != "-S")
+        .nth(1)
+        .expect("-S on the command line")
+        .to_string();
+    // GD_BRICK TERMINATE, as brickd's stop sends it: the brick answers and exits, no signal.
+    brickd::brick::process::terminate(Path::new(&socket), &paths[0], HANG_DEADLINE).unwrap();
+    wait_until(|| !alive(pid), "the brick gone after TERMINATE");
+    // Seen at once, and (restarts off, glusterd's behaviour) left down.
+    wait_until(|| node.status("t1")[0].2 == "N", "the brick shown offline");
+    let (code, _, err) = node.cli(&["volume", "start", "t1"]);
+    assert_eq!(
+        (code, err.trim()),
+        (1, "volume start: t1: failed: Volume t1 already started")
+    );
+    // start force brings it back.
+    node.ok(&["volume", "start", "t1", "force"]);
+    let row = node.status("t1")[0].clone();
+    assert_eq!(row.2, "Y");
+    assert_ne!(row.3, pid.to_string());
 }

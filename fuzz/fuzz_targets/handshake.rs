@@ -1,11 +1,12 @@
-//! Fuzz target for the handshake (GETSPEC, GET_VOLUME_INFO, EVENT_NOTIFY) and portmap
-//! (PORTBYBRICK, BRICKBYPORT, SIGNIN, SIGNOUT) structs (`proto::hndsk`, `proto::pmap`), and the
-//! volfile ids a GETSPEC key resolves to (`ops::handshake::parse_volfile_id`).
+//! Fuzz target for the handshake (GETSPEC, GET_VOLUME_INFO, EVENT_NOTIFY), portmap
+//! (PORTBYBRICK, BRICKBYPORT, SIGNIN, SIGNOUT) and GD_BRICK (brick op request and reply)
+//! structs (`proto::hndsk`, `proto::pmap`, `proto::brick_op`), and the volfile ids a GETSPEC
+//! key resolves to (`ops::handshake::parse_volfile_id`).
 //!
 //! None may panic; whatever decodes re-encodes to bytes that decode to the same value.
 #![no_main]
 
-use brickd::proto::{hndsk, pmap};
+use brickd::proto::{brick_op, hndsk, pmap};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -46,4 +47,14 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(pmap::decode_sign_req(&out), Ok(req));
     }
     let _ = pmap::decode_brick_by_port_req(data);
+    if let Ok(req) = brick_op::decode_req(data) {
+        let mut out = Vec::new();
+        brick_op::encode_req(&mut out, &req);
+        assert_eq!(brick_op::decode_req(&out), Ok(req));
+    }
+    if let Ok(rsp) = brick_op::decode_rsp(data) {
+        let mut out = Vec::new();
+        brick_op::encode_rsp(&mut out, &rsp);
+        assert_eq!(brick_op::decode_rsp(&out), Ok(rsp));
+    }
 });

@@ -470,6 +470,79 @@ pub fn error_from_log(log: &Path, from: u64, which: Which) -> Option<String> {
     Some(message.to_string())
 }
 
+/// Most bytes of a TERMINATE reply read back.
+const TERMINATE_REPLY_BYTES_MAX: usize = 64 << 10;
+
+/// Asks brick process `brick` to shut down: GD_BRICK TERMINATE over its unix socket `socket`,
+/// as glusterd does for a multiplexed brick. The brick answers and exits; a connection it
+/// closes before its answer counts as done too. Blocks (at most about `timeout` per step):
+/// call it from a thread of its own.
+pub fn terminate(socket: &Path, brick: &str, timeout: Duration) -> Result<(), String> {
+    use crate::proto::{auth, brick_op, rpc};
+    use std::io::{Read, Write};
+    let mut stream = std::os::unix::net::UnixStream::connect(socket)
+        .map_err(|e| format!("connect {}: {e}", socket.display()))?;
+    let _ = stream.set_read_timeout(Some(timeout));
+    let _ = stream.set_write_timeout(Some(timeout));
+    let mut call = Vec::with_capacity(128);
+    rpc::encode_call(
+        &mut call,
+        &rpc::CallHeader {
+            xid: 1,
+            prog: brick_op::PROGRAM,
+            vers: brick_op::VERSION,
+            proc_num: brick_op::PROC_TERMINATE,
+            cred: rpc::OpaqueAuth {
+                flavor: auth::AUTH_GLUSTERFS_V2,
+                body: &auth::CLI_CREDENTIAL_V2,
+            },
+            verf: rpc::OpaqueAuth::NULL,
+        },
+    );
+    brick_op::encode_req(
+        &mut call,
+        &brick_op::BrickOpReq {
+            name: brick,
+            op: brick_op::PROC_TERMINATE as i32,
+            input: &[],
+            dict: &[],
+        },
+    );
+    let mut record = crate::proto::record::fragment_header(call.len()).to_vec();
+    record.extend_from_slice(&call);
+    stream
+        .write_all(&record)
+        .map_err(|e| format!("send TERMINATE: {e}"))?;
+    let mut head = [0u8; 4];
+    match stream.read_exact(&mut head) {
+        Ok(()) => {}
+        // Gone before answering: it is shutting down.
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(()),
+        Err(e) => return Err(format!("TERMINATE reply: {e}")),
+    }
+    let len = (u32::from_be_bytes(head) & 0x7fff_ffff) as usize;
+    if len > TERMINATE_REPLY_BYTES_MAX {
+        return Err(format!("TERMINATE reply of {len} bytes"));
+    }
+    let mut body = vec![0u8; len];
+    stream
+        .read_exact(&mut body)
+        .map_err(|e| format!("TERMINATE reply: {e}"))?;
+    let (header, results) =
+        rpc::decode_reply(&body).map_err(|e| format!("TERMINATE reply: {e}"))?;
+    if header.status != rpc::ReplyStatus::Success {
+        return Err(format!("TERMINATE refused: {:?}", header.status));
+    }
+    let rsp = brick_op::decode_rsp(results).map_err(|e| format!("TERMINATE reply: {e}"))?;
+    if rsp.op_ret != 0 {
+        return Err(format!(
+            "TERMINATE failed: {} (errno {})",
+            rsp.op_errstr, rsp.op_errno
+        ));
+    }
+    Ok(())
+}
+
 /// Sends `signal` to `pid`.
 pub fn signal(pid: i32, signal: i32) -> io::Result<()> {
     // SAFETY: kill(2) has no memory effects; a bad pid is an error return.

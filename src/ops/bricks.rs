@@ -19,6 +19,9 @@ use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 use std::time::Instant;
 
+/// How long a brick may take to exit after TERMINATE before it gets SIGTERM.
+const TERMINATE_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The change shard's brick supervisor.
 pub struct Supervisor {
     watcher: Watcher,
@@ -421,30 +424,52 @@ async fn stop_pid(
         let _ = sup.watch(pid, &path);
     }
     let result = async {
-        let exit = sup.exit_of(&path);
-        match process::signal(pid, libc::SIGTERM) {
-            Ok(()) => {}
-            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return Ok(()),
-            Err(e) => return Err(format!("cannot signal process {pid}: {e}")),
+        let mut exit = sup.exit_of(&path);
+        if !process::process_alive(pid) {
+            return Ok(());
         }
-        tracing::info!(brick = %path, pid, "sending signal 15 to brick");
-        let exited = future::select(exit, state.sleep(config.stop_timeout)).await;
-        if let Either::Right(_) = exited {
-            tracing::warn!(brick = %path, pid, "brick did not stop on SIGTERM: SIGKILL");
-            let exit = sup.exit_of(&path);
-            match process::signal(pid, libc::SIGKILL) {
+        // First the brick's own way out: GD_BRICK TERMINATE over its unix socket (a thread
+        // of its own: a blocking connect and read), then SIGTERM, then SIGKILL.
+        if launch.kind == process::Kind::Brick {
+            let grace = config.stop_timeout.min(TERMINATE_GRACE);
+            let (socket, brick) = (launch.socket_file(&config), launch.path.clone());
+            let (tx, rx) = futures_channel::oneshot::channel();
+            let spawned = std::thread::Builder::new()
+                .name("brickd-terminate".into())
+                .spawn(move || {
+                    let _ = tx.send(process::terminate(&socket, &brick, grace));
+                });
+            let sent = match spawned {
+                Ok(_) => rx.await.unwrap_or_else(|_| Err("no answer".into())),
+                Err(e) => Err(e.to_string()),
+            };
+            match sent {
+                Ok(()) => {
+                    tracing::info!(brick = %path, pid, "TERMINATE sent to brick");
+                    match future::select(exit, state.sleep(grace)).await {
+                        Either::Left(_) => return Ok(()),
+                        Either::Right((_, still)) => exit = still,
+                    }
+                }
+                Err(e) => tracing::info!(brick = %path, pid, error = %e, "TERMINATE not delivered; SIGTERM"),
+            }
+        }
+        for signal in [libc::SIGTERM, libc::SIGKILL] {
+            match process::signal(pid, signal) {
                 Ok(()) => {}
                 Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return Ok(()),
-                Err(e) => return Err(format!("cannot kill process {pid}: {e}")),
+                Err(e) => return Err(format!("cannot signal process {pid}: {e}")),
             }
-            let gone = future::select(exit, state.sleep(config.stop_timeout)).await;
-            if let Either::Right(_) = gone {
-                if process::process_alive(pid) {
-                    return Err(format!("process {pid} is still running after SIGKILL"));
-                }
+            tracing::info!(brick = %path, pid, signal, "signal sent to brick");
+            match future::select(exit, state.sleep(config.stop_timeout)).await {
+                Either::Left(_) => return Ok(()),
+                Either::Right((_, still)) => exit = still,
+            }
+            if !process::process_alive(pid) {
+                return Ok(());
             }
         }
-        Ok(())
+        Err(format!("process {pid} is still running after SIGKILL"))
     }
     .await;
     sup.stopping.borrow_mut().remove(&path);

@@ -119,6 +119,21 @@ impl Node {
             .collect()
     }
 
+    /// Waits until `key=` of store file `file` says `expected` (the store files are written
+    /// after the reply: a read right after the CLI answered may see the old bytes).
+    pub fn expect_store(&self, volume: &str, file: &str, key: &str, expected: &str) {
+        let mut last = String::new();
+        let deadline = Instant::now() + HANG_DEADLINE;
+        while Instant::now() < deadline {
+            last = self.store_value(volume, file, key);
+            if last == expected {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("{volume}/{file}: {key}={last}, expected {expected}");
+    }
+
     pub fn store_value(&self, volume: &str, file: &str, key: &str) -> String {
         let text =
             std::fs::read_to_string(self.brickd.workdir.join("vols").join(volume).join(file))
