@@ -64,6 +64,24 @@ fn distribute_replica_and_disperse_volumes_serve_files_through_fuse() {
                 pid.to_string()
             );
         }
+        // `detail` reads each brick's file system, as glusterd shows it.
+        let detail = node.ok(&["volume", "status", volume, "detail"]);
+        for (disk, path) in disks.iter().zip(&paths) {
+            let block = detail
+                .split("------------------------------------------------------------------------------\n")
+                .find(|b| b.contains(&format!("Brick                : Brick {}:{path}\n", node.host)))
+                .unwrap_or_else(|| panic!("{path} in {detail}"));
+            for want in [
+                "File System          : xfs ".to_string(),
+                format!("Device               : {} ", disk.device),
+                "Inode Size           : 512 ".to_string(),
+                "Total Disk Space     : ".to_string(),
+            ] {
+                assert!(block.contains(&want), "{want:?} in {block}");
+            }
+            assert!(!block.contains("N/A"), "{block}");
+        }
+        assert!(!detail.contains("Self-heal"), "{detail}");
         // Replicate and disperse volumes get a self-heal daemon, as with glusterd.
         let status = node.ok(&["volume", "status", volume]);
         let shd_pid: Option<i32> = status

@@ -11,4 +11,5 @@ pub mod inspect;
 pub mod mounts;
 pub mod process;
 pub mod spec;
+pub mod usage;
 pub mod validate;

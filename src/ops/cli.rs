@@ -16,6 +16,7 @@ use crate::proto::dict::Dict;
 use crate::proto::dict::DictLimits;
 use crate::proto::programs::names;
 use crate::proto::rpc::ReplyStatus;
+use std::path::Path;
 use std::rc::Rc;
 
 /// errno brickd answers for a procedure it does not implement (ENOSYS).
@@ -193,6 +194,36 @@ impl Program for CliProgram {
                 let Ok(dict_bytes) = cli::decode_cli_req(args) else {
                     return Outcome::Now(ReplyStatus::GarbageArgs);
                 };
+                if let Some(paths) = volume_status::detail_paths(&self.state, dict_bytes) {
+                    // `detail` reads each brick's file system: on a thread, off the shard.
+                    let (state, request) = (self.state.clone(), dict_bytes.to_vec());
+                    return Outcome::Later(Box::pin(async move {
+                        let (tx, rx) = futures_channel::oneshot::channel();
+                        let spawned = std::thread::Builder::new()
+                            .name("brickd-status-detail".into())
+                            .spawn(move || {
+                                let details: volume_status::Details = paths
+                                    .into_iter()
+                                    .filter_map(|p| {
+                                        let d = crate::brick::usage::detail(Path::new(&p)).ok()?;
+                                        Some((p, d))
+                                    })
+                                    .collect();
+                                let _ = tx.send(details);
+                            });
+                        let details = match spawned {
+                            Ok(_) => rx.await.unwrap_or_default(),
+                            Err(_) => volume_status::Details::new(),
+                        };
+                        let r = volume_status::answer_with(&state, &request, &details);
+                        let mut body = Vec::new();
+                        encode_rsp(&mut body, r.op_ret, r.op_errno, &r.op_errstr, Some(&r.dict));
+                        LaterReply {
+                            status: ReplyStatus::Success,
+                            body,
+                        }
+                    }));
+                }
                 let r = volume_status::answer(&self.state, dict_bytes);
                 encode_rsp(out, r.op_ret, r.op_errno, &r.op_errstr, Some(&r.dict));
                 Outcome::Now(ReplyStatus::Success)

@@ -184,16 +184,32 @@ pub fn getspec(state: &ShardState, transport: Transport, args: &[u8], out: &mut 
         let volume = catalog.get(volume_of(id))?;
         render(state, req.key, id, volume, trusted_client(state, transport))
     });
+    let mut reply = crate::proto::dict::Dict::new();
+    if spec.is_some() {
+        // The other volfile servers a client may fall back to: glusterd lists its peers
+        // (`host:port `, each with a trailing space) in every GETSPEC reply.
+        let servers: String = state
+            .node
+            .peers
+            .iter()
+            .filter_map(|p| p.hostnames.first())
+            .map(|h| format!("{h}:{} ", crate::brick::process::DEFAULT_VOLFILE_PORT))
+            .collect();
+        if !servers.is_empty() {
+            reply.set_str("cluster.brick-vol-servers", &servers);
+        }
+    }
     // A self-heal daemon (multiplexed since glusterfs 7) attaches the volume's graph and
     // writes the pid file the reply names; without it the graph is torn down again.
-    let mut xdata = Vec::new();
     if let (Some(VolfileId::Shd { volume }), Some(_)) = (id, &spec) {
         let launch = crate::brick::process::Launch::self_heal(volume, "", state.node.node.uuid);
-        let mut reply = crate::proto::dict::Dict::new();
         reply.set_str(
             "pidfile",
             &launch.pid_file(&state.node.processes).to_string_lossy(),
         );
+    }
+    let mut xdata = Vec::new();
+    if !reply.is_empty() {
         reply.encode(&mut xdata);
     }
     let rsp = match &spec {

@@ -35,8 +35,42 @@ pub struct StatusReply {
     pub dict: Dict,
 }
 
+/// `GF_CLI_STATUS_MASK`: the bits that ask for more than the plain status.
+pub const CMD_MASK: u32 = 0xff;
+/// `GF_CLI_STATUS_DETAIL`.
+pub const CMD_DETAIL: u32 = 0x20;
+
+/// The file-system details of bricks, by path (`volume status … detail`).
+pub type Details = std::collections::HashMap<String, crate::brick::usage::Detail>;
+
+/// The local bricks of the started volume a `detail` request asks about, whose file systems
+/// must be read (off the shard) before [`answer_with`]; `None` for any other request.
+pub fn detail_paths(state: &ShardState, request: &[u8]) -> Option<Vec<String>> {
+    let dict = Dict::decode(request, DictLimits::default()).ok()??;
+    let cmd = dict.get_u32("cmd").ok()?;
+    if cmd & CMD_DETAIL == 0 || cmd & CMD_ALL != 0 {
+        return None;
+    }
+    let catalog = state.catalog();
+    let volume = catalog.get(dict.get_str("volname").ok()?)?;
+    (volume.status == VolumeStatus::Started).then(|| {
+        volume
+            .bricks
+            .iter()
+            .filter(|b| b.uuid == state.node.node.uuid)
+            .map(|b| b.path.clone())
+            .collect()
+    })
+}
+
 /// Answers a STATUS_VOLUME request dict.
 pub fn answer(state: &ShardState, request: &[u8]) -> StatusReply {
+    answer_with(state, request, &Details::new())
+}
+
+/// Answers a STATUS_VOLUME request dict, with the bricks' file-system `details` for a
+/// `detail` request.
+pub fn answer_with(state: &ShardState, request: &[u8], details: &Details) -> StatusReply {
     let mut dict = match Dict::decode(request, DictLimits::default()) {
         Ok(Some(d)) => d,
         Ok(None) => Dict::new(),
@@ -73,7 +107,8 @@ pub fn answer(state: &ShardState, request: &[u8]) -> StatusReply {
     if volume.status != VolumeStatus::Started {
         return refused(dict, format!("Volume {volname} is not started"));
     }
-    add_bricks(&mut dict, volume, state);
+    let details = (cmd & CMD_DETAIL != 0).then_some(details);
+    add_bricks(&mut dict, volume, state, details, cmd & CMD_MASK);
     ok(dict)
 }
 
@@ -97,7 +132,13 @@ fn refused(dict: Dict, message: String) -> StatusReply {
 
 /// Adds this node's bricks of a started volume with their processes (port, pid, online from
 /// the node's brick table), in glusterd's key order.
-fn add_bricks(dict: &mut Dict, volume: &Volume, state: &ShardState) {
+fn add_bricks(
+    dict: &mut Dict,
+    volume: &Volume,
+    state: &ShardState,
+    details: Option<&Details>,
+    cmd_mask: u32,
+) {
     let node = state.node.node.uuid;
     let local: Vec<_> = volume.bricks.iter().filter(|b| b.uuid == node).collect();
     dict.set_u64("brick-index-max", local.len().saturating_sub(1) as u64);
@@ -105,6 +146,21 @@ fn add_bricks(dict: &mut Dict, volume: &Volume, state: &ShardState) {
     for (i, brick) in local.iter().enumerate().rev() {
         let p = format!("brick{i}");
         let run = super::bricks::is_online(state, &volume.name, &brick.path);
+        // Set before the rest: the dict goes out newest first, so these follow `status`
+        // (glusterd's wire order, tests/golden/cli/volume-status-started-detail).
+        if let Some(d) = details.and_then(|d| d.get(&brick.path)) {
+            if let Some(size) = d.inode_size {
+                dict.set_u32(&format!("{p}.inode_size"), size);
+            }
+            dict.set_str(&format!("{p}.mnt_options"), &d.mnt_options);
+            dict.set_str(&format!("{p}.fs_name"), &d.fs_name);
+            dict.set_str(&format!("{p}.device"), &d.device);
+            dict.set_u64(&format!("{p}.free_inodes"), d.free_inodes);
+            dict.set_u64(&format!("{p}.total_inodes"), d.total_inodes);
+            dict.set_u64(&format!("{p}.total"), d.total);
+            dict.set_u64(&format!("{p}.free"), d.free);
+            dict.set_u64(&format!("{p}.block_size"), d.block_size);
+        }
         dict.set_i32(&format!("{p}.status"), i32::from(run.is_some()));
         dict.set_i32(&format!("{p}.pid"), run.as_ref().map_or(-1, |r| r.pid));
         dict.set_u32(&format!("{p}.rdma_port"), 0);
@@ -118,8 +174,10 @@ fn add_bricks(dict: &mut Dict, volume: &Volume, state: &ShardState) {
     }
     // The self-heal daemon follows the bricks: hostname "Self-heal Daemon", path "localhost"
     // (glusterd 10.3's, docs/glusterd-volume-start.md §4.2), port 0 (printed N/A).
+    // Only the plain status lists the daemons (no detail, clients, … bits: `cmd & 0xff` == 0).
     let mut others = 0u32;
-    if let Some(shd) = super::bricks::self_heal_of(state, volume) {
+    let plain = details.is_none() && cmd_mask == 0;
+    if let Some(shd) = super::bricks::self_heal_of(state, volume).filter(|_| plain) {
         let i = local.len();
         let p = format!("brick{i}");
         let run = super::bricks::is_online(state, &volume.name, &shd.path);
