@@ -152,8 +152,8 @@ fn parse_line(line: &str) -> Option<Mount> {
     })
 }
 
-/// mountinfo escapes space, tab, newline and backslash as `\ooo`.
-fn unescape(field: &str) -> String {
+/// mountinfo (and /proc/self/mounts) escape space, tab, newline and backslash as `\ooo`.
+pub(crate) fn unescape(field: &str) -> String {
     let bytes = field.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

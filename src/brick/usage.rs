@@ -6,6 +6,7 @@
 //!
 //! Blocking (statvfs, reading a block device): call [`detail`] from a thread of its own.
 
+use super::mounts::unescape;
 use std::io::{self, Read};
 use std::path::Path;
 
@@ -43,31 +44,6 @@ pub struct MountEntry {
     pub fs_type: String,
     /// Options.
     pub options: String,
-}
-
-/// Undoes the octal escapes of /proc/self/mounts (`\040` is a space).
-fn unescape(field: &str) -> String {
-    let bytes = field.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'\\' && i + 4 <= bytes.len() {
-            let digits = &bytes[i + 1..i + 4];
-            if digits.iter().all(|d| (b'0'..=b'7').contains(d)) {
-                let value = digits
-                    .iter()
-                    .fold(0u32, |acc, d| acc * 8 + u32::from(d - b'0'));
-                if let Ok(byte) = u8::try_from(value) {
-                    out.push(byte);
-                    i += 4;
-                    continue;
-                }
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Parses the text of /proc/self/mounts; malformed lines are skipped.
