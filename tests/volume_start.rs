@@ -412,3 +412,77 @@ fn a_brick_asked_to_terminate_over_its_unix_socket_exits_and_stays_down_without_
     assert_eq!(row.2, "Y");
     assert_ne!(row.3, pid.to_string());
 }
+
+/// The node's statedump (SIGUSR1), fresh.
+fn statedump(node: &Node) -> String {
+    let run = node.brickd.workdir.join("run");
+    if let Ok(entries) = std::fs::read_dir(&run) {
+        for e in entries.flatten() {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+    node.brickd.signal(libc::SIGUSR1);
+    let mut text = String::new();
+    wait_until(
+        || {
+            let found = std::fs::read_dir(&run).ok().and_then(|entries| {
+                entries.flatten().find(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    name.starts_with("brickd.") && name.contains(".dump.")
+                })
+            });
+            match found.and_then(|e| std::fs::read_to_string(e.path()).ok()) {
+                Some(t) if t.contains("[bricks]") => {
+                    text = t;
+                    true
+                }
+                _ => false,
+            }
+        },
+        "a statedump",
+    );
+    text
+}
+
+#[test]
+fn a_brick_that_keeps_dying_is_left_down_with_the_reason_from_its_log() {
+    let test = "a_brick_that_keeps_dying_is_left_down_with_the_reason_from_its_log";
+    if skip(test) {
+        return;
+    }
+    let node = Node::start_on(
+        None,
+        None,
+        &[
+            "--brick-restarts-max",
+            "2",
+            "--brick-restart-backoff-ms",
+            "20",
+        ],
+    );
+    let disk = Xfs::new();
+    let paths = create(&node, "d1", &[], std::slice::from_ref(&disk));
+    let _guard = StopAll(&node, vec!["d1".into()]);
+    node.ok(&["volume", "start", "d1"]);
+    let pid: i32 = node.status("d1")[0].3.parse().unwrap();
+    // Every restart will die in init: its .glusterfs is gone.
+    std::fs::remove_dir_all(format!("{}/.glusterfs", paths[0])).unwrap();
+    // SAFETY: kill(2) of the brick process this test's brickd started.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
+    let mut dump = String::new();
+    wait_until(
+        || {
+            dump = statedump(&node);
+            dump.contains("left down after 2 restarts")
+        },
+        "the brick left down after its restarts",
+    );
+    assert!(
+        dump.contains(&format!("brick0.path={}\n", paths[0])),
+        "{dump}"
+    );
+    assert!(dump.contains("brick0.online=0\n"), "{dump}");
+    assert!(dump.contains("brick0.restarts=2\n"), "{dump}");
+    assert!(dump.contains("Failed to find parent dir"), "{dump}");
+    assert_eq!(node.status("d1")[0].2, "N");
+}

@@ -548,43 +548,83 @@ async fn handle_exits(
         }
         let (state2, sup2, port) = (state.clone(), sup.clone(), run.port);
         let volume_name = run.volume.clone();
-        state.spawn(Box::pin(async move {
-            state2.sleep(policy.backoff(restarts)).await;
-            // Still wanted: the volume started, the brick still its own, and nobody started it.
-            let catalog = state2.catalog();
-            let Some(volume) = catalog
-                .get(&volume_name)
-                .filter(|v| v.status == VolumeStatus::Started)
-            else {
-                return;
-            };
-            if state2.node.bricks.get(&path).is_some_and(|r| r.pid != 0)
-                || sup2.stopping.borrow().contains(&path)
-            {
-                return;
-            }
-            state2.node.bricks.update(&path, |old| {
-                old.map(|r| BrickRun {
-                    restarts: restarts + 1,
-                    ..r.clone()
-                })
-            });
-            if let Some(shd) = self_heal_of(&state2, volume).filter(|l| l.path == path) {
-                match start_daemon(&state2, &sup2, shd).await {
-                    Ok(pid) => tracing::info!(daemon = %path, pid, restart = restarts + 1, "self-heal daemon restarted"),
-                    Err(e) => tracing::warn!(daemon = %path, error = %e, "self-heal daemon restart failed"),
-                }
-                return;
-            }
-            let Some(brick) = local_bricks(&state2, volume).find(|b| b.path == path) else {
-                return;
-            };
-            match start_one(&state2, &sup2, &volume_name, brick, Some(port)).await {
-                Ok(s) => tracing::info!(brick = %path, pid = s.pid, port = s.port, restart = restarts + 1, "brick restarted"),
-                Err(e) => tracing::warn!(brick = %path, error = %e, "brick restart failed"),
-            }
-        }));
+        state.spawn(Box::pin(restart(
+            state2,
+            sup2,
+            volume_name,
+            path,
+            port,
+            restarts,
+            shown,
+        )));
     }
+}
+
+/// Restarts process `path` of `volume_name` that died, after its backoff, again and again
+/// while the restart itself fails (a brick that dies in init), until one comes up or
+/// `attempts_max` restarts in a row were made: then it is left down with the last reason.
+async fn restart(
+    state: Rc<ShardState>,
+    sup: Rc<Supervisor>,
+    volume_name: String,
+    path: String,
+    port: u16,
+    first: u32,
+    mut reason: String,
+) {
+    let policy = state.node.processes.restart.clone();
+    for attempt in first..policy.attempts_max {
+        state.sleep(policy.backoff(attempt)).await;
+        // Still wanted: the volume started, the process still its own, nobody started it.
+        let catalog = state.catalog();
+        let Some(volume) = catalog
+            .get(&volume_name)
+            .filter(|v| v.status == VolumeStatus::Started)
+        else {
+            return;
+        };
+        if state.node.bricks.get(&path).is_some_and(|r| r.pid != 0)
+            || sup.stopping.borrow().contains(&path)
+        {
+            return;
+        }
+        state.node.bricks.update(&path, |old| {
+            old.map(|r| BrickRun {
+                restarts: attempt + 1,
+                ..r.clone()
+            })
+        });
+        let started = if let Some(shd) = self_heal_of(&state, volume).filter(|l| l.path == path) {
+            start_daemon(&state, &sup, shd).await.map(|pid| (pid, 0))
+        } else {
+            let Some(brick) = local_bricks(&state, volume).find(|b| b.path == path) else {
+                return;
+            };
+            start_one(&state, &sup, &volume_name, brick, Some(port))
+                .await
+                .map(|s| (s.pid, s.port))
+        };
+        match started {
+            Ok((pid, port)) => {
+                tracing::info!(process = %path, pid, port, restart = attempt + 1, "brick process restarted");
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(process = %path, error = %e, restart = attempt + 1, "brick process restart failed");
+                reason = e;
+            }
+        }
+    }
+    let left = format!("left down after {} restarts: {reason}", policy.attempts_max);
+    tracing::error!(process = %path, volume = %volume_name, reason = %left, "brick process left down");
+    state.node.bricks.update(&path, |old| {
+        old.map(|r| BrickRun {
+            pid: 0,
+            online: false,
+            reason: left.clone(),
+            ..r.clone()
+        })
+    });
 }
 
 /// At start-up, on the change shard: adopts every local brick of a started volume whose
@@ -674,4 +714,28 @@ pub fn start_supervision(state: &Rc<ShardState>) {
             }
         }
     }));
+}
+
+/// The statedump section of this node's brick processes (from the change shard only; empty
+/// elsewhere): each one's volume, pid, port, whether it is online, its restarts in a row and
+/// why it is down, if it failed.
+pub fn statedump(state: &ShardState) -> String {
+    if state.index != super::shard::CHANGE_SHARD {
+        return String::new();
+    }
+    let table = state.node.bricks.snapshot();
+    let mut text = format!("[bricks]\ncount={}\n", table.len());
+    for (i, (path, run)) in table.iter().enumerate() {
+        text.push_str(&format!(
+            "brick{i}.path={path}\nbrick{i}.volume={}\nbrick{i}.pid={}\nbrick{i}.port={}\n\
+             brick{i}.online={}\nbrick{i}.restarts={}\nbrick{i}.reason={}\n",
+            run.volume,
+            run.pid,
+            run.port,
+            u8::from(run.online),
+            run.restarts,
+            run.reason,
+        ));
+    }
+    text
 }

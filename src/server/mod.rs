@@ -801,6 +801,7 @@ async fn shard_main(start: ShardStart) {
                 CONTROL_STATEDUMP => {
                     let mut section = shard.statedump_section();
                     section.push_str(&state.locks_statedump());
+                    section.push_str(&crate::ops::bricks::statedump(&state));
                     control
                         .statedump_sections
                         .lock()
