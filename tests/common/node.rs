@@ -253,3 +253,92 @@ pub fn create(node: &Node, volume: &str, layout: &[&str], disks: &[Xfs]) -> Vec<
     node.ok(&args);
     paths
 }
+
+/// A real glusterd 10.3 on a private workdir, run directory, unix socket and loopback address
+/// (port 24007 of its own address: the way glusterfs's cluster tests run several), stopped on
+/// drop together with every process it started (pid files under its run directory).
+pub struct Glusterd {
+    pub socket: PathBuf,
+    pub dir: tempfile::TempDir,
+    pid: Option<i32>,
+}
+
+impl Glusterd {
+    /// Starts glusterd on `workdir`, bound to `address`; waits until its CLI socket answers.
+    pub fn start(workdir: &Path, address: &str) -> Glusterd {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("run");
+        std::fs::create_dir_all(&run).unwrap();
+        let socket = dir.path().join("glusterd.socket");
+        let pid_file = dir.path().join("glusterd.pid");
+        let status = Command::new("glusterd")
+            .args(["--xlator-option"])
+            .arg(format!(
+                "management.transport.socket.bind-address={address}"
+            ))
+            .args(["--xlator-option"])
+            .arg(format!(
+                "management.working-directory={}",
+                workdir.display()
+            ))
+            .args(["--xlator-option"])
+            .arg(format!("management.run-directory={}", run.display()))
+            .args(["--xlator-option"])
+            .arg(format!("management.glusterd-sockfile={}", socket.display()))
+            .arg(format!("--pid-file={}", pid_file.display()))
+            .arg(format!(
+                "--log-file={}",
+                dir.path().join("glusterd.log").display()
+            ))
+            .status()
+            .expect("glusterd is installed (glusterfs-server)");
+        assert!(status.success(), "glusterd did not start: {status}");
+        let mut g = Glusterd {
+            socket,
+            dir,
+            pid: None,
+        };
+        wait_until(
+            || {
+                g.pid = std::fs::read_to_string(&pid_file)
+                    .ok()
+                    .and_then(|t| t.trim().parse().ok());
+                g.pid.is_some() && gluster(&g.socket, &["volume", "list"]).0 == 0
+            },
+            "glusterd answering",
+        );
+        g
+    }
+
+    pub fn cli(&self, args: &[&str]) -> (i32, String, String) {
+        let (code, out, err, _) = gluster(&self.socket, args);
+        (code, out, err)
+    }
+}
+
+impl Drop for Glusterd {
+    fn drop(&mut self) {
+        if let Some(pid) = self.pid {
+            // SAFETY: kill(2) of the glusterd this fixture started.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        // Whatever it spawned (bricks of a started volume) has a pid file under its run dir.
+        let mut stack = vec![self.dir.path().join("run")];
+        while let Some(dir) = stack.pop() {
+            for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let path = e.path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if path.extension().is_some_and(|x| x == "pid") {
+                    if let Some(pid) = std::fs::read_to_string(&path)
+                        .ok()
+                        .and_then(|t| t.trim().parse::<i32>().ok())
+                    {
+                        // SAFETY: kill(2) of a process this fixture's glusterd started.
+                        unsafe { libc::kill(pid, libc::SIGKILL) };
+                    }
+                }
+            }
+        }
+    }
+}
