@@ -536,7 +536,6 @@ fn options_sorted(info: &str) -> String {
         if in_options {
             options.sort_unstable();
             out.append(&mut options);
-            in_options = false;
         }
         in_options = line == "Options Reconfigured:";
         out.push(line);
