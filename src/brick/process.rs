@@ -812,12 +812,13 @@ impl BrickTable {
             .map(|(path, _)| path.clone())
     }
 
-    /// Whether some brick holds `port` (online or starting).
-    pub fn port_taken(&self, port: u16) -> bool {
+    /// Whether a brick other than `except` holds `port` (running, starting, or down and
+    /// keeping it for its restart).
+    pub fn port_taken(&self, port: u16, except: &str) -> bool {
         self.map
             .load()
-            .values()
-            .any(|r| r.port == port && r.pid != 0)
+            .iter()
+            .any(|(path, r)| r.port == port && path != except)
     }
 }
 
@@ -967,7 +968,9 @@ mod tests {
         assert_eq!(futures_lite::future::block_on(wait), Ok(()));
         assert_eq!(table.port_of("/b1"), Some(50000));
         assert_eq!(table.brick_on(50000).as_deref(), Some("/b1"));
-        assert!(table.port_taken(50000));
+        assert!(table.port_taken(50000, "/b2"));
+        assert!(!table.port_taken(50000, "/b1"));
+        assert!(!table.port_taken(50001, "/b2"));
         table.signed_out("/b1");
         assert_eq!(table.port_of("/b1"), None);
         assert_eq!(table.get("/b1").unwrap().pid, 42);

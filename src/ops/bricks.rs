@@ -191,7 +191,9 @@ pub async fn start_bricks(state: &ShardState, volume: &Volume) -> (Vec<Started>,
 }
 
 /// Starts one brick and waits until it signed in (or died, or `start_timeout` passed: then it
-/// is stopped). `prefer_port` is tried first (a restart keeps its port when it can).
+/// is stopped). `prefer_port` is tried first (a restart keeps its port when it can). A brick
+/// that could not bind its port (another process took it between the test bind and the
+/// brick's) is started again on another, as glusterd does, up to [`PORT_RETRIES`] times.
 async fn start_one(
     state: &ShardState,
     sup: &Supervisor,
@@ -201,31 +203,57 @@ async fn start_one(
 ) -> Result<Started, String> {
     let config = state.node.processes.clone();
     let table = state.node.bricks.clone();
-    let free = |p: u16| {
-        !table.port_taken(p)
-            && std::net::TcpListener::bind((
-                config
-                    .bind_address
-                    .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
-                p,
-            ))
-            .is_ok()
-    };
-    let port = match prefer_port.filter(|&p| p != 0 && free(p)) {
-        Some(p) => p,
-        None => process::allocate_port(
-            config.base_port,
-            config.max_port,
-            config.bind_address,
-            |p| table.port_taken(p),
-        )
-        .ok_or_else(|| {
-            format!(
-                "no free port between {} and {}",
-                config.base_port, config.max_port
+    let mut prefer = prefer_port.filter(|&p| p != 0);
+    let mut tries = 0;
+    loop {
+        let free = |p: u16| {
+            !table.port_taken(p, &brick.path)
+                && std::net::TcpListener::bind((
+                    config
+                        .bind_address
+                        .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
+                    p,
+                ))
+                .is_ok()
+        };
+        let port = match prefer.take().filter(|&p| free(p)) {
+            Some(p) => p,
+            None => process::allocate_port(
+                config.base_port,
+                config.max_port,
+                config.bind_address,
+                |p| table.port_taken(p, &brick.path),
             )
-        })?,
-    };
+            .ok_or_else(|| {
+                format!(
+                    "no free port between {} and {}",
+                    config.base_port, config.max_port
+                )
+            })?,
+        };
+        match start_on_port(state, sup, volume, brick, port).await {
+            Err(reason) if reason.contains("Address already in use") && tries < PORT_RETRIES => {
+                tracing::info!(brick = %brick.name(), port, "port taken meanwhile; another");
+                tries += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// How many times a brick whose port was taken under it is started on another.
+const PORT_RETRIES: u32 = 3;
+
+/// [`start_one`] on `port`.
+async fn start_on_port(
+    state: &ShardState,
+    sup: &Supervisor,
+    volume: &str,
+    brick: &Brick,
+    port: u16,
+) -> Result<Started, String> {
+    let config = state.node.processes.clone();
+    let table = state.node.bricks.clone();
     let launch = launch_of(state, volume, brick, port);
     let path = brick.path.clone();
     let restarts = table.get(&path).map_or(0, |r| r.restarts);
