@@ -118,8 +118,8 @@ pub struct Args {
     #[arg(long)]
     pub target: Target,
 
-    /// null, ping, dump, peer-list, vol-info:NAME or raw:PROG:VERS:PROC (raw sends empty
-    /// arguments).
+    /// null, ping, dump, peer-list, vol-info:NAME, vol-status:NAME (or PREFIX{A..B}),
+    /// getspec:KEY, port-by-brick:PATH or raw:PROG:VERS:PROC (raw sends empty arguments).
     #[arg(long, value_parser = workload::parse)]
     pub workload: Arc<dyn Workload>,
 

@@ -8,11 +8,13 @@
 //! [`Workload`] and one arm in [`parse`].
 
 mod dump;
+mod mount;
 mod null;
 mod peer_list;
 mod ping;
 mod raw;
 mod vol_info;
+mod vol_status;
 
 use brickd::proto::dict::DictError;
 use brickd::proto::rpc::ReplyStatus;
@@ -21,11 +23,13 @@ use std::sync::Arc;
 use thiserror::Error;
 
 pub use dump::Dump;
+pub use mount::{Getspec, PortByBrick};
 pub use null::Null;
 pub use peer_list::PeerList;
 pub use ping::Ping;
 pub use raw::Raw;
 pub use vol_info::VolInfo;
+pub use vol_status::VolStatus;
 
 /// The procedure a workload calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,7 +99,7 @@ pub trait Workload: Send + Sync {
 pub enum WorkloadParseError {
     /// No workload has that name.
     #[error(
-        "unknown workload {0:?} (expected null, ping, dump, peer-list, vol-info:NAME or raw:PROG:VERS:PROC)"
+        "unknown workload {0:?} (expected null, ping, dump, peer-list, vol-info:NAME, vol-status:NAME, getspec:KEY, port-by-brick:PATH or raw:PROG:VERS:PROC)"
     )]
     Unknown(String),
     /// `raw:` followed by something other than three numbers.
@@ -133,6 +137,27 @@ pub fn parse(spec: &str) -> Result<Arc<dyn Workload>, WorkloadParseError> {
                 })?))
             } else if let Some(volname) = spec.strip_prefix("vol-info:") {
                 Ok(Arc::new(VolInfo::parse(volname).map_err(|reason| {
+                    WorkloadParseError::BadArgument {
+                        spec: spec.to_string(),
+                        reason,
+                    }
+                })?))
+            } else if let Some(key) = spec.strip_prefix("getspec:") {
+                Ok(Arc::new(Getspec::parse(key).map_err(|reason| {
+                    WorkloadParseError::BadArgument {
+                        spec: spec.to_string(),
+                        reason,
+                    }
+                })?))
+            } else if let Some(brick) = spec.strip_prefix("port-by-brick:") {
+                Ok(Arc::new(PortByBrick::parse(brick).map_err(|reason| {
+                    WorkloadParseError::BadArgument {
+                        spec: spec.to_string(),
+                        reason,
+                    }
+                })?))
+            } else if let Some(volname) = spec.strip_prefix("vol-status:") {
+                Ok(Arc::new(VolStatus::parse(volname).map_err(|reason| {
                     WorkloadParseError::BadArgument {
                         spec: spec.to_string(),
                         reason,
