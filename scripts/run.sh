@@ -9,7 +9,15 @@
 #   scripts/run.sh --foreground    build and serve in this terminal (Ctrl-C stops it)
 #   scripts/run.sh --stop          stop the background brickd (SIGTERM, then SIGKILL)
 #
-# Environment: BRICKD_LISTEN (default 127.0.0.1:24507), BRICKD_HOME (default ./local),
+# Brick processes' pid files, logs and sockets go under ./local too (run/, log/, sockets/).
+# To serve files: create and start a volume on an XFS directory, then mount it (the client
+# package, glusterfs-client, is installed too):
+#   gluster --glusterd-sock=local/brickd.socket --mode=script volume create v1 $(hostname):/bricks/b1/v1 force
+#   gluster --glusterd-sock=local/brickd.socket --mode=script volume start v1
+#   mount -t glusterfs -o server-port=24507 $(hostname):/v1 /mnt/v1
+#
+# Environment: BRICKD_LISTEN (default 0.0.0.0:24507: every address, as glusterd, so that the
+# host name a brick or a client is given reaches it), BRICKD_HOME (default ./local),
 # BRICKD_STOP_WAIT_S (seconds --stop waits after SIGTERM before SIGKILL, default 10).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,7 +28,7 @@ usage() {
 }
 
 home=${BRICKD_HOME:-$PWD/local}
-listen=${BRICKD_LISTEN:-127.0.0.1:24507}
+listen=${BRICKD_LISTEN:-0.0.0.0:24507}
 pidfile=$home/brickd.pid
 # Seconds a stop waits after SIGTERM (brickd drains calls in flight) before SIGKILL.
 STOP_TERM_WAIT_S=${BRICKD_STOP_WAIT_S:-10}
@@ -77,17 +85,19 @@ case "$#:${1:-}" in
     ;;
 esac
 
-# glusterfs-common carries the CLI's socket transport (rpc-transport/socket.so): without it the
+# glusterfs-common carries the CLI's socket transport (rpc-transport/socket.so) and glusterfsd,
+# the brick server; glusterfs-client the FUSE client (mount -t glusterfs). Without the first the
 # CLI cannot open any connection. glommio's build script runs `git` (for a submodule it ships
 # anyway) and liburing's configure script, which compiles with gcc.
-ensure_packages ca-certificates gcc libc6-dev git glusterfs-cli glusterfs-common
+ensure_packages ca-certificates gcc libc6-dev git glusterfs-cli glusterfs-common glusterfs-client
 ensure_rust
 cargo build --release --locked --bin brickd
 mkdir -p "$home"
 stop >/dev/null
 
 brickd=${CARGO_TARGET_DIR:-target}/release/brickd
-args=(serve --workdir "$home/workdir" --socket "$home/brickd.socket" --listen "$listen")
+args=(serve --workdir "$home/workdir" --socket "$home/brickd.socket" --listen "$listen"
+    --run-dir "$home/run" --log-dir "$home/log" --brick-socket-dir "$home/sockets")
 if [ "$mode" = foreground ]; then
     exec "$brickd" "${args[@]}"
 fi
@@ -131,3 +141,6 @@ echo "\$ ${try[*]}"
 echo "$answer"
 echo "log: $home/brickd.log   stop: scripts/run.sh --stop"
 echo "try: ${try[*]}"
+echo "serve files: ${try[*]:0:3} volume create v1 \$(hostname):/bricks/b1/v1 force &&"
+echo "             ${try[*]:0:3} volume start v1 &&"
+echo "             mount -t glusterfs -o server-port=${listen##*:} \$(hostname):/v1 /mnt/v1"
