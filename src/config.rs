@@ -77,6 +77,10 @@ pub struct ServeArgs {
     /// Host bricks fetch their volfile from (default: the brick's own host name, as glusterd).
     #[arg(long, value_name = "HOST")]
     pub volfile_server: Option<String>,
+    /// Bricks and self-heal daemons fetch their volfile and sign in over brickd's unix socket
+    /// (`--volfile-server-transport unix`), not TCP; the only way when brickd serves no TCP.
+    #[arg(long)]
+    pub bricks_via_unix_socket: bool,
     /// Do not restart brick processes that die (glusterd's behaviour).
     #[arg(long)]
     pub no_brick_restart: bool,
@@ -142,6 +146,8 @@ impl ServeArgs {
                 .volfile_server
                 .clone()
                 .or_else(|| bind.map(|a| a.to_string())),
+            volfile_unix: (self.bricks_via_unix_socket || self.no_tcp)
+                .then(|| std::path::absolute(&self.socket).unwrap_or_else(|_| self.socket.clone())),
             bind_address: bind,
             base_port: self.base_port,
             max_port: self.max_port,

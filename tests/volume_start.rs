@@ -674,3 +674,30 @@ fn volume_status_prints_what_a_real_glusterd_prints_for_the_same_volume() {
     let ours = node.cli(&["volume", "status", "s"]);
     assert_eq!(ours, theirs);
 }
+
+#[test]
+fn bricks_can_fetch_their_volfile_and_sign_in_over_the_unix_socket() {
+    let test = "bricks_can_fetch_their_volfile_and_sign_in_over_the_unix_socket";
+    if skip(test) {
+        return;
+    }
+    let node = Node::start_on(None, None, &["--bricks-via-unix-socket"]);
+    let disks: Vec<Xfs> = (0..2).map(|_| Xfs::new()).collect();
+    create(&node, "u2", &["replica", "2"], &disks);
+    let _guard = StopAll(&node, vec!["u2".into()]);
+    node.ok(&["volume", "start", "u2"]);
+    let socket = node.brickd.socket.display().to_string();
+    for row in node.status("u2") {
+        assert_eq!(row.2, "Y");
+        let line = cmdline(row.3.parse().unwrap());
+        assert!(
+            line.starts_with(&format!("/usr/sbin/glusterfsd -s {socket} --volfile-id "))
+                && line.ends_with("--volfile-server-transport unix "),
+            "{line}"
+        );
+    }
+    // Clients still find the bricks over TCP.
+    let mount = Mount::new(&node, "u2");
+    std::fs::write(mount.path("f"), b"over unix").unwrap();
+    assert_eq!(std::fs::read(mount.path("f")).unwrap(), b"over unix");
+}

@@ -88,6 +88,9 @@ pub struct ProcessConfig {
     /// The host bricks fetch their volfile from; `None`: the brick's own host name, as
     /// glusterd does.
     pub volfile_server: Option<String>,
+    /// brickd's unix socket, when bricks and daemons fetch their volfile and sign in there
+    /// (`--volfile-server-transport unix`) instead of over TCP.
+    pub volfile_unix: Option<PathBuf>,
     /// The address brickd is bound to, if one: bricks listen there only (glusterd passes its
     /// own bind address on).
     pub bind_address: Option<IpAddr>,
@@ -114,6 +117,7 @@ impl ProcessConfig {
             socket_dir: PathBuf::from(glusterfsd::SOCKET_DIR),
             volfile_port: DEFAULT_VOLFILE_PORT,
             volfile_server: None,
+            volfile_unix: None,
             bind_address: None,
             base_port: BASE_PORT,
             max_port: MAX_PORT,
@@ -238,9 +242,9 @@ impl Launch {
             return self.self_heal_arguments(config);
         }
         let mut args: Vec<OsString> = Vec::with_capacity(24);
+        args.push("-s".into());
+        args.push(self.volfile_server(config));
         let mut push = |a: &str| args.push(a.into());
-        push("-s");
-        push(config.volfile_server.as_deref().unwrap_or(&self.host));
         push("--volfile-id");
         push(&self.volfile_id());
         args.push("-p".into());
@@ -264,12 +268,33 @@ impl Launch {
             push("--xlator-option".into());
             push(format!("transport.socket.bind-address={address}"));
         }
-        if config.volfile_port != DEFAULT_VOLFILE_PORT {
-            push("--volfile-server-port".into());
-            push(config.volfile_port.to_string());
-        }
+        args.extend(volfile_transport(config));
         args
     }
+
+    /// `-s`'s value: brickd's unix socket, the configured server, or the brick's host.
+    fn volfile_server(&self, config: &ProcessConfig) -> OsString {
+        match (&config.volfile_unix, &config.volfile_server) {
+            (Some(socket), _) => socket.clone().into_os_string(),
+            (None, Some(server)) => server.into(),
+            (None, None) => self.host.clone().into(),
+        }
+    }
+}
+
+/// What brickd adds to glusterd's command lines so a process reaches it: the unix socket's
+/// transport, or the TCP port when it is not 24007.
+fn volfile_transport(config: &ProcessConfig) -> Vec<OsString> {
+    if config.volfile_unix.is_some() {
+        return vec!["--volfile-server-transport".into(), "unix".into()];
+    }
+    if config.volfile_port != DEFAULT_VOLFILE_PORT {
+        return vec![
+            "--volfile-server-port".into(),
+            config.volfile_port.to_string().into(),
+        ];
+    }
+    Vec::new()
 }
 
 impl Launch {
@@ -278,11 +303,7 @@ impl Launch {
     fn self_heal_arguments(&self, config: &ProcessConfig) -> Vec<OsString> {
         let mut args: Vec<OsString> = vec![
             "-s".into(),
-            config
-                .volfile_server
-                .as_deref()
-                .unwrap_or(&self.host)
-                .into(),
+            self.volfile_server(config),
             "--volfile-id".into(),
             self.volfile_id().into(),
             "-p".into(),
@@ -297,10 +318,7 @@ impl Launch {
             "glustershd".into(),
             "--client-pid=-6".into(),
         ];
-        if config.volfile_port != DEFAULT_VOLFILE_PORT {
-            args.push("--volfile-server-port".into());
-            args.push(config.volfile_port.to_string().into());
-        }
+        args.extend(volfile_transport(config));
         args
     }
 }

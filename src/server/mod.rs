@@ -738,6 +738,11 @@ async fn shard_main(start: ShardStart) {
         unix_programs: {
             let mut table = ProgramTable::with_dump(unix_set);
             table.add_unlisted(crate::ops::admin::AdminProgram::shared(state.clone()));
+            // Bricks started with the unix socket as their volfile server sign in there
+            // (glusterd has no portmap on its unix socket; unlisted, so DUMP stays glusterd's).
+            if state.node.processes.volfile_unix.is_some() {
+                table.add_unlisted(crate::ops::portmap::PortmapProgram::shared(state.clone()));
+            }
             table
         },
         connections: RefCell::new(HashMap::new()),
