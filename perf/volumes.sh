@@ -34,8 +34,10 @@
 # Before the status phase the free memory is checked against the brick processes' size; the
 # volume count is lowered (and the summary says so) when both daemons' bricks would not fit.
 # Everything is torn down on exit, whatever happens: both daemons, every brick process they
-# started (by the pid files under this run's directories), mounts, loop devices, and the brick
-# logs glusterd wrote to /var/log/glusterfs/bricks for this run's paths.
+# started (by the pid files under this run's directories) and their unix sockets in
+# /var/run/gluster, mounts, loop devices, the brick logs glusterd wrote to
+# /var/log/glusterfs/bricks for this run's paths and the empty /var/log/glusterfs/gfproxy/VOL
+# directories it made (glusterd's lines in /var/log/glusterfs/cmd_history.log stay).
 #
 # Usage: perf/volumes.sh [--phases storm,startstop,status] [--rounds 3] [--duration 10]
 #                        [--warmup 1] [--clients 64] [--storm-bricks 6] [--source-addrs 0]
@@ -160,6 +162,9 @@ BD_PID=""
 LOOPS=()
 MOUNTS=()
 FAILURES=0
+# Volumes whose /var/log/glusterfs/gfproxy/VOL directory glusterd made in this run (it makes
+# one, empty, per volume created, whatever its own log file is).
+GFPROXY_DIRS=()
 
 # Brick processes of this run: the pid files under the daemons' run directories, and any
 # glusterfsd whose command line names this run's directory (one whose pid file is gone).
@@ -217,7 +222,13 @@ cleanup() {
         sleep 0.1
     done
     for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null; done
-    for sock in "${sockets[@]}"; do rm -f "$sock"; done
+    # And the sockets of the bricks stopped earlier in the run (a brick leaves its socket).
+    [[ -f "$WORK/sockets.list" ]] && mapfile -t -O "${#sockets[@]}" sockets < <(sort -u "$WORK/sockets.list")
+    for sock in "${sockets[@]}"; do
+        [[ "$sock" == /var/run/gluster/*.socket || "$sock" == /run/gluster/*.socket ]] && rm -f "$sock"
+    done
+    local v
+    for v in "${GFPROXY_DIRS[@]}"; do rmdir "/var/log/glusterfs/gfproxy/$v" 2>/dev/null; done
     local m
     for m in "${MOUNTS[@]}"; do
         for _ in 1 2 3 4 5; do umount "$m" 2>/dev/null && break; sleep 0.5; done
@@ -302,9 +313,21 @@ create_volume() { # daemon vol n
     local d="$1" vol="$2" n="$3" bricks=() k out
     # glusterd makes a brick directory but not its parent.
     mkdir -p "$(xfs_of "$d")/$vol"
+    [[ $d != glusterd || -e "/var/log/glusterfs/gfproxy/$vol" ]] || GFPROXY_DIRS+=("$vol")
     for k in $(seq 0 $((n - 1))); do bricks+=("$(addr_of "$d"):$(xfs_of "$d")/$vol/b$k"); done
     out="$(cli "$d" volume create "$vol" "${bricks[@]}" force 2>&1)" || {
         echo "volumes.sh: $d: volume create $vol failed: $out" >&2; exit 1; }
+}
+
+# Notes the unix sockets of VOL's running bricks, for the clean-up.
+note_sockets() { # daemon vol
+    local f pid dir="$BD/run/vols/$2"
+    [[ $1 == glusterd ]] && dir="$GD/run/vols/$2"
+    for f in "$dir"/*.pid; do
+        [[ -f "$f" ]] || continue
+        pid="$(cat "$f" 2>/dev/null || true)"
+        [[ "$pid" =~ ^[0-9]+$ ]] && brick_socket "$pid"
+    done >>"$WORK/sockets.list"
 }
 
 # Starts VOL and waits until its N bricks are online (vol-cycle polls the status).
@@ -312,6 +335,7 @@ start_volume() { # daemon vol n
     local out
     out="$("$CYCLE" --socket "$(sock_of "$1")" --volume "$2" --op start --bricks "$3" \
         --log-file "$WORK/cli.log" 2>&1)" || { echo "volumes.sh: $1: start of $2 failed: $out" >&2; exit 1; }
+    note_sockets "$1" "$2"
 }
 
 # Every running daemon's order in round R: glusterd first in odd rounds.
@@ -531,6 +555,7 @@ if has_phase startstop; then
                     echo "volumes.sh: start of ss$n on $d (cycle $cycle) failed: $(cat "$base-start.stderr")" >&2
                     exit 1
                 fi
+                note_sockets "$d" "ss$n"
                 if ! "$CYCLE" --socket "$(sock_of "$d")" --volume "ss$n" --op stop --bricks "$n" \
                         --log-file "$WORK/cli.log" >"$base-stop.json" 2>"$base-stop.stderr"; then
                     echo "volumes.sh: stop of ss$n on $d (cycle $cycle) failed: $(cat "$base-stop.stderr")" >&2
