@@ -91,6 +91,9 @@ pub struct ServeArgs {
     /// Longest wait between restarts of a brick process, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 30_000)]
     pub brick_restart_backoff_max_ms: u64,
+    /// Seconds a restarted brick must run for its backoff to start over.
+    #[arg(long, value_name = "S", default_value_t = 10)]
+    pub brick_stable_s: u64,
     /// Restarts in a row of a brick that keeps dying before it is left down.
     #[arg(long, value_name = "N", default_value_t = 5)]
     pub brick_restarts_max: u32,
@@ -156,7 +159,7 @@ impl ServeArgs {
                 backoff_first: Duration::from_millis(self.brick_restart_backoff_ms.max(1)),
                 backoff_max: Duration::from_millis(self.brick_restart_backoff_max_ms.max(1)),
                 attempts_max: self.brick_restarts_max,
-                ..defaults.restart
+                stable_after: Duration::from_secs(self.brick_stable_s),
             },
             ..defaults
         }

@@ -53,7 +53,7 @@ impl Default for RestartPolicy {
             backoff_first: Duration::from_millis(200),
             backoff_max: Duration::from_secs(30),
             attempts_max: 5,
-            stable_after: Duration::from_secs(60),
+            stable_after: Duration::from_secs(10),
         }
     }
 }
