@@ -40,7 +40,8 @@
 # directories it made (glusterd's lines in /var/log/glusterfs/cmd_history.log stay).
 #
 # Usage: perf/volumes.sh [--phases storm,startstop,status] [--rounds 3] [--duration 10]
-#                        [--warmup 1] [--clients 64] [--storm-bricks 6] [--source-addrs 0]
+#                        [--warmup 1] [--clients 64] [--storm-threads 1] [--storm-bricks 6]
+#                        [--source-addrs 0]
 #                        [--cycles 10] [--sizes "1 12"] [--status-volumes 100]
 #                        [--status-conns 16] [--transport unix|tcp]
 #                        [--glusterd-addr 127.1.9.1] [--brickd-addr 127.1.9.2]
@@ -57,6 +58,7 @@ ROUNDS=3
 DURATION=10
 WARMUP=1
 CLIENTS=64
+STORM_THREADS=1
 STORM_BRICKS=6
 SOURCE_ADDRS=0
 CYCLES=10
@@ -87,6 +89,7 @@ while [[ $# -gt 0 ]]; do
         --duration) DURATION="$2"; shift 2 ;;
         --warmup) WARMUP="$2"; shift 2 ;;
         --clients) CLIENTS="$2"; shift 2 ;;
+        --storm-threads) STORM_THREADS="$2"; shift 2 ;;
         --storm-bricks) STORM_BRICKS="$2"; shift 2 ;;
         --source-addrs) SOURCE_ADDRS="$2"; shift 2 ;;
         --cycles) CYCLES="$2"; shift 2 ;;
@@ -105,7 +108,7 @@ while [[ $# -gt 0 ]]; do
         *) echo "volumes.sh: unknown option $1" >&2; usage 2 >&2 ;;
     esac
 done
-for n in ROUNDS CYCLES CLIENTS STORM_BRICKS STATUS_VOLUMES STATUS_CONNS; do
+for n in ROUNDS CYCLES CLIENTS STORM_THREADS STORM_BRICKS STATUS_VOLUMES STATUS_CONNS; do
     [[ "${!n}" =~ ^[1-9][0-9]*$ ]] || { echo "volumes.sh: --${n,,} must be a positive integer" >&2; exit 2; }
 done
 (( STATUS_VOLUMES <= 1000 )) || { echo "volumes.sh: at most 1000 status volumes" >&2; exit 2; }
@@ -451,11 +454,11 @@ if has_phase storm; then
                 bricks="$(seq -s, -f '/floor/b%g' 0 $((STORM_BRICKS - 1)))"
                 run_json "$file" "$STORM" --target "$EA:$EP" --volume storm --floor --bricks "$bricks" \
                     --clients "$CLIENTS" --duration "$DURATION" --warmup "$WARMUP" --server-pid "$ECHO_PID" \
-                    --source-addrs "$SOURCE_ADDRS" --json || continue
+                    --source-addrs "$SOURCE_ADDRS" --threads "$STORM_THREADS" --json || continue
             else
                 run_json "$file" "$STORM" --target "$(addr_of "$d"):$(port_of "$d")" --volume storm \
                     --clients "$CLIENTS" --duration "$DURATION" --warmup "$WARMUP" --server-pid "$(pid_of "$d")" \
-                    --source-addrs "$SOURCE_ADDRS" --json || continue
+                    --source-addrs "$SOURCE_ADDRS" --threads "$STORM_THREADS" --json || continue
             fi
             printf '  storm %-8s r%s: %8.0f req/s %7.1f mounts/s  req p99 %8.1f us  mount p99 %9.1f us  server CPU %4.1f s  client CPU %4.1f s  errors %s\n' \
                 "$d" "$round" "$(jq .rps "$file")" "$(jq .mounts_per_s "$file")" \
@@ -502,7 +505,7 @@ if has_phase storm; then
         rows+=("$label|$($f "$g")|$($f "$b")|$(ratio "$b" "$g")|$($f "$e")")
     done
     echo >&2
-    echo "mount storm: $CLIENTS clients, $STORM_BRICKS bricks, medians of $ROUNDS round(s) of ${DURATION}s"
+    echo "mount storm: $CLIENTS clients on $STORM_THREADS client thread(s), $STORM_BRICKS bricks, medians of $ROUNDS round(s) of ${DURATION}s"
     table "mount storm ($CLIENTS clients, $STORM_BRICKS-brick volume)|glusterd|brickd|brickd/glusterd|echo-server (floor)" "${rows[@]}"
     rows=()
     for w in "getspec|getspec:/storm" "pbb|port-by-brick:BRICK0"; do
@@ -678,7 +681,7 @@ LOADAVG_END="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 echo
 for c in "${CHECKS[@]}"; do printf '%-90s %s\n' "${c%%|*}" "${c##*|}"; done
-COMMAND="perf/volumes.sh --phases $PHASES --rounds $ROUNDS --duration $DURATION --warmup $WARMUP --clients $CLIENTS --storm-bricks $STORM_BRICKS --source-addrs $SOURCE_ADDRS --cycles $CYCLES --sizes \"$SIZES\" --status-volumes $STATUS_VOLUMES --status-conns $STATUS_CONNS --transport $TRANSPORT"
+COMMAND="perf/volumes.sh --phases $PHASES --rounds $ROUNDS --duration $DURATION --warmup $WARMUP --clients $CLIENTS --storm-threads $STORM_THREADS --storm-bricks $STORM_BRICKS --source-addrs $SOURCE_ADDRS --cycles $CYCLES --sizes \"$SIZES\" --status-volumes $STATUS_VOLUMES --status-conns $STATUS_CONNS --transport $TRANSPORT"
 [[ -z "$BRICKD_ARGS" ]] || COMMAND+=" --brickd-args \"$BRICKD_ARGS\""
 {
     echo "## $(date -u '+%Y-%m-%d %H:%M UTC'): volumes with real bricks, brickd vs glusterd $(glusterd --version | head -1 | awk '{print $2}')"
