@@ -117,6 +117,15 @@ fn distribute_replica_and_disperse_volumes_serve_files_through_fuse() {
                 "dist" => assert_eq!(on_bricks, 1),
                 _ => assert_eq!(on_bricks, 3),
             }
+            // `clients` asks each brick (GD_BRICK STATUS): the mount is one of them.
+            let clients = node.ok(&["volume", "status", volume, "clients"]);
+            let connected: Vec<u32> = clients
+                .lines()
+                .filter_map(|l| l.strip_prefix("Clients connected : "))
+                .map(|n| n.trim().parse().unwrap())
+                .collect();
+            assert_eq!(connected.len(), paths.len(), "{clients}");
+            assert!(connected.iter().all(|&n| n >= 1), "{clients}");
             if volume == "rep3" {
                 for p in &paths {
                     assert_eq!(

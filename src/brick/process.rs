@@ -488,28 +488,64 @@ pub fn error_from_log(log: &Path, from: u64, which: Which) -> Option<String> {
     Some(message.to_string())
 }
 
-/// Most bytes of a TERMINATE reply read back.
-const TERMINATE_REPLY_BYTES_MAX: usize = 64 << 10;
+/// Most bytes of a GD_BRICK reply read back (a STATUS of a brick with many clients).
+const BRICK_REPLY_BYTES_MAX: usize = 4 << 20;
 
 /// Asks brick process `brick` to shut down: GD_BRICK TERMINATE over its unix socket `socket`,
 /// as glusterd does for a multiplexed brick. The brick answers and exits; a connection it
 /// closes before its answer counts as done too. Blocks (at most about `timeout` per step):
 /// call it from a thread of its own.
 pub fn terminate(socket: &Path, brick: &str, timeout: Duration) -> Result<(), String> {
+    use crate::proto::brick_op;
+    match brick_call(socket, brick_op::PROC_TERMINATE, brick, &[], timeout) {
+        Ok(_) | Err(BrickCallError::Closed) => Ok(()),
+        Err(BrickCallError::Failed(e)) => Err(format!("TERMINATE: {e}")),
+    }
+}
+
+/// Asks a brick process for its status (GD_BRICK STATUS, as glusterd does for `volume status
+/// … clients`): `input` is the serialized request dict (`brick-name`, `volname`, `cmd`); the
+/// answer is the brick's output dict, serialized. Blocks: call it from a thread of its own.
+pub fn brick_status(socket: &Path, input: &[u8], timeout: Duration) -> Result<Vec<u8>, String> {
+    use crate::proto::brick_op;
+    brick_call(socket, brick_op::PROC_STATUS, "", input, timeout).map_err(|e| match e {
+        BrickCallError::Closed => "STATUS: the brick closed the connection".to_string(),
+        BrickCallError::Failed(e) => format!("STATUS: {e}"),
+    })
+}
+
+/// Why a GD_BRICK call got no answer.
+enum BrickCallError {
+    /// The brick closed the connection before answering.
+    Closed,
+    /// Anything else, said.
+    Failed(String),
+}
+
+/// One GD_BRICK call (`gd1_mgmt_brick_op_req { name, op = proc, input, dict = "" }`) over
+/// the brick's unix socket; the reply's output when op_ret is 0.
+fn brick_call(
+    socket: &Path,
+    proc_num: u32,
+    name: &str,
+    input: &[u8],
+    timeout: Duration,
+) -> Result<Vec<u8>, BrickCallError> {
     use crate::proto::{auth, brick_op, rpc};
     use std::io::{Read, Write};
+    let failed = BrickCallError::Failed;
     let mut stream = std::os::unix::net::UnixStream::connect(socket)
-        .map_err(|e| format!("connect {}: {e}", socket.display()))?;
+        .map_err(|e| failed(format!("connect {}: {e}", socket.display())))?;
     let _ = stream.set_read_timeout(Some(timeout));
     let _ = stream.set_write_timeout(Some(timeout));
-    let mut call = Vec::with_capacity(128);
+    let mut call = Vec::with_capacity(128 + input.len());
     rpc::encode_call(
         &mut call,
         &rpc::CallHeader {
             xid: 1,
             prog: brick_op::PROGRAM,
             vers: brick_op::VERSION,
-            proc_num: brick_op::PROC_TERMINATE,
+            proc_num,
             cred: rpc::OpaqueAuth {
                 flavor: auth::AUTH_GLUSTERFS_V2,
                 body: &auth::CLI_CREDENTIAL_V2,
@@ -520,9 +556,9 @@ pub fn terminate(socket: &Path, brick: &str, timeout: Duration) -> Result<(), St
     brick_op::encode_req(
         &mut call,
         &brick_op::BrickOpReq {
-            name: brick,
-            op: brick_op::PROC_TERMINATE as i32,
-            input: &[],
+            name,
+            op: proc_num as i32,
+            input,
             dict: &[],
         },
     );
@@ -530,35 +566,35 @@ pub fn terminate(socket: &Path, brick: &str, timeout: Duration) -> Result<(), St
     record.extend_from_slice(&call);
     stream
         .write_all(&record)
-        .map_err(|e| format!("send TERMINATE: {e}"))?;
+        .map_err(|e| failed(format!("send: {e}")))?;
     let mut head = [0u8; 4];
     match stream.read_exact(&mut head) {
         Ok(()) => {}
-        // Gone before answering: it is shutting down.
-        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(()),
-        Err(e) => return Err(format!("TERMINATE reply: {e}")),
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Err(BrickCallError::Closed),
+        Err(e) => return Err(failed(format!("reply: {e}"))),
     }
     let len = (u32::from_be_bytes(head) & 0x7fff_ffff) as usize;
-    if len > TERMINATE_REPLY_BYTES_MAX {
-        return Err(format!("TERMINATE reply of {len} bytes"));
+    if len > BRICK_REPLY_BYTES_MAX {
+        return Err(failed(format!(
+            "reply of {len} bytes; at most {BRICK_REPLY_BYTES_MAX}"
+        )));
     }
     let mut body = vec![0u8; len];
     stream
         .read_exact(&mut body)
-        .map_err(|e| format!("TERMINATE reply: {e}"))?;
-    let (header, results) =
-        rpc::decode_reply(&body).map_err(|e| format!("TERMINATE reply: {e}"))?;
+        .map_err(|e| failed(format!("reply: {e}")))?;
+    let (header, results) = rpc::decode_reply(&body).map_err(|e| failed(format!("reply: {e}")))?;
     if header.status != rpc::ReplyStatus::Success {
-        return Err(format!("TERMINATE refused: {:?}", header.status));
+        return Err(failed(format!("refused: {:?}", header.status)));
     }
-    let rsp = brick_op::decode_rsp(results).map_err(|e| format!("TERMINATE reply: {e}"))?;
+    let rsp = brick_op::decode_rsp(results).map_err(|e| failed(format!("reply: {e}")))?;
     if rsp.op_ret != 0 {
-        return Err(format!(
-            "TERMINATE failed: {} (errno {})",
+        return Err(failed(format!(
+            "{} (errno {})",
             rsp.op_errstr, rsp.op_errno
-        ));
+        )));
     }
-    Ok(())
+    Ok(rsp.output.to_vec())
 }
 
 /// Sends `signal` to `pid`.

@@ -122,6 +122,11 @@ fn processes_of(state: &ShardState, volume: &Volume) -> Vec<Launch> {
     all
 }
 
+/// The unix socket of brick `brick` of `volume` (its `-S`).
+pub fn socket_of(state: &ShardState, volume: &Volume, brick: &Brick) -> std::path::PathBuf {
+    launch_of(state, &volume.name, brick, 0).socket_file(&state.node.processes)
+}
+
 /// This node's bricks of `volume`.
 pub fn local_bricks<'a>(state: &ShardState, volume: &'a Volume) -> impl Iterator<Item = &'a Brick> {
     let me = state.node.node.uuid;

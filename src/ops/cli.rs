@@ -16,7 +16,6 @@ use crate::proto::dict::Dict;
 use crate::proto::dict::DictLimits;
 use crate::proto::programs::names;
 use crate::proto::rpc::ReplyStatus;
-use std::path::Path;
 use std::rc::Rc;
 
 /// errno brickd answers for a procedure it does not implement (ENOSYS).
@@ -194,28 +193,22 @@ impl Program for CliProgram {
                 let Ok(dict_bytes) = cli::decode_cli_req(args) else {
                     return Outcome::Now(ReplyStatus::GarbageArgs);
                 };
-                if let Some(paths) = volume_status::detail_paths(&self.state, dict_bytes) {
-                    // `detail` reads each brick's file system: on a thread, off the shard.
+                if let Some(what) = volume_status::to_gather(&self.state, dict_bytes) {
+                    // `detail` reads each brick's file system, `clients` asks each brick: on
+                    // a thread, off the shard.
                     let (state, request) = (self.state.clone(), dict_bytes.to_vec());
                     return Outcome::Later(Box::pin(async move {
                         let (tx, rx) = futures_channel::oneshot::channel();
                         let spawned = std::thread::Builder::new()
-                            .name("brickd-status-detail".into())
+                            .name("brickd-status".into())
                             .spawn(move || {
-                                let details: volume_status::Details = paths
-                                    .into_iter()
-                                    .filter_map(|p| {
-                                        let d = crate::brick::usage::detail(Path::new(&p)).ok()?;
-                                        Some((p, d))
-                                    })
-                                    .collect();
-                                let _ = tx.send(details);
+                                let _ = tx.send(volume_status::gather(what));
                             });
-                        let details = match spawned {
+                        let gathered = match spawned {
                             Ok(_) => rx.await.unwrap_or_default(),
-                            Err(_) => volume_status::Details::new(),
+                            Err(_) => volume_status::Gathered::default(),
                         };
-                        let r = volume_status::answer_with(&state, &request, &details);
+                        let r = volume_status::answer_with(&state, &request, &gathered);
                         let mut body = Vec::new();
                         encode_rsp(&mut body, r.op_ret, r.op_errno, &r.op_errstr, Some(&r.dict));
                         LaterReply {

@@ -40,37 +40,109 @@ pub const CMD_MASK: u32 = 0xff;
 /// `GF_CLI_STATUS_DETAIL`.
 pub const CMD_DETAIL: u32 = 0x20;
 
+/// `GF_CLI_STATUS_CLIENTS`.
+pub const CMD_CLIENTS: u32 = 0x02;
+
 /// The file-system details of bricks, by path (`volume status … detail`).
 pub type Details = std::collections::HashMap<String, crate::brick::usage::Detail>;
 
-/// The local bricks of the started volume a `detail` request asks about, whose file systems
-/// must be read (off the shard) before [`answer_with`]; `None` for any other request.
-pub fn detail_paths(state: &ShardState, request: &[u8]) -> Option<Vec<String>> {
+/// What a `detail` or `clients` status needs from each local brick, gathered off the shard.
+#[derive(Debug, Default)]
+pub struct Gathered {
+    /// Each brick's file system (`detail`).
+    pub details: Details,
+    /// Each brick's STATUS output dict, serialized (`clients`).
+    pub clients: std::collections::HashMap<String, Vec<u8>>,
+}
+
+/// What to gather for a request before [`answer_with`] (reading file systems, asking bricks),
+/// none of which may run on a shard.
+#[derive(Debug)]
+pub enum Gather {
+    /// `detail`: the file systems of these brick paths.
+    Details(Vec<String>),
+    /// `clients`: a GD_BRICK STATUS of each online brick (path, its unix socket, the request
+    /// dict glusterd sends it).
+    Clients(Vec<(String, std::path::PathBuf, Vec<u8>)>),
+}
+
+/// What the request needs gathered first, if it is a `detail` or `clients` status of a
+/// started volume.
+pub fn to_gather(state: &ShardState, request: &[u8]) -> Option<Gather> {
     let dict = Dict::decode(request, DictLimits::default()).ok()??;
     let cmd = dict.get_u32("cmd").ok()?;
-    if cmd & CMD_DETAIL == 0 || cmd & CMD_ALL != 0 {
+    if cmd & CMD_ALL != 0 || cmd & (CMD_DETAIL | CMD_CLIENTS) == 0 {
         return None;
     }
     let catalog = state.catalog();
     let volume = catalog.get(dict.get_str("volname").ok()?)?;
-    (volume.status == VolumeStatus::Started).then(|| {
-        volume
-            .bricks
-            .iter()
-            .filter(|b| b.uuid == state.node.node.uuid)
-            .map(|b| b.path.clone())
-            .collect()
-    })
+    if volume.status != VolumeStatus::Started {
+        return None;
+    }
+    let local = volume
+        .bricks
+        .iter()
+        .filter(|b| b.uuid == state.node.node.uuid);
+    if cmd & CMD_DETAIL != 0 {
+        return Some(Gather::Details(local.map(|b| b.path.clone()).collect()));
+    }
+    let asks = local
+        .filter(|b| super::bricks::is_online(state, &volume.name, &b.path).is_some())
+        .map(|b| {
+            let mut input = Dict::new();
+            input.set_str("brick-name", &b.path);
+            input.set_u32("cmd", cmd);
+            input.set_str("volname", &volume.name);
+            let mut bytes = Vec::new();
+            input.encode(&mut bytes);
+            (
+                b.path.clone(),
+                super::bricks::socket_of(state, volume, b),
+                bytes,
+            )
+        })
+        .collect();
+    Some(Gather::Clients(asks))
 }
+
+/// Gathers what [`to_gather`] asked for. Blocks: call it from a thread of its own.
+pub fn gather(what: Gather) -> Gathered {
+    let mut out = Gathered::default();
+    match what {
+        Gather::Details(paths) => {
+            for p in paths {
+                if let Ok(d) = crate::brick::usage::detail(std::path::Path::new(&p)) {
+                    out.details.insert(p, d);
+                }
+            }
+        }
+        Gather::Clients(asks) => {
+            for (path, socket, input) in asks {
+                match crate::brick::process::brick_status(&socket, &input, BRICK_STATUS_TIMEOUT) {
+                    Ok(output) => {
+                        out.clients.insert(path, output);
+                    }
+                    Err(e) => {
+                        tracing::warn!(brick = %path, error = %e, "brick status not answered")
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// How long `volume status … clients` waits for each brick.
+const BRICK_STATUS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Answers a STATUS_VOLUME request dict.
 pub fn answer(state: &ShardState, request: &[u8]) -> StatusReply {
-    answer_with(state, request, &Details::new())
+    answer_with(state, request, &Gathered::default())
 }
 
-/// Answers a STATUS_VOLUME request dict, with the bricks' file-system `details` for a
-/// `detail` request.
-pub fn answer_with(state: &ShardState, request: &[u8], details: &Details) -> StatusReply {
+/// Answers a STATUS_VOLUME request dict, with what was gathered from the bricks for a
+/// `detail` or `clients` request.
+pub fn answer_with(state: &ShardState, request: &[u8], gathered: &Gathered) -> StatusReply {
     let mut dict = match Dict::decode(request, DictLimits::default()) {
         Ok(Some(d)) => d,
         Ok(None) => Dict::new(),
@@ -107,9 +179,37 @@ pub fn answer_with(state: &ShardState, request: &[u8], details: &Details) -> Sta
     if volume.status != VolumeStatus::Started {
         return refused(dict, format!("Volume {volname} is not started"));
     }
-    let details = (cmd & CMD_DETAIL != 0).then_some(details);
+    let details = (cmd & CMD_DETAIL != 0).then_some(&gathered.details);
     add_bricks(&mut dict, volume, state, details, cmd & CMD_MASK);
+    if cmd & CMD_CLIENTS != 0 {
+        add_clients(&mut dict, volume, state, &gathered.clients);
+    }
     ok(dict)
+}
+
+/// Adds each brick's STATUS output under `brick<i>.` (glusterd's merge of the bricks'
+/// answers: `brick0.clientcount`, `brick0.client0.hostname`, …).
+fn add_clients(
+    dict: &mut Dict,
+    volume: &Volume,
+    state: &ShardState,
+    clients: &std::collections::HashMap<String, Vec<u8>>,
+) {
+    let local = volume
+        .bricks
+        .iter()
+        .filter(|b| b.uuid == state.node.node.uuid);
+    for (i, brick) in local.enumerate() {
+        let Some(bytes) = clients.get(&brick.path) else {
+            continue;
+        };
+        let Ok(Some(output)) = Dict::decode(bytes, DictLimits::default()) else {
+            continue;
+        };
+        for (key, value) in output.iter() {
+            dict.push(&format!("brick{i}.{key}"), value.to_vec());
+        }
+    }
 }
 
 fn ok(dict: Dict) -> StatusReply {
@@ -190,7 +290,15 @@ fn add_bricks(
         dict.set_str(&format!("{p}.hostname"), "Self-heal Daemon");
         others += 1;
     }
-    dict.set_u64("count", local.len() as u64 + u64::from(others));
+    // glusterd counts the self-heal daemon in `count` for `clients` too (it asks it, and
+    // lists nothing for it): a replica 2 volume's `clients` reply says count 3.
+    let counted =
+        if cmd_mask & CMD_CLIENTS != 0 && super::bricks::self_heal_of(state, volume).is_some() {
+            1
+        } else {
+            others
+        };
+    dict.set_u64("count", local.len() as u64 + u64::from(counted));
     dict.set_u32("other-count", others);
     dict.set_i32("hot_brick_count", -1);
     dict.set_u32("tasks", 0);

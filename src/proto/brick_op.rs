@@ -1,5 +1,6 @@
 //! GD_BRICK 4867634 v2 (reference §3.6): what glusterd calls on a brick process over the
-//! brick's unix socket (`-S`). brickd sends TERMINATE to stop a brick gracefully.
+//! brick's unix socket (`-S`). brickd sends TERMINATE to stop a brick gracefully, and STATUS
+//! for `volume status … clients`.
 //!
 //! `gd1_mgmt_brick_op_req { string name<>; int op; opaque input<>; opaque dict<> }` →
 //! `gd1_mgmt_brick_op_rsp { int op_ret; int op_errno; opaque output<>; string op_errstr<> }`.
@@ -12,6 +13,8 @@ pub const PROGRAM: u32 = 4_867_634;
 pub const VERSION: u32 = 2;
 /// `GLUSTERD_BRICK_TERMINATE`.
 pub const PROC_TERMINATE: u32 = 1;
+/// `GLUSTERD_BRICK_STATUS`.
+pub const PROC_STATUS: u32 = 4;
 
 /// Cap on a brick name (a path).
 pub const NAME_BYTES_MAX: usize = 4096;
