@@ -59,7 +59,8 @@ impl Node {
 
     /// Rewrites brickd's host, mount paths, ids and fsids into the fixture's.
     fn normalise(&self, text: &str) -> String {
-        let mut text = text.to_string();
+        // brickd is bound to 127.0.0.1 in these tests; the fixture's glusterd was not.
+        let mut text = text.replace("    option transport.socket.bind-address 127.0.0.1\n", "");
         for (i, disk) in self.disks.iter().enumerate() {
             let root = disk.root();
             text = text.replace(
@@ -692,6 +693,8 @@ fn create_record(workdir: &Path, name: &str, id: &str, brick: &Path, op: &str) -
         volume_id: brickd::model::Uuid::parse(id).unwrap(),
         pairs: vec![
             ("node-uuid".into(), node),
+            // brickd runs bound to 127.0.0.1 here, and says so in its records.
+            ("node-bind-address".into(), "127.0.0.1".into()),
             ("brick-0".into(), brick.display().to_string()),
             ("brick-0.existed".into(), "0".into()),
         ],

@@ -58,6 +58,11 @@ fn distribute_replica_and_disperse_volumes_serve_files_through_fuse() {
             assert!(line.contains(&format!("--volfile-server-port {}", node.brickd.tcp.port())));
             let file = format!("bricks/{}:{}", node.host, brick.replace('/', "-"));
             node.expect_store(volume, &file, "listen-port", port);
+            // brickd is bound to 127.0.0.1: so are its bricks (their volfile says so, as a
+            // bound glusterd's does), not every address.
+            let port: u16 = port.parse().unwrap();
+            assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+            assert!(std::net::TcpStream::connect(("127.0.0.2", port)).is_err());
             let pid_file = node.pid_file(volume, brick);
             assert_eq!(
                 std::fs::read_to_string(&pid_file).unwrap().trim(),

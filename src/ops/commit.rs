@@ -187,8 +187,12 @@ pub async fn commit(
         .volume_files(&volume)
         .map_err(|e| TxnError::new(e.to_string()))?;
     if change.volfiles {
-        let mut volfiles =
-            super::volume_create::volfile_files(&workdir, &volume, state.node.node.uuid)?;
+        let mut volfiles = super::volume_create::volfile_files(
+            &workdir,
+            &volume,
+            state.node.node.uuid,
+            state.node.processes.bind_address,
+        )?;
         // The volfiles first, the store files with `cksum` last, as a create writes them.
         volfiles.append(&mut files);
         files = volfiles;

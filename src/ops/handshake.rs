@@ -100,7 +100,15 @@ fn render(
             let index = volume.bricks.iter().position(|b| {
                 crate::brick::glusterfsd::volfile_id(&volume.name, &b.hostname, &b.path) == key
             })?;
-            crate::volgen::brick_volfile_for_node(volume, index, &state.node.workdir, &me).map(Some)
+            crate::volgen::brick_volfile_for_node(volume, index, &state.node.workdir, &me).map(
+                |t| {
+                    // A bound node's bricks listen on its address only, as a bound glusterd's.
+                    Some(match state.node.processes.bind_address {
+                        Some(address) => crate::volgen::with_bind_address(&t, &address.to_string()),
+                        None => t,
+                    })
+                },
+            )
         }
         VolfileId::Client { .. } => crate::volgen::client_volfile(volume, trusted).map(Some),
         // None for a volume type without the daemon.

@@ -18,7 +18,7 @@
 //!
 //! Then every touched file system is synced and the journal removed.
 
-use super::volume_create::{volfile_files, NODE_UUID_PAIR};
+use super::volume_create::{volfile_files, NODE_BIND_PAIR, NODE_UUID_PAIR};
 use crate::brick::claim::{self, BrickFailure, ClaimTarget, IdRule, ReleaseError, ReleaseRequest};
 use crate::brick::engine::{Engine, Lane, SetMode};
 use crate::brick::validate::VOLUME_ID_XATTR;
@@ -285,7 +285,10 @@ async fn redo_create(
             let rendered = Store::new(workdir)
                 .load_volume(&record.volname)
                 .map_err(|e| e.to_string())
-                .and_then(|volume| volfile_files(workdir, &volume, me).map_err(|e| e.message));
+                .and_then(|volume| {
+                    let bind = record.get(NODE_BIND_PAIR).and_then(|a| a.parse().ok());
+                    volfile_files(workdir, &volume, me, bind).map_err(|e| e.message)
+                });
             match rendered {
                 Ok(files) => {
                     for (path, bytes) in files {

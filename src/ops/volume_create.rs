@@ -401,6 +401,10 @@ impl CreateOp {
             NODE_UUID_PAIR.to_string(),
             self.state.node.node.uuid.to_string(),
         )];
+        // A bound node names its address in its brick volfiles: start-up renders them alike.
+        if let Some(address) = self.state.node.processes.bind_address {
+            pairs.push((NODE_BIND_PAIR.to_string(), address.to_string()));
+        }
         let before = self
             .report
             .iter()
@@ -573,7 +577,12 @@ impl CreateOp {
         let commit = Commit::new(self.record(txn, "create", &files));
         let (appended, rendered) =
             futures_util::future::join(commit.journal(&self.state, &engine, Some(then)), async {
-                volfile_files(&workdir, &volume, me)
+                volfile_files(
+                    &workdir,
+                    &volume,
+                    me,
+                    self.state.node.processes.bind_address,
+                )
             })
             .await;
         let journaled = started.elapsed();
@@ -736,15 +745,18 @@ impl Operation for CreateOp {
 
 /// The pair of a create's journal record that names the node whose volfiles it renders.
 pub const NODE_UUID_PAIR: &str = "node-uuid";
+/// The pair that names the address that node was bound to, if any (its brick volfiles name it).
+pub const NODE_BIND_PAIR: &str = "node-bind-address";
 
 /// A new volume's volfiles ([`volfiles`]) with their paths in its store directory.
 pub fn volfile_files(
     workdir: &Path,
     volume: &Volume,
     me: Uuid,
+    bind: Option<std::net::IpAddr>,
 ) -> Result<Vec<(PathBuf, Vec<u8>)>, TxnError> {
     let dir = crate::store::layout::volume_dir(workdir, &volume.name);
-    Ok(volfiles(volume, workdir, me)?
+    Ok(volfiles(volume, workdir, me, bind)?
         .into_iter()
         .map(|(name, text)| (dir.join(name), text.into_bytes()))
         .collect())
@@ -752,19 +764,23 @@ pub fn volfile_files(
 
 /// The volfiles glusterd writes at create: one per brick (every brick, as this node writes
 /// it), the two FUSE client volfiles, and the daemons' (gfproxy, rebalance, self-heal;
-/// `volgen::extra_volfiles`).
+/// `volgen::extra_volfiles`). A node bound to an address (`bind`) names it in every brick
+/// volfile, as a bound glusterd does.
 pub fn volfiles(
     volume: &Volume,
     workdir: &Path,
     me: Uuid,
+    bind: Option<std::net::IpAddr>,
 ) -> Result<Vec<(String, String)>, TxnError> {
     let fail = |e: volgen::VolgenError| TxnError::new(format!("volfile of {}: {e}", volume.name));
     let mut files = Vec::with_capacity(volume.bricks.len() + 6);
     for i in 0..volume.bricks.len() {
-        files.push((
-            volgen::brick_volfile_name(volume, i).map_err(fail)?,
-            volgen::brick_volfile_for_node(volume, i, workdir, &me).map_err(fail)?,
-        ));
+        let text = volgen::brick_volfile_for_node(volume, i, workdir, &me).map_err(fail)?;
+        let text = match bind {
+            Some(address) => volgen::with_bind_address(&text, &address.to_string()),
+            None => text,
+        };
+        files.push((volgen::brick_volfile_name(volume, i).map_err(fail)?, text));
     }
     for trusted in [false, true] {
         files.push((

@@ -202,6 +202,32 @@ pub fn brick_volfile_for_node(
     brick::build(volume, brick_index, workdir, local_node).map(|graph| graph.render())
 }
 
+/// A brick volfile as a glusterd bound to `address` writes it: its protocol/server section
+/// says `option transport.socket.bind-address ADDRESS` (after the address family, before the
+/// transport type, where glusterd 10.3 puts it), so the brick listens on that address only.
+pub fn with_bind_address(brick_volfile: &str, address: &str) -> String {
+    let mut out = String::with_capacity(brick_volfile.len() + 64);
+    let mut in_server = false;
+    let mut done = false;
+    for line in brick_volfile.split_inclusive('\n') {
+        let trimmed = line.trim();
+        if trimmed == "type protocol/server" {
+            in_server = true;
+        }
+        if in_server && !done && trimmed.starts_with("option transport-type ") {
+            out.push_str(&format!(
+                "    option transport.socket.bind-address {address}\n"
+            ));
+            done = true;
+        }
+        if trimmed == "end-volume" {
+            in_server = false;
+        }
+        out.push_str(line);
+    }
+    out
+}
+
 /// The file name of the client volfile: `<volume>.tcp-fuse.vol`, or
 /// `trusted-<volume>.tcp-fuse.vol` for the trusted one (`rdma-fuse` for an RDMA-only volume).
 pub fn client_volfile_name(volume: &Volume, trusted: bool) -> String {
@@ -292,6 +318,24 @@ pub fn extra_volfiles(volume: &Volume) -> Result<Vec<(String, String)>, VolgenEr
         files.push((shd_volfile_name(volume), text));
     }
     Ok(files)
+}
+
+#[cfg(test)]
+mod bind_tests {
+    #[test]
+    fn the_bind_address_goes_where_a_bound_glusterd_writes_it() {
+        let server = "volume v-server\n    type protocol/server\n    option transport.address-family inet\n    option transport-type tcp\n    subvolumes /b\nend-volume\n";
+        let text = format!("volume v-posix\n    type storage/posix\n    option transport-type tcp\nend-volume\n\n{server}");
+        let bound = super::with_bind_address(&text, "127.1.31.1");
+        assert_eq!(
+            bound,
+            text.replace(
+                "    option transport.address-family inet\n    option transport-type tcp\n",
+                "    option transport.address-family inet\n    option transport.socket.bind-address 127.1.31.1\n    option transport-type tcp\n"
+            )
+        );
+        assert_eq!(bound.matches("bind-address").count(), 1);
+    }
 }
 
 #[cfg(test)]
