@@ -159,6 +159,8 @@ pub struct Launch {
     pub port: u16,
     /// This node's UUID (`*-posix.glusterd-uuid`).
     pub node: Uuid,
+    /// The volume's id: a brick is launched only if its root carries it (nil: not checked).
+    pub volume_id: Uuid,
 }
 
 impl Launch {
@@ -171,6 +173,7 @@ impl Launch {
             path: self_heal_key(volume),
             port: 0,
             node,
+            volume_id: Uuid::NIL,
         }
     }
 
@@ -368,6 +371,9 @@ pub struct LaunchError(pub String);
 /// daemon's pid is then in the pid file. Blocks: call it from a thread of its own. On failure
 /// the reason is the last error line the brick logged.
 pub fn launch(config: &ProcessConfig, brick: &Launch) -> Result<i32, LaunchError> {
+    if brick.kind == Kind::Brick && brick.volume_id != Uuid::NIL {
+        check_volume_id(brick)?;
+    }
     let pid_file = brick.pid_file(config);
     let log_file = brick.log_file(config);
     let socket = brick.socket_file(config);
@@ -404,6 +410,32 @@ pub fn launch(config: &ProcessConfig, brick: &Launch) -> Result<i32, LaunchError
         Some(pid) if process_alive(pid) => Ok(pid),
         _ => Err(LaunchError(why())),
     }
+}
+
+/// Refuses a brick whose root does not carry its volume's id (a file system not mounted, a
+/// directory removed or reused), as glusterd refuses to start it; glusterd's reason.
+fn check_volume_id(brick: &Launch) -> Result<(), LaunchError> {
+    let refused = || {
+        LaunchError(format!(
+            "Missing trusted.glusterfs.volume-id extended attribute on brick root ({}), brick is deemed not to be a part of the volume ({})",
+            brick.path, brick.volume
+        ))
+    };
+    let path = std::ffi::CString::new(brick.path.as_bytes()).map_err(|_| refused())?;
+    let mut value = [0u8; 16];
+    // SAFETY: the path and name are NUL-terminated; the buffer is 16 writable bytes.
+    let n = unsafe {
+        libc::lgetxattr(
+            path.as_ptr(),
+            c"trusted.glusterfs.volume-id".as_ptr(),
+            value.as_mut_ptr().cast(),
+            value.len(),
+        )
+    };
+    if n != 16 || &value != brick.volume_id.as_bytes() {
+        return Err(refused());
+    }
+    Ok(())
 }
 
 /// The pid in a pid file glusterfsd wrote.
@@ -883,6 +915,7 @@ mod tests {
     fn brick() -> Launch {
         Launch {
             kind: Kind::Brick,
+            volume_id: Uuid::NIL,
             volume: "v1".into(),
             host: "127.5.5.5".into(),
             path: "/tmp/obs/mnt/b1/data".into(),

@@ -86,8 +86,13 @@ impl Supervisor {
 
 /// The launch description of `brick` of `volume` on this node.
 fn launch_of(state: &ShardState, volume: &str, brick: &Brick, port: u16) -> Launch {
+    let volume_id = state
+        .catalog()
+        .get(volume)
+        .map_or(crate::model::Uuid::NIL, |v| v.volume_id);
     Launch {
         kind: process::Kind::Brick,
+        volume_id,
         volume: volume.to_string(),
         host: brick.hostname.clone(),
         path: brick.path.clone(),

@@ -180,8 +180,54 @@ fn trusted_client(state: &ShardState, transport: Transport) -> bool {
     }
 }
 
+/// Most volfiles a [`VolfileCache`] keeps (it is emptied when full).
+pub const VOLFILE_CACHE_ENTRIES_MAX: usize = 4096;
+
+/// Volfiles rendered for GETSPEC, kept for as long as the volume in the catalog is the same
+/// value (the catalog's volumes are immutable `Arc`s: a change publishes a new one), so a
+/// mount storm renders each client volfile once, not once per client. One per program
+/// instance: shard-local, no lock.
+#[derive(Default)]
+pub struct VolfileCache {
+    entries: std::cell::RefCell<
+        std::collections::HashMap<(String, bool), (std::sync::Arc<Volume>, std::rc::Rc<str>)>,
+    >,
+}
+
+impl VolfileCache {
+    /// The volfile for `key` of `volume`, rendered now or earlier for the same volume value.
+    fn get(
+        &self,
+        state: &ShardState,
+        key: &str,
+        id: VolfileId<'_>,
+        volume: &std::sync::Arc<Volume>,
+        trusted: bool,
+    ) -> Option<std::rc::Rc<str>> {
+        let cache_key = (key.to_string(), trusted);
+        if let Some((cached, text)) = self.entries.borrow().get(&cache_key) {
+            if std::sync::Arc::ptr_eq(cached, volume) {
+                return Some(text.clone());
+            }
+        }
+        let text: std::rc::Rc<str> = render(state, key, id, volume, trusted)?.into();
+        let mut entries = self.entries.borrow_mut();
+        if entries.len() >= VOLFILE_CACHE_ENTRIES_MAX {
+            entries.clear();
+        }
+        entries.insert(cache_key, (volume.clone(), text.clone()));
+        Some(text)
+    }
+}
+
 /// Answers a GETSPEC request into `out`.
-pub fn getspec(state: &ShardState, transport: Transport, args: &[u8], out: &mut Vec<u8>) -> bool {
+pub fn getspec(
+    state: &ShardState,
+    cache: &VolfileCache,
+    transport: Transport,
+    args: &[u8],
+    out: &mut Vec<u8>,
+) -> bool {
     let Ok(req) = hndsk::decode_getspec_req(args) else {
         return false;
     };
@@ -190,7 +236,7 @@ pub fn getspec(state: &ShardState, transport: Transport, args: &[u8], out: &mut 
     let id = parse_volfile_id(req.key);
     let spec = id.and_then(|id| {
         let volume = catalog.get(volume_of(id))?;
-        render(state, req.key, id, volume, trusted_client(state, transport))
+        cache.get(state, req.key, id, volume, trusted_client(state, transport))
     });
     let mut reply = crate::proto::dict::Dict::new();
     if spec.is_some() {
@@ -271,6 +317,7 @@ fn volume_info(state: &ShardState, args: &[u8], out: &mut Vec<u8>) -> bool {
 /// The handshake program of one listener.
 pub struct HandshakeProgram {
     state: Rc<ShardState>,
+    cache: VolfileCache,
     /// The unix socket's: GETSPEC only, under the name glusterd gives it there.
     getspec_only: bool,
 }
@@ -280,6 +327,7 @@ impl HandshakeProgram {
     pub fn tcp(state: Rc<ShardState>) -> Rc<dyn Program> {
         Rc::new(HandshakeProgram {
             state,
+            cache: VolfileCache::default(),
             getspec_only: false,
         })
     }
@@ -288,6 +336,7 @@ impl HandshakeProgram {
     pub fn unix(state: Rc<ShardState>) -> Rc<dyn Program> {
         Rc::new(HandshakeProgram {
             state,
+            cache: VolfileCache::default(),
             getspec_only: true,
         })
     }
@@ -321,7 +370,7 @@ impl Program for HandshakeProgram {
         out: &mut Vec<u8>,
     ) -> Outcome {
         let answered = match proc_num {
-            hndsk::PROC_GETSPEC => getspec(&self.state, ctx.transport, args, out),
+            hndsk::PROC_GETSPEC => getspec(&self.state, &self.cache, ctx.transport, args, out),
             hndsk::PROC_GET_VOLUME_INFO => volume_info(&self.state, args, out),
             hndsk::PROC_EVENT_NOTIFY => match hndsk::decode_event_notify_req(args) {
                 // glusterd acts on rebalance status events only; brickd runs no rebalance.

@@ -77,6 +77,16 @@ impl Brickd {
         if !extra.contains(&"--listen") {
             cmd.arg("--listen").arg("127.0.0.1:0");
         }
+        // Brick processes' pid files, logs and sockets stay in the test's directory, never
+        // in the system's /var/run/gluster and /var/log/glusterfs.
+        if !extra.contains(&"--run-dir") {
+            cmd.arg("--run-dir").arg(dir.path().join("run"));
+            cmd.arg("--log-dir").arg(dir.path().join("log"));
+        }
+        if !extra.contains(&"--brick-socket-dir") {
+            cmd.arg("--brick-socket-dir")
+                .arg(dir.path().join("sockets"));
+        }
         cmd.arg("--enable-test-program")
             .args(extra)
             .stdout(Stdio::piped())

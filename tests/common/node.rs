@@ -68,6 +68,8 @@ impl Node {
             run.display().to_string(),
             "--log-dir".into(),
             log.display().to_string(),
+            "--brick-socket-dir".into(),
+            dirs.path().join("sockets").display().to_string(),
         ];
         args.extend(extra.iter().map(|s| s.to_string()));
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
