@@ -180,6 +180,9 @@ fn trusted_client(state: &ShardState, transport: Transport) -> bool {
     }
 }
 
+/// A rendered volfile and the volume value it was rendered from.
+type CachedVolfile = (std::sync::Arc<Volume>, std::rc::Rc<str>);
+
 /// Most volfiles a [`VolfileCache`] keeps (it is emptied when full).
 pub const VOLFILE_CACHE_ENTRIES_MAX: usize = 4096;
 
@@ -189,9 +192,7 @@ pub const VOLFILE_CACHE_ENTRIES_MAX: usize = 4096;
 /// instance: shard-local, no lock.
 #[derive(Default)]
 pub struct VolfileCache {
-    entries: std::cell::RefCell<
-        std::collections::HashMap<(String, bool), (std::sync::Arc<Volume>, std::rc::Rc<str>)>,
-    >,
+    entries: std::cell::RefCell<std::collections::HashMap<(String, bool), CachedVolfile>>,
 }
 
 impl VolfileCache {
