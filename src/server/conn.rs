@@ -29,7 +29,7 @@ use std::task::{Poll, Waker};
 use std::time::Instant;
 
 /// Bytes read from the socket per read (an iobuf size class).
-const READ_BUFFER_BYTES: usize = 32 << 10;
+pub(crate) const READ_BUFFER_BYTES: usize = 32 << 10;
 /// Replies are written out once this many bytes are waiting, even mid-batch.
 const WRITE_FLUSH_BYTES: usize = 24 << 10;
 
@@ -123,9 +123,9 @@ where
         Transport::Tcp(_) => &shard.tcp_programs,
         Transport::Unix => &shard.unix_programs,
     };
-    let mut input: IoBuf = shard.arena.get(READ_BUFFER_BYTES);
-    let capacity = input.capacity();
-    input.resize(capacity, 0);
+    // Filled once when first made, then kept by the shard between connections: zeroing 32 KiB
+    // for every accepted connection cost 7% of a mount storm's CPU.
+    let mut input = shard.take_read_buffer();
     let mut output: IoBuf = shard.arena.get(READ_BUFFER_BYTES);
     let mut decoder = RecordDecoder::new(shard.limits.record_bytes_max);
     let (mut start, mut end) = (0usize, 0usize);
@@ -250,6 +250,7 @@ where
     }
     let _ = stream.close().await;
     shard.unregister_connection(conn_id);
+    shard.return_read_buffer(input);
 }
 
 /// Moves finished asynchronous replies into the output buffer; returns how many.

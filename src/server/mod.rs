@@ -174,9 +174,31 @@ pub(crate) struct ShardContext {
     next_connection: Cell<u64>,
     stopping: Cell<bool>,
     stop_wakers: RefCell<Vec<std::task::Waker>>,
+    /// Read buffers of closed connections, filled already ([`ShardContext::take_read_buffer`]).
+    read_buffers: RefCell<Vec<Vec<u8>>>,
 }
 
+/// Most read buffers a shard keeps for its next connections (32 KiB each).
+const READ_BUFFERS_KEPT_MAX: usize = 256;
+
 impl ShardContext {
+    /// A connection's read buffer, `conn::READ_BUFFER_BYTES` long: one a closed connection
+    /// left (its bytes initialized already), else a new zeroed one.
+    fn take_read_buffer(&self) -> Vec<u8> {
+        self.read_buffers
+            .borrow_mut()
+            .pop()
+            .unwrap_or_else(|| vec![0; conn::READ_BUFFER_BYTES])
+    }
+
+    /// Keeps a closed connection's read buffer for the next one (up to a bound).
+    fn return_read_buffer(&self, buffer: Vec<u8>) {
+        let mut kept = self.read_buffers.borrow_mut();
+        if buffer.len() == conn::READ_BUFFER_BYTES && kept.len() < READ_BUFFERS_KEPT_MAX {
+            kept.push(buffer);
+        }
+    }
+
     fn register_connection(&self, shared: Rc<conn::ConnShared>) -> u64 {
         let id = self.next_connection.get();
         self.next_connection.set(id + 1);
@@ -750,6 +772,7 @@ async fn shard_main(start: ShardStart) {
         next_connection: Cell::new(0),
         stopping: Cell::new(false),
         stop_wakers: RefCell::new(Vec::new()),
+        read_buffers: RefCell::new(Vec::new()),
     });
 
     {
