@@ -111,9 +111,12 @@ mod crash {
                 node.ok(&["volume", "stop", &volume]);
             } else {
                 node.ok(&["volume", "start", &volume]);
+                // The store files follow the reply.
+                node.expect_store(&volume, "info", "status", "1");
                 assert!(whole(&node, &volume, &paths));
                 node.ok(&["volume", "stop", &volume]);
             }
+            node.expect_store(&volume, "info", "status", "2");
             assert!(!whole(&node, &volume, &paths));
             node.ok(&["volume", "delete", &volume]);
             checked += 1;
@@ -163,6 +166,7 @@ mod crash {
             (0, "volume start: l1: success\n"),
             "{err}"
         );
+        node.expect_store("l1", "info", "status", "1");
         assert!(whole(&node, "l1", &paths));
         node.ok(&["volume", "stop", "l1"]);
     }

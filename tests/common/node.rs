@@ -122,28 +122,34 @@ impl Node {
     }
 
     /// Waits until `key=` of store file `file` says `expected` (the store files are written
-    /// after the reply: a read right after the CLI answered may see the old bytes).
+    /// after the reply: right after the CLI answered, a file may not be there yet, or may still
+    /// hold the old bytes).
     pub fn expect_store(&self, volume: &str, file: &str, key: &str, expected: &str) {
-        let mut last = String::new();
+        let mut last = None;
         let deadline = Instant::now() + HANG_DEADLINE;
         while Instant::now() < deadline {
-            last = self.store_value(volume, file, key);
-            if last == expected {
+            last = self.try_store_value(volume, file, key);
+            if last.as_deref() == Some(expected) {
                 return;
             }
             std::thread::sleep(Duration::from_millis(10));
         }
-        panic!("{volume}/{file}: {key}={last}, expected {expected}");
+        panic!("{volume}/{file}: {key}={last:?}, expected {expected}");
     }
 
-    pub fn store_value(&self, volume: &str, file: &str, key: &str) -> String {
-        let text =
-            std::fs::read_to_string(self.brickd.workdir.join("vols").join(volume).join(file))
-                .unwrap();
+    /// `key=` of store file `file`, if the file is there and says it.
+    fn try_store_value(&self, volume: &str, file: &str, key: &str) -> Option<String> {
+        let path = self.brickd.workdir.join("vols").join(volume).join(file);
+        let text = std::fs::read_to_string(path).ok()?;
         text.lines()
             .find_map(|l| l.strip_prefix(&format!("{key}=")))
-            .unwrap_or_else(|| panic!("{key}= in {file}: {text}"))
-            .to_string()
+            .map(str::to_owned)
+    }
+
+    /// `key=` of store file `file`; the file must be written already (see `expect_store`).
+    pub fn store_value(&self, volume: &str, file: &str, key: &str) -> String {
+        self.try_store_value(volume, file, key)
+            .unwrap_or_else(|| panic!("no {key}= in {volume}/{file}"))
     }
 }
 
