@@ -1,6 +1,6 @@
 //! `volume start` / `volume stop` end to end, real parts only: XFS bricks on loop devices, the
 //! real `glusterfsd` brick processes brickd starts, the real FUSE client
-//! (`mount -t glusterfs -o server-port=P`), the real CLI. brickd listens on 127.0.0.1 on a port
+//! (`mount -t glusterfs -o server-port=P`), the real CLI. brickd listens on a loopback address
 //! of its own (not 24007), so every brick and client must be told where it is.
 //!
 //! Needs root, loop devices, XFS, /dev/fuse and the glusterfs packages (scripts/test.sh
@@ -50,7 +50,10 @@ fn distribute_replica_and_disperse_volumes_serve_files_through_fuse() {
             // The process is the brick's glusterfsd, with glusterd's command line.
             let line = cmdline(pid);
             assert!(
-                line.starts_with("/usr/sbin/glusterfsd -s 127.0.0.1 --volfile-id "),
+                line.starts_with(&format!(
+                    "/usr/sbin/glusterfsd -s {} --volfile-id ",
+                    node.host
+                )),
                 "{line}"
             );
             assert!(line.contains(&format!("--brick-name {brick} ")), "{line}");
@@ -58,10 +61,10 @@ fn distribute_replica_and_disperse_volumes_serve_files_through_fuse() {
             assert!(line.contains(&format!("--volfile-server-port {}", node.brickd.tcp.port())));
             let file = format!("bricks/{}:{}", node.host, brick.replace('/', "-"));
             node.expect_store(volume, &file, "listen-port", port);
-            // brickd is bound to 127.0.0.1: so are its bricks (their volfile says so, as a
+            // brickd is bound to its address: so are its bricks (their volfile says so, as a
             // bound glusterd's does), not every address.
             let port: u16 = port.parse().unwrap();
-            assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+            assert!(std::net::TcpStream::connect((node.host.as_str(), port)).is_ok());
             assert!(std::net::TcpStream::connect(("127.0.0.2", port)).is_err());
             let pid_file = node.pid_file(volume, brick);
             assert_eq!(
@@ -237,7 +240,7 @@ fn brickd_killed_and_restarted_adopts_running_bricks_and_the_mount_keeps_working
     brickd.signal(libc::SIGKILL);
     assert!(brickd.wait_exit(HANG_DEADLINE).is_some());
     let workdir = brickd.workdir.clone();
-    let listen = format!("127.0.0.1:{}", brickd.tcp.port());
+    let listen = brickd.tcp.to_string();
     // The old brickd's temporary directory holds the workdir: keep it until the new one is done.
     let node = Node::start_on(Some(workdir), Some(dirs), &["--listen", &listen]);
     let _guard = StopAll(&node, vec!["r2".into()]);

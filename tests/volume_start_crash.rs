@@ -27,7 +27,7 @@ mod crash {
             .expect("brickd was not killed at its failpoint");
         assert!(!status.success());
         let workdir = brickd.workdir.clone();
-        let listen = format!("127.0.0.1:{}", brickd.tcp.port());
+        let listen = brickd.tcp.to_string();
         // The dead brickd's temporary directory holds the workdir: forget it, do not remove it.
         std::mem::forget(brickd);
         Node::start_env(Some(workdir), Some(dirs), &["--listen", &listen], env)

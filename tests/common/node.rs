@@ -27,12 +27,19 @@ pub fn skip(test: &str) -> bool {
     false
 }
 
-pub fn host() -> String {
-    let out = Command::new("hostname").output().expect("hostname");
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+/// A loopback address of its own for each node this test process starts (all of 127/8 reaches
+/// lo): brickd listens there, and bricks and clients are named by it, so nothing depends on
+/// the machine's host name resolving (a fresh container's may not) and the CLI, which refuses
+/// 127.0.0.1 and localhost as brick hosts, takes it.
+fn node_address() -> String {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let pid = std::process::id();
+    format!("127.77.{}.{}", pid % 250, 1 + (pid / 250 + n) % 250)
 }
 
-/// A brickd with private run and log directories (brick pid files and logs).
+/// A brickd with private run and log directories (brick pid files and logs), on a loopback
+/// address of its own; its bricks are named by that address (`host`).
 pub struct Node {
     pub brickd: Brickd,
     pub dirs: tempfile::TempDir,
@@ -72,17 +79,18 @@ impl Node {
             dirs.path().join("sockets").display().to_string(),
         ];
         args.extend(extra.iter().map(|s| s.to_string()));
+        if !extra.contains(&"--listen") {
+            args.push("--listen".into());
+            args.push(format!("{}:0", node_address()));
+        }
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let brickd = Brickd::start_on(workdir, &args, |cmd| {
             for (key, value) in env {
                 cmd.env(key, value);
             }
         });
-        Node {
-            brickd,
-            dirs,
-            host: host(),
-        }
+        let host = brickd.tcp.ip().to_string();
+        Node { brickd, dirs, host }
     }
 
     pub fn cli(&self, args: &[&str]) -> (i32, String, String) {
@@ -111,7 +119,20 @@ impl Node {
     /// The brick rows of `volume status VOL`: (path, port, online, pid).
     pub fn status(&self, volume: &str) -> Vec<(String, String, String, String)> {
         let out = self.ok(&["volume", "status", volume]);
-        out.lines()
+        // The CLI wraps a brick name longer than its column onto a second line: join them.
+        let mut lines: Vec<String> = Vec::new();
+        for line in out.lines() {
+            match lines.last_mut() {
+                Some(last)
+                    if last.starts_with("Brick ") && last.split_whitespace().count() == 2 =>
+                {
+                    last.push_str(line)
+                }
+                _ => lines.push(line.to_string()),
+            }
+        }
+        lines
+            .iter()
             .filter_map(|l| l.strip_prefix("Brick "))
             .map(|row| {
                 let f: Vec<&str> = row.split_whitespace().collect();
