@@ -20,8 +20,13 @@ mod crash {
     /// with `env` set.
     fn restart(node: Node, env: &[(&str, &str)]) -> Node {
         let Node {
-            mut brickd, dirs, ..
+            mut brickd,
+            dirs,
+            reaper,
+            ..
         } = node;
+        // The restarted brickd takes the run directory over.
+        reaper.disarm();
         let status = brickd
             .wait_exit(HANG_DEADLINE)
             .expect("brickd was not killed at its failpoint");

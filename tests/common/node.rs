@@ -44,6 +44,47 @@ pub struct Node {
     pub brickd: Brickd,
     pub dirs: tempfile::TempDir,
     pub host: String,
+    /// Kills what is left of the node's brick processes when the node goes, even when a test
+    /// fails before it stopped its volumes (a test that hands the run directory on disarms it).
+    pub reaper: Reaper,
+}
+
+/// SIGKILLs, on drop, every process named by a pid file under a run directory.
+pub struct Reaper {
+    run: Option<PathBuf>,
+}
+
+impl Reaper {
+    /// The run directory is someone else's from now on.
+    pub fn disarm(mut self) {
+        self.run = None;
+    }
+}
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        let Some(run) = self.run.take() else {
+            return;
+        };
+        let mut stack = vec![run];
+        while let Some(dir) = stack.pop() {
+            for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let path = e.path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if path.extension().is_some_and(|x| x == "pid") {
+                    if let Some(pid) = std::fs::read_to_string(&path)
+                        .ok()
+                        .and_then(|t| t.trim().parse::<i32>().ok())
+                        .filter(|&pid| pid > 1)
+                    {
+                        // SAFETY: kill(2) of a brick process this node's brickd started.
+                        unsafe { libc::kill(pid, libc::SIGKILL) };
+                    }
+                }
+            }
+        }
+    }
 }
 
 impl Node {
@@ -90,7 +131,13 @@ impl Node {
             }
         });
         let host = brickd.tcp.ip().to_string();
-        Node { brickd, dirs, host }
+        let reaper = Reaper { run: Some(run) };
+        Node {
+            brickd,
+            dirs,
+            host,
+            reaper,
+        }
     }
 
     pub fn cli(&self, args: &[&str]) -> (i32, String, String) {
