@@ -1,7 +1,8 @@
 //! Fuzz target for the handshake (GETSPEC, GET_VOLUME_INFO, EVENT_NOTIFY), portmap
 //! (PORTBYBRICK, BRICKBYPORT, SIGNIN, SIGNOUT) and GD_BRICK (brick op request and reply)
 //! structs (`proto::hndsk`, `proto::pmap`, `proto::brick_op`), and the volfile ids a GETSPEC
-//! key resolves to (`ops::handshake::parse_volfile_id`).
+//! key resolves to (`ops::handshake::parse_volfile_id`), and the outbound side's reply matcher
+//! (`proto::calls`).
 //!
 //! None may panic; whatever decodes re-encodes to bytes that decode to the same value.
 #![no_main]
@@ -47,6 +48,16 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(pmap::decode_sign_req(&out), Ok(req));
     }
     let _ = pmap::decode_brick_by_port_req(data);
+    // A reply record to a connection with calls in flight: matched, unknown or malformed,
+    // never a panic, and a matched one leaves the table.
+    let mut calls = brickd::proto::calls::Calls::new();
+    let mut out = Vec::new();
+    let far = std::time::Instant::now() + std::time::Duration::from_secs(600);
+    let auth = brickd::proto::rpc::OpaqueAuth::NULL;
+    let _ = calls.start(&mut out, 1, 1, 0, auth, &[], far);
+    if let brickd::proto::calls::Matched::Answer(_) = calls.reply(data) {
+        assert!(calls.is_empty());
+    }
     if let Ok(req) = brick_op::decode_req(data) {
         let mut out = Vec::new();
         brick_op::encode_req(&mut out, &req);

@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod auth;
 pub mod brick_op;
+pub mod calls;
 pub mod cli;
 pub mod dict;
 pub mod dump;
