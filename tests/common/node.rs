@@ -63,24 +63,29 @@ impl Reaper {
 
 impl Drop for Reaper {
     fn drop(&mut self) {
-        let Some(run) = self.run.take() else {
-            return;
-        };
-        let mut stack = vec![run];
-        while let Some(dir) = stack.pop() {
-            for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-                let path = e.path();
-                if path.is_dir() {
-                    stack.push(path);
-                } else if path.extension().is_some_and(|x| x == "pid") {
-                    if let Some(pid) = std::fs::read_to_string(&path)
-                        .ok()
-                        .and_then(|t| t.trim().parse::<i32>().ok())
-                        .filter(|&pid| pid > 1)
-                    {
-                        // SAFETY: kill(2) of a brick process this node's brickd started.
-                        unsafe { libc::kill(pid, libc::SIGKILL) };
-                    }
+        if let Some(run) = self.run.take() {
+            kill_pid_files(&run);
+        }
+    }
+}
+
+/// SIGKILLs every process named by a pid file anywhere under `dir` (what a daemon of a test
+/// started: bricks, self-heal daemons).
+pub fn kill_pid_files(dir: &Path) {
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = e.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|x| x == "pid") {
+                if let Some(pid) = std::fs::read_to_string(&path)
+                    .ok()
+                    .and_then(|t| t.trim().parse::<i32>().ok())
+                    .filter(|&pid| pid > 1)
+                {
+                    // SAFETY: kill(2) of a process a daemon of this test started.
+                    unsafe { libc::kill(pid, libc::SIGKILL) };
                 }
             }
         }
@@ -399,22 +404,6 @@ impl Drop for Glusterd {
             unsafe { libc::kill(pid, libc::SIGKILL) };
         }
         // Whatever it spawned (bricks of a started volume) has a pid file under its run dir.
-        let mut stack = vec![self.dir.path().join("run")];
-        while let Some(dir) = stack.pop() {
-            for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-                let path = e.path();
-                if path.is_dir() {
-                    stack.push(path);
-                } else if path.extension().is_some_and(|x| x == "pid") {
-                    if let Some(pid) = std::fs::read_to_string(&path)
-                        .ok()
-                        .and_then(|t| t.trim().parse::<i32>().ok())
-                    {
-                        // SAFETY: kill(2) of a process this fixture's glusterd started.
-                        unsafe { libc::kill(pid, libc::SIGKILL) };
-                    }
-                }
-            }
-        }
+        kill_pid_files(&self.dir.path().join("run"));
     }
 }
