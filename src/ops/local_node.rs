@@ -64,3 +64,37 @@ impl Participant for LocalNode {
         })
     }
 }
+
+/// Runs `op` as transaction `op_number` (glusterd's `GD_OP_*`) holding volume `volname`'s lock
+/// (a lease of `timeout` seconds, glusterd's default without one), with this node as its only
+/// participant, on the change shard `state`: the CLI answer. Peers join the participant set
+/// with issue 18.
+pub async fn run_volume_txn(
+    state: Rc<ShardState>,
+    op_number: u32,
+    volname: &str,
+    timeout: Option<i64>,
+    op: &mut dyn Operation,
+) -> super::volume_create::CliAnswer {
+    let txn = TxnInfo {
+        id: Uuid::new_v4(),
+        originator: state.node.node.uuid,
+        op: op_number,
+        locks: vec![crate::cluster::locks::volume_lock(volname)],
+        lease: crate::cluster::locks::lease_for(timeout),
+    };
+    let local = LocalNode { state };
+    let participants: [&dyn Participant; 1] = [&local];
+    match crate::cluster::txn::run(&txn, &participants, op).await {
+        Ok(dict) => super::volume_create::CliAnswer {
+            op_ret: 0,
+            op_errno: 0,
+            op_errstr: String::new(),
+            dict,
+        },
+        Err((phase, e)) => {
+            tracing::info!(volume = %volname, op = op_number, ?phase, error = %e.message, "volume transaction failed");
+            super::volume_create::CliAnswer::failed(e.errno, e.message)
+        }
+    }
+}

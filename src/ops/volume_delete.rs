@@ -19,13 +19,12 @@ use super::commit::{Commit, NotJournaled};
 use super::engine_io;
 use super::failpoints;
 use super::journal::Then;
-use super::local_node::LocalNode;
+use super::local_node::run_volume_txn;
 use super::shard::{Settled, ShardState, StoreFiles, CHANGE_SHARD};
 use super::volume_create::{lvm_client, CliAnswer};
 use crate::brick::claim::{self, ReleaseRequest};
 use crate::brick::engine::Lane;
-use crate::cluster::locks::{lease_for, volume_lock};
-use crate::cluster::txn::{self, LocalFuture, Operation, Participant, TxnError, TxnInfo};
+use crate::cluster::txn::{LocalFuture, Operation, TxnError, TxnInfo};
 use crate::model::{Uuid, VolumeStatus};
 use crate::proto::dict::Dict;
 use crate::store::journal::Record;
@@ -49,26 +48,8 @@ pub async fn handle(state: Rc<ShardState>, request: Dict) -> CliAnswer {
                 volname,
                 dict: request,
             };
-            let txn = TxnInfo {
-                id: Uuid::new_v4(),
-                originator: change_state.node.node.uuid,
-                op: OP_DELETE_VOLUME,
-                locks: vec![volume_lock(&op.volname)],
-                lease: lease_for(timeout),
-            };
-            let local = LocalNode {
-                state: change_state.clone(),
-            };
-            let participants: [&dyn Participant; 1] = [&local];
-            match txn::run(&txn, &participants, &mut op).await {
-                Ok(dict) => CliAnswer {
-                    op_ret: 0,
-                    op_errno: 0,
-                    op_errstr: String::new(),
-                    dict,
-                },
-                Err((_, e)) => CliAnswer::failed(e.errno, e.message),
-            }
+            let volname = op.volname.clone();
+            run_volume_txn(change_state, OP_DELETE_VOLUME, &volname, timeout, &mut op).await
         })
         .await;
     run.unwrap_or_else(|e| CliAnswer::failed(0, e.to_string()))

@@ -17,13 +17,12 @@
 
 use super::bricks;
 use super::commit::{self, VolumeChange};
-use super::local_node::LocalNode;
+use super::local_node::run_volume_txn;
 use super::shard::{ShardState, CHANGE_SHARD};
 use super::volume_create::CliAnswer;
 use crate::brick::engine::SetMode;
 use crate::brick::validate::{strerror, VOLUME_ID_XATTR};
-use crate::cluster::locks::{lease_for, volume_lock};
-use crate::cluster::txn::{self, LocalFuture, Operation, Participant, TxnError, TxnInfo};
+use crate::cluster::txn::{LocalFuture, Operation, TxnError, TxnInfo};
 use crate::model::{Uuid, Volume, VolumeStatus};
 use crate::proto::dict::Dict;
 use std::path::Path;
@@ -70,32 +69,12 @@ pub async fn handle(state: Rc<ShardState>, request: Dict, action: Action) -> Cli
                 started: Vec::new(),
                 already_started: false,
             };
-            let txn = TxnInfo {
-                id: Uuid::new_v4(),
-                originator: change_state.node.node.uuid,
-                op: match action {
-                    Action::Start => OP_START_VOLUME,
-                    Action::Stop => OP_STOP_VOLUME,
-                },
-                locks: vec![volume_lock(&op.volname)],
-                lease: lease_for(timeout),
+            let op_number = match action {
+                Action::Start => OP_START_VOLUME,
+                Action::Stop => OP_STOP_VOLUME,
             };
-            let local = LocalNode {
-                state: change_state.clone(),
-            };
-            let participants: [&dyn Participant; 1] = [&local];
-            match txn::run(&txn, &participants, &mut op).await {
-                Ok(dict) => CliAnswer {
-                    op_ret: 0,
-                    op_errno: 0,
-                    op_errstr: String::new(),
-                    dict,
-                },
-                Err((phase, e)) => {
-                    tracing::info!(volume = %op.volname, ?action, ?phase, error = %e.message, "volume start/stop failed");
-                    CliAnswer::failed(e.errno, e.message)
-                }
-            }
+            let volname = op.volname.clone();
+            run_volume_txn(change_state, op_number, &volname, timeout, &mut op).await
         })
         .await;
     run.unwrap_or_else(|e| CliAnswer::failed(0, e.to_string()))
