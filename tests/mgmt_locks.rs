@@ -85,12 +85,29 @@ fn delete_of(b: &Brickd, name: &str) -> String {
         .to_string()
 }
 
+/// A peer's connection: MGMT_HNDSK VERSIONS naming `node`, as a glusterd peer opens it.
+fn peer_connection(b: &Brickd, node: &str) -> common::Client<std::net::TcpStream> {
+    let mut client = b.tcp_client();
+    let mut hello = Dict::new();
+    hello.set_str("peer-id", node);
+    let mut bytes = Vec::new();
+    hello.encode(&mut bytes);
+    let mut args = Vec::new();
+    brickd::proto::peer::encode_hndsk_req(&mut args, &bytes);
+    let xid = client.next_xid();
+    client.send(&common::call_record(xid, 1_239_873, 1, 1, &args));
+    let reply = client.read_reply().expect("a VERSIONS reply");
+    let rsp = brickd::proto::peer::decode_hndsk_rsp(&reply.body).expect("a handshake reply");
+    assert_eq!(rsp.op_ret, 0);
+    client
+}
+
 /// A LOCK naming several volumes takes all of them or none.
 #[test]
 fn a_lock_of_several_volumes_takes_all_or_none() {
     let dir = tempfile::tempdir().unwrap();
     let b = brickd_with_a_peer(&dir);
-    let mut peer = b.tcp_client();
+    let mut peer = peer_connection(&b, NODE_B);
     let mut both = Dict::new();
     both.set_str("volcount", "2");
     both.set_str("volname1", "spare");
@@ -115,14 +132,19 @@ fn a_peers_lock_blocks_the_volume_until_unlock_or_disconnect() {
     let b = brickd_with_a_peer(&dir);
     assert_eq!(delete_ghost(&b), "Volume ghost does not exist");
 
-    let mut peer = b.tcp_client();
+    let mut peer = peer_connection(&b, NODE_B);
     assert_eq!(v3(&mut peer, 1, uuid(NODE_B), 1, "ghost"), (0, 0));
     assert_eq!(delete_ghost(&b), BUSY);
     // Another transaction of the peer, or another node, cannot take it.
     assert_eq!(v3(&mut peer, 1, uuid(NODE_B), 2, "ghost"), (-1, 30802));
-    // A node that is not a peer is refused outright.
+    // A node that is not a peer is refused outright, and so is a body naming a peer other
+    // than the one that shook hands on the connection, or a connection with no handshake.
     let stranger = uuid("11111111-2222-4333-8444-555555555555");
     assert_eq!(v3(&mut peer, 1, stranger, 3, "other").0, -1);
+    let mut anonymous = b.tcp_client();
+    assert_eq!(v3(&mut anonymous, 1, uuid(NODE_B), 3, "other").0, -1);
+    let mut impostor = peer_connection(&b, "11111111-2222-4333-8444-555555555555");
+    assert_eq!(v3(&mut impostor, 1, uuid(NODE_B), 3, "other").0, -1);
     assert_eq!(v3(&mut peer, 6, uuid(NODE_B), 1, "ghost"), (0, 0));
     assert_eq!(delete_ghost(&b), "Volume ghost does not exist");
 
@@ -170,7 +192,7 @@ fn an_operator_lists_the_leases_and_force_releases_one() {
     let (code, out, _) = brickd_locks(&b, &["list"]);
     assert_eq!(code, 0);
     assert!(!out.contains(".name="), "no lease yet: {out}");
-    let mut peer = b.tcp_client();
+    let mut peer = peer_connection(&b, NODE_B);
     assert_eq!(v3(&mut peer, 1, uuid(NODE_B), 5, "ghost"), (0, 0));
     let (code, out, _) = brickd_locks(&b, &["list"]);
     assert_eq!(code, 0);

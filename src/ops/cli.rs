@@ -141,7 +141,7 @@ impl Program for CliProgram {
                     return Outcome::Now(ReplyStatus::GarbageArgs);
                 };
                 let node = &self.state.node;
-                let friends = peer_list::friends_dict(&node.node, &node.peers, flags);
+                let friends = peer_list::friends_dict(&node.node, &node.peers.load(), flags);
                 let mut bytes = Vec::with_capacity(friends.encoded_len());
                 friends.encode(&mut bytes);
                 cli::encode_peer_list_rsp(out, 0, 0, &bytes);
@@ -224,7 +224,9 @@ impl Program for CliProgram {
             cli::PROC_CREATE_VOLUME
             | cli::PROC_DELETE_VOLUME
             | cli::PROC_START_VOLUME
-            | cli::PROC_STOP_VOLUME => {
+            | cli::PROC_STOP_VOLUME
+            | cli::PROC_PROBE
+            | cli::PROC_DEPROBE => {
                 let Ok(dict_bytes) = cli::decode_cli_req(args) else {
                     return Outcome::Now(ReplyStatus::GarbageArgs);
                 };
@@ -239,6 +241,8 @@ impl Program for CliProgram {
                 Outcome::Later(Box::pin(async move {
                     let answer = match proc_num {
                         cli::PROC_CREATE_VOLUME => volume_create::handle(state, request).await,
+                        cli::PROC_PROBE => super::pool::handle_probe(state, request).await,
+                        cli::PROC_DEPROBE => super::pool::handle_deprobe(state, request).await,
                         cli::PROC_DELETE_VOLUME => volume_delete::handle(state, request).await,
                         cli::PROC_START_VOLUME => {
                             volume_start::handle(state, request, volume_start::Action::Start).await
@@ -271,8 +275,9 @@ impl Program for CliProgram {
                 // no transitions `count`=0.
                 let mut log = Dict::new();
                 if !name.is_empty() {
-                    let known = self.state.node.peers.iter().any(|p| {
-                        p.hostnames.iter().any(|h| h == name) || p.uuid.to_string() == name
+                    let known = self.state.node.peers.load().peers.iter().any(|p| {
+                        p.peer.hostnames.iter().any(|h| h == name)
+                            || p.peer.uuid.to_string() == name
                     });
                     if !known {
                         let message = format!("{name} is not a peer of this node");

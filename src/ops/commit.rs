@@ -157,7 +157,7 @@ pub fn write_after_reply(
 }
 
 /// The journal ops that go through this path: recovery rewrites their files.
-pub const STORE_CHANGE_OPS: &[&str] = &["start", "stop"];
+pub const STORE_CHANGE_OPS: &[&str] = &["start", "stop", "import"];
 
 /// A change of one volume's stored state.
 pub struct VolumeChange {
@@ -258,10 +258,14 @@ fn replace_files(
     })
 }
 
-/// Replaces `path` with `bytes` through a renamed `.tmp` (mode 0600, glusterd's), unsynced.
+/// Replaces `path` with `bytes` through a renamed `.tmp` (mode 0600, glusterd's), unsynced;
+/// makes its directory first if it is missing (a volume imported from a peer).
 pub(super) fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
+    if let Some(dir) = path.parent().filter(|d| !d.exists()) {
+        std::fs::create_dir_all(dir)?;
+    }
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);

@@ -246,8 +246,10 @@ pub fn getspec(
         let servers: String = state
             .node
             .peers
+            .load()
+            .peers
             .iter()
-            .filter_map(|p| p.hostnames.first())
+            .filter_map(|p| p.peer.hostnames.first())
             .map(|h| format!("{h}:{} ", crate::brick::process::DEFAULT_VOLFILE_PORT))
             .collect();
         if !servers.is_empty() {

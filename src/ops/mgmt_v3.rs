@@ -4,8 +4,9 @@
 //!
 //! LOCK takes `<volname>_vol` (or `volname1..N` with `volcount`) for the requesting node, as a
 //! lease tied to the connection it came over: released by UNLOCK, when the connection closes,
-//! or when the lease lapses (`timeout` + 120 s, or 180 s). Only a peer of this node may lock
-//! (glusterd ignores a request from a node it does not know).
+//! or when the lease lapses (`timeout` + 120 s, or 180 s). Only a peer of this node may lock,
+//! and only on a connection where it proved who it is (its MGMT_HNDSK VERSIONS): the UUID in
+//! the request body must be that peer's (glusterd trusts the body).
 
 use super::shard::{ShardState, CHANGE_SHARD};
 use crate::cluster::locks::{lease_for, volume_lock, Holder};
@@ -157,13 +158,16 @@ impl Program for MgmtV3Program {
         let me = self.state.node.node.uuid;
         let owner = Uuid::from_bytes(req.uuid);
         let txn = Uuid::from_bytes(req.txn_id);
-        let known = self.state.node.peers.iter().any(|p| p.uuid == owner);
+        // The peer is the one that proved itself on this connection (MGMT_HNDSK VERSIONS),
+        // never only the UUID the body carries.
+        let proven = self.state.peer_of(ctx.connection);
+        let known = proven == Some(owner) && self.state.node.peers.load().get(owner).is_some();
         let dict = Dict::decode(req.dict, DictLimits::default());
         let state = self.state.clone();
         let (shard, connection) = (ctx.shard, ctx.connection);
         Outcome::Later(Box::pin(async move {
             if !known {
-                tracing::info!(%owner, "mgmt v3 lock request from a node that is not a peer: refused");
+                tracing::info!(%owner, ?proven, "mgmt v3 lock request from a node that is not a peer on this connection: refused");
                 return reply(&me, -1, 0);
             }
             let dict = match dict {

@@ -14,6 +14,7 @@ pub mod journal;
 pub mod local_node;
 pub mod mgmt_v3;
 pub mod peer_list;
+pub mod pool;
 pub mod portmap;
 pub mod recover;
 pub mod shard;
@@ -25,7 +26,7 @@ pub mod volume_status;
 
 use crate::brick::engine::Engine;
 use crate::lvm::LvmClient;
-use crate::model::{NodeInfo, Peer};
+use crate::model::NodeInfo;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
@@ -36,8 +37,9 @@ pub struct NodeContext {
     pub workdir: PathBuf,
     /// This node's identity (`glusterd.info`).
     pub node: NodeInfo,
-    /// The peers (`peers/`), in file-name order.
-    pub peers: Vec<Peer>,
+    /// The pool: every peer (`peers/`, in file-name order at start-up) with its connection
+    /// state; changed by the change shard only, read by every shard.
+    pub peers: Arc<crate::cluster::pool::SharedPool>,
     /// The brick engine; `None` if io_uring could not be set up (then brick operations fail
     /// with a message saying so).
     pub engine: Option<Engine>,

@@ -1,10 +1,9 @@
 //! `peer status` and `pool list` (LIST_FRIENDS, proc 3): the peers of this node, as the
-//! `friends` dict of a `gf1_cli_peer_list_rsp`.
-//!
-//! brickd does not connect to peers yet (that is the peer wave), so every peer is reported
-//! disconnected, which is what glusterd reports for a peer it cannot reach.
+//! `friends` dict of a `gf1_cli_peer_list_rsp`, with each peer's friend state and whether its
+//! connection is up, as glusterd reports them.
 
-use crate::model::{peer_state_name, NodeInfo, Peer};
+use crate::cluster::pool::Pool;
+use crate::model::{peer_state_name, NodeInfo};
 use crate::proto::dict::Dict;
 
 /// `GF_CLI_LIST_PEERS`: `peer status`.
@@ -17,10 +16,11 @@ pub const FLAGS_POOL: i32 = 2;
 const PEER_PORT: u32 = 0;
 
 /// The `friends` dict for `flags`.
-pub fn friends_dict(node: &NodeInfo, peers: &[Peer], flags: i32) -> Dict {
+pub fn friends_dict(node: &NodeInfo, pool: &Pool, flags: i32) -> Dict {
     let mut dict = Dict::new();
     let mut count = 0usize;
-    for peer in peers {
+    for member in &pool.peers {
+        let peer = &member.peer;
         count += 1;
         let p = format!("friend{count}");
         dict.set_str(&format!("{p}.uuid"), &peer.uuid.to_string());
@@ -29,7 +29,7 @@ pub fn friends_dict(node: &NodeInfo, peers: &[Peer], flags: i32) -> Dict {
         dict.set_u32(&format!("{p}.port"), PEER_PORT);
         dict.set_u32(&format!("{p}.stateId"), peer.state);
         dict.set_str(&format!("{p}.state"), peer_state_name(peer.state));
-        dict.set_u32(&format!("{p}.connected"), 0);
+        dict.set_u32(&format!("{p}.connected"), u32::from(member.connected));
         for (j, name) in peer.hostnames.iter().enumerate() {
             dict.set_str(&format!("{p}.hostname{j}"), name);
         }

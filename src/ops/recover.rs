@@ -322,6 +322,17 @@ fn redo_store_change(workdir: &Path, record: &Record, problems: &mut Vec<String>
     "redone"
 }
 
+/// Rewrites the files of a volume imported from a peer (new or updated: its files are all
+/// in the record, so there is nothing to check first).
+fn redo_import(workdir: &Path, record: &Record, problems: &mut Vec<String>) -> &'static str {
+    for (rel, bytes) in &record.files {
+        if let Err(e) = super::commit::replace_file(&workdir.join(rel), bytes) {
+            problems.push(e.to_string());
+        }
+    }
+    "redone"
+}
+
 /// Redoes every record under `workdir`'s journal, syncs, and removes the journal.
 pub async fn recover(
     workdir: &Path,
@@ -359,7 +370,11 @@ pub async fn recover(
                 if aborted.contains(&(op, record.txn)) {
                     continue;
                 }
-                redo_store_change(workdir, record, &mut problems)
+                if op == "import" {
+                    redo_import(workdir, record, &mut problems)
+                } else {
+                    redo_store_change(workdir, record, &mut problems)
+                }
             }
             op if op
                 .strip_prefix("abort-")

@@ -100,6 +100,13 @@ pub struct ShardState {
     sleeper: RefCell<Option<Sleeper>>,
     /// The brick processes' supervisor: on [`CHANGE_SHARD`] only, made on first use.
     pub(super) supervisor: std::cell::OnceCell<Rc<super::bricks::Supervisor>>,
+    /// The pool's connections: on [`CHANGE_SHARD`] only, made on first use.
+    pub(super) pool_manager: std::cell::OnceCell<Rc<super::pool::PoolManager>>,
+    /// Connections of this shard a peer opened, by the peer that proved itself on each
+    /// (MGMT_HNDSK VERSIONS).
+    pub(super) peer_connections: RefCell<std::collections::HashMap<u64, crate::model::Uuid>>,
+    /// Peers rejected over volume checksums, and why (the statedump shows it).
+    pub(super) rejections: RefCell<super::pool::Rejections>,
 }
 
 /// Where a create's store files, queued on the store lane after its reply, stand: queued,
@@ -233,6 +240,9 @@ impl ShardState {
             store_writes: RefCell::new(std::collections::HashMap::new()),
             sleeper: RefCell::new(None),
             supervisor: std::cell::OnceCell::new(),
+            pool_manager: std::cell::OnceCell::new(),
+            peer_connections: RefCell::new(std::collections::HashMap::new()),
+            rejections: RefCell::new(Default::default()),
         })
     }
 
@@ -271,7 +281,7 @@ impl ShardState {
                 return map.clone();
             }
         }
-        let mut map = crate::brick::host::HostMap::from_system(&self.node.peers);
+        let mut map = crate::brick::host::HostMap::from_system(&self.node.peers.load().stored());
         if let Some(address) = self.node.processes.bind_address {
             map = map.with_local_address(address);
         }
@@ -322,6 +332,7 @@ impl ShardState {
     /// every lock lives) releases them (glusterd frees a peer's locks when the peer
     /// disconnects).
     pub fn connection_closed(&self, connection: u64) {
+        self.peer_connections.borrow_mut().remove(&connection);
         if !self.lockers.borrow_mut().remove(&connection) {
             return;
         }
@@ -524,7 +535,7 @@ pub(crate) mod tests {
             Rc::new(NodeContext {
                 workdir: "/var/lib/glustr".into(),
                 node: crate::model::NodeInfo::new_random(),
-                peers: Vec::new(),
+                peers: Arc::new(crate::cluster::pool::SharedPool::new(Default::default())),
                 engine: None,
                 lvm: Arc::new(std::sync::OnceLock::new()),
                 journal_seq: Arc::new(std::sync::atomic::AtomicU64::new(0)),

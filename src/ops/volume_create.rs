@@ -351,13 +351,21 @@ impl CreateOp {
             force: self.request.force,
             check_order: true,
         };
+        let pool = node.peers.load();
+        let peers = pool.stored();
+        let connected: Vec<_> = pool
+            .peers
+            .iter()
+            .filter(|p| p.connected)
+            .map(|p| p.peer.uuid)
+            .collect();
         let validated = validate::validate(
             Env {
                 engine: &engine,
                 lvm: lvm.as_ref(),
                 hosts: &hosts,
-                peers: &node.peers,
-                connected: &[],
+                peers: &peers,
+                connected: &connected,
                 workdir: &node.workdir,
                 existing: &*catalog,
             },

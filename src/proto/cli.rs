@@ -74,6 +74,10 @@ pub const PROCEDURES: [(u32, &str, bool, bool); 50] = [
 
 /// LIST_FRIENDS.
 pub const PROC_LIST_FRIENDS: u32 = 3;
+/// `GLUSTER_CLI_PROBE`: `peer probe HOST`.
+pub const PROC_PROBE: u32 = 1;
+/// `GLUSTER_CLI_DEPROBE`: `peer detach HOST [force]`.
+pub const PROC_DEPROBE: u32 = 2;
 /// GET_VOLUME (flags 2: one volume by name; 3: the GET_NEXT iteration).
 pub const PROC_GET_VOLUME: u32 = 5;
 /// `GLUSTER_CLI_CREATE_VOLUME`.

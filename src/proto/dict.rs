@@ -109,6 +109,15 @@ pub struct DictLimits {
 }
 
 impl DictLimits {
+    /// Caps for a peer's volume export (FRIEND_ADD): about 70 pairs per volume, so room for
+    /// a few thousand volumes; keys and values as the default.
+    pub fn peer_export() -> DictLimits {
+        DictLimits {
+            pairs_max: 400_000,
+            ..DictLimits::default()
+        }
+    }
+
     /// Caps that never bind: used to walk a dict that was already validated.
     const NONE: DictLimits = DictLimits {
         pairs_max: usize::MAX,

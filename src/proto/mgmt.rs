@@ -32,7 +32,7 @@ pub struct V3LockReq<'a> {
     pub dict: &'a [u8],
 }
 
-fn read_uuid(r: &mut XdrReader<'_>) -> Result<[u8; 16], XdrError> {
+pub(crate) fn read_uuid(r: &mut XdrReader<'_>) -> Result<[u8; 16], XdrError> {
     let mut out = [0u8; 16];
     for byte in &mut out {
         *byte = r.u32()? as u8;
@@ -40,7 +40,7 @@ fn read_uuid(r: &mut XdrReader<'_>) -> Result<[u8; 16], XdrError> {
     Ok(out)
 }
 
-fn write_uuid(w: &mut XdrWriter<'_>, uuid: &[u8; 16]) {
+pub(crate) fn write_uuid(w: &mut XdrWriter<'_>, uuid: &[u8; 16]) {
     for &b in uuid {
         w.u32(u32::from(b));
     }

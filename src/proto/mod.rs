@@ -13,6 +13,7 @@ pub mod dict;
 pub mod dump;
 pub mod hndsk;
 pub mod mgmt;
+pub mod peer;
 pub mod pmap;
 pub mod programs;
 pub mod record;

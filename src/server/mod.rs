@@ -460,6 +460,9 @@ pub fn run(config: ServerConfig) -> Result<(), ServerError> {
         }
     };
     let lvm = Arc::new(std::sync::OnceLock::new());
+    let pool = Arc::new(crate::cluster::pool::SharedPool::new(
+        crate::cluster::pool::Pool::from_stored(config.initial.peers.clone()),
+    ));
     let journal_seq = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let bricks = Arc::new(crate::brick::process::BrickTable::default());
     let mut processes = config.processes.clone();
@@ -472,6 +475,7 @@ pub fn run(config: ServerConfig) -> Result<(), ServerError> {
     for (id, (tcp_fd, control_fd)) in tcp_fds.into_iter().zip(shard_ends).enumerate() {
         let engine = engine.clone();
         let lvm = lvm.clone();
+        let pool = pool.clone();
         let journal_seq = journal_seq.clone();
         let (bricks, processes) = (bricks.clone(), processes.clone());
         let control = control.clone();
@@ -500,6 +504,7 @@ pub fn run(config: ServerConfig) -> Result<(), ServerError> {
                     id,
                     engine,
                     lvm,
+                    pool,
                     journal_seq,
                     bricks,
                     processes,
@@ -653,6 +658,7 @@ struct ShardStart {
     id: usize,
     engine: Option<Engine>,
     lvm: Arc<std::sync::OnceLock<Option<crate::lvm::LvmClient>>>,
+    pool: Arc<crate::cluster::pool::SharedPool>,
     journal_seq: Arc<std::sync::atomic::AtomicU64>,
     bricks: Arc<crate::brick::process::BrickTable>,
     processes: Arc<crate::brick::process::ProcessConfig>,
@@ -678,6 +684,7 @@ async fn shard_main(start: ShardStart) {
         id,
         engine,
         lvm,
+        pool,
         journal_seq,
         bricks,
         processes,
@@ -699,7 +706,7 @@ async fn shard_main(start: ShardStart) {
     let node = Rc::new(NodeContext {
         workdir,
         node: initial.node.clone(),
-        peers: initial.peers.clone(),
+        peers: pool,
         engine,
         lvm,
         journal_seq,
@@ -815,6 +822,8 @@ async fn shard_main(start: ShardStart) {
     if index == crate::ops::shard::CHANGE_SHARD {
         // Adopt the bricks that still run, start those of started volumes that do not.
         crate::ops::bricks::start_supervision(&state);
+        // Connect to every peer of the pool.
+        state.pool().start();
     }
 
     let mut command = [0u8; 16];
@@ -830,6 +839,9 @@ async fn shard_main(start: ShardStart) {
                     let mut section = shard.statedump_section();
                     section.push_str(&state.locks_statedump());
                     section.push_str(&crate::ops::bricks::statedump(&state));
+                    if index == crate::ops::shard::CHANGE_SHARD {
+                        section.push_str(&state.pool_statedump());
+                    }
                     control
                         .statedump_sections
                         .lock()

@@ -166,13 +166,13 @@ impl Program for NullOnlyProgram {
 /// The programs glusterd serves on TCP 24007, in its DUMP order (reference §3.1).
 pub fn tcp_programs(state: &Rc<ShardState>) -> Vec<Rc<dyn Program>> {
     vec![
-        NullOnlyProgram::shared(names::PEER, programs::PEER, 2),
+        crate::ops::pool::FriendProgram::shared(state.clone()),
         CliProgram::shared(CliTable::ReadOnly, state.clone()),
         NullOnlyProgram::shared(names::MGMT, programs::MGMT, 2),
         crate::ops::mgmt_v3::MgmtV3Program::shared(state.clone()),
         crate::ops::portmap::PortmapProgram::shared(state.clone()),
         crate::ops::handshake::HandshakeProgram::tcp(state.clone()),
-        NullOnlyProgram::shared(names::MGMT_HANDSHAKE, programs::MGMT_HANDSHAKE, 1),
+        crate::ops::pool::MgmtHandshakeProgram::shared(state.clone()),
     ]
 }
 

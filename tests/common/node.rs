@@ -31,7 +31,7 @@ pub fn skip(test: &str) -> bool {
 /// lo): brickd listens there, and bricks and clients are named by it, so nothing depends on
 /// the machine's host name resolving (a fresh container's may not) and the CLI, which refuses
 /// 127.0.0.1 and localhost as brick hosts, takes it.
-fn node_address() -> String {
+pub fn node_address() -> String {
     static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let pid = std::process::id();
@@ -93,6 +93,13 @@ pub fn kill_pid_files(dir: &Path) {
 }
 
 impl Node {
+    /// A pool member: on port 24007 of a loopback address of its own (peers reach each
+    /// other on 24007 only, as glusterd's do).
+    pub fn pool_member() -> Node {
+        let listen = format!("{}:24007", node_address());
+        Self::start_on(None, None, &["--listen", &listen])
+    }
+
     pub fn start() -> Node {
         Self::start_on(None, None, &[])
     }

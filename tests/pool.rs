@@ -1,0 +1,289 @@
+//! Trusted storage pools (issue 18): brickd nodes probe each other into a pool, a third node
+//! learns of the others through friend updates, volumes are imported by a node that joins,
+//! detach, and pools where a real glusterd 10.3 sits beside brickd nodes, either side probing.
+//! Every node listens on port 24007 of a loopback address of its own, as glusterfs's own
+//! cluster tests run several glusterds on one machine.
+
+mod common;
+
+use common::node::{node_address, wait_until, Glusterd, Node};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Peer status lines, as `Hostname -> State` (the Uuid lines checked against the store).
+fn peers_of(cli: impl Fn(&[&str]) -> (i32, String, String)) -> BTreeMap<String, String> {
+    let (code, out, err) = cli(&["peer", "status"]);
+    assert_eq!(code, 0, "peer status: {out}{err}");
+    let mut peers = BTreeMap::new();
+    let mut host = None;
+    for line in out.lines() {
+        if let Some(h) = line.strip_prefix("Hostname: ") {
+            host = Some(h.to_string());
+        } else if let Some(state) = line.strip_prefix("State: ") {
+            peers.insert(
+                host.take().expect("a Hostname line first"),
+                state.to_string(),
+            );
+        }
+    }
+    peers
+}
+
+const IN_CLUSTER: &str = "Peer in Cluster (Connected)";
+
+/// Waits until `cli` lists exactly `hosts`, each "Peer in Cluster (Connected)".
+fn wait_in_cluster(cli: impl Fn(&[&str]) -> (i32, String, String), hosts: &[&str], who: &str) {
+    let want: BTreeMap<String, String> = hosts
+        .iter()
+        .map(|h| (h.to_string(), IN_CLUSTER.to_string()))
+        .collect();
+    let mut last = BTreeMap::new();
+    wait_until(
+        || {
+            last = peers_of(&cli);
+            last == want
+        },
+        &format!("{who} to list {hosts:?} in cluster"),
+    );
+}
+
+/// The `peers/` store files of a workdir, by file name.
+fn peer_files(workdir: &Path) -> BTreeMap<String, String> {
+    std::fs::read_dir(workdir.join("peers"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read_to_string(e.path()).unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn uuid_of(workdir: &Path) -> String {
+    std::fs::read_to_string(workdir.join("glusterd.info"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("UUID=").map(str::to_string))
+        .unwrap()
+}
+
+#[test]
+fn three_brickd_nodes_form_a_pool_and_detach_one() {
+    if common::node::skip("three_brickd_nodes_form_a_pool_and_detach_one") {
+        return;
+    }
+    let (a, b, c) = (
+        Node::pool_member(),
+        Node::pool_member(),
+        Node::pool_member(),
+    );
+    fn cli(n: &Node) -> impl Fn(&[&str]) -> (i32, String, String) + '_ {
+        move |args: &[&str]| n.cli(args)
+    }
+
+    assert_eq!(
+        a.ok(&["peer", "probe", &b.host]).trim(),
+        "peer probe: success"
+    );
+    wait_in_cluster(cli(&a), &[&b.host], "a");
+    wait_in_cluster(cli(&b), &[&a.host], "b");
+    // The probed node knows the prober by the address its connection came from.
+    let files = peer_files(&b.brickd.workdir);
+    let a_uuid = uuid_of(&a.brickd.workdir);
+    assert_eq!(
+        files.get(&a_uuid).map(String::as_str),
+        Some(format!("uuid={a_uuid}\nstate=3\nhostname1={}\n", a.host).as_str()),
+        "b's peers/: {files:?}"
+    );
+
+    // The third node joins through a, and learns of b from a's friend update.
+    assert_eq!(
+        a.ok(&["peer", "probe", &c.host]).trim(),
+        "peer probe: success"
+    );
+    wait_in_cluster(cli(&a), &[&b.host, &c.host], "a");
+    wait_in_cluster(cli(&b), &[&a.host, &c.host], "b");
+    wait_in_cluster(cli(&c), &[&a.host, &b.host], "c");
+
+    // glusterd's answers for a host already in the pool, this node, and one not there.
+    assert_eq!(
+        a.ok(&["peer", "probe", &b.host]).trim(),
+        format!(
+            "peer probe: Host {} port 24007 already in peer list",
+            b.host
+        )
+    );
+    assert_eq!(
+        a.ok(&["peer", "probe", &a.host]).trim(),
+        "peer probe: Probe on localhost not needed"
+    );
+    let nobody = node_address();
+    let (code, out, err) = a.cli(&["peer", "probe", &nobody]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        format!("{out}{err}").trim(),
+        "peer probe: failed: Probe returned with Transport endpoint is not connected"
+    );
+    // `pool list` adds this node as localhost.
+    let pool = a.ok(&["pool", "list"]);
+    assert_eq!(pool.lines().count(), 4, "{pool}");
+    assert!(pool.lines().last().unwrap().contains("localhost"), "{pool}");
+
+    // Detach c: every node forgets it, and c forgets the pool.
+    assert_eq!(
+        a.ok(&["peer", "detach", &c.host]).trim(),
+        "peer detach: success"
+    );
+    wait_in_cluster(cli(&a), &[&b.host], "a");
+    wait_in_cluster(cli(&b), &[&a.host], "b");
+    wait_in_cluster(cli(&c), &[], "c");
+    assert!(peer_files(&c.brickd.workdir).is_empty());
+    assert_eq!(peer_files(&a.brickd.workdir).len(), 1);
+    let (code, out, err) = a.cli(&["peer", "detach", &c.host]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        format!("{out}{err}").trim(),
+        format!("peer detach: failed: {} is not part of cluster", c.host)
+    );
+}
+
+#[test]
+fn a_restarted_node_reconnects_and_shows_connected_again() {
+    if common::node::skip("a_restarted_node_reconnects_and_shows_connected_again") {
+        return;
+    }
+    let a = Node::pool_member();
+    let b = Node::pool_member();
+    a.ok(&["peer", "probe", &b.host]);
+    wait_in_cluster(|args: &[&str]| a.cli(args), &[&b.host], "a");
+    // b goes away: a shows it disconnected, still in the cluster.
+    let (b_workdir, b_host) = (b.brickd.workdir.clone(), b.host.clone());
+    let keep = tempfile::tempdir().unwrap();
+    common::copy_dir(&b_workdir, &keep.path().join("w"));
+    drop(b);
+    let mut last = BTreeMap::new();
+    wait_until(
+        || {
+            last = peers_of(|args: &[&str]| a.cli(args));
+            last.get(&b_host).map(String::as_str) == Some("Peer in Cluster (Disconnected)")
+        },
+        "a to show b disconnected",
+    );
+    // b back on the same address and workdir: connected again, both ways.
+    let listen = format!("{b_host}:24007");
+    let b = Node::start_on(Some(keep.path().join("w")), None, &["--listen", &listen]);
+    wait_in_cluster(|args: &[&str]| a.cli(args), &[&b_host], "a");
+    wait_in_cluster(|args: &[&str]| b.cli(args), &[&a.host], "b");
+}
+
+#[test]
+fn a_joining_node_imports_the_pools_volumes_with_the_same_store() {
+    if common::node::skip("a_joining_node_imports_the_pools_volumes_with_the_same_store") {
+        return;
+    }
+    let disk = common::fs::Xfs::new();
+    let a = Node::pool_member();
+    let b = Node::pool_member();
+    let brick = format!("{}:{}/v1", a.host, disk.mount.display());
+    a.ok(&["volume", "create", "v1", &brick]);
+    // b has no volume and no peer, so it may join; a's volume reaches it.
+    a.ok(&["peer", "probe", &b.host]);
+    wait_in_cluster(|args: &[&str]| b.cli(args), &[&a.host], "b");
+    wait_until(|| b.cli(&["volume", "info", "v1"]).0 == 0, "b to import v1");
+    // The same volume, on both. Its options are listed in the other order on the importer,
+    // as a glusterd that imports a volume lists them (checked with two real glusterds).
+    let (on_a, on_b) = (
+        a.ok(&["volume", "info", "v1"]),
+        b.ok(&["volume", "info", "v1"]),
+    );
+    let split = |text: &str| {
+        let (head, options) = text.split_once("Options Reconfigured:\n").unwrap();
+        (
+            head.to_string(),
+            options.lines().map(str::to_string).collect::<Vec<_>>(),
+        )
+    };
+    let ((head_a, options_a), (head_b, mut options_b)) = (split(&on_a), split(&on_b));
+    assert_eq!(head_a, head_b);
+    options_b.reverse();
+    assert_eq!(options_a, options_b);
+    common::wait_for_store(&b.brickd.workdir, "v1");
+    for file in ["info", "cksum"] {
+        let read = |w: &Path| std::fs::read_to_string(w.join("vols/v1").join(file)).unwrap();
+        assert_eq!(
+            read(&a.brickd.workdir),
+            read(&b.brickd.workdir),
+            "vols/v1/{file}"
+        );
+    }
+    // A node with volumes of its own does not join another pool (glusterd's rule).
+    let c = Node::pool_member();
+    let disk_c = common::fs::Xfs::new();
+    let brick = format!("{}:{}/v2", c.host, disk_c.mount.display());
+    c.ok(&["volume", "create", "v2", &brick]);
+    let (code, out, err) = a.cli(&["peer", "probe", &c.host]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        format!("{out}{err}").trim(),
+        format!(
+            "peer probe: failed: {} is either already part of another cluster or having volumes configured",
+            c.host
+        )
+    );
+}
+
+#[test]
+fn brickd_and_a_real_glusterd_probe_each_other_into_one_pool() {
+    if common::node::skip("brickd_and_a_real_glusterd_probe_each_other_into_one_pool") {
+        return;
+    }
+    // glusterd probes brickd.
+    let g_dir = tempfile::tempdir().unwrap();
+    let g_host = node_address();
+    let g = Glusterd::start(g_dir.path(), &g_host);
+    let b = Node::pool_member();
+    let out = g.cli(&["peer", "probe", &b.host]);
+    assert_eq!((out.0, out.1.trim()), (0, "peer probe: success"), "{out:?}");
+    wait_in_cluster(|args: &[&str]| g.cli(args), &[&b.host], "glusterd");
+    wait_in_cluster(|args: &[&str]| b.cli(args), &[&g_host], "brickd");
+    let g_uuid = uuid_of(g_dir.path());
+    assert_eq!(
+        peer_files(&b.brickd.workdir)
+            .get(&g_uuid)
+            .map(String::as_str),
+        Some(format!("uuid={g_uuid}\nstate=3\nhostname1={g_host}\n").as_str())
+    );
+
+    // brickd probes a second glusterd: it joins, and learns of the first from the update.
+    let g2_dir = tempfile::tempdir().unwrap();
+    let g2_host = node_address();
+    let g2 = Glusterd::start(g2_dir.path(), &g2_host);
+    assert_eq!(
+        b.ok(&["peer", "probe", &g2_host]).trim(),
+        "peer probe: success"
+    );
+    wait_in_cluster(|args: &[&str]| b.cli(args), &[&g_host, &g2_host], "brickd");
+    wait_in_cluster(
+        |args: &[&str]| g2.cli(args),
+        &[&b.host, &g_host],
+        "glusterd 2",
+    );
+    wait_in_cluster(
+        |args: &[&str]| g.cli(args),
+        &[&b.host, &g2_host],
+        "glusterd 1",
+    );
+
+    // glusterd detaches brickd.
+    let out = g.cli(&["peer", "detach", &b.host]);
+    assert_eq!(
+        (out.0, out.1.trim()),
+        (0, "peer detach: success"),
+        "{out:?}"
+    );
+    wait_in_cluster(|args: &[&str]| b.cli(args), &[], "brickd");
+    wait_in_cluster(|args: &[&str]| g2.cli(args), &[&g_host], "glusterd 2");
+}
