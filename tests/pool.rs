@@ -287,3 +287,261 @@ fn brickd_and_a_real_glusterd_probe_each_other_into_one_pool() {
     wait_in_cluster(|args: &[&str]| b.cli(args), &[], "brickd");
     wait_in_cluster(|args: &[&str]| g2.cli(args), &[&g_host], "glusterd 2");
 }
+
+/// The store files of volume `name` every node must hold alike: `brick-fsid` aside, which
+/// each node knows for its own bricks only (0 for the others' on every node, as glusterd
+/// writes it; brick files are not part of the checksum).
+fn volume_store(workdir: &Path, name: &str) -> BTreeMap<String, String> {
+    let dir = workdir.join("vols").join(name);
+    let mut files = BTreeMap::new();
+    for rel in ["info", "cksum"] {
+        files.insert(
+            rel.to_string(),
+            std::fs::read_to_string(dir.join(rel)).unwrap(),
+        );
+    }
+    for e in std::fs::read_dir(dir.join("bricks")).unwrap().flatten() {
+        files.insert(
+            format!("bricks/{}", e.file_name().to_string_lossy()),
+            std::fs::read_to_string(e.path())
+                .unwrap()
+                .lines()
+                .filter(|l| !l.starts_with("brick-fsid="))
+                .map(|l| format!("{l}\n"))
+                .collect(),
+        );
+    }
+    files
+}
+
+/// The brick directory's `trusted.glusterfs.volume-id`, if any.
+fn volume_id_xattr(path: &Path) -> Option<Vec<u8>> {
+    common::fs::get_xattr(path, "trusted.glusterfs.volume-id")
+}
+
+#[test]
+fn a_replica_3_volume_across_three_brickd_nodes_is_created_started_mounted_and_deleted() {
+    let test =
+        "a_replica_3_volume_across_three_brickd_nodes_is_created_started_mounted_and_deleted";
+    if common::node::skip(test) {
+        return;
+    }
+    let disk = common::fs::Xfs::new();
+    let (a, b, c) = (
+        Node::pool_member(),
+        Node::pool_member(),
+        Node::pool_member(),
+    );
+    a.ok(&["peer", "probe", &b.host]);
+    a.ok(&["peer", "probe", &c.host]);
+    for (n, others) in [(&a, [&b, &c]), (&b, [&a, &c]), (&c, [&a, &b])] {
+        let hosts = [others[0].host.as_str(), others[1].host.as_str()];
+        wait_in_cluster(|args: &[&str]| n.cli(args), &hosts, &n.host);
+    }
+    let nodes = [&a, &b, &c];
+    let paths: Vec<String> = nodes
+        .iter()
+        .map(|n| format!("{}/r3-{}", disk.root(), n.host))
+        .collect();
+    let bricks: Vec<String> = nodes
+        .iter()
+        .zip(&paths)
+        .map(|(n, p)| format!("{}:{p}", n.host))
+        .collect();
+    let mut args = vec!["volume", "create", "r3", "replica", "3"];
+    args.extend(bricks.iter().map(String::as_str));
+    assert_eq!(
+        a.ok(&args).trim(),
+        "volume create: r3: success: please start the volume to access data"
+    );
+    // Every node holds the same store, and claimed its own brick only.
+    let store = volume_store(&a.brickd.workdir, "r3");
+    for n in [&b, &c] {
+        common::wait_for_store(&n.brickd.workdir, "r3");
+        assert_eq!(volume_store(&n.brickd.workdir, "r3"), store, "{}", n.host);
+    }
+    for p in &paths {
+        assert!(volume_id_xattr(Path::new(p)).is_some(), "{p} claimed");
+    }
+    // A brick path already in use fails the create from another node, naming it, and leaves
+    // nothing anywhere.
+    let again = format!("{}:{}", b.host, paths[1]);
+    let fresh = format!("{}:{}/r3-other", a.host, disk.root());
+    let (code, out, err) = c.cli(&["volume", "create", "r3b", &fresh, &again]);
+    assert_eq!(code, 1);
+    let said = format!("{out}{err}");
+    assert!(
+        said.contains(&format!("Staging failed on {}", b.host)) && said.contains(&paths[1]),
+        "{said}"
+    );
+    for n in nodes {
+        assert_ne!(n.cli(&["volume", "info", "r3b"]).0, 0, "{}", n.host);
+    }
+    assert!(!Path::new(&format!("{}/r3-other", disk.root())).exists());
+
+    let _stop = common::node::StopAll(&b, vec!["r3".into()]);
+    b.ok(&["volume", "start", "r3"]);
+    // Each node started its own brick. (Its `volume status` lists its own bricks: the status
+    // transaction that gathers every node's is not built yet.)
+    for (n, path) in nodes.iter().zip(&paths) {
+        let rows = n.status("r3");
+        assert!(
+            rows.iter().any(|r| &r.0 == path && r.2 == "Y"),
+            "{}: {rows:?}",
+            n.host
+        );
+    }
+    {
+        let mount = common::node::Mount::new(&c, "r3");
+        let data = common::node::data(7, 100_000);
+        std::fs::write(mount.path("f"), &data).unwrap();
+        assert_eq!(std::fs::read(mount.path("f")).unwrap(), data);
+        for p in &paths {
+            assert_eq!(std::fs::read(Path::new(p).join("f")).unwrap(), data, "{p}");
+        }
+    }
+    c.ok(&["volume", "stop", "r3"]);
+    a.ok(&["volume", "delete", "r3"]);
+    for n in nodes {
+        assert_ne!(n.cli(&["volume", "info", "r3"]).0, 0, "{}", n.host);
+        assert!(!n.brickd.workdir.join("vols/r3").exists(), "{}", n.host);
+    }
+    for p in &paths {
+        assert!(volume_id_xattr(Path::new(p)).is_none(), "{p} released");
+    }
+}
+
+#[test]
+fn a_volume_across_glusterd_and_brickd_is_created_from_either_side() {
+    let test = "a_volume_across_glusterd_and_brickd_is_created_from_either_side";
+    if common::node::skip(test) {
+        return;
+    }
+    let disk = common::fs::Xfs::new();
+    let g_dir = tempfile::tempdir().unwrap();
+    let g_host = node_address();
+    let g = Glusterd::start(g_dir.path(), &g_host);
+    let b = Node::pool_member();
+    g.cli(&["peer", "probe", &b.host]);
+    wait_in_cluster(|args: &[&str]| g.cli(args), &[&b.host], "glusterd");
+    wait_in_cluster(|args: &[&str]| b.cli(args), &[&g_host], "brickd");
+
+    for (name, from_glusterd) in [("mg", true), ("mb", false)] {
+        let gp = format!("{}/{name}-g", disk.root());
+        let bp = format!("{}/{name}-b", disk.root());
+        let args = [
+            "volume",
+            "create",
+            name,
+            "replica",
+            "2",
+            &format!("{g_host}:{gp}"),
+            &format!("{}:{bp}", b.host),
+            "force",
+        ];
+        let (code, out, err) = if from_glusterd {
+            g.cli(&args)
+        } else {
+            b.cli(&args)
+        };
+        assert_eq!(code, 0, "create {name}: {out}{err}");
+        common::wait_for_store(&b.brickd.workdir, name);
+        let store_g = volume_store(g_dir.path(), name);
+        let store_b = volume_store(&b.brickd.workdir, name);
+        assert_eq!(store_b, store_g, "{name}: the same store on both kinds");
+        assert!(volume_id_xattr(Path::new(&bp)).is_some());
+        assert!(volume_id_xattr(Path::new(&gp)).is_some());
+        let head = |out: String| {
+            out.split("Options Reconfigured")
+                .next()
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(
+            head(g.cli(&["volume", "info", name]).1),
+            head(b.cli(&["volume", "info", name]).1),
+            "{name}"
+        );
+        // Started from the other side: each node starts its own brick.
+        let (code, out, err) = if from_glusterd {
+            b.cli(&["volume", "start", name])
+        } else {
+            g.cli(&["volume", "start", name])
+        };
+        assert_eq!(code, 0, "start {name}: {out}{err}");
+        // brickd runs its brick; glusterd runs its own (its pid file names a live process).
+        let rows = b.status(name);
+        assert!(
+            rows.iter().any(|r| r.0 == bp && r.2 == "Y"),
+            "{name}: {rows:?}"
+        );
+        let g_pid = g.dir.path().join("run/vols").join(name);
+        wait_until(
+            || {
+                std::fs::read_dir(&g_pid)
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+                    .filter_map(|t| t.trim().parse::<i32>().ok())
+                    .any(common::node::alive)
+            },
+            "glusterd's brick process",
+        );
+        let (code, out, err) = g.cli(&["volume", "stop", name]);
+        assert_eq!(code, 0, "stop {name}: {out}{err}");
+        let (code, out, err) = b.cli(&["volume", "delete", name]);
+        assert_eq!(code, 0, "delete {name}: {out}{err}");
+        assert_ne!(g.cli(&["volume", "info", name]).0, 0);
+        // brickd releases its brick; glusterd leaves its own claimed (glusterd's delete never
+        // removes the volume-id, the "already part of a volume" its users meet later).
+        assert!(volume_id_xattr(Path::new(&bp)).is_none());
+        assert!(volume_id_xattr(Path::new(&gp)).is_some());
+    }
+
+    // A brick path in use on the brickd node fails a create from glusterd with brickd's
+    // message, and leaves nothing on either node.
+    let used = format!("{}/used", disk.root());
+    b.ok(&[
+        "volume",
+        "create",
+        "holder",
+        &format!("{}:{used}", b.host),
+        "force",
+    ]);
+    wait_until(
+        || g.cli(&["volume", "info", "holder"]).0 == 0,
+        "glusterd to see holder",
+    );
+    let gp = format!("{}/x-g", disk.root());
+    let (code, out, err) = g.cli(&[
+        "volume",
+        "create",
+        "x",
+        "replica",
+        "2",
+        &format!("{g_host}:{gp}"),
+        &format!("{}:{used}", b.host),
+        "force",
+    ]);
+    assert_eq!(code, 1);
+    let said = format!("{out}{err}");
+    assert!(
+        said.contains(&format!("Staging failed on {}", b.host)),
+        "{said}"
+    );
+    assert!(said.contains(&used), "{said}");
+    assert_ne!(g.cli(&["volume", "info", "x"]).0, 0);
+    assert_ne!(b.cli(&["volume", "info", "x"]).0, 0);
+    // Nothing on brickd's side: its brick still belongs to `holder` alone. (glusterd's own
+    // stage claims its brick before it asks its peers, and a failed create leaves that claim
+    // behind: glusterd's behaviour on its own node, which brickd cannot change.)
+    let holder = b
+        .store_value("holder", "info", "volume-id")
+        .replace('-', "");
+    assert_eq!(
+        volume_id_xattr(Path::new(&used))
+            .map(|v| v.iter().map(|b| format!("{b:02x}")).collect::<String>()),
+        Some(holder)
+    );
+}

@@ -71,34 +71,52 @@ pub trait Operation {
     /// Stage: checks only, no change anywhere. Returns this node's stage answer (for create:
     /// each local brick's `brick<N>.mount_dir`), which is merged into the op's context.
     fn stage<'a>(&'a mut self, txn: &'a TxnInfo) -> LocalFuture<'a, Result<Dict, TxnError>>;
-    /// Takes the merged stage answers of every participant, in participant order.
+    /// Takes the stage answers of the other participants, in participant order.
     fn merge_stage(&mut self, answers: Vec<(Uuid, Dict)>);
     /// The brick-op phase (on the originator, before commit).
     fn brick_op<'a>(&'a mut self, txn: &'a TxnInfo) -> LocalFuture<'a, Result<(), TxnError>>;
     /// Commit: the change itself, all or nothing on this node. Returns the reply dict.
     fn commit<'a>(&'a mut self, txn: &'a TxnInfo) -> LocalFuture<'a, Result<Dict, TxnError>>;
+    /// The op dict the other participants get with each phase: the request, and once the
+    /// stage answers are merged, what they added (create: every brick's mount dir).
+    fn peer_dict(&self) -> Dict;
 }
 
-/// One node taking part in a transaction.
+/// This node's side of the lock phase (its own stage and commit are the [`Operation`]'s).
+pub trait Locks {
+    /// Takes the transaction's locks here.
+    fn lock<'a>(&'a self, txn: &'a TxnInfo) -> LocalFuture<'a, Result<(), TxnError>>;
+    /// Releases them (never fails: a lock it cannot release lapses).
+    fn unlock<'a>(&'a self, txn: &'a TxnInfo) -> LocalFuture<'a, ()>;
+}
+
+/// Another node taking part in a transaction: its phases run there, on the op dict.
 pub trait Participant {
     /// The node's UUID.
     fn uuid(&self) -> Uuid;
+    /// The name it is known by (for messages: "Staging failed on HOST").
+    fn name(&self) -> String;
     /// Takes the transaction's locks there.
-    fn lock<'a>(&'a self, txn: &'a TxnInfo) -> LocalFuture<'a, Result<(), TxnError>>;
-    /// Runs the stage phase there.
+    fn lock<'a>(
+        &'a self,
+        txn: &'a TxnInfo,
+        dict: &'a Dict,
+    ) -> LocalFuture<'a, Result<(), TxnError>>;
+    /// Runs the stage phase there; its answer.
     fn stage<'a>(
         &'a self,
         txn: &'a TxnInfo,
-        op: &'a mut dyn Operation,
+        dict: &'a Dict,
     ) -> LocalFuture<'a, Result<Dict, TxnError>>;
     /// Runs the commit phase there.
     fn commit<'a>(
         &'a self,
         txn: &'a TxnInfo,
-        op: &'a mut dyn Operation,
+        dict: &'a Dict,
     ) -> LocalFuture<'a, Result<Dict, TxnError>>;
-    /// Releases the transaction's locks there (never fails: a lock it cannot release lapses).
-    fn unlock<'a>(&'a self, txn: &'a TxnInfo) -> LocalFuture<'a, ()>;
+    /// Releases the transaction's locks there (never fails: a lock it cannot release lapses,
+    /// and a peer's locks go with its connection).
+    fn unlock<'a>(&'a self, txn: &'a TxnInfo, dict: &'a Dict) -> LocalFuture<'a, ()>;
 }
 
 /// Which phase a transaction reached; for logs and tests.
@@ -117,43 +135,53 @@ pub enum Phase {
 /// A finished transaction: the reply dict, or the phase that failed and why.
 pub type TxnResult = Result<Dict, (Phase, TxnError)>;
 
-/// Runs `op` across `participants` (the originator first). Always unlocks what it locked.
+/// Runs `op` on this node (`local` holds its locks) and on `peers`, glusterd's syncop order:
+/// every lock (this node first, then every peer at once), this node's stage, then every
+/// peer's at once (their answers merged), brick-op here, this node's commit, then every
+/// peer's at once; the unlock phase runs whatever happened. The first failure, in
+/// participant order, is the transaction's.
 pub async fn run(
     txn: &TxnInfo,
-    participants: &[&dyn Participant],
+    local: &dyn Locks,
+    peers: &[&dyn Participant],
     op: &mut dyn Operation,
 ) -> TxnResult {
-    // Lock phase.
-    let mut locked = Vec::with_capacity(participants.len());
-    for p in participants {
-        if let Err(e) = p.lock(txn).await {
-            for q in locked.iter().rev() {
-                let q: &&dyn Participant = q;
-                q.unlock(txn).await;
-            }
+    local.lock(txn).await.map_err(|e| (Phase::Lock, e))?;
+    let dict = op.peer_dict();
+    let locked = join_all(peers.iter().map(|p| p.lock(txn, &dict))).await;
+    let mut failed = None;
+    for (p, outcome) in peers.iter().zip(&locked) {
+        if let Err(e) = outcome {
             tracing::info!(txn = %txn.id, node = %p.uuid(), error = %e.message, "lock refused");
-            return Err((Phase::Lock, e));
+            failed.get_or_insert_with(|| e.clone());
         }
-        locked.push(*p);
     }
-    let result = phases(txn, participants, op).await;
-    // Unlock phase, whatever happened.
-    for p in locked.iter().rev() {
-        p.unlock(txn).await;
-    }
+    let result = match failed {
+        Some(e) => Err((Phase::Lock, e)),
+        None => phases(txn, peers, op).await,
+    };
+    // Unlock phase, whatever happened: every peer that took the lock, then this node.
+    let dict = op.peer_dict();
+    let taken: Vec<&&dyn Participant> = peers
+        .iter()
+        .zip(&locked)
+        .filter(|(_, l)| l.is_ok())
+        .map(|(p, _)| p)
+        .collect();
+    join_all(taken.iter().map(|p| p.unlock(txn, &dict))).await;
+    local.unlock(txn).await;
     result
 }
 
-async fn phases(
-    txn: &TxnInfo,
-    participants: &[&dyn Participant],
-    op: &mut dyn Operation,
-) -> TxnResult {
+async fn phases(txn: &TxnInfo, peers: &[&dyn Participant], op: &mut dyn Operation) -> TxnResult {
     let started = std::time::Instant::now();
-    let mut answers = Vec::with_capacity(participants.len());
-    for p in participants {
-        match p.stage(txn, op).await {
-            Ok(dict) => answers.push((p.uuid(), dict)),
+    op.stage(txn).await.map_err(|e| (Phase::Stage, e))?;
+    let dict = op.peer_dict();
+    let staged = join_all(peers.iter().map(|p| p.stage(txn, &dict))).await;
+    let mut answers = Vec::with_capacity(peers.len());
+    for (p, outcome) in peers.iter().zip(staged) {
+        match outcome {
+            Ok(answer) => answers.push((p.uuid(), answer)),
             Err(e) => return Err((Phase::Stage, e)),
         }
     }
@@ -161,17 +189,11 @@ async fn phases(
     let staged = started.elapsed();
     op.brick_op(txn).await.map_err(|e| (Phase::BrickOp, e))?;
     let brick_op = started.elapsed();
-    let mut reply = None;
-    for p in participants {
-        match p.commit(txn, op).await {
-            // The originator's commit answer is the reply (participants are originator first).
-            Ok(dict) => {
-                if reply.is_none() {
-                    reply = Some(dict);
-                }
-            }
-            Err(e) => return Err((Phase::Commit, e)),
-        }
+    let reply = op.commit(txn).await.map_err(|e| (Phase::Commit, e))?;
+    let dict = op.peer_dict();
+    let committed = join_all(peers.iter().map(|p| p.commit(txn, &dict))).await;
+    for outcome in committed {
+        outcome.map_err(|e| (Phase::Commit, e))?;
     }
     tracing::debug!(
         txn = %txn.id,
@@ -180,7 +202,12 @@ async fn phases(
         commit_us = (started.elapsed() - brick_op).as_micros() as u64,
         "transaction phases"
     );
-    Ok(reply.unwrap_or_default())
+    Ok(reply)
+}
+
+/// Runs every future at once on this task and returns their outputs in order.
+async fn join_all<'a, T>(futures: impl Iterator<Item = LocalFuture<'a, T>>) -> Vec<T> {
+    futures_util::future::join_all(futures).await
 }
 
 #[cfg(test)]
@@ -188,7 +215,7 @@ mod tests {
     use super::*;
     use std::cell::RefCell;
 
-    /// A participant that records what it is asked and fails where told.
+    /// A node that records what it is asked and fails where told.
     struct Node {
         uuid: Uuid,
         fail: Option<Phase>,
@@ -213,34 +240,59 @@ mod tests {
         }
     }
 
+    impl Locks for Node {
+        fn lock<'a>(&'a self, _: &'a TxnInfo) -> LocalFuture<'a, Result<(), TxnError>> {
+            Box::pin(async move { self.step(Phase::Lock, "lock") })
+        }
+        fn unlock<'a>(&'a self, _: &'a TxnInfo) -> LocalFuture<'a, ()> {
+            Box::pin(async move {
+                self.log.borrow_mut().push("unlock".into());
+            })
+        }
+    }
+
     impl Participant for Node {
         fn uuid(&self) -> Uuid {
             self.uuid
         }
-        fn lock<'a>(&'a self, _: &'a TxnInfo) -> LocalFuture<'a, Result<(), TxnError>> {
+        fn name(&self) -> String {
+            self.uuid.to_string()
+        }
+        fn lock<'a>(
+            &'a self,
+            _: &'a TxnInfo,
+            _: &'a Dict,
+        ) -> LocalFuture<'a, Result<(), TxnError>> {
             Box::pin(async move { self.step(Phase::Lock, "lock") })
         }
         fn stage<'a>(
             &'a self,
-            txn: &'a TxnInfo,
-            op: &'a mut dyn Operation,
+            _: &'a TxnInfo,
+            dict: &'a Dict,
         ) -> LocalFuture<'a, Result<Dict, TxnError>> {
             Box::pin(async move {
                 self.step(Phase::Stage, "stage")?;
-                op.stage(txn).await
+                let mut answer = Dict::new();
+                answer.set_str("seen", dict.get_str("request").unwrap_or(""));
+                Ok(answer)
             })
         }
         fn commit<'a>(
             &'a self,
-            txn: &'a TxnInfo,
-            op: &'a mut dyn Operation,
+            _: &'a TxnInfo,
+            dict: &'a Dict,
         ) -> LocalFuture<'a, Result<Dict, TxnError>> {
             Box::pin(async move {
                 self.step(Phase::Commit, "commit")?;
-                op.commit(txn).await
+                assert_eq!(
+                    dict.get_str("merged").ok(),
+                    Some("1"),
+                    "commit gets the merged dict"
+                );
+                Ok(Dict::new())
             })
         }
-        fn unlock<'a>(&'a self, _: &'a TxnInfo) -> LocalFuture<'a, ()> {
+        fn unlock<'a>(&'a self, _: &'a TxnInfo, _: &'a Dict) -> LocalFuture<'a, ()> {
             Box::pin(async move {
                 self.log.borrow_mut().push("unlock".into());
             })
@@ -250,15 +302,27 @@ mod tests {
     #[derive(Default)]
     struct Op {
         merged: Vec<Uuid>,
+        stages: u32,
         brick_ops: u32,
         commits: u32,
+        fail: Option<Phase>,
     }
 
     impl Operation for Op {
         fn stage<'a>(&'a mut self, _: &'a TxnInfo) -> LocalFuture<'a, Result<Dict, TxnError>> {
-            Box::pin(async move { Ok(Dict::new()) })
+            self.stages += 1;
+            let fail = self.fail == Some(Phase::Stage);
+            Box::pin(async move {
+                if fail {
+                    return Err(TxnError::new("local stage failed"));
+                }
+                Ok(Dict::new())
+            })
         }
         fn merge_stage(&mut self, answers: Vec<(Uuid, Dict)>) {
+            for (_, a) in &answers {
+                assert_eq!(a.get_str("seen").ok(), Some("r"));
+            }
             self.merged = answers.into_iter().map(|(u, _)| u).collect();
         }
         fn brick_op<'a>(&'a mut self, _: &'a TxnInfo) -> LocalFuture<'a, Result<(), TxnError>> {
@@ -272,6 +336,14 @@ mod tests {
                 d.set_str("volname", "v");
                 Ok(d)
             })
+        }
+        fn peer_dict(&self) -> Dict {
+            let mut d = Dict::new();
+            d.set_str("request", "r");
+            if !self.merged.is_empty() {
+                d.set_str("merged", "1");
+            }
+            d
         }
     }
 
@@ -289,54 +361,86 @@ mod tests {
         nodes.iter().map(|n| n.log.borrow().clone()).collect()
     }
 
+    fn run_on(local: &Node, peers: &[&Node], op: &mut Op) -> TxnResult {
+        let peers: Vec<&dyn Participant> = peers.iter().map(|p| *p as &dyn Participant).collect();
+        futures_lite::future::block_on(run(&info(), local, &peers, op))
+    }
+
     #[test]
     fn every_phase_runs_on_every_participant_in_order() {
-        let (a, b) = (Node::new(1, None), Node::new(2, None));
+        let (a, b, c) = (Node::new(1, None), Node::new(2, None), Node::new(3, None));
         let mut op = Op::default();
-        let reply = futures_lite::future::block_on(run(&info(), &[&a, &b], &mut op)).unwrap();
+        let reply = run_on(&a, &[&b, &c], &mut op).unwrap();
         assert_eq!(reply.get_bin("volname"), Some(&b"v\0"[..]));
-        assert_eq!(op.merged, [a.uuid, b.uuid]);
-        assert_eq!((op.brick_ops, op.commits), (1, 2));
-        let want = ["lock", "stage", "commit", "unlock"]
+        assert_eq!(op.merged, [b.uuid, c.uuid]);
+        assert_eq!((op.stages, op.brick_ops, op.commits), (1, 1, 1));
+        let peer = ["lock", "stage", "commit", "unlock"]
             .map(String::from)
             .to_vec();
-        assert_eq!(logs(&[&a, &b]), [want.clone(), want]);
+        assert_eq!(
+            logs(&[&a, &b, &c]),
+            [
+                vec!["lock".to_string(), "unlock".into()],
+                peer.clone(),
+                peer
+            ]
+        );
     }
 
     #[test]
     fn a_refused_lock_unlocks_the_ones_taken_and_runs_nothing() {
-        let (a, b) = (Node::new(1, None), Node::new(2, Some(Phase::Lock)));
+        let (a, b, c) = (
+            Node::new(1, None),
+            Node::new(2, Some(Phase::Lock)),
+            Node::new(3, None),
+        );
         let mut op = Op::default();
-        let (phase, e) =
-            futures_lite::future::block_on(run(&info(), &[&a, &b], &mut op)).unwrap_err();
+        let (phase, e) = run_on(&a, &[&b, &c], &mut op).unwrap_err();
         assert_eq!((phase, e.message.as_str()), (Phase::Lock, "lock failed"));
-        assert_eq!(logs(&[&a, &b]), [vec!["lock", "unlock"], vec!["lock"]]);
-        assert_eq!((op.brick_ops, op.commits), (0, 0));
+        assert_eq!(
+            logs(&[&a, &b, &c]),
+            [vec!["lock", "unlock"], vec!["lock"], vec!["lock", "unlock"]]
+        );
+        assert_eq!((op.stages, op.brick_ops, op.commits), (0, 0, 0));
+    }
+
+    #[test]
+    fn a_refused_local_lock_asks_no_peer() {
+        let (a, b) = (Node::new(1, Some(Phase::Lock)), Node::new(2, None));
+        let mut op = Op::default();
+        let (phase, _) = run_on(&a, &[&b], &mut op).unwrap_err();
+        assert_eq!(phase, Phase::Lock);
+        assert_eq!(logs(&[&a, &b]), [vec!["lock"], vec![]]);
     }
 
     #[test]
     fn a_failed_stage_skips_brick_op_and_commit_but_unlocks_all() {
         let (a, b) = (Node::new(1, None), Node::new(2, Some(Phase::Stage)));
         let mut op = Op::default();
-        let (phase, _) =
-            futures_lite::future::block_on(run(&info(), &[&a, &b], &mut op)).unwrap_err();
+        let (phase, _) = run_on(&a, &[&b], &mut op).unwrap_err();
         assert_eq!(phase, Phase::Stage);
         assert_eq!((op.brick_ops, op.commits), (0, 0));
         assert_eq!(
             logs(&[&a, &b]),
-            [
-                vec!["lock", "stage", "unlock"],
-                vec!["lock", "stage", "unlock"]
-            ]
+            [vec!["lock", "unlock"], vec!["lock", "stage", "unlock"]]
         );
+        // A local stage that fails asks no peer to stage.
+        let (a, b) = (Node::new(1, None), Node::new(2, None));
+        let mut op = Op {
+            fail: Some(Phase::Stage),
+            ..Op::default()
+        };
+        assert_eq!(run_on(&a, &[&b], &mut op).unwrap_err().0, Phase::Stage);
+        assert_eq!(logs(&[&b]), [vec!["lock", "unlock"]]);
     }
 
     #[test]
-    fn a_failed_commit_still_unlocks() {
-        let a = Node::new(1, Some(Phase::Commit));
+    fn a_failed_peer_commit_fails_the_transaction_and_still_unlocks() {
+        let (a, b) = (Node::new(1, None), Node::new(2, Some(Phase::Commit)));
         let mut op = Op::default();
-        let (phase, _) = futures_lite::future::block_on(run(&info(), &[&a], &mut op)).unwrap_err();
+        let (phase, _) = run_on(&a, &[&b], &mut op).unwrap_err();
         assert_eq!(phase, Phase::Commit);
-        assert_eq!(logs(&[&a]), [vec!["lock", "stage", "commit", "unlock"]]);
+        assert_eq!(op.commits, 1, "this node committed first");
+        assert_eq!(logs(&[&b]), [vec!["lock", "stage", "commit", "unlock"]]);
     }
 }

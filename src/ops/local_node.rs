@@ -1,11 +1,11 @@
-//! This node as a transaction participant: its locks are the change shard's lock table, its
-//! stage and commit are the operation's own code run here.
+//! This node in a transaction: its locks are the change shard's lock table (its stage and
+//! commit are the operation's own code, run here), and [`run_volume_txn`] runs a volume
+//! transaction with every connected friend of the pool taking part (`ops::remote`).
 
 use super::shard::ShardState;
 use crate::cluster::locks::Holder;
-use crate::cluster::txn::{LocalFuture, Operation, Participant, TxnError, TxnInfo};
+use crate::cluster::txn::{LocalFuture, Locks, Operation, Participant, TxnError, TxnInfo};
 use crate::model::Uuid;
-use crate::proto::dict::Dict;
 use std::rc::Rc;
 use std::time::Instant;
 
@@ -15,11 +15,7 @@ pub struct LocalNode {
     pub state: Rc<ShardState>,
 }
 
-impl Participant for LocalNode {
-    fn uuid(&self) -> Uuid {
-        self.state.node.node.uuid
-    }
-
+impl Locks for LocalNode {
     fn lock<'a>(&'a self, txn: &'a TxnInfo) -> LocalFuture<'a, Result<(), TxnError>> {
         Box::pin(async move {
             let now = Instant::now();
@@ -38,22 +34,6 @@ impl Participant for LocalNode {
         })
     }
 
-    fn stage<'a>(
-        &'a self,
-        txn: &'a TxnInfo,
-        op: &'a mut dyn Operation,
-    ) -> LocalFuture<'a, Result<Dict, TxnError>> {
-        op.stage(txn)
-    }
-
-    fn commit<'a>(
-        &'a self,
-        txn: &'a TxnInfo,
-        op: &'a mut dyn Operation,
-    ) -> LocalFuture<'a, Result<Dict, TxnError>> {
-        op.commit(txn)
-    }
-
     fn unlock<'a>(&'a self, txn: &'a TxnInfo) -> LocalFuture<'a, ()> {
         Box::pin(async move {
             let now = Instant::now();
@@ -66,9 +46,8 @@ impl Participant for LocalNode {
 }
 
 /// Runs `op` as transaction `op_number` (glusterd's `GD_OP_*`) holding volume `volname`'s lock
-/// (a lease of `timeout` seconds, glusterd's default without one), with this node as its only
-/// participant, on the change shard `state`: the CLI answer. Peers join the participant set
-/// with issue 18.
+/// (a lease of `timeout` seconds, glusterd's default without one) on this node and on every
+/// connected friend of the pool, from the change shard `state`: the CLI answer.
 pub async fn run_volume_txn(
     state: Rc<ShardState>,
     op_number: u32,
@@ -83,9 +62,10 @@ pub async fn run_volume_txn(
         locks: vec![crate::cluster::locks::volume_lock(volname)],
         lease: crate::cluster::locks::lease_for(timeout),
     };
+    let peers = super::remote::participants(&state);
+    let remote: Vec<&dyn Participant> = peers.iter().map(|p| p as &dyn Participant).collect();
     let local = LocalNode { state };
-    let participants: [&dyn Participant; 1] = [&local];
-    match crate::cluster::txn::run(&txn, &participants, op).await {
+    match crate::cluster::txn::run(&txn, &local, &remote, op).await {
         Ok(dict) => super::volume_create::CliAnswer {
             op_ret: 0,
             op_errno: 0,

@@ -1,6 +1,6 @@
 //! GD_MGMT_V3 (1238433 v3) on TCP: the LOCK and UNLOCK a peer's transaction sends before and
-//! after its phases (reference §3.4). The other procedures (pre-validate, brick-op, commit,
-//! post-*) answer PROC_UNAVAIL until brickd takes part in peers' transactions.
+//! after its phases (reference §3.4); its phases (pre-validate, brick-op, commit, post-*) are
+//! `ops::participant`'s.
 //!
 //! LOCK takes `<volname>_vol` (or `volname1..N` with `volcount`) for the requesting node, as a
 //! lease tied to the connection it came over: released by UNLOCK, when the connection closes,
@@ -138,7 +138,12 @@ impl Program for MgmtV3Program {
         match proc_num {
             0 => Some("NULL"),
             mgmt::PROC_V3_LOCK => Some("LOCK"),
+            mgmt::PROC_V3_PRE_VALIDATE => Some("PRE_VALIDATE"),
+            mgmt::PROC_V3_BRICK_OP => Some("BRICK_OP"),
+            mgmt::PROC_V3_COMMIT => Some("COMMIT"),
+            mgmt::PROC_V3_POST_VALIDATE => Some("POST_VALIDATE"),
             mgmt::PROC_V3_UNLOCK => Some("UNLOCK"),
+            mgmt::PROC_V3_POST_COMMIT => Some("POST_COMMIT"),
             _ => None,
         }
     }
@@ -149,8 +154,26 @@ impl Program for MgmtV3Program {
         args: &[u8],
         _out: &mut Vec<u8>,
     ) -> Outcome {
-        if proc_num == 0 {
-            return Outcome::Now(ReplyStatus::Success);
+        use crate::ops::participant::{answer_phase, Step};
+        let phase = |step| {
+            answer_phase(
+                &self.state,
+                ctx,
+                args,
+                step,
+                mgmt::RspLayout::v3(proc_num),
+                proc_num == mgmt::PROC_V3_POST_VALIDATE,
+            )
+        };
+        match proc_num {
+            0 => return Outcome::Now(ReplyStatus::Success),
+            mgmt::PROC_V3_LOCK | mgmt::PROC_V3_UNLOCK => {}
+            mgmt::PROC_V3_PRE_VALIDATE => return phase(Step::Stage),
+            mgmt::PROC_V3_COMMIT => return phase(Step::Commit),
+            mgmt::PROC_V3_BRICK_OP | mgmt::PROC_V3_POST_COMMIT | mgmt::PROC_V3_POST_VALIDATE => {
+                return phase(Step::Nothing)
+            }
+            _ => return Outcome::Now(ReplyStatus::ProcUnavail),
         }
         let Ok(req) = decode_v3_lock_req(args) else {
             return Outcome::Now(ReplyStatus::GarbageArgs);

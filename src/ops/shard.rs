@@ -86,8 +86,9 @@ pub struct ShardState {
     me: Weak<ShardState>,
     /// This shard's commit journal.
     pub journal: Rc<super::journal::ShardJournal>,
-    /// This node's names and addresses, read at most every [`HOST_MAP_TTL`].
-    hosts: RefCell<Option<(std::time::Instant, Rc<crate::brick::host::HostMap>)>>,
+    /// This node's names and addresses, read at most every [`HOST_MAP_TTL`], and the pool
+    /// it was made with (a change of the pool makes it again).
+    hosts: RefCell<Option<HostCache>>,
     /// Told when volfiles changed (`server` sends FETCHSPEC to this shard's connections).
     volfile_hook: RefCell<Option<Box<dyn Fn()>>>,
     /// Connections of this shard that took locks (mgmt v3 LOCK from a peer): their locks are
@@ -107,6 +108,13 @@ pub struct ShardState {
     pub(super) peer_connections: RefCell<std::collections::HashMap<u64, crate::model::Uuid>>,
     /// Peers rejected over volume checksums, and why (the statedump shows it).
     pub(super) rejections: RefCell<super::pool::Rejections>,
+}
+
+/// A shard's reading of this node's names and addresses and its peers'.
+struct HostCache {
+    at: std::time::Instant,
+    pool: Arc<crate::cluster::pool::Pool>,
+    map: Rc<crate::brick::host::HostMap>,
 }
 
 /// Where a create's store files, queued on the store lane after its reply, stand: queued,
@@ -276,17 +284,22 @@ impl ShardState {
     /// Reading them costs a netlink round trip, so a shard keeps them for [`HOST_MAP_TTL`].
     pub fn host_map(&self) -> Rc<crate::brick::host::HostMap> {
         let mut cached = self.hosts.borrow_mut();
-        if let Some((at, map)) = cached.as_ref() {
-            if at.elapsed() < HOST_MAP_TTL {
-                return map.clone();
+        let pool = self.node.peers.load();
+        if let Some(c) = cached.as_ref() {
+            if c.at.elapsed() < HOST_MAP_TTL && Arc::ptr_eq(&c.pool, &pool) {
+                return c.map.clone();
             }
         }
-        let mut map = crate::brick::host::HostMap::from_system(&self.node.peers.load().stored());
+        let mut map = crate::brick::host::HostMap::from_system(&pool.stored());
         if let Some(address) = self.node.processes.bind_address {
             map = map.with_local_address(address);
         }
         let map = Rc::new(map);
-        *cached = Some((std::time::Instant::now(), map.clone()));
+        *cached = Some(HostCache {
+            at: std::time::Instant::now(),
+            pool,
+            map: map.clone(),
+        });
         map
     }
 

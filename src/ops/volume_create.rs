@@ -234,15 +234,11 @@ pub async fn handle(state: Rc<ShardState>, request: Dict) -> CliAnswer {
         .set_str("internal-password", &password.to_string());
     let run = state
         .run_on(CHANGE_SHARD, move |change_state| async move {
-            let op = CreateOp {
-                state: change_state.clone(),
+            let op = CreateOp::new(
+                change_state.clone(),
                 request,
-                volume_id,
-                username,
-                password,
-                report: None,
-                fsids: Vec::new(),
-            };
+                [volume_id, username, password],
+            );
             run_create(change_state, op).await
         })
         .await;
@@ -250,6 +246,28 @@ pub async fn handle(state: Rc<ShardState>, request: Dict) -> CliAnswer {
         Ok(answer) => answer,
         Err(e) => CliAnswer::failed(0, e.to_string()),
     }
+}
+
+/// A peer's create, as this node takes part in it: the request and the ids the originator
+/// chose (`volume-id`, `internal-username`, `internal-password`).
+pub fn participant_op(state: Rc<ShardState>, dict: Dict) -> Result<Box<dyn Operation>, TxnError> {
+    let id = |key: &str| {
+        dict.get_str(key)
+            .ok()
+            .and_then(|v| Uuid::parse(v.trim()).ok())
+            .ok_or_else(|| TxnError::new(format!("the create names no {key}")))
+    };
+    let (volume_id, username, password) = (
+        id("volume-id")?,
+        id("internal-username")?,
+        id("internal-password")?,
+    );
+    let request = parse(dict).map_err(TxnError::new)?;
+    Ok(Box::new(CreateOp::new(
+        state,
+        request,
+        [volume_id, username, password],
+    )))
 }
 
 async fn run_create(state: Rc<ShardState>, mut op: CreateOp) -> CliAnswer {
@@ -260,11 +278,12 @@ async fn run_create(state: Rc<ShardState>, mut op: CreateOp) -> CliAnswer {
         locks: vec![volume_lock(&op.request.volname)],
         lease: lease_for(op.request.timeout),
     };
+    let peers = super::remote::participants(&state);
+    let remote: Vec<&dyn Participant> = peers.iter().map(|p| p as &dyn Participant).collect();
     let local = LocalNode {
         state: state.clone(),
     };
-    let participants: [&dyn Participant; 1] = [&local];
-    match txn::run(&txn, &participants, &mut op).await {
+    match txn::run(&txn, &local, &remote, &mut op).await {
         Ok(mut dict) => {
             dict.set_bin("transaction_id", txn.id.as_bytes());
             dict.set_bin("originator_uuid", txn.originator.as_bytes());
@@ -294,9 +313,48 @@ struct CreateOp {
     /// stage's probe: the brick file's `brick-fsid` is the path's, or the parent's when the
     /// claim will make the directory.
     fsids: Vec<(Option<u64>, Option<u64>)>,
+    /// Other nodes' bricks' mount dirs, by brick number (1-based, `brick<N>.mount_dir`), from
+    /// their stage answers (or the originator's commit dict, on a participant).
+    mount_dirs: std::collections::BTreeMap<usize, String>,
 }
 
 impl CreateOp {
+    /// A create of `request` with its ids: the volume's, and its internal user and password.
+    fn new(
+        state: Rc<ShardState>,
+        request: CreateRequest,
+        [volume_id, username, password]: [Uuid; 3],
+    ) -> CreateOp {
+        CreateOp {
+            state,
+            request,
+            volume_id,
+            username,
+            password,
+            report: None,
+            fsids: Vec::new(),
+            mount_dirs: Default::default(),
+        }
+    }
+
+    /// Takes the `brick<N>.mount_dir` pairs of `dict` for bricks that are not this node's.
+    fn merge_mount_dirs(&mut self, dict: &Dict) {
+        let count = self.request.bricks.len();
+        for n in 1..=count {
+            let local = self
+                .report
+                .as_ref()
+                .and_then(|r| r.bricks.get(n - 1))
+                .is_some_and(|b| b.is_local());
+            if local {
+                continue;
+            }
+            if let Ok(dir) = dict.get_str(&format!("brick{n}.mount_dir")) {
+                self.mount_dirs.insert(n, dir.to_string());
+            }
+        }
+    }
+
     fn engine(&self) -> Result<Engine, TxnError> {
         self.state.node.engine.clone().ok_or_else(|| {
             TxnError::new("the brick engine (io_uring) is not available on this node")
@@ -498,13 +556,21 @@ impl CreateOp {
             } else {
                 0
             };
+            let owner = match &b.owner {
+                Some(crate::brick::host::HostOwner::Peer(peer)) => *peer,
+                _ => me,
+            };
+            let mount_dir = match &b.mount_dir {
+                Some(dir) if b.is_local() => dir.clone(),
+                _ => self.mount_dirs.get(&(i + 1)).cloned().unwrap_or_default(),
+            };
             bricks.push(Brick {
-                uuid: me,
+                uuid: owner,
                 hostname: spec.host.clone(),
                 path: spec.path.clone(),
                 real_path: spec.path.clone(),
                 brick_id: format!("{}-client-{i}", req.volname),
-                mount_dir: b.mount_dir.clone().unwrap_or_default(),
+                mount_dir,
                 brick_fsid: fsid,
                 vg: spec.vg.clone().unwrap_or_default(),
                 ..Brick::default()
@@ -737,9 +803,10 @@ impl Operation for CreateOp {
     }
 
     fn merge_stage(&mut self, answers: Vec<(Uuid, Dict)>) {
-        // One node: its answer's mount dirs are already in the report. Remote nodes' answers
-        // join here in the next wave.
-        let _ = answers;
+        // Each peer answers the mount dirs of its own bricks (this node's are in the report).
+        for (_, answer) in answers {
+            self.merge_mount_dirs(&answer);
+        }
     }
 
     fn brick_op<'a>(&'a mut self, _txn: &'a TxnInfo) -> LocalFuture<'a, Result<(), TxnError>> {
@@ -749,7 +816,30 @@ impl Operation for CreateOp {
     fn commit<'a>(&'a mut self, txn: &'a TxnInfo) -> LocalFuture<'a, Result<Dict, TxnError>> {
         Box::pin(self.commit_here(txn))
     }
+
+    fn peer_dict(&self) -> Dict {
+        // The request, with every mount dir known so far (the originator's own with the
+        // stage, every node's with the commit), as glusterd sends it.
+        let mut dict = self.request.dict.clone();
+        // A glusterd participant's commit fails without it ("Unable to get port"); glusterd
+        // originators send the old brick base port.
+        dict.set_str("port", LEGACY_BRICK_PORT);
+        let local = self.report.iter().flat_map(|r| r.bricks.iter().enumerate());
+        for (i, b) in local {
+            if let (true, Some(dir)) = (b.is_local(), &b.mount_dir) {
+                dict.set_str(&format!("brick{}.mount_dir", i + 1), dir);
+            }
+        }
+        for (n, dir) in &self.mount_dirs {
+            dict.set_str(&format!("brick{n}.mount_dir"), dir);
+        }
+        dict
+    }
 }
+
+/// The `port` a glusterd originator puts in a create's op dict (glusterd's old brick base port,
+/// `GF_IANA_PRIV_PORTS_START`-era 24009); its participants read it at commit.
+const LEGACY_BRICK_PORT: &str = "24009";
 
 /// The pair of a create's journal record that names the node whose volfiles it renders.
 pub const NODE_UUID_PAIR: &str = "node-uuid";

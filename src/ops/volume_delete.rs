@@ -55,6 +55,19 @@ pub async fn handle(state: Rc<ShardState>, request: Dict) -> CliAnswer {
     run.unwrap_or_else(|e| CliAnswer::failed(0, e.to_string()))
 }
 
+/// A peer's delete, as this node takes part in it.
+pub fn participant_op(state: Rc<ShardState>, dict: Dict) -> Result<Box<dyn Operation>, TxnError> {
+    let volname = dict
+        .get_str("volname")
+        .map(str::to_owned)
+        .map_err(|_| TxnError::new("Failed to get volume name"))?;
+    Ok(Box::new(DeleteOp {
+        state,
+        volname,
+        dict,
+    }))
+}
+
 struct DeleteOp {
     state: Rc<ShardState>,
     volname: String,
@@ -347,5 +360,13 @@ impl Operation for DeleteOp {
 
     fn commit<'a>(&'a mut self, txn: &'a TxnInfo) -> LocalFuture<'a, Result<Dict, TxnError>> {
         Box::pin(self.commit_here(txn))
+    }
+
+    fn peer_dict(&self) -> Dict {
+        let mut dict = self.dict.clone();
+        if let Some(volume) = self.state.catalog().get(&self.volname) {
+            dict.set_str("vol-id", &volume.volume_id.to_string());
+        }
+        dict
     }
 }

@@ -80,6 +80,34 @@ pub async fn handle(state: Rc<ShardState>, request: Dict, action: Action) -> Cli
     run.unwrap_or_else(|e| CliAnswer::failed(0, e.to_string()))
 }
 
+/// A peer's start or stop, as this node takes part in it.
+pub fn participant_op(
+    state: Rc<ShardState>,
+    dict: Dict,
+    action: Action,
+) -> Result<Box<dyn Operation>, TxnError> {
+    let volname = dict
+        .get_str("volname")
+        .map(str::to_owned)
+        .map_err(|_| TxnError::new("Failed to get volume name"))?;
+    let force = dict
+        .get_u32("flags")
+        .or_else(|_| dict.get_str("flags").map(|f| f.trim().parse().unwrap_or(0)))
+        .unwrap_or(0)
+        & FLAG_FORCE
+        != 0;
+    Ok(Box::new(StartStopOp {
+        state,
+        volname,
+        force,
+        action,
+        dict,
+        missing_ids: Vec::new(),
+        started: Vec::new(),
+        already_started: false,
+    }))
+}
+
 struct StartStopOp {
     state: Rc<ShardState>,
     volname: String,
@@ -321,5 +349,13 @@ impl Operation for StartStopOp {
 
     fn commit<'a>(&'a mut self, txn: &'a TxnInfo) -> LocalFuture<'a, Result<Dict, TxnError>> {
         Box::pin(self.commit_here(txn))
+    }
+
+    fn peer_dict(&self) -> Dict {
+        let mut dict = self.dict.clone();
+        if let Some(volume) = self.state.catalog().get(&self.volname) {
+            dict.set_str("vol-id", &volume.volume_id.to_string());
+        }
+        dict
     }
 }

@@ -11,7 +11,7 @@ use crate::ops::cli::{CliProgram, CliTable};
 use crate::ops::shard::ShardState;
 pub use crate::program::{CallContext, LaterFuture, LaterReply, Outcome, Program, Transport};
 use crate::proto::dump::{self, ProgramEntry};
-use crate::proto::programs::{self, names};
+use crate::proto::programs::names;
 use crate::proto::rpc::ReplyStatus;
 use std::rc::Rc;
 
@@ -168,7 +168,7 @@ pub fn tcp_programs(state: &Rc<ShardState>) -> Vec<Rc<dyn Program>> {
     vec![
         crate::ops::pool::FriendProgram::shared(state.clone()),
         CliProgram::shared(CliTable::ReadOnly, state.clone()),
-        NullOnlyProgram::shared(names::MGMT, programs::MGMT, 2),
+        crate::ops::participant::MgmtV2Program::shared(state.clone()),
         crate::ops::mgmt_v3::MgmtV3Program::shared(state.clone()),
         crate::ops::portmap::PortmapProgram::shared(state.clone()),
         crate::ops::handshake::HandshakeProgram::tcp(state.clone()),
@@ -188,6 +188,7 @@ pub fn unix_programs(state: &Rc<ShardState>) -> Vec<Rc<dyn Program>> {
 mod tests {
     use super::*;
     use crate::proto::auth::Credential;
+    use crate::proto::programs;
 
     fn node() -> Rc<ShardState> {
         crate::ops::shard::tests::lone_shard()
