@@ -71,7 +71,7 @@ step "unit and integration tests"
 cargo_test --workspace --locked
 
 step "crash tests (failpoints feature)"
-cargo_test --locked --features failpoints --test volume_crash --test volume_start_crash
+cargo_test --locked --features failpoints --test volume_crash --test volume_start_crash --test pool_faults
 
 step "benchmarks build"
 cargo bench --workspace --locked --no-run

@@ -97,6 +97,10 @@ pub struct ServeArgs {
     /// Restarts in a row of a brick that keeps dying before it is left down.
     #[arg(long, value_name = "N", default_value_t = 5)]
     pub brick_restarts_max: u32,
+    /// Seconds a call to a peer (a probe, a transaction's phase) may go unanswered before it
+    /// fails (glusterd's frame-timeout for peers, "call-bail").
+    #[arg(long, value_name = "S", default_value_t = 600)]
+    pub peer_frame_timeout_s: u64,
     /// Register the "brickd test" RPC program (for the test suite only).
     #[arg(long, hide = true)]
     pub enable_test_program: bool,
@@ -129,6 +133,7 @@ impl ServeArgs {
                 .then(|| std::time::Duration::from_micros(self.sched_slice_us)),
             background_off_change_core: !self.background_anywhere,
             processes: self.process_config(),
+            peer_frame_timeout: std::time::Duration::from_secs(self.peer_frame_timeout_s.max(1)),
         }
     }
 

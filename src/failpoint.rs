@@ -14,8 +14,10 @@
 //! test releases it or kills the process), and `mark` only leaves the marker and goes on.
 
 /// Every failpoint, in the order a create, delete, start or stop passes them (`start.*` and
-/// `stop.*` are `ops::commit`'s, with the op's name).
-pub const NAMES: [&str; 20] = [
+/// `stop.*` are `ops::commit`'s, with the op's name); then the pool's: `txn.after-lock` (an
+/// originator holding every participant's lock), `participant.*` (a peer's stage or commit
+/// reaching this node), `peer.*` (a `peers/` file written).
+pub const NAMES: [&str; 25] = [
     "create.before-journal",
     "create.after-journal",
     "create.after-claim",
@@ -36,6 +38,11 @@ pub const NAMES: [&str; 20] = [
     "stop.before-journal",
     "stop.after-journal",
     "stop.after-store",
+    "txn.after-lock",
+    "participant.stage",
+    "participant.commit",
+    "peer.before-store",
+    "peer.after-store",
 ];
 
 /// What an armed failpoint asks of its caller.

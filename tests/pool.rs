@@ -7,68 +7,9 @@
 mod common;
 
 use common::node::{node_address, wait_until, Glusterd, Node};
+use common::pool::*;
 use std::collections::BTreeMap;
 use std::path::Path;
-
-/// Peer status lines, as `Hostname -> State` (the Uuid lines checked against the store).
-fn peers_of(cli: impl Fn(&[&str]) -> (i32, String, String)) -> BTreeMap<String, String> {
-    let (code, out, err) = cli(&["peer", "status"]);
-    assert_eq!(code, 0, "peer status: {out}{err}");
-    let mut peers = BTreeMap::new();
-    let mut host = None;
-    for line in out.lines() {
-        if let Some(h) = line.strip_prefix("Hostname: ") {
-            host = Some(h.to_string());
-        } else if let Some(state) = line.strip_prefix("State: ") {
-            peers.insert(
-                host.take().expect("a Hostname line first"),
-                state.to_string(),
-            );
-        }
-    }
-    peers
-}
-
-const IN_CLUSTER: &str = "Peer in Cluster (Connected)";
-
-/// Waits until `cli` lists exactly `hosts`, each "Peer in Cluster (Connected)".
-fn wait_in_cluster(cli: impl Fn(&[&str]) -> (i32, String, String), hosts: &[&str], who: &str) {
-    let want: BTreeMap<String, String> = hosts
-        .iter()
-        .map(|h| (h.to_string(), IN_CLUSTER.to_string()))
-        .collect();
-    let mut last = BTreeMap::new();
-    wait_until(
-        || {
-            last = peers_of(&cli);
-            last == want
-        },
-        &format!("{who} to list {hosts:?} in cluster"),
-    );
-}
-
-/// The `peers/` store files of a workdir, by file name.
-fn peer_files(workdir: &Path) -> BTreeMap<String, String> {
-    std::fs::read_dir(workdir.join("peers"))
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| {
-            (
-                e.file_name().to_string_lossy().into_owned(),
-                std::fs::read_to_string(e.path()).unwrap(),
-            )
-        })
-        .collect()
-}
-
-fn uuid_of(workdir: &Path) -> String {
-    std::fs::read_to_string(workdir.join("glusterd.info"))
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("UUID=").map(str::to_string))
-        .unwrap()
-}
 
 #[test]
 fn three_brickd_nodes_form_a_pool_and_detach_one() {
@@ -286,37 +227,6 @@ fn brickd_and_a_real_glusterd_probe_each_other_into_one_pool() {
     );
     wait_in_cluster(|args: &[&str]| b.cli(args), &[], "brickd");
     wait_in_cluster(|args: &[&str]| g2.cli(args), &[&g_host], "glusterd 2");
-}
-
-/// The store files of volume `name` every node must hold alike: `brick-fsid` aside, which
-/// each node knows for its own bricks only (0 for the others' on every node, as glusterd
-/// writes it; brick files are not part of the checksum).
-fn volume_store(workdir: &Path, name: &str) -> BTreeMap<String, String> {
-    let dir = workdir.join("vols").join(name);
-    let mut files = BTreeMap::new();
-    for rel in ["info", "cksum"] {
-        files.insert(
-            rel.to_string(),
-            std::fs::read_to_string(dir.join(rel)).unwrap(),
-        );
-    }
-    for e in std::fs::read_dir(dir.join("bricks")).unwrap().flatten() {
-        files.insert(
-            format!("bricks/{}", e.file_name().to_string_lossy()),
-            std::fs::read_to_string(e.path())
-                .unwrap()
-                .lines()
-                .filter(|l| !l.starts_with("brick-fsid="))
-                .map(|l| format!("{l}\n"))
-                .collect(),
-        );
-    }
-    files
-}
-
-/// The brick directory's `trusted.glusterfs.volume-id`, if any.
-fn volume_id_xattr(path: &Path) -> Option<Vec<u8>> {
-    common::fs::get_xattr(path, "trusted.glusterfs.volume-id")
 }
 
 #[test]

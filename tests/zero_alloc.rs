@@ -128,6 +128,7 @@ fn start_server() -> SocketAddr {
         sched_slice: None,
         background_off_change_core: true,
         processes: brickd::brick::process::ProcessConfig::glusterd_defaults(),
+        peer_frame_timeout: Duration::from_secs(600),
     };
     std::thread::spawn(move || run(config).unwrap());
     let deadline = Instant::now() + Duration::from_secs(10);

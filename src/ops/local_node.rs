@@ -6,6 +6,7 @@ use super::shard::ShardState;
 use crate::cluster::locks::Holder;
 use crate::cluster::txn::{LocalFuture, Locks, Operation, Participant, TxnError, TxnInfo};
 use crate::model::Uuid;
+use crate::proto::dict::Dict;
 use std::rc::Rc;
 use std::time::Instant;
 
@@ -65,7 +66,7 @@ pub async fn run_volume_txn(
     let peers = super::remote::participants(&state);
     let remote: Vec<&dyn Participant> = peers.iter().map(|p| p as &dyn Participant).collect();
     let local = LocalNode { state };
-    match crate::cluster::txn::run(&txn, &local, &remote, op).await {
+    match crate::cluster::txn::run(&txn, &local, &remote, &mut AfterLock(op)).await {
         Ok(dict) => super::volume_create::CliAnswer {
             op_ret: 0,
             op_errno: 0,
@@ -76,5 +77,30 @@ pub async fn run_volume_txn(
             tracing::info!(volume = %volname, op = op_number, ?phase, error = %e.message, "volume transaction failed");
             super::volume_create::CliAnswer::failed(e.errno, e.message)
         }
+    }
+}
+
+/// The originator's operation with failpoint `txn.after-lock` before its stage: every lock of
+/// the pool taken, nothing staged (a test kills the originator there).
+pub struct AfterLock<'o>(pub &'o mut dyn Operation);
+
+impl Operation for AfterLock<'_> {
+    fn stage<'a>(&'a mut self, txn: &'a TxnInfo) -> LocalFuture<'a, Result<Dict, TxnError>> {
+        Box::pin(async move {
+            super::failpoints::pass("txn.after-lock").await?;
+            self.0.stage(txn).await
+        })
+    }
+    fn merge_stage(&mut self, answers: Vec<(Uuid, Dict)>) {
+        self.0.merge_stage(answers)
+    }
+    fn brick_op<'a>(&'a mut self, txn: &'a TxnInfo) -> LocalFuture<'a, Result<(), TxnError>> {
+        self.0.brick_op(txn)
+    }
+    fn commit<'a>(&'a mut self, txn: &'a TxnInfo) -> LocalFuture<'a, Result<Dict, TxnError>> {
+        self.0.commit(txn)
+    }
+    fn peer_dict(&self) -> Dict {
+        self.0.peer_dict()
     }
 }

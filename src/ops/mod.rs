@@ -55,4 +55,6 @@ pub struct NodeContext {
     pub bricks: Arc<crate::brick::process::BrickTable>,
     /// Where brick processes and their files go, and how they are run.
     pub processes: Arc<crate::brick::process::ProcessConfig>,
+    /// How long a call to a peer may go unanswered (glusterd's frame-timeout).
+    pub peer_frame_timeout: std::time::Duration,
 }

@@ -76,6 +76,11 @@ pub async fn run(
     if step == Step::Nothing {
         return Ok(Dict::new());
     }
+    let name = match step {
+        Step::Stage => "participant.stage",
+        _ => "participant.commit",
+    };
+    super::failpoints::pass(name).await?;
     let mut operation = operation(&state, op, dict.clone())?;
     let mut answer = operation.stage(&txn).await?;
     if step == Step::Stage {

@@ -21,7 +21,7 @@
 use super::commit::{self, VolumeChange};
 use super::shard::{ShardState, CHANGE_SHARD};
 use super::volume_create::CliAnswer;
-use crate::client::peer::{LinkConfig, LinkEvent, PeerLink, FRAME_TIMEOUT};
+use crate::client::peer::{LinkConfig, LinkEvent, PeerLink};
 use crate::cluster::pool::PoolPeer;
 use crate::cluster::txn::TxnInfo;
 use crate::model::{Peer, Uuid, PEER_STATE_BEFRIENDED};
@@ -113,7 +113,7 @@ fn link_config(state: &ShardState, host: &str) -> LinkConfig {
         source: state.node.processes.bind_address,
         me: state.node.node.uuid,
         op_version: state.node.node.op_version,
-        frame_timeout: FRAME_TIMEOUT,
+        frame_timeout: state.node.peer_frame_timeout,
     }
 }
 

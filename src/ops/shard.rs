@@ -554,6 +554,7 @@ pub(crate) mod tests {
                 journal_seq: Arc::new(std::sync::atomic::AtomicU64::new(0)),
                 bricks: Arc::default(),
                 processes: Arc::new(crate::brick::process::ProcessConfig::glusterd_defaults()),
+                peer_frame_timeout: std::time::Duration::from_secs(600),
             }),
             Arc::new(SharedCatalog::new(Catalog::default())),
             Box::new(NoMesh),

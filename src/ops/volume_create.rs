@@ -283,7 +283,14 @@ async fn run_create(state: Rc<ShardState>, mut op: CreateOp) -> CliAnswer {
     let local = LocalNode {
         state: state.clone(),
     };
-    match txn::run(&txn, &local, &remote, &mut op).await {
+    match txn::run(
+        &txn,
+        &local,
+        &remote,
+        &mut super::local_node::AfterLock(&mut op),
+    )
+    .await
+    {
         Ok(mut dict) => {
             dict.set_bin("transaction_id", txn.id.as_bytes());
             dict.set_bin("originator_uuid", txn.originator.as_bytes());

@@ -109,6 +109,8 @@ pub struct ServerConfig {
     pub background_off_change_core: bool,
     /// Where brick processes and their files go, and how they are run.
     pub processes: crate::brick::process::ProcessConfig,
+    /// How long a call to a peer may go unanswered (glusterd's frame-timeout, 600 s).
+    pub peer_frame_timeout: Duration,
 }
 
 /// Why the server could not start.
@@ -481,6 +483,7 @@ pub fn run(config: ServerConfig) -> Result<(), ServerError> {
         let control = control.clone();
         let ready_tx = ready_tx.clone();
         let limits = config.limits;
+        let peer_frame_timeout = config.peer_frame_timeout;
         let test_program = config.enable_test_program;
         // Served by the change shard only, which each shard knows once it joined the mesh.
         let unix_path = config.socket.clone();
@@ -517,6 +520,7 @@ pub fn run(config: ServerConfig) -> Result<(), ServerError> {
                     unix_path,
                     control_fd,
                     limits,
+                    peer_frame_timeout,
                     test_program,
                     control,
                     ready: ready_tx,
@@ -674,6 +678,7 @@ struct ShardStart {
     unix_path: Option<PathBuf>,
     control_fd: RawFd,
     limits: Limits,
+    peer_frame_timeout: Duration,
     test_program: bool,
     control: Arc<Control>,
     ready: mpsc::Sender<Result<usize, ServerError>>,
@@ -697,6 +702,7 @@ async fn shard_main(start: ShardStart) {
         unix_path,
         control_fd,
         limits,
+        peer_frame_timeout,
         test_program,
         control,
         ready,
@@ -712,6 +718,7 @@ async fn shard_main(start: ShardStart) {
         journal_seq,
         bricks,
         processes,
+        peer_frame_timeout,
     });
     let (senders, mut receivers) = match mesh.join().await {
         Ok(pair) => pair,

@@ -4,6 +4,7 @@
 
 pub mod fs;
 pub mod node;
+pub mod pool;
 pub mod skip;
 
 use brickd::proto::auth::{AUTH_GLUSTERFS_V2, CLI_CREDENTIAL_V2};

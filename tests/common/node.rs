@@ -96,8 +96,33 @@ impl Node {
     /// A pool member: on port 24007 of a loopback address of its own (peers reach each
     /// other on 24007 only, as glusterd's do).
     pub fn pool_member() -> Node {
-        let listen = format!("{}:24007", node_address());
-        Self::start_on(None, None, &["--listen", &listen])
+        Self::pool_member_with(None, &[], &[])
+    }
+
+    /// A pool member on `workdir` (else a fresh one) with `extra` flags and environment
+    /// variables (failpoints), on `address` (else a fresh one).
+    pub fn pool_member_at(
+        address: Option<&str>,
+        workdir: Option<PathBuf>,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Node {
+        let listen = format!(
+            "{}:24007",
+            address.map(str::to_string).unwrap_or_else(node_address)
+        );
+        let mut args = vec!["--listen", &listen];
+        args.extend_from_slice(extra);
+        Self::start_env(workdir, None, &args, env)
+    }
+
+    /// A fresh pool member with `extra` flags and environment variables.
+    pub fn pool_member_with(
+        workdir: Option<PathBuf>,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Node {
+        Self::pool_member_at(None, workdir, extra, env)
     }
 
     pub fn start() -> Node {
