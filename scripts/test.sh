@@ -18,6 +18,12 @@ cd "$(dirname "$0")/.."
 ensure_packages ca-certificates gcc g++ libc6-dev git procps iproute2 liblvm2cmd2.03 \
     glusterfs-server glusterfs-cli glusterfs-common glusterfs-client xfsprogs lvm2
 ensure_rust clippy rustfmt
+# The pool tests run glusterd and brickd nodes on port 24007 of their own loopback addresses; a
+# system glusterd the package started on 0.0.0.0:24007 would take the port from all of them.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet glusterd 2>/dev/null; then
+    echo "stopping the system glusterd (it holds 0.0.0.0:24007, which the pool tests need)"
+    systemctl stop glusterd
+fi
 
 step() { printf '\n==> %s\n' "$*"; }
 

@@ -190,7 +190,22 @@ fn brickd_and_a_real_glusterd_probe_each_other_into_one_pool() {
     assert_eq!((out.0, out.1.trim()), (0, "peer probe: success"), "{out:?}");
     wait_in_cluster(|args: &[&str]| g.cli(args), &[&b.host], "glusterd");
     wait_in_cluster(|args: &[&str]| b.cli(args), &[&g_host], "brickd");
-    let g_uuid = uuid_of(g_dir.path());
+    // Each lists the other exactly as the other would list it, text and XML.
+    let normal =
+        |text: String, other: &str, uuid: &str| text.replace(other, "HOST").replace(uuid, "UUID");
+    let (g_uuid, b_uuid) = (uuid_of(g_dir.path()), uuid_of(&b.brickd.workdir));
+    for args in [
+        &["peer", "status"][..],
+        &["peer", "status", "--xml"][..],
+        &["pool", "list"][..],
+        &["pool", "list", "--xml"][..],
+    ] {
+        let on_g = normal(g.cli(args).1, &b.host, &b_uuid);
+        let on_b = normal(b.cli(args).1, &g_host, &g_uuid);
+        // `pool list` names this node too.
+        let (on_g, on_b) = (on_g.replace(&g_uuid, "SELF"), on_b.replace(&b_uuid, "SELF"));
+        assert_eq!(on_b, on_g, "gluster {args:?}");
+    }
     assert_eq!(
         peer_files(&b.brickd.workdir)
             .get(&g_uuid)
@@ -454,4 +469,49 @@ fn a_volume_across_glusterd_and_brickd_is_created_from_either_side() {
             .map(|v| v.iter().map(|b| format!("{b:02x}")).collect::<String>()),
         Some(holder)
     );
+}
+
+#[test]
+fn a_node_that_was_down_imports_the_volumes_created_meanwhile() {
+    let test = "a_node_that_was_down_imports_the_volumes_created_meanwhile";
+    if common::node::skip(test) {
+        return;
+    }
+    let disk = common::fs::Xfs::new();
+    let (a, b) = (Node::pool_member(), Node::pool_member());
+    a.ok(&["peer", "probe", &b.host]);
+    wait_in_cluster(|args: &[&str]| b.cli(args), &[&a.host], "b");
+    let (b_host, b_workdir) = (b.host.clone(), b.brickd.workdir.clone());
+    let keep = tempfile::tempdir().unwrap();
+    common::copy_dir(&b_workdir, &keep.path().join("w"));
+    drop(b);
+    wait_until(
+        || {
+            peers_of(|args: &[&str]| a.cli(args))
+                .get(&b_host)
+                .map(String::as_str)
+                == Some("Peer in Cluster (Disconnected)")
+        },
+        "a to see b down",
+    );
+    // Created and started while b is away (its bricks on a only: b is not connected).
+    let brick = format!("{}:{}/late", a.host, disk.root());
+    a.ok(&["volume", "create", "late", &brick]);
+    // b comes back on the same address and workdir and catches up through the friend exchange.
+    let listen = format!("{b_host}:24007");
+    let b = Node::start_on(Some(keep.path().join("w")), None, &["--listen", &listen]);
+    wait_until(
+        || b.cli(&["volume", "info", "late"]).0 == 0,
+        "b to import late",
+    );
+    common::wait_for_store(&b.brickd.workdir, "late");
+    for file in ["info", "cksum"] {
+        let read = |w: &Path| std::fs::read_to_string(w.join("vols/late").join(file)).unwrap();
+        assert_eq!(
+            read(&a.brickd.workdir),
+            read(&b.brickd.workdir),
+            "vols/late/{file}"
+        );
+    }
+    wait_in_cluster(|args: &[&str]| b.cli(args), &[&a.host], "b");
 }
