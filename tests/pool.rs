@@ -306,16 +306,26 @@ fn a_replica_3_volume_across_three_brickd_nodes_is_created_started_mounted_and_d
 
     let _stop = common::node::StopAll(&b, vec!["r3".into()]);
     b.ok(&["volume", "start", "r3"]);
-    // Each node started its own brick. (Its `volume status` lists its own bricks: the status
-    // transaction that gathers every node's is not built yet.)
-    for (n, path) in nodes.iter().zip(&paths) {
-        let rows = n.status("r3");
-        assert!(
-            rows.iter().any(|r| &r.0 == path && r.2 == "Y"),
-            "{}: {rows:?}",
-            n.host
-        );
+    // Every node lists every brick, online, with the port and pid its owner gave it.
+    let rows = a.status("r3");
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    for n in nodes {
+        assert_eq!(n.status("r3"), rows, "{}", n.host);
     }
+    for (row, path) in rows.iter().zip(&paths) {
+        assert_eq!((&row.0, row.2.as_str()), (path, "Y"), "{rows:?}");
+    }
+    // The self-heal daemons: this node's as localhost, the others' by their address.
+    let text = b.ok(&["volume", "status", "r3"]);
+    let daemons: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("Self-heal Daemon on "))
+        .collect();
+    assert_eq!(daemons.len(), 3, "{text}");
+    assert!(
+        daemons[0].starts_with("Self-heal Daemon on localhost"),
+        "{text}"
+    );
     {
         let mount = common::node::Mount::new(&c, "r3");
         let data = common::node::data(7, 100_000);
@@ -394,25 +404,20 @@ fn a_volume_across_glusterd_and_brickd_is_created_from_either_side() {
             g.cli(&["volume", "start", name])
         };
         assert_eq!(code, 0, "start {name}: {out}{err}");
-        // brickd runs its brick; glusterd runs its own (its pid file names a live process).
+        // Both list both bricks online, the same way (each node's status asks the other).
         let rows = b.status(name);
-        assert!(
-            rows.iter().any(|r| r.0 == bp && r.2 == "Y"),
-            "{name}: {rows:?}"
-        );
-        let g_pid = g.dir.path().join("run/vols").join(name);
-        wait_until(
-            || {
-                std::fs::read_dir(&g_pid)
-                    .into_iter()
-                    .flatten()
-                    .flatten()
-                    .filter_map(|e| std::fs::read_to_string(e.path()).ok())
-                    .filter_map(|t| t.trim().parse::<i32>().ok())
-                    .any(common::node::alive)
-            },
-            "glusterd's brick process",
-        );
+        assert_eq!(rows.len(), 2, "{name}: {rows:?}");
+        assert!(rows.iter().all(|r| r.2 == "Y"), "{name}: {rows:?}");
+        let on_g = g.cli(&["volume", "status", name]);
+        assert_eq!(on_g.0, 0, "{on_g:?}");
+        let brick_rows = |text: &str| -> Vec<String> {
+            text.lines()
+                .filter(|l| l.starts_with("Brick "))
+                .map(str::to_string)
+                .collect()
+        };
+        let on_b = b.ok(&["volume", "status", name]);
+        assert_eq!(brick_rows(&on_g.1), brick_rows(&on_b), "{name}");
         let (code, out, err) = g.cli(&["volume", "stop", name]);
         assert_eq!(code, 0, "stop {name}: {out}{err}");
         let (code, out, err) = b.cli(&["volume", "delete", name]);

@@ -193,6 +193,30 @@ impl Program for CliProgram {
                 let Ok(dict_bytes) = cli::decode_cli_req(args) else {
                     return Outcome::Now(ReplyStatus::GarbageArgs);
                 };
+                if volume_status::needs_peers(&self.state, dict_bytes) {
+                    // Bricks on other nodes: theirs are asked from the change shard, where the
+                    // links to the peers live.
+                    let (state, request) = (self.state.clone(), dict_bytes.to_vec());
+                    return Outcome::Later(Box::pin(async move {
+                        let r = state
+                            .run_on(super::shard::CHANGE_SHARD, move |s| async move {
+                                volume_status::pool_status(&s, &request).await
+                            })
+                            .await
+                            .unwrap_or_else(|e| volume_status::StatusReply {
+                                op_ret: -1,
+                                op_errno: 0,
+                                op_errstr: e.to_string(),
+                                dict: Dict::new(),
+                            });
+                        let mut body = Vec::new();
+                        encode_rsp(&mut body, r.op_ret, r.op_errno, &r.op_errstr, Some(&r.dict));
+                        LaterReply {
+                            status: ReplyStatus::Success,
+                            body,
+                        }
+                    }));
+                }
                 if let Some(what) = volume_status::to_gather(&self.state, dict_bytes) {
                     // `detail` reads each brick's file system, `clients` asks each brick: on
                     // a thread, off the shard.

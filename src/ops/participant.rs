@@ -76,6 +76,23 @@ pub async fn run(
     if step == Step::Nothing {
         return Ok(Dict::new());
     }
+    if op as u32 == super::remote::OP_STATUS_VOLUME {
+        // A status: this node's bricks and daemons, read (the stage checks the same).
+        let mut bytes = Vec::new();
+        dict.encode(&mut bytes);
+        let answer = super::volume_status::local_status(&state, &bytes).await;
+        if answer.op_ret != 0 {
+            return Err(TxnError {
+                errno: answer.op_errno,
+                message: answer.op_errstr,
+            });
+        }
+        return Ok(if step == Step::Commit {
+            answer.dict
+        } else {
+            Dict::new()
+        });
+    }
     let name = match step {
         Step::Stage => "participant.stage",
         _ => "participant.commit",

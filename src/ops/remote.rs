@@ -254,3 +254,66 @@ impl Participant for RemotePeer {
         })
     }
 }
+
+/// `GD_OP_STATUS_VOLUME`.
+pub const OP_STATUS_VOLUME: u32 = 18;
+/// How long a status waits for each peer's part.
+pub const STATUS_PEER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Asks every connected friend in `holders` for its part of a `volume status` (op 18, all at
+/// once): each peer's host and its answer. Each peer gets glusterd's syncop sequence (v3 LOCK,
+/// v2 STAGE_OP and COMMIT_OP, v3 UNLOCK): a glusterd participant answers a status commit only
+/// inside a transaction it locked for. This node takes no lock of its own for a status (it
+/// reads), where glusterd's originator locks the volume and so can fail a status with
+/// "Another transaction is in progress".
+pub async fn peer_status(
+    state: &ShardState,
+    holders: &[Uuid],
+    request: &Dict,
+) -> Vec<(String, Result<Dict, TxnError>)> {
+    let txn = TxnInfo {
+        id: Uuid::new_v4(),
+        originator: state.node.node.uuid,
+        op: OP_STATUS_VOLUME,
+        locks: Vec::new(),
+        lease: std::time::Duration::ZERO,
+    };
+    let peers: Vec<RemotePeer> = participants(state)
+        .into_iter()
+        .filter(|p| holders.contains(&p.uuid))
+        .collect();
+    let asks = peers.iter().map(|p| {
+        let txn = &txn;
+        (p.host.clone(), async move {
+            let answer = match p.lock_call(txn, request, mgmt::PROC_V3_LOCK).await {
+                Err(e) => Err(e),
+                Ok(()) => {
+                    let v2 = mgmt::VERSION_V2;
+                    let staged = p.phase(txn, request, v2, mgmt::PROC_V2_STAGE_OP, "Staging");
+                    let answer = match staged.await {
+                        Ok(_) => {
+                            p.phase(txn, request, v2, mgmt::PROC_V2_COMMIT_OP, "Commit")
+                                .await
+                        }
+                        Err(e) => Err(e),
+                    };
+                    if let Err(e) = p.lock_call(txn, request, mgmt::PROC_V3_UNLOCK).await {
+                        tracing::info!(peer = %p.host, error = %e.message, "status unlock not answered");
+                    }
+                    answer
+                }
+            };
+            (p.host.clone(), answer)
+        })
+    });
+    // A status is a read the CLI waits on: a peer that does not answer in time is left out
+    // rather than holding every answer up for the frame timeout.
+    let limited = asks.map(|ask| {
+        let host = ask.0.clone();
+        futures_lite::future::or(ask.1, async move {
+            state.sleep(STATUS_PEER_TIMEOUT).await;
+            (host, Err(TxnError::new("no status answer in time")))
+        })
+    });
+    futures_util::future::join_all(limited).await
+}

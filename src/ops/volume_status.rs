@@ -198,8 +198,9 @@ fn add_clients(
     let local = volume
         .bricks
         .iter()
-        .filter(|b| b.uuid == state.node.node.uuid);
-    for (i, brick) in local.enumerate() {
+        .enumerate()
+        .filter(|(_, b)| b.uuid == state.node.node.uuid);
+    for (i, brick) in local {
         let Some(bytes) = clients.get(&brick.path) else {
             continue;
         };
@@ -240,10 +241,18 @@ fn add_bricks(
     cmd_mask: u32,
 ) {
     let node = state.node.node.uuid;
-    let local: Vec<_> = volume.bricks.iter().filter(|b| b.uuid == node).collect();
-    dict.set_u64("brick-index-max", local.len().saturating_sub(1) as u64);
+    // Keyed by their place in the volume, as glusterd keys them: the other nodes' answers
+    // fill the gaps (`merge_peer`).
+    let local: Vec<(usize, &crate::model::Brick)> = volume
+        .bricks
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| b.uuid == node)
+        .collect();
+    let index_max = local.last().map_or(-1, |&(i, _)| i as i64);
+    dict.set_i64("brick-index-max", index_max);
     dict.set_i32("type", -1);
-    for (i, brick) in local.iter().enumerate().rev() {
+    for &(i, brick) in local.iter().rev() {
         let p = format!("brick{i}");
         let run = super::bricks::is_online(state, &volume.name, &brick.path);
         // Set before the rest: the dict goes out newest first, so these follow `status`
@@ -278,7 +287,7 @@ fn add_bricks(
     let mut others = 0u32;
     let plain = details.is_none() && cmd_mask == 0;
     if let Some(shd) = super::bricks::self_heal_of(state, volume).filter(|_| plain) {
-        let i = local.len();
+        let i = (index_max + 1) as usize;
         let p = format!("brick{i}");
         let run = super::bricks::is_online(state, &volume.name, &shd.path);
         dict.set_i32(&format!("{p}.status"), i32::from(run.is_some()));
@@ -302,4 +311,214 @@ fn add_bricks(
     dict.set_u32("other-count", others);
     dict.set_i32("hot_brick_count", -1);
     dict.set_u32("tasks", 0);
+}
+
+/// Answers a STATUS_VOLUME request on this node: gathers what a `detail` or `clients` status
+/// needs (on a thread: it reads file systems and asks bricks), then answers for this node's
+/// bricks and daemons.
+pub async fn local_status(state: &ShardState, request: &[u8]) -> StatusReply {
+    let Some(what) = to_gather(state, request) else {
+        return answer(state, request);
+    };
+    let (tx, rx) = futures_channel::oneshot::channel();
+    let spawned = std::thread::Builder::new()
+        .name("brickd-status".into())
+        .spawn(move || {
+            let _ = tx.send(gather(what));
+        });
+    let gathered = match spawned {
+        Ok(_) => rx.await.unwrap_or_default(),
+        Err(_) => Gathered::default(),
+    };
+    answer_with(state, request, &gathered)
+}
+
+/// Whether a status of the request's volume needs the other nodes' answers: a started volume
+/// with bricks on other nodes.
+pub fn needs_peers(state: &ShardState, request: &[u8]) -> bool {
+    let Ok(Some(dict)) = Dict::decode(request, DictLimits::default()) else {
+        return false;
+    };
+    let cmd = dict.get_u32("cmd").unwrap_or(0);
+    let Ok(name) = dict.get_str("volname") else {
+        return false;
+    };
+    let me = state.node.node.uuid;
+    cmd & CMD_ALL == 0
+        && state.catalog().get(name).is_some_and(|v| {
+            v.status == VolumeStatus::Started && v.bricks.iter().any(|b| b.uuid != me)
+        })
+}
+
+/// Merges a peer's status answer (`peer`, from the node named `host`) into this node's
+/// (`into`), as glusterd's originator does: the peer's bricks keep their place in the volume
+/// (`brick<i>` for i up to its `brick-index-max`); every node's daemons go after every brick
+/// of the volume (`brick_count` of them), a peer's named by the peer (its `path` is the
+/// peer's host, where this node's own say `localhost`).
+pub fn merge_peer(into: &mut Dict, peer: &Dict, host: &str, brick_count: usize) {
+    let number = |d: &Dict, key: &str| d.get_i64(key).unwrap_or(0);
+    let base = brick_count as i64;
+    let (our_max, ours_others, our_entries) = (
+        number(into, "brick-index-max"),
+        number(into, "other-count").max(0),
+        number(into, "count").max(0),
+    );
+    // This node's daemons move after every brick (once: later merges find them there).
+    if our_max + 1 < base {
+        for j in (0..ours_others).rev() {
+            move_entry(into, our_max + 1 + j, base + j);
+        }
+    }
+    let (their_max, their_others, their_entries) = (
+        number(peer, "brick-index-max"),
+        number(peer, "other-count").max(0),
+        number(peer, "count").max(0),
+    );
+    for i in 0..=their_max {
+        let prefix = format!("brick{i}.");
+        for (key, value) in peer.iter().filter(|(k, _)| k.starts_with(&prefix)) {
+            into.set_bin(key, value);
+        }
+    }
+    for j in 0..their_others {
+        let from = format!("brick{}.", their_max + 1 + j);
+        let to = format!("brick{}.", base + ours_others + j);
+        for (key, value) in peer.iter().filter(|(k, _)| k.starts_with(&from)) {
+            let rest = &key[from.len()..];
+            if rest == "path" {
+                into.set_str(&format!("{to}path"), host);
+            } else {
+                into.set_bin(&format!("{to}{rest}"), value);
+            }
+        }
+    }
+    into.set_i64("brick-index-max", base - 1);
+    into.set_i64("other-count", ours_others + their_others);
+    into.set_i64("count", our_entries + their_entries);
+}
+
+/// Renames every `brick<from>.*` key of `dict` to `brick<to>.*`.
+fn move_entry(dict: &mut Dict, from: i64, to: i64) {
+    let (from, to) = (format!("brick{from}."), format!("brick{to}."));
+    let moved: Vec<(String, String, Vec<u8>)> = dict
+        .iter()
+        .filter(|(k, _)| k.starts_with(&from))
+        .map(|(k, v)| {
+            (
+                k.to_string(),
+                format!("{to}{}", &k[from.len()..]),
+                v.to_vec(),
+            )
+        })
+        .collect();
+    for (old, new, value) in moved {
+        dict.remove(&old);
+        dict.set_bin(&new, &value);
+    }
+}
+
+/// A status of a volume with bricks on other nodes (on the change shard, which holds the
+/// links): this node's answer, with every connected holder's merged in. A peer that does not
+/// answer is left out, as glusterd leaves out the bricks of a node it cannot reach.
+pub async fn pool_status(state: &ShardState, request: &[u8]) -> StatusReply {
+    let mut reply = local_status(state, request).await;
+    if reply.op_ret != 0 {
+        return reply;
+    }
+    let Ok(Some(mut dict)) = Dict::decode(request, DictLimits::default()) else {
+        return reply;
+    };
+    let Some(volume) = dict
+        .get_str("volname")
+        .ok()
+        .and_then(|n| state.catalog().get(n).cloned())
+    else {
+        return reply;
+    };
+    // A glusterd peer checks the volume's id in the op dict ("Validation Failed for Status"
+    // without it).
+    dict.set_str("vol-id", &volume.volume_id.to_string());
+    let me = state.node.node.uuid;
+    let mut holders: Vec<Uuid> = volume
+        .bricks
+        .iter()
+        .map(|b| b.uuid)
+        .filter(|&u| u != me)
+        .collect();
+    holders.sort();
+    holders.dedup();
+    for (host, answer) in super::remote::peer_status(state, &holders, &dict).await {
+        match answer {
+            Ok(theirs) => merge_peer(&mut reply.dict, &theirs, &host, volume.bricks.len()),
+            Err(e) => tracing::info!(peer = %host, error = %e.message, "no status from a peer"),
+        }
+    }
+    reply
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(d: &mut Dict, i: u32, host: &str, path: &str, pid: &str) {
+        d.set_str(&format!("brick{i}.hostname"), host);
+        d.set_str(&format!("brick{i}.path"), path);
+        d.set_str(&format!("brick{i}.pid"), pid);
+    }
+
+    /// The dicts of a replica 2 volume's status on two glusterds (a capture of 10.3): the
+    /// originator's own part, the peer's answer, and what the originator's merge made of them.
+    #[test]
+    fn a_peers_status_merges_as_glusterds_originator_merges_it() {
+        let mut ours = Dict::new();
+        entry(&mut ours, 0, "127.1.1.1", "/b/1/cv", "8744");
+        entry(&mut ours, 1, "Self-heal Daemon", "localhost", "8761");
+        ours.set_i64("brick-index-max", 0);
+        ours.set_i64("count", 2);
+        ours.set_i64("other-count", 1);
+        let mut theirs = Dict::new();
+        entry(&mut theirs, 1, "127.1.1.2", "/b/2/cv", "8772");
+        entry(
+            &mut theirs,
+            2,
+            "Self-heal Daemon",
+            "deb135f1-4dc5-4d55-a60d-5a81321bd601",
+            "8789",
+        );
+        theirs.set_i64("brick-index-max", 1);
+        theirs.set_i64("count", 2);
+        theirs.set_i64("other-count", 1);
+        merge_peer(&mut ours, &theirs, "127.1.1.2", 2);
+        let get = |k: &str| ours.get_str(k).unwrap().to_string();
+        assert_eq!(
+            [get("brick-index-max"), get("count"), get("other-count")],
+            ["1", "4", "2"]
+        );
+        assert_eq!([get("brick0.pid"), get("brick1.pid")], ["8744", "8772"]);
+        assert_eq!(
+            [get("brick1.hostname"), get("brick1.path")],
+            ["127.1.1.2", "/b/2/cv"]
+        );
+        assert_eq!(
+            [get("brick2.path"), get("brick2.pid")],
+            ["localhost", "8761"]
+        );
+        assert_eq!(
+            [
+                get("brick3.hostname"),
+                get("brick3.path"),
+                get("brick3.pid")
+            ],
+            ["Self-heal Daemon", "127.1.1.2", "8789"]
+        );
+        // A third node's part goes after both.
+        let mut third = Dict::new();
+        entry(&mut third, 2, "Self-heal Daemon", "x", "9");
+        third.set_i64("brick-index-max", 1);
+        third.set_i64("count", 1);
+        third.set_i64("other-count", 1);
+        merge_peer(&mut ours, &third, "127.1.1.3", 2);
+        assert_eq!(ours.get_str("count").unwrap(), "5");
+        assert_eq!(ours.get_str("brick4.path").unwrap(), "127.1.1.3");
+    }
 }
