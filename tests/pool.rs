@@ -520,3 +520,120 @@ fn a_node_that_was_down_imports_the_volumes_created_meanwhile() {
     }
     wait_in_cluster(|args: &[&str]| b.cli(args), &[&a.host], "b");
 }
+
+/// A peer is who shook hands on the connection: a friend call whose body names another node,
+/// or that comes on a connection with no handshake, is refused.
+#[test]
+fn friend_calls_are_taken_only_from_the_node_that_shook_hands_on_the_connection() {
+    use brickd::proto::dict::Dict;
+    use brickd::proto::peer::*;
+    let b = common::Brickd::start(&[]);
+    let me = "11111111-2222-4333-8444-555555555555";
+    let other = "66666666-7777-4888-9999-000000000000";
+    let hello = |client: &mut common::Client<std::net::TcpStream>, id: &str| {
+        let mut dict = Dict::new();
+        dict.set_str("peer-id", id);
+        let mut bytes = Vec::new();
+        dict.encode(&mut bytes);
+        let mut args = Vec::new();
+        encode_hndsk_req(&mut args, &bytes);
+        let reply = client.call(HNDSK_PROGRAM, HNDSK_VERSION, PROC_VERSIONS, &args);
+        assert_eq!(decode_hndsk_rsp(&reply.body).unwrap().op_ret, 0);
+    };
+    let probe = |client: &mut common::Client<std::net::TcpStream>, id: &str| {
+        let mut args = Vec::new();
+        encode_probe_req(
+            &mut args,
+            &ProbeReq {
+                uuid: *brickd::model::Uuid::parse(id).unwrap().as_bytes(),
+                hostname: "127.0.0.1",
+                port: 24007,
+            },
+        );
+        let reply = client.call(PROGRAM, VERSION, PROC_PROBE_QUERY, &args);
+        let rsp = decode_probe_rsp(&reply.body).unwrap();
+        (rsp.op_ret, rsp.op_errno)
+    };
+    // No handshake on the connection.
+    let mut anonymous = b.tcp_client();
+    assert_eq!(probe(&mut anonymous, me), (-1, 6));
+    // A handshake as one node, a body naming another.
+    let mut impostor = b.tcp_client();
+    hello(&mut impostor, other);
+    assert_eq!(probe(&mut impostor, me), (-1, 6));
+    // The node that shook hands is answered.
+    let mut peer = b.tcp_client();
+    hello(&mut peer, me);
+    assert_eq!(probe(&mut peer, me), (0, 0));
+}
+
+#[test]
+fn a_volume_that_differs_at_the_same_version_rejects_the_peer_and_names_the_keys() {
+    let test = "a_volume_that_differs_at_the_same_version_rejects_the_peer_and_names_the_keys";
+    if common::node::skip(test) {
+        return;
+    }
+    let disk = common::fs::Xfs::new();
+    let (a, b) = (Node::pool_member(), Node::pool_member());
+    a.ok(&["peer", "probe", &b.host]);
+    a.ok(&[
+        "volume",
+        "create",
+        "v",
+        &format!("{}:{}/v", a.host, disk.root()),
+    ]);
+    wait_until(|| b.cli(&["volume", "info", "v"]).0 == 0, "b to hold v");
+    common::wait_for_store(&b.brickd.workdir, "v");
+    // b restarts once, so that its journal holds nothing a restart would redo; then, while it
+    // is down, its copy of v gains an option without a new version: the checksums differ at
+    // the same version, which no transaction could have done.
+    let b_host = b.host.clone();
+    let listen = format!("{b_host}:24007");
+    let (first, second) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    common::copy_dir(&b.brickd.workdir, &first.path().join("w"));
+    drop(b);
+    let b = Node::start_on(Some(first.path().join("w")), None, &["--listen", &listen]);
+    wait_in_cluster(|args: &[&str]| b.cli(args), &[&a.host], "b");
+    let workdir = second.path().join("w");
+    common::copy_dir(&b.brickd.workdir, &workdir);
+    drop(b);
+    let info = workdir.join("vols/v/info");
+    let text = std::fs::read_to_string(&info).unwrap();
+    let edited = text.replace(
+        "nfs.disable=on\n",
+        "nfs.disable=on\nperformance.readdir-ahead=on\n",
+    );
+    assert_ne!(edited, text);
+    std::fs::write(&info, edited).unwrap();
+    let b = Node::start_on(Some(workdir), None, &["--listen", &listen]);
+    // Each side rejects the other, as glusterd does, connected all the same.
+    let rejected = "Peer Rejected (Connected)";
+    for (n, other) in [(&a, &b_host), (&b, &a.host)] {
+        let mut last = BTreeMap::new();
+        wait_until(
+            || {
+                last = peers_of(|args: &[&str]| n.cli(args));
+                last.get(other.as_str()).map(String::as_str) == Some(rejected)
+            },
+            &format!("{} to reject {other}", n.host),
+        );
+    }
+    // brickd says which keys differ (glusterd's log only says the checksums do).
+    let dump = common::node::statedump(&a);
+    let section = dump
+        .split("[pool.rejections]")
+        .nth(1)
+        .expect("a [pool.rejections] section");
+    assert!(
+        section.contains("option:performance.readdir-ahead") && section.contains("v version 1"),
+        "{section}"
+    );
+    // Not a friend: no transaction reaches it.
+    let (code, out, err) = a.cli(&[
+        "volume",
+        "create",
+        "w",
+        &format!("{}:{}/w", b.host, disk.root()),
+    ]);
+    assert_eq!(code, 1, "{out}{err}");
+}

@@ -10,7 +10,9 @@ mod common;
 
 use common::fs::{get_xattr, remove_xattr, set_xattr, Xfs};
 use common::gluster;
-use common::node::{alive, cmdline, create, data, skip, wait_until, Mount, Node, StopAll};
+use common::node::{
+    alive, cmdline, create, data, skip, statedump, wait_until, Mount, Node, StopAll,
+};
 use common::HANG_DEADLINE;
 use std::path::Path;
 
@@ -431,37 +433,6 @@ fn a_brick_asked_to_terminate_over_its_unix_socket_exits_and_stays_down_without_
     let row = node.status("t1")[0].clone();
     assert_eq!(row.2, "Y");
     assert_ne!(row.3, pid.to_string());
-}
-
-/// The node's statedump (SIGUSR1), fresh.
-fn statedump(node: &Node) -> String {
-    let run = node.brickd.workdir.join("run");
-    if let Ok(entries) = std::fs::read_dir(&run) {
-        for e in entries.flatten() {
-            let _ = std::fs::remove_file(e.path());
-        }
-    }
-    node.brickd.signal(libc::SIGUSR1);
-    let mut text = String::new();
-    wait_until(
-        || {
-            let found = std::fs::read_dir(&run).ok().and_then(|entries| {
-                entries.flatten().find(|e| {
-                    let name = e.file_name().to_string_lossy().into_owned();
-                    name.starts_with("brickd.") && name.contains(".dump.")
-                })
-            });
-            match found.and_then(|e| std::fs::read_to_string(e.path()).ok()) {
-                Some(t) if t.contains("[bricks]") => {
-                    text = t;
-                    true
-                }
-                _ => false,
-            }
-        },
-        "a statedump",
-    );
-    text
 }
 
 #[test]

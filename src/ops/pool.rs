@@ -55,6 +55,8 @@ pub mod probe_errno {
     pub const VOLUME_CONFLICT: i32 = 4;
     /// The probed node has this node's UUID.
     pub const SAME_UUID: i32 = 5;
+    /// The sender is not who its connection says it is.
+    pub const UNKNOWN_PEER: i32 = 6;
     /// The peer is being detached.
     pub const FRIEND_DETACHING: i32 = 11;
 }
@@ -561,9 +563,10 @@ impl PoolManager {
             };
         }
         if !member.connected && !force {
+            // glusterd's words for a peer it cannot reach.
             return CliAnswer::failed(
                 deprobe_errno::FRIEND_DOWN,
-                format!("{host} is not connected"),
+                "One of the peers is probably down. Check with 'peer status'",
             );
         }
         if let Some(link) = self.link(uuid) {
@@ -979,7 +982,7 @@ impl Program for FriendProgram {
                 };
                 let (from, hostname) = (Uuid::from_bytes(req.uuid), req.hostname.to_string());
                 on_pool(state, move |pool| async move {
-                    pool.probe_query(from, remote, hostname).await
+                    pool.probe_query(from, proven, remote, hostname).await
                 })
             }
             wire::PROC_FRIEND_ADD => {
@@ -989,7 +992,7 @@ impl Program for FriendProgram {
                 let (from, hostname) = (Uuid::from_bytes(req.uuid), req.hostname.to_string());
                 let vols = req.vols.to_vec();
                 on_pool(state, move |pool| async move {
-                    pool.friend_add(from, remote, hostname, vols).await
+                    pool.friend_add(from, proven, remote, hostname, vols).await
                 })
             }
             wire::PROC_FRIEND_UPDATE => {
@@ -1021,7 +1024,13 @@ impl Program for FriendProgram {
 impl PoolManager {
     /// PROBE_QUERY from `from`, which knows this node as `hostname`; `remote` is the address
     /// its connection came from, the name this node will know it by.
-    async fn probe_query(self: &Rc<Self>, from: Uuid, remote: String, hostname: String) -> Vec<u8> {
+    async fn probe_query(
+        self: &Rc<Self>,
+        from: Uuid,
+        proven: Option<Uuid>,
+        remote: String,
+        hostname: String,
+    ) -> Vec<u8> {
         let Some(state) = self.state.upgrade() else {
             return Vec::new();
         };
@@ -1043,6 +1052,10 @@ impl PoolManager {
         };
         if from == me {
             return reply(-1, probe_errno::SAME_UUID, "");
+        }
+        if proven != Some(from) {
+            tracing::info!(claimed = %from, ?proven, "PROBE_QUERY from a connection that did not shake hands as its sender: refused");
+            return reply(-1, probe_errno::UNKNOWN_PEER, "");
         }
         let pool = state.node.peers.load();
         if pool.get(from).is_some() {
@@ -1075,6 +1088,7 @@ impl PoolManager {
     async fn friend_add(
         self: &Rc<Self>,
         from: Uuid,
+        proven: Option<Uuid>,
         remote: String,
         hostname: String,
         vols: Vec<u8>,
@@ -1084,6 +1098,10 @@ impl PoolManager {
         };
         let me = state.node.node.uuid;
         let reply = |op_ret: i32, op_errno: i32| friend_rsp(me, &hostname, op_ret, op_errno);
+        if proven != Some(from) {
+            tracing::info!(claimed = %from, ?proven, "FRIEND_ADD from a connection that did not shake hands as its sender: refused");
+            return reply(-1, probe_errno::UNKNOWN_PEER);
+        }
         let known = state.node.peers.load().get(from).cloned();
         if known.is_none() && !name_being_probed(&state, &remote, from) {
             // Known to the pool but not here yet (its FRIEND_ADD overtook the update that
@@ -1172,7 +1190,7 @@ impl PoolManager {
             );
             out
         };
-        if !state.node.peers.load().is_friend(from) || proven.is_some_and(|p| p != from) {
+        if !state.node.peers.load().is_friend(from) || proven != Some(from) {
             tracing::info!(peer = %from, "FRIEND_UPDATE from a node that is not a friend: ignored");
             return reply(-1);
         }
@@ -1242,7 +1260,7 @@ impl PoolManager {
         };
         let me = state.node.node.uuid;
         let reply = |op_ret: i32, op_errno: i32| friend_rsp(me, &hostname, op_ret, op_errno);
-        if state.node.peers.load().get(from).is_none() || proven.is_some_and(|p| p != from) {
+        if state.node.peers.load().get(from).is_none() || proven != Some(from) {
             return reply(-1, deprobe_errno::NOT_FRIEND);
         }
         let me_rc = self.clone();

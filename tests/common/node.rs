@@ -439,3 +439,34 @@ impl Drop for Glusterd {
         kill_pid_files(&self.dir.path().join("run"));
     }
 }
+
+/// The node's statedump (SIGUSR1), fresh.
+pub fn statedump(node: &Node) -> String {
+    let run = node.brickd.workdir.join("run");
+    if let Ok(entries) = std::fs::read_dir(&run) {
+        for e in entries.flatten() {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+    node.brickd.signal(libc::SIGUSR1);
+    let mut text = String::new();
+    wait_until(
+        || {
+            let found = std::fs::read_dir(&run).ok().and_then(|entries| {
+                entries.flatten().find(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    name.starts_with("brickd.") && name.contains(".dump.")
+                })
+            });
+            match found.and_then(|e| std::fs::read_to_string(e.path()).ok()) {
+                Some(t) if t.contains("[bricks]") => {
+                    text = t;
+                    true
+                }
+                _ => false,
+            }
+        },
+        "a statedump",
+    );
+    text
+}
