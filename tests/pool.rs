@@ -347,8 +347,8 @@ fn a_replica_3_volume_across_three_brickd_nodes_is_created_started_mounted_and_d
 }
 
 #[test]
-fn a_volume_across_glusterd_and_brickd_is_created_from_either_side() {
-    let test = "a_volume_across_glusterd_and_brickd_is_created_from_either_side";
+fn a_replica_3_volume_across_glusterd_and_brickd_is_created_from_either_side() {
+    let test = "a_replica_3_volume_across_glusterd_and_brickd_is_created_from_either_side";
     if common::node::skip(test) {
         return;
     }
@@ -356,22 +356,36 @@ fn a_volume_across_glusterd_and_brickd_is_created_from_either_side() {
     let g_dir = tempfile::tempdir().unwrap();
     let g_host = node_address();
     let g = Glusterd::start(g_dir.path(), &g_host);
-    let b = Node::pool_member();
+    // glusterd takes b in; b takes b2 in: a pool of three, each kind probing.
+    let (b, b2) = (Node::pool_member(), Node::pool_member());
     g.cli(&["peer", "probe", &b.host]);
     wait_in_cluster(|args: &[&str]| g.cli(args), &[&b.host], "glusterd");
-    wait_in_cluster(|args: &[&str]| b.cli(args), &[&g_host], "brickd");
+    b.ok(&["peer", "probe", &b2.host]);
+    wait_in_cluster(
+        |args: &[&str]| g.cli(args),
+        &[&b.host, &b2.host],
+        "glusterd",
+    );
+    wait_in_cluster(|args: &[&str]| b.cli(args), &[&g_host, &b2.host], "brickd");
+    wait_in_cluster(
+        |args: &[&str]| b2.cli(args),
+        &[&g_host, &b.host],
+        "brickd 2",
+    );
 
     for (name, from_glusterd) in [("mg", true), ("mb", false)] {
         let gp = format!("{}/{name}-g", disk.root());
         let bp = format!("{}/{name}-b", disk.root());
+        let b2p = format!("{}/{name}-b2", disk.root());
         let args = [
             "volume",
             "create",
             name,
             "replica",
-            "2",
+            "3",
             &format!("{g_host}:{gp}"),
             &format!("{}:{bp}", b.host),
+            &format!("{}:{b2p}", b2.host),
             "force",
         ];
         let (code, out, err) = if from_glusterd {
@@ -381,9 +395,12 @@ fn a_volume_across_glusterd_and_brickd_is_created_from_either_side() {
         };
         assert_eq!(code, 0, "create {name}: {out}{err}");
         common::wait_for_store(&b.brickd.workdir, name);
+        common::wait_for_store(&b2.brickd.workdir, name);
         let store_g = volume_store(g_dir.path(), name);
         let store_b = volume_store(&b.brickd.workdir, name);
         assert_eq!(store_b, store_g, "{name}: the same store on both kinds");
+        assert_eq!(volume_store(&b2.brickd.workdir, name), store_g, "{name}");
+        assert!(volume_id_xattr(Path::new(&b2p)).is_some());
         assert!(volume_id_xattr(Path::new(&bp)).is_some());
         assert!(volume_id_xattr(Path::new(&gp)).is_some());
         let head = |out: String| {
@@ -406,18 +423,23 @@ fn a_volume_across_glusterd_and_brickd_is_created_from_either_side() {
         assert_eq!(code, 0, "start {name}: {out}{err}");
         // Both list both bricks online, the same way (each node's status asks the other).
         let rows = b.status(name);
-        assert_eq!(rows.len(), 2, "{name}: {rows:?}");
+        assert_eq!(rows.len(), 3, "{name}: {rows:?}");
         assert!(rows.iter().all(|r| r.2 == "Y"), "{name}: {rows:?}");
         let on_g = g.cli(&["volume", "status", name]);
         assert_eq!(on_g.0, 0, "{on_g:?}");
-        let brick_rows = |text: &str| -> Vec<String> {
-            text.lines()
-                .filter(|l| l.starts_with("Brick "))
-                .map(str::to_string)
-                .collect()
-        };
-        let on_b = b.ok(&["volume", "status", name]);
-        assert_eq!(brick_rows(&on_g.1), brick_rows(&on_b), "{name}");
+        assert_eq!(common::node::status_rows(&on_g.1), rows, "{name}");
+        // A client mounted through a brickd node reaches all three bricks.
+        {
+            let mount = common::node::Mount::new(&b2, name);
+            let data = common::node::data(3, 50_000);
+            std::fs::write(mount.path("f"), &data).unwrap();
+            for p in [&gp, &bp, &b2p] {
+                wait_until(
+                    || std::fs::read(Path::new(p).join("f")).ok().as_ref() == Some(&data),
+                    &format!("f on {p}"),
+                );
+            }
+        }
         let (code, out, err) = g.cli(&["volume", "stop", name]);
         assert_eq!(code, 0, "stop {name}: {out}{err}");
         let (code, out, err) = b.cli(&["volume", "delete", name]);
@@ -426,6 +448,7 @@ fn a_volume_across_glusterd_and_brickd_is_created_from_either_side() {
         // brickd releases its brick; glusterd leaves its own claimed (glusterd's delete never
         // removes the volume-id, the "already part of a volume" its users meet later).
         assert!(volume_id_xattr(Path::new(&bp)).is_none());
+        assert!(volume_id_xattr(Path::new(&b2p)).is_none());
         assert!(volume_id_xattr(Path::new(&gp)).is_some());
     }
 

@@ -157,9 +157,15 @@ pub fn answer_with(state: &ShardState, request: &[u8], gathered: &Gathered) -> S
     };
     let cmd = dict.get_u32("cmd").unwrap_or(0);
     let volname = dict.get_str("volname").ok().map(str::to_owned);
+    // A peer's status (this node a participant) carries its originator's ids, echoed back.
+    let for_peer = dict
+        .get_bin("originator_uuid")
+        .is_some_and(|o| o != state.node.node.uuid.as_bytes());
     dict.set_u32("sync-mgmt-operation", OP_STATUS_VOLUME);
-    dict.set_bin("transaction_id", Uuid::new_v4().as_bytes());
-    dict.set_bin("originator_uuid", state.node.node.uuid.as_bytes());
+    if !for_peer {
+        dict.set_bin("transaction_id", Uuid::new_v4().as_bytes());
+        dict.set_bin("originator_uuid", state.node.node.uuid.as_bytes());
+    }
 
     let catalog = state.catalog();
     let volname = match volname {
@@ -180,7 +186,7 @@ pub fn answer_with(state: &ShardState, request: &[u8], gathered: &Gathered) -> S
         return refused(dict, format!("Volume {volname} is not started"));
     }
     let details = (cmd & CMD_DETAIL != 0).then_some(&gathered.details);
-    add_bricks(&mut dict, volume, state, details, cmd & CMD_MASK);
+    add_bricks(&mut dict, volume, state, details, cmd & CMD_MASK, for_peer);
     if cmd & CMD_CLIENTS != 0 {
         add_clients(&mut dict, volume, state, &gathered.clients);
     }
@@ -239,6 +245,7 @@ fn add_bricks(
     state: &ShardState,
     details: Option<&Details>,
     cmd_mask: u32,
+    for_peer: bool,
 ) {
     let node = state.node.node.uuid;
     // Keyed by their place in the volume, as glusterd keys them: the other nodes' answers
@@ -249,7 +256,9 @@ fn add_bricks(
         .enumerate()
         .filter(|(_, b)| b.uuid == node)
         .collect();
-    let index_max = local.last().map_or(-1, |&(i, _)| i as i64);
+    // glusterd's layout on every node: `brick-index-max` is the volume's last brick (not
+    // this node's), and the daemons follow every brick of the volume.
+    let index_max = volume.bricks.len() as i64 - 1;
     dict.set_i64("brick-index-max", index_max);
     dict.set_i32("type", -1);
     for &(i, brick) in local.iter().rev() {
@@ -295,7 +304,14 @@ fn add_bricks(
         dict.set_u32(&format!("{p}.rdma_port"), 0);
         dict.set_u32(&format!("{p}.port"), 0);
         dict.set_str(&format!("{p}.peerid"), &node.to_string());
-        dict.set_str(&format!("{p}.path"), "localhost");
+        // This node's own status says `localhost`; its answer to a peer's status names it by
+        // UUID, which the originator turns into this node's address (glusterd's way).
+        let path = if for_peer {
+            node.to_string()
+        } else {
+            "localhost".to_string()
+        };
+        dict.set_str(&format!("{p}.path"), &path);
         dict.set_str(&format!("{p}.hostname"), "Self-heal Daemon");
         others += 1;
     }
@@ -351,70 +367,34 @@ pub fn needs_peers(state: &ShardState, request: &[u8]) -> bool {
 }
 
 /// Merges a peer's status answer (`peer`, from the node named `host`) into this node's
-/// (`into`), as glusterd's originator does: the peer's bricks keep their place in the volume
-/// (`brick<i>` for i up to its `brick-index-max`); every node's daemons go after every brick
-/// of the volume (`brick_count` of them), a peer's named by the peer (its `path` is the
-/// peer's host, where this node's own say `localhost`).
-pub fn merge_peer(into: &mut Dict, peer: &Dict, host: &str, brick_count: usize) {
+/// (`into`), glusterd's originator's way: every node lists its bricks at their place in the
+/// volume (up to `brick-index-max`, the volume's last brick) and its daemons after them; a
+/// peer's daemons move past the ones merged so far, named by the peer's address.
+pub fn merge_peer(into: &mut Dict, peer: &Dict, host: &str) {
     let number = |d: &Dict, key: &str| d.get_i64(key).unwrap_or(0);
-    let base = brick_count as i64;
-    let (our_max, ours_others, our_entries) = (
-        number(into, "brick-index-max"),
-        number(into, "other-count").max(0),
-        number(into, "count").max(0),
-    );
-    // This node's daemons move after every brick (once: later merges find them there).
-    if our_max + 1 < base {
-        for j in (0..ours_others).rev() {
-            move_entry(into, our_max + 1 + j, base + j);
-        }
-    }
-    let (their_max, their_others, their_entries) = (
-        number(peer, "brick-index-max"),
-        number(peer, "other-count").max(0),
-        number(peer, "count").max(0),
-    );
-    for i in 0..=their_max {
-        let prefix = format!("brick{i}.");
-        for (key, value) in peer.iter().filter(|(k, _)| k.starts_with(&prefix)) {
+    let index_max = number(into, "brick-index-max");
+    let (our_count, our_others) = (number(into, "count"), number(into, "other-count"));
+    for (key, value) in peer.iter() {
+        let Some((index, rest)) = key
+            .strip_prefix("brick")
+            .and_then(|k| k.split_once('.'))
+            .and_then(|(i, rest)| Some((i.parse::<i64>().ok()?, rest)))
+        else {
+            continue;
+        };
+        if index > index_max {
+            let to = format!("brick{}.{rest}", index + our_others);
+            if rest == "path" {
+                into.set_str(&to, host);
+            } else {
+                into.set_bin(&to, value);
+            }
+        } else {
             into.set_bin(key, value);
         }
     }
-    for j in 0..their_others {
-        let from = format!("brick{}.", their_max + 1 + j);
-        let to = format!("brick{}.", base + ours_others + j);
-        for (key, value) in peer.iter().filter(|(k, _)| k.starts_with(&from)) {
-            let rest = &key[from.len()..];
-            if rest == "path" {
-                into.set_str(&format!("{to}path"), host);
-            } else {
-                into.set_bin(&format!("{to}{rest}"), value);
-            }
-        }
-    }
-    into.set_i64("brick-index-max", base - 1);
-    into.set_i64("other-count", ours_others + their_others);
-    into.set_i64("count", our_entries + their_entries);
-}
-
-/// Renames every `brick<from>.*` key of `dict` to `brick<to>.*`.
-fn move_entry(dict: &mut Dict, from: i64, to: i64) {
-    let (from, to) = (format!("brick{from}."), format!("brick{to}."));
-    let moved: Vec<(String, String, Vec<u8>)> = dict
-        .iter()
-        .filter(|(k, _)| k.starts_with(&from))
-        .map(|(k, v)| {
-            (
-                k.to_string(),
-                format!("{to}{}", &k[from.len()..]),
-                v.to_vec(),
-            )
-        })
-        .collect();
-    for (old, new, value) in moved {
-        dict.remove(&old);
-        dict.set_bin(&new, &value);
-    }
+    into.set_i64("count", our_count + number(peer, "count"));
+    into.set_i64("other-count", our_others + number(peer, "other-count"));
 }
 
 /// A status of a volume with bricks on other nodes (on the change shard, which holds the
@@ -449,7 +429,7 @@ pub async fn pool_status(state: &ShardState, request: &[u8]) -> StatusReply {
     holders.dedup();
     for (host, answer) in super::remote::peer_status(state, &holders, &dict).await {
         match answer {
-            Ok(theirs) => merge_peer(&mut reply.dict, &theirs, &host, volume.bricks.len()),
+            Ok(theirs) => merge_peer(&mut reply.dict, &theirs, &host),
             Err(e) => tracing::info!(peer = %host, error = %e.message, "no status from a peer"),
         }
     }
@@ -472,8 +452,8 @@ mod tests {
     fn a_peers_status_merges_as_glusterds_originator_merges_it() {
         let mut ours = Dict::new();
         entry(&mut ours, 0, "127.1.1.1", "/b/1/cv", "8744");
-        entry(&mut ours, 1, "Self-heal Daemon", "localhost", "8761");
-        ours.set_i64("brick-index-max", 0);
+        entry(&mut ours, 2, "Self-heal Daemon", "localhost", "8761");
+        ours.set_i64("brick-index-max", 1);
         ours.set_i64("count", 2);
         ours.set_i64("other-count", 1);
         let mut theirs = Dict::new();
@@ -488,7 +468,7 @@ mod tests {
         theirs.set_i64("brick-index-max", 1);
         theirs.set_i64("count", 2);
         theirs.set_i64("other-count", 1);
-        merge_peer(&mut ours, &theirs, "127.1.1.2", 2);
+        merge_peer(&mut ours, &theirs, "127.1.1.2");
         let get = |k: &str| ours.get_str(k).unwrap().to_string();
         assert_eq!(
             [get("brick-index-max"), get("count"), get("other-count")],
@@ -511,13 +491,13 @@ mod tests {
             ],
             ["Self-heal Daemon", "127.1.1.2", "8789"]
         );
-        // A third node's part goes after both.
+        // A third node's daemon goes after both.
         let mut third = Dict::new();
         entry(&mut third, 2, "Self-heal Daemon", "x", "9");
         third.set_i64("brick-index-max", 1);
         third.set_i64("count", 1);
         third.set_i64("other-count", 1);
-        merge_peer(&mut ours, &third, "127.1.1.3", 2);
+        merge_peer(&mut ours, &third, "127.1.1.3");
         assert_eq!(ours.get_str("count").unwrap(), "5");
         assert_eq!(ours.get_str("brick4.path").unwrap(), "127.1.1.3");
     }

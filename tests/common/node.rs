@@ -202,28 +202,7 @@ impl Node {
 
     /// The brick rows of `volume status VOL`: (path, port, online, pid).
     pub fn status(&self, volume: &str) -> Vec<(String, String, String, String)> {
-        let out = self.ok(&["volume", "status", volume]);
-        // The CLI wraps a brick name longer than its column onto a second line: join them.
-        let mut lines: Vec<String> = Vec::new();
-        for line in out.lines() {
-            match lines.last_mut() {
-                Some(last)
-                    if last.starts_with("Brick ") && last.split_whitespace().count() == 2 =>
-                {
-                    last.push_str(line)
-                }
-                _ => lines.push(line.to_string()),
-            }
-        }
-        lines
-            .iter()
-            .filter_map(|l| l.strip_prefix("Brick "))
-            .map(|row| {
-                let f: Vec<&str> = row.split_whitespace().collect();
-                let path = f[0].split_once(':').unwrap().1.to_string();
-                (path, f[1].into(), f[3].into(), f[4].into())
-            })
-            .collect()
+        status_rows(&self.ok(&["volume", "status", volume]))
     }
 
     /// Waits until `key=` of store file `file` says `expected` (the store files are written
@@ -469,4 +448,28 @@ pub fn statedump(node: &Node) -> String {
         "a statedump",
     );
     text
+}
+
+/// The brick rows of a `volume status` text: (path, port, online, pid), a brick name the CLI
+/// wrapped onto two lines joined again.
+pub fn status_rows(out: &str) -> Vec<(String, String, String, String)> {
+    // The CLI wraps a brick name longer than its column onto a second line: join them.
+    let mut lines: Vec<String> = Vec::new();
+    for line in out.lines() {
+        match lines.last_mut() {
+            Some(last) if last.starts_with("Brick ") && last.split_whitespace().count() == 2 => {
+                last.push_str(line)
+            }
+            _ => lines.push(line.to_string()),
+        }
+    }
+    lines
+        .iter()
+        .filter_map(|l| l.strip_prefix("Brick "))
+        .map(|row| {
+            let f: Vec<&str> = row.split_whitespace().collect();
+            let path = f[0].split_once(':').unwrap().1.to_string();
+            (path, f[1].into(), f[3].into(), f[4].into())
+        })
+        .collect()
 }
