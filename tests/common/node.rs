@@ -41,12 +41,14 @@ pub fn node_address() -> String {
 /// A brickd with private run and log directories (brick pid files and logs), on a loopback
 /// address of its own; its bricks are named by that address (`host`).
 pub struct Node {
+    // Dropped in this order: brickd first (so that it restarts nothing), then the reaper
+    // (while the run directory and its pid files still exist), then the directories.
     pub brickd: Brickd,
-    pub dirs: tempfile::TempDir,
-    pub host: String,
     /// Kills what is left of the node's brick processes when the node goes, even when a test
     /// fails before it stopped its volumes (a test that hands the run directory on disarms it).
     pub reaper: Reaper,
+    pub dirs: tempfile::TempDir,
+    pub host: String,
 }
 
 /// SIGKILLs, on drop, every process named by a pid file under a run directory.
