@@ -146,10 +146,11 @@ impl PoolManager {
         }
     }
 
-    /// Starts the link to peer `uuid` at `host` (replacing any other).
-    fn connect(self: &Rc<Self>, uuid: Uuid, host: &str) -> Rc<PeerLink> {
+    /// Starts the link to peer `uuid` at `host` (replacing any other); nothing while the node
+    /// stops.
+    fn connect(self: &Rc<Self>, uuid: Uuid, host: &str) {
         let Some(state) = self.state.upgrade() else {
-            unreachable_link_owner();
+            return;
         };
         let me = Rc::downgrade(self);
         let link = PeerLink::start(
@@ -160,10 +161,10 @@ impl PoolManager {
                 }
             }),
         );
-        if let Some(old) = self.links.borrow_mut().insert(uuid, link.clone()) {
+        let old = self.links.borrow_mut().insert(uuid, link);
+        if let Some(old) = old {
             old.close();
         }
-        link
     }
 
     /// The link to peer `uuid`.
@@ -503,10 +504,10 @@ impl PoolManager {
             }
         });
         named.set(uuid);
-        if let Some(old) = self.links.borrow_mut().insert(uuid, link.clone()) {
-            if !Rc::ptr_eq(&old, &link) {
-                old.close();
-            }
+        // Closed outside the borrow: closing tells its owner, which may look at the links.
+        let old = self.links.borrow_mut().insert(uuid, link.clone());
+        if let Some(old) = old.filter(|old| !Rc::ptr_eq(old, &link)) {
+            old.close();
         }
         if let Err(e) = store_peer(state, peer).await {
             return CliAnswer::failed(0, e);
@@ -714,10 +715,6 @@ async fn is_local(state: &ShardState, host: &str) -> bool {
         state.host_map().classify(host).await,
         crate::brick::host::HostOwner::Local
     )
-}
-
-fn unreachable_link_owner() -> ! {
-    panic!("a pool link outlived its shard state")
 }
 
 /// `Establishing Connection`.
