@@ -12,8 +12,7 @@
 
 use brickd::proto::auth::{AUTH_GLUSTERFS_V2, CLI_CREDENTIAL_V2};
 use brickd::proto::dump;
-use brickd::proto::record::fragment_header;
-use brickd::proto::rpc::{encode_call, CallHeader, OpaqueAuth};
+use brickd::proto::rpc::{CallHeader, OpaqueAuth};
 use brickd::server::{run, InitialState, Limits, ServerConfig};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -73,9 +72,9 @@ unsafe impl GlobalAlloc for CountingAllocator {
 static ALLOCATOR: CountingAllocator = CountingAllocator;
 
 fn ping_record(xid: u32) -> Vec<u8> {
-    let mut body = Vec::new();
-    encode_call(
-        &mut body,
+    let mut rec = Vec::new();
+    brickd::proto::calls::encode_call_record(
+        &mut rec,
         &CallHeader {
             xid,
             prog: dump::PROGRAM,
@@ -87,9 +86,8 @@ fn ping_record(xid: u32) -> Vec<u8> {
             },
             verf: OpaqueAuth::NULL,
         },
+        |_| {},
     );
-    let mut rec = fragment_header(body.len()).to_vec();
-    rec.extend_from_slice(&body);
     rec
 }
 

@@ -570,9 +570,9 @@ fn brick_call(
         .map_err(|e| failed(format!("connect {}: {e}", socket.display())))?;
     let _ = stream.set_read_timeout(Some(timeout));
     let _ = stream.set_write_timeout(Some(timeout));
-    let mut call = Vec::with_capacity(128 + input.len());
-    rpc::encode_call(
-        &mut call,
+    let mut record = Vec::with_capacity(132 + input.len());
+    crate::proto::calls::encode_call_record(
+        &mut record,
         &rpc::CallHeader {
             xid: 1,
             prog: brick_op::PROGRAM,
@@ -584,18 +584,18 @@ fn brick_call(
             },
             verf: rpc::OpaqueAuth::NULL,
         },
-    );
-    brick_op::encode_req(
-        &mut call,
-        &brick_op::BrickOpReq {
-            name,
-            op: proc_num as i32,
-            input,
-            dict: &[],
+        |out| {
+            brick_op::encode_req(
+                out,
+                &brick_op::BrickOpReq {
+                    name,
+                    op: proc_num as i32,
+                    input,
+                    dict: &[],
+                },
+            )
         },
     );
-    let mut record = crate::proto::record::fragment_header(call.len()).to_vec();
-    record.extend_from_slice(&call);
     stream
         .write_all(&record)
         .map_err(|e| failed(format!("send: {e}")))?;

@@ -4,8 +4,9 @@
 
 use crate::proto::admin;
 use crate::proto::auth::{AUTH_GLUSTERFS_V2, CLI_CREDENTIAL_V2};
-use crate::proto::record::{fragment_header, RecordDecoder};
-use crate::proto::rpc::{decode_reply, encode_call, CallHeader, OpaqueAuth, ReplyStatus};
+use crate::proto::calls::encode_call_record;
+use crate::proto::record::RecordDecoder;
+use crate::proto::rpc::{decode_reply, CallHeader, OpaqueAuth, ReplyStatus};
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
@@ -44,9 +45,9 @@ fn call(socket: &PathBuf, proc_num: u32, args: &[u8]) -> Result<(i32, String), S
     stream
         .set_read_timeout(Some(TIMEOUT))
         .map_err(|e| e.to_string())?;
-    let mut body = Vec::new();
-    encode_call(
-        &mut body,
+    let mut record = Vec::new();
+    encode_call_record(
+        &mut record,
         &CallHeader {
             xid: 1,
             prog: admin::PROGRAM,
@@ -58,10 +59,8 @@ fn call(socket: &PathBuf, proc_num: u32, args: &[u8]) -> Result<(i32, String), S
             },
             verf: OpaqueAuth::NULL,
         },
+        |out| out.extend_from_slice(args),
     );
-    body.extend_from_slice(args);
-    let mut record = fragment_header(body.len()).to_vec();
-    record.extend_from_slice(&body);
     stream.write_all(&record).map_err(|e| e.to_string())?;
     let mut decoder = RecordDecoder::new(admin::TEXT_BYTES_MAX + 1024);
     let mut pending = Vec::new();

@@ -56,6 +56,23 @@ pub enum Matched {
     Malformed,
 }
 
+/// Appends one call record to `out`: the record mark (one last fragment), the call header,
+/// then what `args` writes. Every caller of brickd's (the peer client, the operator's
+/// commands, GD_BRICK calls to brick processes, the tests and the load generator) frames its
+/// calls with it.
+pub fn encode_call_record(
+    out: &mut Vec<u8>,
+    header: &CallHeader<'_>,
+    args: impl FnOnce(&mut Vec<u8>),
+) {
+    let mark_at = out.len();
+    out.extend_from_slice(&[0; 4]);
+    encode_call(out, header);
+    args(out);
+    let len = out.len() - mark_at - 4;
+    out[mark_at..mark_at + 4].copy_from_slice(&super::record::fragment_header(len));
+}
+
 /// The calls in flight on one connection.
 #[derive(Debug)]
 pub struct Calls {
@@ -115,9 +132,7 @@ impl Calls {
             xid = xid.wrapping_add(1);
         }
         self.next_xid = xid.wrapping_add(1);
-        let mark_at = out.len();
-        out.extend_from_slice(&[0; 4]);
-        encode_call(
+        encode_call_record(
             out,
             &CallHeader {
                 xid,
@@ -127,10 +142,8 @@ impl Calls {
                 cred,
                 verf: OpaqueAuth::NULL,
             },
+            |out| out.extend_from_slice(args),
         );
-        out.extend_from_slice(args);
-        let len = out.len() - mark_at - 4;
-        out[mark_at..mark_at + 4].copy_from_slice(&super::record::fragment_header(len));
         self.in_flight.insert(xid, deadline);
         Ok(xid)
     }

@@ -16,8 +16,8 @@ use crate::metrics::ProcKey;
 use crate::proto::auth::decode_credential;
 use crate::proto::record::{fragment_header, RecordDecoder, RecordError};
 use crate::proto::rpc::{
-    decode_call, encode_call, encode_reply, AuthStat, CallError, CallHeader, OpaqueAuth,
-    ReplyStatus, RPC_VERSION,
+    decode_call, encode_reply, AuthStat, CallError, CallHeader, OpaqueAuth, ReplyStatus,
+    RPC_VERSION,
 };
 use futures_lite::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use std::cell::{Cell, RefCell};
@@ -260,8 +260,7 @@ fn drain_completions(shared: &ConnShared, out: &mut Vec<u8>, shard: &ShardContex
     for _ in 0..shared.fetchspec_due.replace(0) {
         let xid = shared.callback_xid.get().wrapping_add(1);
         shared.callback_xid.set(xid);
-        let start = begin_record(out);
-        encode_call(
+        crate::proto::calls::encode_call_record(
             out,
             &CallHeader {
                 xid,
@@ -271,8 +270,8 @@ fn drain_completions(shared: &ConnShared, out: &mut Vec<u8>, shard: &ShardContex
                 cred: OpaqueAuth::NULL,
                 verf: OpaqueAuth::NULL,
             },
+            |_| {},
         );
-        end_record(out, start);
     }
     let mut completions = shared.completions.borrow_mut();
     let count = completions.len();

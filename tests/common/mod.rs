@@ -9,7 +9,7 @@ pub mod skip;
 
 use brickd::proto::auth::{AUTH_GLUSTERFS_V2, CLI_CREDENTIAL_V2};
 use brickd::proto::record::{fragment_header, RecordDecoder};
-use brickd::proto::rpc::{decode_reply, encode_call, CallHeader, OpaqueAuth, ReplyStatus};
+use brickd::proto::rpc::{decode_reply, CallHeader, OpaqueAuth, ReplyStatus};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::net::UnixStream;
@@ -204,9 +204,9 @@ pub fn call_record_with(
     verf: OpaqueAuth<'_>,
     args: &[u8],
 ) -> Vec<u8> {
-    let mut body = Vec::new();
-    encode_call(
-        &mut body,
+    let mut record = Vec::new();
+    brickd::proto::calls::encode_call_record(
+        &mut record,
         &CallHeader {
             xid,
             prog,
@@ -215,9 +215,9 @@ pub fn call_record_with(
             cred,
             verf,
         },
+        |out| out.extend_from_slice(args),
     );
-    body.extend_from_slice(args);
-    with_mark(&body)
+    record
 }
 
 pub fn with_mark(body: &[u8]) -> Vec<u8> {
