@@ -660,3 +660,36 @@ fn a_volume_that_differs_at_the_same_version_rejects_the_peer_and_names_the_keys
     ]);
     assert_eq!(code, 1, "{out}{err}");
 }
+
+#[test]
+fn a_peer_that_is_down_is_detached_only_with_force() {
+    if common::node::skip("a_peer_that_is_down_is_detached_only_with_force") {
+        return;
+    }
+    let (a, b) = (Node::pool_member(), Node::pool_member());
+    a.ok(&["peer", "probe", &b.host]);
+    wait_in_cluster(|args: &[&str]| a.cli(args), &[&b.host], "a");
+    let b_host = b.host.clone();
+    drop(b);
+    wait_until(
+        || {
+            peers_of(|args: &[&str]| a.cli(args))
+                .get(&b_host)
+                .map(String::as_str)
+                == Some("Peer in Cluster (Disconnected)")
+        },
+        "a to see b down",
+    );
+    let (code, out, err) = a.cli(&["peer", "detach", &b_host]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        format!("{out}{err}").trim(),
+        "peer detach: failed: One of the peers is probably down. Check with 'peer status'"
+    );
+    assert_eq!(
+        a.ok(&["peer", "detach", &b_host, "force"]).trim(),
+        "peer detach: success"
+    );
+    wait_in_cluster(|args: &[&str]| a.cli(args), &[], "a");
+    assert!(peer_files(&a.brickd.workdir).is_empty());
+}
