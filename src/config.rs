@@ -101,6 +101,10 @@ pub struct ServeArgs {
     /// fails (glusterd's frame-timeout for peers, "call-bail").
     #[arg(long, value_name = "S", default_value_t = 600)]
     pub peer_frame_timeout_s: u64,
+    /// Seconds without an answer to a PING (sent only while calls to the peer are in flight)
+    /// before a peer's connection is dropped; 0 sends no pings (glusterd's stock setting).
+    #[arg(long, value_name = "S", default_value_t = 0)]
+    pub peer_ping_timeout_s: u64,
     /// Register the "brickd test" RPC program (for the test suite only).
     #[arg(long, hide = true)]
     pub enable_test_program: bool,
@@ -134,6 +138,8 @@ impl ServeArgs {
             background_off_change_core: !self.background_anywhere,
             processes: self.process_config(),
             peer_frame_timeout: std::time::Duration::from_secs(self.peer_frame_timeout_s.max(1)),
+            peer_ping_timeout: (self.peer_ping_timeout_s > 0)
+                .then(|| std::time::Duration::from_secs(self.peer_ping_timeout_s)),
         }
     }
 

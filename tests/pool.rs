@@ -693,3 +693,41 @@ fn a_peer_that_is_down_is_detached_only_with_force() {
     wait_in_cluster(|args: &[&str]| a.cli(args), &[], "a");
     assert!(peer_files(&a.brickd.workdir).is_empty());
 }
+
+#[test]
+fn a_peer_that_stops_answering_pings_is_dropped_long_before_call_bail() {
+    let test = "a_peer_that_stops_answering_pings_is_dropped_long_before_call_bail";
+    if common::node::skip(test) {
+        return;
+    }
+    let disk = common::fs::Xfs::new();
+    // a pings (1 s) while calls are in flight; its frame timeout stays glusterd's 600 s.
+    let a = Node::pool_member_with(None, &["--peer-ping-timeout-s", "1"], &[]);
+    let b = Node::pool_member();
+    a.ok(&["peer", "probe", &b.host]);
+    wait_in_cluster(|args: &[&str]| b.cli(args), &[&a.host], "b");
+    b.brickd.signal(libc::SIGSTOP);
+    let started = std::time::Instant::now();
+    let bricks = [
+        format!("{}:{}/p-a", a.host, disk.root()),
+        format!("{}:{}/p-b", b.host, disk.root()),
+    ];
+    let (code, out, err) = a.cli(&[
+        "volume", "create", "p", "replica", "2", &bricks[0], &bricks[1], "force",
+    ]);
+    let took = started.elapsed();
+    b.brickd.signal(libc::SIGCONT);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        format!("{out}{err}").contains(&format!("Locking failed on {}", b.host)),
+        "{out}{err}"
+    );
+    assert!(
+        took < std::time::Duration::from_secs(30),
+        "dropped after {took:?}"
+    );
+    assert_eq!(leases(&a), 0);
+    // b frees the lock with the connection a dropped, and a connects again.
+    wait_until(|| leases(&b) == 0, "b's lock to go");
+    wait_in_cluster(|args: &[&str]| a.cli(args), &[&b.host], "a");
+}

@@ -13,22 +13,6 @@ use common::node::{wait_until, Node};
 use common::pool::*;
 use std::path::{Path, PathBuf};
 
-/// How many lock leases `node` holds (`brickd locks list`).
-fn leases(node: &Node) -> usize {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_brickd"))
-        .args(["locks", "--socket"])
-        .arg(&node.brickd.socket)
-        .arg("list")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "brickd locks list: {out:?}");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| l.strip_prefix("count="))
-        .map(|n| n.trim().parse::<usize>().unwrap())
-        .sum()
-}
-
 /// Three pool members; `b` with `b_env` (its failpoints) and `a` with `a_extra` flags.
 fn pool(a_extra: &[&str], a_env: &[(&str, &str)], b_env: &[(&str, &str)]) -> [Node; 3] {
     let a = Node::pool_member_with(None, a_extra, a_env);

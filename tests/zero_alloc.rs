@@ -127,6 +127,7 @@ fn start_server() -> SocketAddr {
         background_off_change_core: true,
         processes: brickd::brick::process::ProcessConfig::glusterd_defaults(),
         peer_frame_timeout: Duration::from_secs(600),
+        peer_ping_timeout: None,
     };
     std::thread::spawn(move || run(config).unwrap());
     let deadline = Instant::now() + Duration::from_secs(10);

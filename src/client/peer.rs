@@ -61,6 +61,10 @@ pub struct LinkConfig {
     pub op_version: u32,
     /// Per-call timeout when the caller gives none.
     pub frame_timeout: Duration,
+    /// glusterd's ping-timeout: while calls are in flight, a PING every this often, and a
+    /// connection whose PING goes unanswered that long is dropped (its calls fail at once).
+    /// `None` (glusterd's stock peer setting, 0) sends none.
+    pub ping_timeout: Option<Duration>,
 }
 
 /// The link's connection, as ops and statedumps see it.
@@ -345,6 +349,7 @@ async fn run(link: Weak<PeerLink>) {
             }
             Ok(stream) => {
                 l.connects.set(l.connects.get() + 1);
+                let socket_fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
                 let (mut reader, mut writer) = futures_lite::io::split(stream);
                 let (tx, mut rx) = mpsc::unbounded::<Vec<u8>>();
                 *l.out.borrow_mut() = Some(tx);
@@ -402,6 +407,11 @@ async fn run(link: Weak<PeerLink>) {
                         };
                         tracing::info!(peer = %config.host, "peer connection up");
                         (l.events)(LinkEvent::Up);
+                        if let Some(every) = config.ping_timeout {
+                            let connection = l.connects.get();
+                            glommio::spawn_local(ping(link.clone(), connection, socket_fd, every))
+                                .detach();
+                        }
                         drop(l);
                         let why = reading.await;
                         let Some(l) = link.upgrade() else { return };
@@ -447,6 +457,41 @@ impl PeerLink {
     pub fn reconnect_now(&self) {
         if let Some(kick) = self.kick.borrow_mut().take() {
             let _ = kick.send(());
+        }
+    }
+}
+
+/// The ping timer of connection number `connection` (glusterd's rpc-clnt ping): while calls
+/// are in flight, a PING every `every`; one that goes unanswered that long shuts the socket
+/// down, so the reader ends and every call in flight fails at once (instead of at its frame
+/// timeout).
+async fn ping(
+    link: Weak<PeerLink>,
+    connection: u64,
+    socket_fd: std::os::fd::RawFd,
+    every: Duration,
+) {
+    loop {
+        glommio::timer::sleep(every).await;
+        let Some(l) = link.upgrade() else { return };
+        if !l.up.get() || l.connects.get() != connection {
+            return;
+        }
+        if l.in_flight() == 0 {
+            continue;
+        }
+        let pinged = l
+            .call_raw(dump::PROGRAM, dump::VERSION, dump::PROC_PING, &[], every)
+            .await;
+        if let Err(CallError::TimedOut(_)) = pinged {
+            if l.up.get() && l.connects.get() == connection {
+                tracing::warn!(peer = %l.config.host, timeout_s = every.as_secs(), "no answer to PING: dropping the connection");
+                // SAFETY: shutdown(2) of this connection's socket, still open (its reader owns
+                // it and has not ended: the link is up on this connection); it only makes the
+                // reader see the end of the stream.
+                unsafe { libc::shutdown(socket_fd, libc::SHUT_RDWR) };
+            }
+            return;
         }
     }
 }

@@ -57,4 +57,6 @@ pub struct NodeContext {
     pub processes: Arc<crate::brick::process::ProcessConfig>,
     /// How long a call to a peer may go unanswered (glusterd's frame-timeout).
     pub peer_frame_timeout: std::time::Duration,
+    /// glusterd's ping-timeout for peers (`None`: no pings, glusterd's stock setting).
+    pub peer_ping_timeout: Option<std::time::Duration>,
 }

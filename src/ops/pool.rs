@@ -116,6 +116,7 @@ fn link_config(state: &ShardState, host: &str) -> LinkConfig {
         me: state.node.node.uuid,
         op_version: state.node.node.op_version,
         frame_timeout: state.node.peer_frame_timeout,
+        ping_timeout: state.node.peer_ping_timeout,
     }
 }
 

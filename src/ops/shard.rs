@@ -555,6 +555,7 @@ pub(crate) mod tests {
                 bricks: Arc::default(),
                 processes: Arc::new(crate::brick::process::ProcessConfig::glusterd_defaults()),
                 peer_frame_timeout: std::time::Duration::from_secs(600),
+                peer_ping_timeout: None,
             }),
             Arc::new(SharedCatalog::new(Catalog::default())),
             Box::new(NoMesh),

@@ -111,6 +111,8 @@ pub struct ServerConfig {
     pub processes: crate::brick::process::ProcessConfig,
     /// How long a call to a peer may go unanswered (glusterd's frame-timeout, 600 s).
     pub peer_frame_timeout: Duration,
+    /// glusterd's ping-timeout for peers (`None`: no pings).
+    pub peer_ping_timeout: Option<Duration>,
 }
 
 /// Why the server could not start.
@@ -484,6 +486,7 @@ pub fn run(config: ServerConfig) -> Result<(), ServerError> {
         let ready_tx = ready_tx.clone();
         let limits = config.limits;
         let peer_frame_timeout = config.peer_frame_timeout;
+        let peer_ping_timeout = config.peer_ping_timeout;
         let test_program = config.enable_test_program;
         // Served by the change shard only, which each shard knows once it joined the mesh.
         let unix_path = config.socket.clone();
@@ -521,6 +524,7 @@ pub fn run(config: ServerConfig) -> Result<(), ServerError> {
                     control_fd,
                     limits,
                     peer_frame_timeout,
+                    peer_ping_timeout,
                     test_program,
                     control,
                     ready: ready_tx,
@@ -679,6 +683,7 @@ struct ShardStart {
     control_fd: RawFd,
     limits: Limits,
     peer_frame_timeout: Duration,
+    peer_ping_timeout: Option<Duration>,
     test_program: bool,
     control: Arc<Control>,
     ready: mpsc::Sender<Result<usize, ServerError>>,
@@ -703,6 +708,7 @@ async fn shard_main(start: ShardStart) {
         control_fd,
         limits,
         peer_frame_timeout,
+        peer_ping_timeout,
         test_program,
         control,
         ready,
@@ -719,6 +725,7 @@ async fn shard_main(start: ShardStart) {
         bricks,
         processes,
         peer_frame_timeout,
+        peer_ping_timeout,
     });
     let (senders, mut receivers) = match mesh.join().await {
         Ok(pair) => pair,

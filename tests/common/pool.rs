@@ -96,3 +96,19 @@ pub fn volume_store(workdir: &Path, name: &str) -> BTreeMap<String, String> {
 pub fn volume_id_xattr(path: &Path) -> Option<Vec<u8>> {
     super::fs::get_xattr(path, "trusted.glusterfs.volume-id")
 }
+
+/// How many lock leases `node` holds (`brickd locks list`).
+pub fn leases(node: &super::node::Node) -> usize {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_brickd"))
+        .args(["locks", "--socket"])
+        .arg(&node.brickd.socket)
+        .arg("list")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "brickd locks list: {out:?}");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.strip_prefix("count="))
+        .map(|n| n.trim().parse::<usize>().unwrap())
+        .sum()
+}
