@@ -1,14 +1,16 @@
 //! The catalog: every volume of the node, the read-only snapshot every shard answers from, and
 //! the index of this node's brick paths that a create's containment check consults.
 //!
-//! A change copies the snapshot and swaps the copy in ([`SharedCatalog`]). Names and brick
-//! paths are `Arc<str>`, so the copy is the maps' nodes and a reference count per entry (no
-//! string is copied): with 1,000 volumes a change costs microseconds, and the containment
-//! check is two lookups in a sorted index instead of a list of every brick built per create.
+//! A change copies the snapshot and swaps the copy in ([`SharedCatalog`]). The maps are
+//! persistent ordered maps (`imbl::OrdMap`): the copy shares every node with the snapshot and
+//! a change copies only the path to the entries it touches, so a change costs the same with
+//! 10 volumes or 10,000 (a `BTreeMap` copy grew with the volume count: at 1,000 volumes its
+//! clone and the allocations showed up in a pool create's profile). The containment check is
+//! two lookups in a sorted index instead of a list of every brick built per create.
 
 use crate::brick::validate::ExistingBricks;
 use crate::model::{Uuid, Volume};
-use std::collections::BTreeMap;
+use imbl::OrdMap;
 use std::ops::Bound;
 use std::sync::Arc;
 
@@ -17,10 +19,10 @@ use std::sync::Arc;
 pub struct Catalog {
     /// This node: its bricks go into the index.
     me: Uuid,
-    volumes: BTreeMap<Arc<str>, Arc<Volume>>,
+    volumes: OrdMap<Arc<str>, Arc<Volume>>,
     /// This node's brick real paths, each with how many volumes name it (one, unless a
     /// workdir written elsewhere says otherwise).
-    bricks: BTreeMap<Arc<str>, u32>,
+    bricks: OrdMap<Arc<str>, u32>,
 }
 
 impl Catalog {
@@ -74,7 +76,7 @@ impl Catalog {
     /// The first volume named after `name` (by name order).
     pub fn next_after(&self, name: &str) -> Option<&Arc<Volume>> {
         self.volumes
-            .range::<str, _>((Bound::Excluded(name), Bound::Unbounded))
+            .range::<_, str>((Bound::Excluded(name), Bound::Unbounded))
             .map(|(_, v)| v)
             .next()
     }
@@ -123,7 +125,7 @@ impl ExistingBricks for Catalog {
 
     fn first_from(&self, from: &str) -> Option<&str> {
         self.bricks
-            .range::<str, _>((Bound::Included(from), Bound::Unbounded))
+            .range::<_, str>((Bound::Included(from), Bound::Unbounded))
             .map(|(k, _)| &**k)
             .next()
     }
