@@ -98,15 +98,31 @@ pub async fn run(
         _ => "participant.commit",
     };
     super::failpoints::pass(name).await?;
-    let mut operation = operation(&state, op, dict.clone())?;
-    let mut answer = operation.stage(&txn).await?;
-    if step == Step::Stage {
-        if op == 1 {
-            let count = dict.get_str("count").unwrap_or("0").trim().to_string();
-            answer.set_str("brick_count", &count);
+    // A transaction with an id (syncop's `transaction_id`) keeps its staged operation here
+    // until its commit, which then skips a second stage; one without stages again.
+    let key = dict.get_bin("transaction_id").map(|_| (originator, id, op));
+    let kept = match (step, key) {
+        (Step::Commit, Some(key)) => state.staged.borrow_mut().take(key),
+        _ => None,
+    };
+    let mut operation = match kept {
+        Some(operation) => operation,
+        None => {
+            let mut operation = operation(&state, op, dict.clone())?;
+            let mut answer = operation.stage(&txn).await?;
+            if step == Step::Stage {
+                if op == 1 {
+                    let count = dict.get_str("count").unwrap_or("0").trim().to_string();
+                    answer.set_str("brick_count", &count);
+                }
+                if let Some(key) = key {
+                    state.staged.borrow_mut().keep(key, operation);
+                }
+                return Ok(answer);
+            }
+            operation
         }
-        return Ok(answer);
-    }
+    };
     // The originator's commit dict carries every node's stage answers.
     operation.merge_stage(vec![(originator, dict)]);
     operation.brick_op(&txn).await?;
@@ -228,5 +244,98 @@ impl Program for MgmtV2Program {
             _ => return Outcome::Now(ReplyStatus::ProcUnavail),
         };
         answer_phase(&self.state, ctx, args, step, RspLayout::v2(proc_num), false)
+    }
+}
+
+/// Most staged operations kept for their commit.
+pub const STAGED_MAX: usize = 64;
+/// How long a staged operation waits for its commit (an originator that never commits).
+pub const STAGED_FOR: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Operations staged here for another node's transaction, kept until its commit (by
+/// originator, transaction id and op): at most [`STAGED_MAX`], none older than
+/// [`STAGED_FOR`].
+#[derive(Default)]
+pub struct Staged {
+    kept: Vec<(StagedKey, std::time::Instant, Box<dyn Operation>)>,
+}
+
+/// What a staged operation is kept by: the originator, the transaction id, the op.
+pub type StagedKey = (Uuid, Uuid, i32);
+
+impl Staged {
+    /// Keeps `operation`, staged for `key`.
+    pub fn keep(&mut self, key: StagedKey, operation: Box<dyn Operation>) {
+        let now = std::time::Instant::now();
+        self.kept
+            .retain(|(k, at, _)| *k != key && now.duration_since(*at) < STAGED_FOR);
+        if self.kept.len() >= STAGED_MAX {
+            self.kept.remove(0);
+        }
+        self.kept.push((key, now, operation));
+    }
+
+    /// The operation staged for `key`, if it is still kept.
+    pub fn take(&mut self, key: StagedKey) -> Option<Box<dyn Operation>> {
+        let at = self.kept.iter().position(|(k, _, _)| *k == key)?;
+        let (_, staged, operation) = self.kept.remove(at);
+        (staged.elapsed() < STAGED_FOR).then_some(operation)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::txn::LocalFuture;
+
+    struct Nop(u8);
+
+    impl Operation for Nop {
+        fn stage<'a>(&'a mut self, _: &'a TxnInfo) -> LocalFuture<'a, Result<Dict, TxnError>> {
+            Box::pin(async { Ok(Dict::new()) })
+        }
+        fn merge_stage(&mut self, _: Vec<(Uuid, Dict)>) {}
+        fn brick_op<'a>(&'a mut self, _: &'a TxnInfo) -> LocalFuture<'a, Result<(), TxnError>> {
+            Box::pin(async { Ok(()) })
+        }
+        fn commit<'a>(&'a mut self, _: &'a TxnInfo) -> LocalFuture<'a, Result<Dict, TxnError>> {
+            Box::pin(async { Ok(Dict::new()) })
+        }
+        fn peer_dict(&self) -> Dict {
+            let mut d = Dict::new();
+            d.set_str("n", &self.0.to_string());
+            d
+        }
+    }
+
+    fn key(n: u8) -> (Uuid, Uuid, i32) {
+        (Uuid::from_bytes([1; 16]), Uuid::from_bytes([n; 16]), 1)
+    }
+
+    #[test]
+    fn a_staged_operation_is_taken_once_and_the_oldest_go_first() {
+        let mut staged = Staged::default();
+        staged.keep(key(1), Box::new(Nop(1)));
+        staged.keep(key(2), Box::new(Nop(2)));
+        let taken = staged.take(key(1)).expect("kept");
+        assert_eq!(taken.peer_dict().get_str("n").unwrap(), "1");
+        assert!(staged.take(key(1)).is_none(), "taken once");
+        // The same key again replaces it.
+        staged.keep(key(2), Box::new(Nop(3)));
+        assert_eq!(
+            staged
+                .take(key(2))
+                .unwrap()
+                .peer_dict()
+                .get_str("n")
+                .unwrap(),
+            "3"
+        );
+        // At most STAGED_MAX: the oldest goes.
+        for n in 0..=STAGED_MAX as u8 {
+            staged.keep(key(n.wrapping_add(10)), Box::new(Nop(n)));
+        }
+        assert!(staged.take(key(10)).is_none());
+        assert!(staged.take(key(11)).is_some());
     }
 }

@@ -108,6 +108,8 @@ pub struct ShardState {
     pub(super) peer_connections: RefCell<std::collections::HashMap<u64, crate::model::Uuid>>,
     /// Peers rejected over volume checksums, and why (the statedump shows it).
     pub(super) rejections: RefCell<super::pool::Rejections>,
+    /// Operations staged for peers' transactions, until their commit (change shard only).
+    pub(super) staged: RefCell<super::participant::Staged>,
 }
 
 /// A shard's reading of this node's names and addresses and its peers'.
@@ -251,6 +253,7 @@ impl ShardState {
             pool_manager: std::cell::OnceCell::new(),
             peer_connections: RefCell::new(std::collections::HashMap::new()),
             rejections: RefCell::new(Default::default()),
+            staged: RefCell::new(Default::default()),
         })
     }
 
