@@ -826,3 +826,37 @@ fn background_file_work_stays_off_the_change_shards_core() {
     let retire = settled_cpus(pid, "brickd-retire", &mine);
     assert_eq!(retire.as_ref(), Some(&mine), "brickd-retire");
 }
+
+/// The shards share their port through SO_REUSEPORT, which the kernel grants any process of
+/// the same user: a second brickd on the same address must refuse to start rather than take
+/// half of the first one's connections.
+#[test]
+fn a_second_brickd_on_the_same_address_refuses_to_start() {
+    let first = Brickd::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_brickd"))
+        .arg("serve")
+        .arg("--workdir")
+        .arg(dir.path().join("w"))
+        .arg("--socket")
+        .arg(dir.path().join("s"))
+        .arg("--listen")
+        .arg(first.tcp.to_string())
+        .arg("--run-dir")
+        .arg(dir.path().join("run"))
+        .arg("--log-dir")
+        .arg(dir.path().join("log"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains(&format!("cannot listen on {}", first.tcp))
+            && said.contains("is listening there already"),
+        "{said}"
+    );
+    // The first one still answers everything.
+    let mut client = first.tcp_client();
+    let reply = client.call(123_451_501, 1, 2, &[]);
+    assert_eq!(reply.status, brickd::proto::rpc::ReplyStatus::Success);
+}

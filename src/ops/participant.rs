@@ -8,8 +8,8 @@
 //! Only a befriended peer, on a connection where it proved who it is (MGMT_HNDSK VERSIONS),
 //! may run a phase here; the UUID in the request body must be that peer's.
 //!
-//! A commit stages again first (read-only), so it acts on what the node holds at that moment
-//! rather than on what a stage saw earlier.
+//! A create's or delete's commit uses the operation its stage kept (syncop transactions carry
+//! an id); a start's or stop's (mgmt v3 sends none) stages again first, read-only.
 
 use super::shard::{ShardState, CHANGE_SHARD};
 use crate::cluster::txn::{Operation, TxnError, TxnInfo};

@@ -331,6 +331,29 @@ fn raise_nofile_limit() {
     }
 }
 
+/// Fails if another process listens on `addr` already. The shards' listeners share their
+/// port through SO_REUSEPORT, which the kernel grants to any process of the same user: without
+/// this check a second brickd started on the same address would silently take half of the
+/// first one's connections. A plain bind (no SO_REUSEPORT) fails on any socket bound there.
+fn refuse_taken_address(addr: SocketAddr) -> std::io::Result<()> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    if addr.port() == 0 {
+        return Ok(());
+    }
+    let probe = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    probe.set_reuse_address(true)?;
+    probe.bind(&addr.into()).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AddrInUse {
+            std::io::Error::new(
+                e.kind(),
+                "another daemon (a glusterd or a brickd) is listening there already",
+            )
+        } else {
+            e
+        }
+    })
+}
+
 fn bind_tcp(addr: SocketAddr) -> std::io::Result<socket2::Socket> {
     use socket2::{Domain, Protocol, Socket, Type};
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
@@ -393,6 +416,10 @@ pub fn run(config: ServerConfig) -> Result<(), ServerError> {
     let mut tcp_fds: Vec<Option<RawFd>> = vec![None; shards];
     let mut tcp_addr = None;
     if let Some(addr) = config.listen {
+        refuse_taken_address(addr).map_err(|source| ServerError::Listen {
+            what: addr.to_string(),
+            source,
+        })?;
         let first = bind_tcp(addr).map_err(|source| ServerError::Listen {
             what: addr.to_string(),
             source,
