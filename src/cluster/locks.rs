@@ -212,6 +212,13 @@ impl LockTable {
         names.iter().filter_map(|n| self.leases.remove(n)).collect()
     }
 
+    /// Whether transaction `txn` still holds `name` (its lease has not lapsed, nobody
+    /// released it).
+    pub fn holds(&mut self, name: &str, txn: Uuid, now: Instant) -> bool {
+        self.expire(now);
+        self.leases.get(name).is_some_and(|held| held.txn == txn)
+    }
+
     /// Drops `name` whoever holds it (an operator's decision); the lease it had, if any.
     pub fn force_release(&mut self, name: &str, now: Instant) -> Option<Lease> {
         self.expire(now);

@@ -5,4 +5,6 @@
 pub mod export;
 pub mod locks;
 pub mod pool;
+#[cfg(test)]
+mod sim;
 pub mod txn;

@@ -88,6 +88,11 @@ pub trait Locks {
     fn lock<'a>(&'a self, txn: &'a TxnInfo) -> LocalFuture<'a, Result<(), TxnError>>;
     /// Releases them (never fails: a lock it cannot release lapses).
     fn unlock<'a>(&'a self, txn: &'a TxnInfo) -> LocalFuture<'a, ()>;
+    /// Whether every lock of the transaction is still held here: a transaction whose lease
+    /// lapsed while it waited (a peer's answer can take up to the frame timeout, longer than a
+    /// lease) must not go on to change anything, since another transaction may have taken the
+    /// locks and run in between.
+    fn held(&self, txn: &TxnInfo) -> bool;
 }
 
 /// Another node taking part in a transaction: its phases run there, on the op dict.
@@ -158,7 +163,7 @@ pub async fn run(
     }
     let result = match failed {
         Some(e) => Err((Phase::Lock, e)),
-        None => phases(txn, peers, op).await,
+        None => phases(txn, local, peers, op).await,
     };
     // Unlock phase, whatever happened: every peer, then this node. A peer whose LOCK failed is
     // sent an UNLOCK too (glusterd skips it): a LOCK that timed out may still be taken when the
@@ -171,7 +176,12 @@ pub async fn run(
     result
 }
 
-async fn phases(txn: &TxnInfo, peers: &[&dyn Participant], op: &mut dyn Operation) -> TxnResult {
+async fn phases(
+    txn: &TxnInfo,
+    local: &dyn Locks,
+    peers: &[&dyn Participant],
+    op: &mut dyn Operation,
+) -> TxnResult {
     let started = std::time::Instant::now();
     // Stage here and on every peer at once: stages only read, and a peer's needs nothing from
     // this node's (its answer goes into the commit's dict).
@@ -191,8 +201,24 @@ async fn phases(txn: &TxnInfo, peers: &[&dyn Participant], op: &mut dyn Operatio
     }
     op.merge_stage(answers);
     let staged = started.elapsed();
+    // Nothing changes once the locks are gone (their lease lapsed during a long phase).
+    let lapsed = |phase| {
+        (
+            phase,
+            TxnError::new(format!(
+                "Locking failed: the transaction outlived its locks' lease ({} s) and was stopped before it changed anything",
+                txn.lease.as_secs()
+            )),
+        )
+    };
+    if !local.held(txn) {
+        return Err(lapsed(Phase::BrickOp));
+    }
     // The brick-op (a start's bricks) before any commit: if it fails, nobody commits.
     op.brick_op(txn).await.map_err(|e| (Phase::BrickOp, e))?;
+    if !local.held(txn) {
+        return Err(lapsed(Phase::Commit));
+    }
     let brick_op = started.elapsed();
     // Commit here and on every peer at once (glusterd commits here first, then on the peers:
     // one journal flush less of latency; either order leaves the same pool when one fails).
@@ -231,6 +257,8 @@ mod tests {
         uuid: Uuid,
         fail: Option<Phase>,
         log: RefCell<Vec<String>>,
+        /// Its lease lapsed (as this node, the originator, sees it).
+        lapsed: std::cell::Cell<bool>,
     }
 
     impl Node {
@@ -239,6 +267,7 @@ mod tests {
                 uuid: Uuid::from_bytes([byte; 16]),
                 fail,
                 log: RefCell::new(Vec::new()),
+                lapsed: std::cell::Cell::new(false),
             }
         }
         fn step(&self, phase: Phase, what: &str) -> Result<(), TxnError> {
@@ -259,6 +288,9 @@ mod tests {
             Box::pin(async move {
                 self.log.borrow_mut().push("unlock".into());
             })
+        }
+        fn held(&self, _: &TxnInfo) -> bool {
+            !self.lapsed.get()
         }
     }
 
@@ -460,5 +492,21 @@ mod tests {
         assert_eq!(phase, Phase::Commit);
         assert_eq!(op.commits, 1, "this node committed first");
         assert_eq!(logs(&[&b]), [vec!["lock", "stage", "commit", "unlock"]]);
+    }
+
+    #[test]
+    fn a_transaction_whose_lease_lapsed_changes_nothing() {
+        let (a, b) = (Node::new(1, None), Node::new(2, None));
+        a.lapsed.set(true);
+        let mut op = Op::default();
+        let (phase, e) = run_on(&a, &[&b], &mut op).unwrap_err();
+        assert_eq!(phase, Phase::BrickOp);
+        assert!(
+            e.message.contains("outlived its locks' lease"),
+            "{}",
+            e.message
+        );
+        assert_eq!((op.brick_ops, op.commits), (0, 0));
+        assert_eq!(logs(&[&b]), [vec!["lock", "stage", "unlock"]]);
     }
 }
