@@ -44,6 +44,12 @@ impl Locks for LocalNode {
             }
         })
     }
+
+    fn held(&self, txn: &TxnInfo) -> bool {
+        let now = Instant::now();
+        let mut table = self.state.locks.borrow_mut();
+        txn.locks.iter().all(|name| table.holds(name, txn.id, now))
+    }
 }
 
 /// Runs `op` as transaction `op_number` (glusterd's `GD_OP_*`) holding volume `volname`'s lock
