@@ -187,3 +187,59 @@ fn the_originator_killed_holding_every_lock_frees_them_with_its_connections() {
         assert!(volume_id_xattr(Path::new(p)).is_none());
     }
 }
+
+#[test]
+fn a_participant_that_restarted_after_the_lock_refuses_the_phases() {
+    let test = "a_participant_that_restarted_after_the_lock_refuses_the_phases";
+    if common::node::skip(test) {
+        return;
+    }
+    let disk = common::fs::Xfs::new();
+    let marks = tempfile::tempdir().unwrap();
+    let marks_dir = marks.path().display().to_string();
+    // a pauses with every lock taken; b restarts meanwhile, losing the lock a took there.
+    let a = Node::pool_member_with(
+        None,
+        &[],
+        &[
+            ("BRICKD_FAILPOINT", "txn.after-lock:pause"),
+            ("BRICKD_FAILPOINT_DIR", &marks_dir),
+        ],
+    );
+    let b = Node::pool_member();
+    a.ok(&["peer", "probe", &b.host]);
+    wait_in_cluster(|args: &[&str]| b.cli(args), &[&a.host], "b");
+    let (a_host, b_host) = (a.host.clone(), b.host.clone());
+    let bricks = [
+        format!("{a_host}:{}/v-a", disk.root()),
+        format!("{b_host}:{}/v-b", disk.root()),
+    ];
+    let socket = a.brickd.socket.clone();
+    let creating = std::thread::spawn(move || {
+        common::gluster(
+            &socket,
+            &[
+                "volume", "create", "v", "replica", "2", &bricks[0], &bricks[1], "force",
+            ],
+        )
+    });
+    wait_until(
+        || marks.path().join("txn.after-lock.reached").exists(),
+        "a to hold every lock",
+    );
+    assert_eq!(leases(&b), 1);
+    let b = restart(b);
+    assert_eq!(leases(&b), 0);
+    wait_in_cluster(|args: &[&str]| a.cli(args), &[&b_host], "a");
+    std::fs::write(marks.path().join("txn.after-lock.go"), b"").unwrap();
+    let (code, out, err, _) = creating.join().unwrap();
+    assert_eq!(code, 1, "{out}{err}");
+    let said = format!("{out}{err}");
+    assert!(
+        said.contains(&format!("Staging failed on {b_host}"))
+            && said.contains("does not hold the lock"),
+        "{said}"
+    );
+    assert!(!has_volume(&a, "v") && !has_volume(&b, "v"));
+    assert_eq!((leases(&a), leases(&b)), (0, 0));
+}

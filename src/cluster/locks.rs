@@ -219,6 +219,15 @@ impl LockTable {
         self.leases.get(name).is_some_and(|held| held.txn == txn)
     }
 
+    /// Whether node `owner` holds `name` (whatever the transaction: mgmt v3 start and stop
+    /// lock with a zero transaction id).
+    pub fn held_by(&mut self, name: &str, owner: Uuid, now: Instant) -> bool {
+        self.expire(now);
+        self.leases
+            .get(name)
+            .is_some_and(|held| held.owner == owner)
+    }
+
     /// Drops `name` whoever holds it (an operator's decision); the lease it had, if any.
     pub fn force_release(&mut self, name: &str, now: Instant) -> Option<Lease> {
         self.expire(now);

@@ -80,6 +80,10 @@ pub trait Operation {
     /// The op dict the other participants get with each phase: the request, and once the
     /// stage answers are merged, what they added (create: every brick's mount dir).
     fn peer_dict(&self) -> Dict;
+    /// Called once every lock is taken, before any stage (tests pause a transaction there).
+    fn locked<'a>(&'a mut self, _txn: &'a TxnInfo) -> LocalFuture<'a, Result<(), TxnError>> {
+        Box::pin(async { Ok(()) })
+    }
 }
 
 /// This node's side of the lock phase (its own stage and commit are the [`Operation`]'s).
@@ -163,7 +167,10 @@ pub async fn run(
     }
     let result = match failed {
         Some(e) => Err((Phase::Lock, e)),
-        None => phases(txn, local, peers, op).await,
+        None => match op.locked(txn).await {
+            Err(e) => Err((Phase::Lock, e)),
+            Ok(()) => phases(txn, local, peers, op).await,
+        },
     };
     // Unlock phase, whatever happened: every peer, then this node. A peer whose LOCK failed is
     // sent an UNLOCK too (glusterd skips it): a LOCK that timed out may still be taken when the

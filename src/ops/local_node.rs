@@ -86,16 +86,16 @@ pub async fn run_volume_txn(
     }
 }
 
-/// The originator's operation with failpoint `txn.after-lock` before its stage: every lock of
-/// the pool taken, nothing staged (a test kills the originator there).
+/// The originator's operation with failpoint `txn.after-lock` once every lock of the pool is
+/// taken and nothing is staged anywhere (tests kill or pause the originator there).
 pub struct AfterLock<'o>(pub &'o mut dyn Operation);
 
 impl Operation for AfterLock<'_> {
+    fn locked<'a>(&'a mut self, _: &'a TxnInfo) -> LocalFuture<'a, Result<(), TxnError>> {
+        Box::pin(super::failpoints::pass("txn.after-lock"))
+    }
     fn stage<'a>(&'a mut self, txn: &'a TxnInfo) -> LocalFuture<'a, Result<Dict, TxnError>> {
-        Box::pin(async move {
-            super::failpoints::pass("txn.after-lock").await?;
-            self.0.stage(txn).await
-        })
+        self.0.stage(txn)
     }
     fn merge_stage(&mut self, answers: Vec<(Uuid, Dict)>) {
         self.0.merge_stage(answers)

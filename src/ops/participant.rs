@@ -98,6 +98,22 @@ pub async fn run(
         _ => "participant.commit",
     };
     super::failpoints::pass(name).await?;
+    // Only inside the originator's lock here: a node that restarted (or whose lease lapsed)
+    // between the LOCK and this phase does not act on a transaction it no longer holds the
+    // lock for (glusterd's participant does).
+    if step == Step::Commit || step == Step::Stage {
+        let names = super::mgmt_v3::lock_names(&dict).unwrap_or_default();
+        let now = std::time::Instant::now();
+        let mut locks = state.locks.borrow_mut();
+        if let Some(name) = names
+            .iter()
+            .find(|name| !locks.held_by(&crate::cluster::locks::volume_lock(name), originator, now))
+        {
+            return Err(TxnError::new(format!(
+                "Locking failed: {originator} does not hold the lock on {name} here (this node restarted or the lock's lease lapsed)"
+            )));
+        }
+    }
     // A transaction with an id (syncop's `transaction_id`) keeps its staged operation here
     // until its commit, which then skips a second stage; one without stages again.
     let key = dict.get_bin("transaction_id").map(|_| (originator, id, op));
