@@ -85,7 +85,9 @@ fn a_participant_killed_in_its_stage_fails_the_create_and_leaves_nothing() {
     // b comes back with nothing of it, rejoins, and the create goes through.
     let b = restart(b);
     assert!(!has_volume(&b, "v"));
-    for (n, others) in [(&a, [&b, &c]), (&b, [&a, &c])] {
+    // Every node sees every other connected again (c's link to b reconnects with backoff;
+    // until then c's stage says b is not connected).
+    for (n, others) in [(&a, [&b, &c]), (&b, [&a, &c]), (&c, [&a, &b])] {
         let hosts = [others[0].host.as_str(), others[1].host.as_str()];
         wait_in_cluster(|args: &[&str]| n.cli(args), &hosts, &n.host);
     }
