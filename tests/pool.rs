@@ -105,14 +105,7 @@ fn a_restarted_node_reconnects_and_shows_connected_again() {
     let keep = tempfile::tempdir().unwrap();
     common::copy_dir(&b_workdir, &keep.path().join("w"));
     drop(b);
-    let mut last = BTreeMap::new();
-    wait_until(
-        || {
-            last = peers_of(|args: &[&str]| a.cli(args));
-            last.get(&b_host).map(String::as_str) == Some("Peer in Cluster (Disconnected)")
-        },
-        "a to show b disconnected",
-    );
+    wait_disconnected(|args: &[&str]| a.cli(args), &b_host, "a");
     // b back on the same address and workdir: connected again, both ways.
     let listen = format!("{b_host}:24007");
     let b = Node::start_on(Some(keep.path().join("w")), None, &["--listen", &listen]);
@@ -513,15 +506,7 @@ fn a_node_that_was_down_imports_the_volumes_created_meanwhile() {
     let keep = tempfile::tempdir().unwrap();
     common::copy_dir(&b_workdir, &keep.path().join("w"));
     drop(b);
-    wait_until(
-        || {
-            peers_of(|args: &[&str]| a.cli(args))
-                .get(&b_host)
-                .map(String::as_str)
-                == Some("Peer in Cluster (Disconnected)")
-        },
-        "a to see b down",
-    );
+    wait_disconnected(|args: &[&str]| a.cli(args), &b_host, "a");
     // Created and started while b is away (its bricks on a only: b is not connected).
     let brick = format!("{}:{}/late", a.host, disk.root());
     a.ok(&["volume", "create", "late", &brick]);
@@ -671,15 +656,7 @@ fn a_peer_that_is_down_is_detached_only_with_force() {
     wait_in_cluster(|args: &[&str]| a.cli(args), &[&b.host], "a");
     let b_host = b.host.clone();
     drop(b);
-    wait_until(
-        || {
-            peers_of(|args: &[&str]| a.cli(args))
-                .get(&b_host)
-                .map(String::as_str)
-                == Some("Peer in Cluster (Disconnected)")
-        },
-        "a to see b down",
-    );
+    wait_disconnected(|args: &[&str]| a.cli(args), &b_host, "a");
     let (code, out, err) = a.cli(&["peer", "detach", &b_host]);
     assert_eq!(code, 1);
     assert_eq!(

@@ -112,3 +112,11 @@ pub fn leases(node: &super::node::Node) -> usize {
         .map(|n| n.trim().parse::<usize>().unwrap())
         .sum()
 }
+
+/// Waits until `cli` shows `host` still in the pool but disconnected.
+pub fn wait_disconnected(cli: impl Fn(&[&str]) -> (i32, String, String), host: &str, who: &str) {
+    wait_until(
+        || peers_of(&cli).get(host).map(String::as_str) == Some("Peer in Cluster (Disconnected)"),
+        &format!("{who} to see {host} down"),
+    );
+}
