@@ -352,6 +352,10 @@ pub async fn local_status(state: &ShardState, request: &[u8]) -> StatusReply {
 /// Whether a status of the request's volume needs the other nodes' answers: a started volume
 /// with bricks on other nodes.
 pub fn needs_peers(state: &ShardState, request: &[u8]) -> bool {
+    // A node without peers (the common case on the status hot path) decodes nothing here.
+    if state.node.peers.load().peers.is_empty() {
+        return false;
+    }
     let Ok(Some(dict)) = Dict::decode(request, DictLimits::default()) else {
         return false;
     };
