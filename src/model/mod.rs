@@ -21,9 +21,7 @@ pub use brick::{brick_file_name, Brick};
 pub use node::{NodeInfo, OP_VERSION_MAX, OP_VERSION_MIN};
 pub use peer::{peer_state_name, Peer, PEER_STATE_BEFRIENDED};
 pub use uuid::{ParseUuidError, Uuid};
-pub use volume::{
-    OptionsOrder, RebalanceState, Transport, Volume, VolumeStatus, VolumeType, DEFRAG_CMD_STATUS,
-};
+pub use volume::{RebalanceState, Transport, Volume, VolumeStatus, VolumeType, DEFRAG_CMD_STATUS};
 
 /// `key=value` pairs that brickd does not interpret, in the order they were read.
 pub type Extra = Vec<(String, String)>;

@@ -230,8 +230,9 @@ pub struct Volume {
     pub restored_from_snap: Uuid,
     /// `snap-max-hard-limit=`.
     pub snap_max_hard_limit: u64,
-    /// Volume options (`volume set` keys, all with a `.`: `nfs.disable`, `user.*`, …) in file
-    /// order. glusterd writes them in its dict order, newest key first.
+    /// Volume options (`volume set` keys, all with a `.`: `nfs.disable`, `user.*`, …) in the
+    /// order glusterd holds them in memory, which is the order `volume info` shows and the
+    /// order glusterd writes them to `info` (see [`Volume::set_option`]).
     pub options: Extra,
     /// Other keys brickd does not interpret (such as geo-replication `secondary`/`slave`
     /// entries, which glusterd writes after the options), in file order.
@@ -244,29 +245,56 @@ pub struct Volume {
     pub rebalance: RebalanceState,
     /// `snapd-port=` of `snapd.info` (0 when the snapshot daemon never ran).
     pub snapd_port: u32,
-    /// The order glusterd would hold `options` in memory, which is the order `volume info`
-    /// shows them in (not stored).
-    pub options_order: OptionsOrder,
-}
-
-/// glusterd keeps a volume's options in a list whose order depends on how the volume got into
-/// memory: a volume it just created lists them in `info` file order; one it read from its
-/// store lists them back to front (it prepends each key as it reads the file). `volume info`
-/// shows that list, so the same volume prints its options in one order right after `volume
-/// create` and in the reverse order after a restart.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum OptionsOrder {
-    /// Read from the store: shown last key first.
-    #[default]
-    Loaded,
-    /// Created in this run: shown in file order.
-    Created,
 }
 
 /// glusterd's default `snap-max-hard-limit` (`GLUSTERD_SNAPS_MAX_HARD_LIMIT`).
 const SNAP_MAX_HARD_LIMIT_DEFAULT: u64 = 256;
 
+/// The order of a volume's options, as glusterd keeps them (found by experiment on glusterd
+/// 10.3's store; `tests/golden/volopt/order.md` has the runs):
+///
+/// - In memory they are one list. `volume info` shows it from the head, and every write of
+///   `info` (a set, a reset, a start, a stop, …) writes it from the head.
+/// - A set of a key the volume does not have puts it at the head; a set of a key it has
+///   changes the value where it is ([`Volume::set_option`]). A reset takes the key out.
+/// - Loading `info` puts each key at the head as it is read, so a volume read from the store
+///   holds its options in the reverse of file order: a restarted glusterd shows them reversed,
+///   and its next write of `info` reverses the file ([`Volume::options_from_file`]).
+/// - A volume imported from a peer is loaded the same way from the peer's export, whose keys
+///   come in the peer's memory order.
 impl Volume {
+    /// Sets option `key` to `value`: a key the volume has keeps its place, a new key goes to
+    /// the head of the list.
+    pub fn set_option(&mut self, key: &str, value: &str) {
+        match self.options.iter_mut().find(|(k, _)| k == key) {
+            Some((_, v)) => *v = value.to_string(),
+            None => self.options.insert(0, (key.to_string(), value.to_string())),
+        }
+    }
+
+    /// Removes option `key`; whether the volume had it.
+    pub fn reset_option(&mut self, key: &str) -> bool {
+        let before = self.options.len();
+        self.options.retain(|(k, _)| k != key);
+        self.options.len() != before
+    }
+
+    /// The value of option `key`, if the volume has it.
+    pub fn option(&self, key: &str) -> Option<&str> {
+        self.options
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The in-memory list of options read in `file_order` (each key put at the head as it
+    /// is read).
+    pub fn options_from_file(file_order: Extra) -> Extra {
+        let mut options = file_order;
+        options.reverse();
+        options
+    }
+
     /// A new distribute volume as glusterd 10.3 stores one before any option or brick is
     /// set: status Created, version 1, tcp, counts of a plain distribute volume, no options,
     /// no bricks, `parent_volname=N/A`, `snap-max-hard-limit=256`. Callers fill in the rest
@@ -302,7 +330,6 @@ impl Volume {
             thin_arbiter_brick: None,
             rebalance: RebalanceState::default(),
             snapd_port: 0,
-            options_order: OptionsOrder::Loaded,
         }
     }
 

@@ -25,7 +25,7 @@ use crate::brick::validate::{self, Env, GroupKind, Report, Request};
 use crate::cluster::locks::{lease_for, volume_lock};
 use crate::cluster::txn::{self, LocalFuture, Operation, Participant, TxnError, TxnInfo};
 use crate::lvm::{LvmClient, LvmConfig};
-use crate::model::{Brick, Extra, OptionsOrder, Transport, Uuid, Volume, VolumeType};
+use crate::model::{Brick, Extra, Transport, Uuid, Volume, VolumeType};
 use crate::proto::dict::Dict;
 use crate::store::journal::Record;
 use crate::store::Store;
@@ -618,7 +618,6 @@ impl CreateOp {
             client_op_version,
             options,
             bricks,
-            options_order: OptionsOrder::Created,
             ..Volume::new_distribute(req.volname.clone(), self.volume_id)
         })
     }

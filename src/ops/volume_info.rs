@@ -8,7 +8,7 @@
 //! glusterd's does.
 
 use super::shard::Catalog;
-use crate::model::{OptionsOrder, Volume};
+use crate::model::Volume;
 use crate::proto::dict::{Dict, DictLimits};
 use std::sync::Arc;
 
@@ -52,13 +52,9 @@ pub fn add_volume(dict: &mut Dict, index: usize, vol: &Volume) {
         dict.set_str(&format!("{p}.thin_arbiter_brick"), &ta.name());
     }
     // The CLI prints the options in reverse wire order, and the wire order is the reverse of
-    // insertion: inserting in glusterd's in-memory order prints them in that order
-    // (`OptionsOrder`): file order for a volume created in this run, last first for one
-    // loaded from the store.
-    let shown: Box<dyn Iterator<Item = &(String, String)>> = match vol.options_order {
-        OptionsOrder::Created => Box::new(vol.options.iter()),
-        OptionsOrder::Loaded => Box::new(vol.options.iter().rev()),
-    };
+    // insertion: inserting in glusterd's in-memory order (`Volume::options`) prints them in
+    // that order.
+    let shown = vol.options.iter();
     for (key, value) in shown {
         dict.set_str(&format!("{p}.option.{key}"), value);
     }

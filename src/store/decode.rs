@@ -238,7 +238,6 @@ pub(crate) fn volume_info(
         version: 0,
         op_version: 0,
         client_op_version: 0,
-        options_order: Default::default(),
         ..Volume::new_distribute(name, volume_id)
     };
     let mut bricks: Vec<(usize, BrickRef)> = Vec::new();
@@ -289,6 +288,9 @@ pub(crate) fn volume_info(
             }
         }
     }
+
+    // Held as glusterd holds what it reads: last key first (see `Volume::options_from_file`).
+    volume.options = Volume::options_from_file(std::mem::take(&mut volume.options));
 
     // glusterd's "backward compatibility" block: the replica count follows the type.
     match volume.volume_type {
@@ -463,9 +465,10 @@ mod tests {
         assert_eq!(
             v.options,
             [
-                ("cluster.granular-entry-heal".to_string(), "on".to_string()),
-                ("nfs.disable".to_string(), "on".to_string())
-            ]
+                ("nfs.disable".to_string(), "on".to_string()),
+                ("cluster.granular-entry-heal".to_string(), "on".to_string())
+            ],
+            "held last key first, as glusterd holds what it reads"
         );
         assert_eq!(
             v.extra,
