@@ -13,11 +13,11 @@
 //! use it: `pause` waits there until the test creates `<dir>/<name>.go` (without limit: the
 //! test releases it or kills the process), and `mark` only leaves the marker and goes on.
 
-/// Every failpoint, in the order a create, delete, start or stop passes them (`start.*` and
-/// `stop.*` are `ops::commit`'s, with the op's name); then the pool's: `txn.after-lock` (an
+/// Every failpoint, in the order a create, delete, start or stop passes them (`start.*`,
+/// `stop.*`, `set.*` and `reset.*` are `ops::commit`'s, with the op's name); then the pool's: `txn.after-lock` (an
 /// originator holding every participant's lock), `participant.*` (a peer's stage or commit
 /// reaching this node), `peer.*` (a `peers/` file written).
-pub const NAMES: [&str; 25] = [
+pub const NAMES: [&str; 31] = [
     "create.before-journal",
     "create.after-journal",
     "create.after-claim",
@@ -38,6 +38,12 @@ pub const NAMES: [&str; 25] = [
     "stop.before-journal",
     "stop.after-journal",
     "stop.after-store",
+    "set.before-journal",
+    "set.after-journal",
+    "set.after-store",
+    "reset.before-journal",
+    "reset.after-journal",
+    "reset.after-store",
     "txn.after-lock",
     "participant.stage",
     "participant.commit",

@@ -21,6 +21,7 @@ pub mod proto;
 pub mod server;
 pub mod store;
 pub mod volgen;
+pub mod volopt;
 
 #[cfg(test)]
 #[path = "../tests/common/skip.rs"]

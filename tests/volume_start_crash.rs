@@ -14,28 +14,12 @@ mod common;
 mod crash {
     use super::common::fs::Xfs;
     use super::common::node::{alive, create, skip, wait_until, Node, StopAll};
-    use super::common::{gluster, HANG_DEADLINE};
+    use super::common::gluster;
 
     /// Restarts `node`'s brickd (killed at a failpoint) on its workdir, port and directories,
     /// with `env` set.
     fn restart(node: Node, env: &[(&str, &str)]) -> Node {
-        let Node {
-            mut brickd,
-            dirs,
-            reaper,
-            ..
-        } = node;
-        // The restarted brickd takes the run directory over.
-        reaper.disarm();
-        let status = brickd
-            .wait_exit(HANG_DEADLINE)
-            .expect("brickd was not killed at its failpoint");
-        assert!(!status.success());
-        let workdir = brickd.workdir.clone();
-        let listen = brickd.tcp.to_string();
-        // The dead brickd's temporary directory holds the workdir: forget it, do not remove it.
-        std::mem::forget(brickd);
-        Node::start_env(Some(workdir), Some(dirs), &["--listen", &listen], env)
+        node.restart_after_kill(env)
     }
 
     /// The volume's brick processes by pid file (whoever started them).

@@ -8,7 +8,10 @@
 
 use super::shard::ShardState;
 use super::volume_create::CliAnswer;
-use super::{peer_list, volume_create, volume_delete, volume_info, volume_start, volume_status};
+use super::{
+    peer_list, volume_create, volume_delete, volume_info, volume_options, volume_start,
+    volume_status,
+};
 use crate::program::LaterReply;
 use crate::program::{CallContext, Outcome, Program};
 use crate::proto::cli::{self, CliRsp};
@@ -67,6 +70,17 @@ fn encode_rsp(out: &mut Vec<u8>, op_ret: i32, op_errno: i32, op_errstr: &str, di
             dict: &bytes,
         },
     );
+}
+
+/// The request's dict, or (after encoding the failure reply into `out`) `None`.
+fn request_dict(bytes: &[u8], out: &mut Vec<u8>) -> Option<Dict> {
+    match Dict::decode(bytes, DictLimits::default()) {
+        Ok(d) => Some(d.unwrap_or_default()),
+        Err(e) => {
+            encode_rsp(out, -1, 0, &format!("malformed request dict: {e}"), None);
+            None
+        }
+    }
 }
 
 /// A `gf_cli_rsp` reply for an asynchronous answer.
@@ -245,7 +259,40 @@ impl Program for CliProgram {
                 encode_rsp(out, r.op_ret, r.op_errno, &r.op_errstr, Some(&r.dict));
                 Outcome::Now(ReplyStatus::Success)
             }
+            cli::PROC_GET_VOL_OPT => {
+                let Ok(dict_bytes) = cli::decode_cli_req(args) else {
+                    return Outcome::Now(ReplyStatus::GarbageArgs);
+                };
+                let Some(request) = request_dict(dict_bytes, out) else {
+                    return Outcome::Now(ReplyStatus::Success);
+                };
+                if request.get_str("volname").ok() == Some("all") {
+                    // The node's global options live on the change shard.
+                    let state = self.state.clone();
+                    return Outcome::Later(Box::pin(async move {
+                        let answer = state
+                            .run_on(super::shard::CHANGE_SHARD, move |s| async move {
+                                let global = super::pool::global_options(&s);
+                                volume_options::get_global(&global, s.node.node.op_version, request)
+                            })
+                            .await
+                            .unwrap_or_else(|e| CliAnswer::failed(0, e.to_string()));
+                        later_rsp(&answer)
+                    }));
+                }
+                let answer = volume_options::get(&self.state.catalog(), request);
+                encode_rsp(
+                    out,
+                    answer.op_ret,
+                    answer.op_errno,
+                    &answer.op_errstr,
+                    Some(&answer.dict),
+                );
+                Outcome::Now(ReplyStatus::Success)
+            }
             cli::PROC_CREATE_VOLUME
+            | cli::PROC_SET_VOLUME
+            | cli::PROC_RESET_VOLUME
             | cli::PROC_DELETE_VOLUME
             | cli::PROC_START_VOLUME
             | cli::PROC_STOP_VOLUME
@@ -254,12 +301,8 @@ impl Program for CliProgram {
                 let Ok(dict_bytes) = cli::decode_cli_req(args) else {
                     return Outcome::Now(ReplyStatus::GarbageArgs);
                 };
-                let request = match Dict::decode(dict_bytes, DictLimits::default()) {
-                    Ok(d) => d.unwrap_or_default(),
-                    Err(e) => {
-                        encode_rsp(out, -1, 0, &format!("malformed request dict: {e}"), None);
-                        return Outcome::Now(ReplyStatus::Success);
-                    }
+                let Some(request) = request_dict(dict_bytes, out) else {
+                    return Outcome::Now(ReplyStatus::Success);
                 };
                 let state = self.state.clone();
                 Outcome::Later(Box::pin(async move {
@@ -268,6 +311,10 @@ impl Program for CliProgram {
                         cli::PROC_PROBE => super::pool::handle_probe(state, request).await,
                         cli::PROC_DEPROBE => super::pool::handle_deprobe(state, request).await,
                         cli::PROC_DELETE_VOLUME => volume_delete::handle(state, request).await,
+                        cli::PROC_SET_VOLUME => volume_options::handle_set(state, request).await,
+                        cli::PROC_RESET_VOLUME => {
+                            volume_options::handle_reset(state, request).await
+                        }
                         cli::PROC_START_VOLUME => {
                             volume_start::handle(state, request, volume_start::Action::Start).await
                         }
@@ -382,13 +429,13 @@ mod tests {
         let p = program(CliTable::Full);
         let mut args = Vec::new();
         cli::encode_cli_req(&mut args, &[]);
-        let (status, body) = call(p.as_ref(), 12, &args);
+        let (status, body) = call(p.as_ref(), 47, &args);
         assert_eq!(status, ReplyStatus::Success);
         let rsp = cli::decode_cli_rsp(&body).unwrap();
         assert_eq!((rsp.op_ret, rsp.op_errno), (-1, ENOSYS));
         assert_eq!(
             rsp.op_errstr,
-            "brickd does not implement the CLI procedure SET_VOLUME yet"
+            "brickd does not implement the CLI procedure RESET_BRICK yet"
         );
     }
 

@@ -157,7 +157,7 @@ pub fn write_after_reply(
 }
 
 /// The journal ops that go through this path: recovery rewrites their files.
-pub const STORE_CHANGE_OPS: &[&str] = &["start", "stop", "import"];
+pub const STORE_CHANGE_OPS: &[&str] = &["start", "stop", "set", "reset", "import"];
 
 /// A change of one volume's stored state.
 pub struct VolumeChange {

@@ -86,6 +86,16 @@ pub async fn run_volume_txn(
     }
 }
 
+/// `dict` with the volume's id (`vol-id`) added, as glusterd sends a volume op's dict to its
+/// peers.
+pub fn with_volume_id(state: &ShardState, volname: &str, dict: &Dict) -> Dict {
+    let mut dict = dict.clone();
+    if let Some(volume) = state.catalog().get(volname) {
+        dict.set_str("vol-id", &volume.volume_id.to_string());
+    }
+    dict
+}
+
 /// The originator's operation with failpoint `txn.after-lock` once every lock of the pool is
 /// taken and nothing is staged anywhere (tests kill or pause the originator there).
 pub struct AfterLock<'o>(pub &'o mut dyn Operation);

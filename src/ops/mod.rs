@@ -23,6 +23,7 @@ pub mod shard;
 pub mod volume_create;
 pub mod volume_delete;
 pub mod volume_info;
+pub mod volume_options;
 pub mod volume_start;
 pub mod volume_status;
 

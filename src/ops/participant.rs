@@ -47,6 +47,7 @@ fn operation(state: &Rc<ShardState>, op: i32, dict: Dict) -> Result<Box<dyn Oper
             dict,
             super::volume_start::Action::Stop,
         ),
+        11 | 12 => super::volume_options::participant_op(state.clone(), dict, op as u32),
         other => Err(TxnError::new(format!(
             "brickd does not take part in operation {other} yet"
         ))),

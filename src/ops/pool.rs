@@ -752,6 +752,15 @@ fn probe_message(errno: i32, host: &str) -> String {
     }
 }
 
+/// The node's global options (the workdir's `options` file), on the change shard.
+pub fn global_options(state: &ShardState) -> Vec<(String, String)> {
+    state
+        .pool_manager
+        .get()
+        .map(|m| m.global_options.borrow().clone())
+        .unwrap_or_default()
+}
+
 /// The volume export this node sends in FRIEND_ADD.
 fn export_bytes(state: &ShardState, hostname_in_cluster: &str) -> Vec<u8> {
     let catalog = state.catalog();

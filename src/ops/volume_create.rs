@@ -57,6 +57,16 @@ pub struct CliAnswer {
 }
 
 impl CliAnswer {
+    /// A success with reply dict `dict`.
+    pub fn ok(dict: Dict) -> CliAnswer {
+        CliAnswer {
+            op_ret: 0,
+            op_errno: 0,
+            op_errstr: String::new(),
+            dict,
+        }
+    }
+
     /// A failure with `message`.
     pub fn failed(errno: i32, message: impl Into<String>) -> CliAnswer {
         CliAnswer {

@@ -363,10 +363,6 @@ impl Operation for DeleteOp {
     }
 
     fn peer_dict(&self) -> Dict {
-        let mut dict = self.dict.clone();
-        if let Some(volume) = self.state.catalog().get(&self.volname) {
-            dict.set_str("vol-id", &volume.volume_id.to_string());
-        }
-        dict
+        super::local_node::with_volume_id(&self.state, &self.volname, &self.dict)
     }
 }

@@ -98,6 +98,12 @@ pub const PROC_LIST_VOLUME: u32 = 33;
 pub const PROC_UUID_GET: u32 = 36;
 /// FSM_LOG.
 pub const PROC_FSM_LOG: u32 = 21;
+/// `GLUSTER_CLI_SET_VOLUME`.
+pub const PROC_SET_VOLUME: u32 = 12;
+/// `GLUSTER_CLI_RESET_VOLUME`.
+pub const PROC_RESET_VOLUME: u32 = 20;
+/// `GLUSTER_CLI_GET_VOL_OPT`.
+pub const PROC_GET_VOL_OPT: u32 = 41;
 /// MOUNT.
 pub const PROC_MOUNT: u32 = 29;
 /// UMOUNT.

@@ -179,6 +179,28 @@ impl Node {
         }
     }
 
+    /// Starts brickd again on this node's workdir, port and directories, with `env` set, once
+    /// the running one was killed at a failpoint (the test fails if it does not die).
+    pub fn restart_after_kill(self, env: &[(&str, &str)]) -> Node {
+        let Node {
+            mut brickd,
+            dirs,
+            reaper,
+            ..
+        } = self;
+        // The restarted brickd takes the run directory over.
+        reaper.disarm();
+        let status = brickd
+            .wait_exit(HANG_DEADLINE)
+            .expect("brickd was not killed at its failpoint");
+        assert!(!status.success());
+        let workdir = brickd.workdir.clone();
+        let listen = brickd.tcp.to_string();
+        // The dead brickd's temporary directory holds the workdir: forget it, do not remove it.
+        std::mem::forget(brickd);
+        Node::start_env(Some(workdir), Some(dirs), &["--listen", &listen], env)
+    }
+
     pub fn cli(&self, args: &[&str]) -> (i32, String, String) {
         let (code, out, err, _) = gluster(&self.brickd.socket, args);
         (code, out, err)

@@ -1,0 +1,401 @@
+//! `volume get` (GET_VOL_OPT, CLI proc 41), `volume set` (SET_VOLUME, 12) and `volume reset`
+//! (RESET_VOLUME, 20), with glusterd's messages, on the option table (`volopt`).
+//!
+//! A get is a read: it answers from the shard's catalog at once (`volume get all …` reads the
+//! node's global options on the change shard). A set or reset is a change of one volume's
+//! stored state and runs as glusterd's syncop transaction (GD_OP_SET_VOLUME 11,
+//! GD_OP_RESET_VOLUME 12: mgmt v3 LOCK, v2 STAGE_OP and COMMIT_OP on every peer, UNLOCK):
+//! stage checks the keys and renders the new volfiles (read-only), commit goes through
+//! `ops::commit` (journal record `set` or `reset`, the catalog published with FETCHSPEC to
+//! every client, `info`, `cksum` and the volfiles written after the reply).
+//!
+//! The order of the options follows glusterd's list (`Volume::set_option`): a new key goes to
+//! the head, a key set again keeps its place.
+
+use super::commit::{self, VolumeChange};
+use super::local_node::run_volume_txn;
+use super::shard::{ShardState, CHANGE_SHARD};
+use super::volume_create::CliAnswer;
+use crate::cluster::txn::{LocalFuture, Operation, TxnError, TxnInfo};
+use crate::model::{Uuid, Volume};
+use crate::proto::dict::Dict;
+use crate::volopt::{self, Lookup, OptionDef};
+use std::rc::Rc;
+
+/// `GD_OP_SET_VOLUME`.
+pub const OP_SET_VOLUME: u32 = 11;
+/// `GD_OP_RESET_VOLUME`.
+pub const OP_RESET_VOLUME: u32 = 12;
+
+/// The options a reset puts back rather than removes, with the value it puts back (`None`:
+/// the one the volume has), in the order it puts them back. Seen on glusterd 10.3: a reset
+/// of one of them takes it out and sets it again, so it moves to the head of the list;
+/// `volume reset VOL [all] [force]` takes every option out and sets these again, so a volume
+/// that had all three lists them `storage.fips-mode-rchecksum`, `transport.address-family`,
+/// `nfs.disable`, as a new volume does.
+const PUT_BACK_BY_RESET: &[(&str, Option<&str>)] = &[
+    ("nfs.disable", Some("on")),
+    ("transport.address-family", None),
+    ("storage.fips-mode-rchecksum", Some("on")),
+];
+
+/// The value a reset puts back for `key`, if it is one of [`PUT_BACK_BY_RESET`] and the
+/// volume has it.
+fn put_back(volume: &Volume, key: &str) -> Option<String> {
+    let (_, value) = PUT_BACK_BY_RESET.iter().find(|(k, _)| *k == key)?;
+    let had = volume.option(key)?;
+    Some(value.unwrap_or(had).to_string())
+}
+
+// --- volume get ----------------------------------------------------------------------------
+
+/// The value `volume get VOL` shows for `def` on `volume`.
+fn shown(volume: &Volume, def: &OptionDef) -> String {
+    match volume.option(def.key) {
+        Some(value) => value.to_string(),
+        None => def.shown_unset.to_string(),
+    }
+}
+
+/// Answers GET_VOL_OPT for a volume (not `all`): from the catalog, on any shard.
+pub fn get(catalog: &super::catalog::Catalog, request: Dict) -> CliAnswer {
+    let Ok(volname) = request.get_str("volname").map(str::to_owned) else {
+        return CliAnswer::failed(0, "Failed to get volume name");
+    };
+    let Ok(key) = request.get_str("key").map(str::to_owned) else {
+        return CliAnswer::failed(0, "Failed to get key");
+    };
+    let Some(volume) = catalog.get(&volname).cloned() else {
+        return CliAnswer::failed(0, format!("Volume {volname} does not exist"));
+    };
+    let table = volopt::table();
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    if key == "all" {
+        for def in table.options() {
+            if def.scope != volopt::Scope::GlobalOnly {
+                pairs.push((def.key.to_string(), shown(&volume, def)));
+            }
+        }
+    } else if volopt::is_user_key(&key) {
+        match volume.option(&key) {
+            Some(value) => pairs.push((key.clone(), value.to_string())),
+            None => return CliAnswer::failed(0, format!("Option {key} does not exist")),
+        }
+    } else {
+        match table.lookup(&key) {
+            Lookup::Found(def) => pairs.push((def.key.to_string(), shown(&volume, def))),
+            Lookup::Ambiguous | Lookup::Unknown => {
+                return CliAnswer::failed(0, format!("Option {key} does not exist"))
+            }
+        }
+    }
+    let mut dict = request;
+    answer_pairs(&mut dict, &pairs);
+    CliAnswer::ok(dict)
+}
+
+/// Answers `volume get all KEY|all` from the node's global options (on the change shard).
+pub fn get_global(global: &[(String, String)], op_version: u32, request: Dict) -> CliAnswer {
+    let key = request.get_str("key").unwrap_or("all").to_string();
+    let table = volopt::table();
+    let value_of = |def: &OptionDef| {
+        match def.key {
+            "cluster.op-version" => return op_version.to_string(),
+            "cluster.max-op-version" => return crate::model::OP_VERSION_MAX.to_string(),
+            _ => {}
+        }
+        global
+            .iter()
+            .find(|(k, _)| k == def.key)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| {
+                def.shown_unset_all
+                    .map(|(s, _)| s)
+                    .unwrap_or("")
+                    .to_string()
+            })
+    };
+    let mut pairs = Vec::new();
+    if key == "all" {
+        for def in table.global_options() {
+            pairs.push((def.key.to_string(), value_of(def)));
+        }
+    } else {
+        match table.lookup(&key) {
+            Lookup::Found(def) if def.scope.is_global() => {
+                pairs.push((def.key.to_string(), value_of(def)))
+            }
+            _ => return CliAnswer::failed(0, "Not a valid option for all volumes"),
+        }
+    }
+    let mut dict = request;
+    answer_pairs(&mut dict, &pairs);
+    CliAnswer::ok(dict)
+}
+
+/// Adds `count`, then `keyN`/`valueN` for each pair, last first (so that, with the dict's
+/// head insertion, the wire carries glusterd's order: `count`, then the pairs from the last).
+fn answer_pairs(dict: &mut Dict, pairs: &[(String, String)]) {
+    for (i, (key, value)) in pairs.iter().enumerate() {
+        dict.set_str(&format!("key{}", i + 1), key);
+        dict.set_str(&format!("value{}", i + 1), value);
+    }
+    dict.set_u64("count", pairs.len() as u64);
+}
+
+// --- volume set and reset ------------------------------------------------------------------
+
+/// What a set or reset changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Change {
+    /// `volume set`: these keys (as the CLI gave them) to these values.
+    Set(Vec<(String, String)>),
+    /// `volume reset VOL KEY|all [force]`.
+    Reset { key: String },
+}
+
+/// Answers a SET_VOLUME request.
+pub async fn handle_set(state: Rc<ShardState>, request: Dict) -> CliAnswer {
+    handle(state, request, OP_SET_VOLUME).await
+}
+
+/// Answers a RESET_VOLUME request.
+pub async fn handle_reset(state: Rc<ShardState>, request: Dict) -> CliAnswer {
+    handle(state, request, OP_RESET_VOLUME).await
+}
+
+async fn handle(state: Rc<ShardState>, request: Dict, op_number: u32) -> CliAnswer {
+    let Ok(volname) = request.get_str("volname").map(str::to_owned) else {
+        return CliAnswer::failed(0, "Failed to get volume name");
+    };
+    if volname == "all" {
+        let global = match change_of(&request, op_number) {
+            Ok(Change::Set(pairs)) => pairs.iter().all(|(k, _)| {
+                matches!(volopt::table().lookup(k), Lookup::Found(def) if def.scope.is_global())
+            }),
+            _ => true,
+        };
+        if !global {
+            return CliAnswer::failed(0, "Not a valid option for all volumes");
+        }
+        return CliAnswer::failed(
+            0,
+            "brickd does not implement options for all volumes (volume set all, volume reset all) yet",
+        );
+    }
+    let change = match change_of(&request, op_number) {
+        Ok(change) => change,
+        Err(e) => return CliAnswer::failed(e.errno, e.message),
+    };
+    let timeout = request.get_str("timeout").ok().and_then(|v| v.parse().ok());
+    let run = state
+        .run_on(CHANGE_SHARD, move |change_state| async move {
+            let mut op = OptionsOp {
+                state: change_state.clone(),
+                volname: volname.clone(),
+                change,
+                dict: request,
+                next: None,
+            };
+            run_volume_txn(change_state, op_number, &volname, timeout, &mut op).await
+        })
+        .await;
+    run.unwrap_or_else(|e| CliAnswer::failed(0, e.to_string()))
+}
+
+/// The change a request asks for: `key1`/`value1`, `key2`/`value2`, … until a key is missing
+/// (a set), or `key` (a reset).
+fn change_of(dict: &Dict, op_number: u32) -> Result<Change, TxnError> {
+    if op_number == OP_RESET_VOLUME {
+        let key = dict
+            .get_str("key")
+            .map_err(|_| TxnError::new("Unable to get option key"))?;
+        return Ok(Change::Reset {
+            key: key.to_string(),
+        });
+    }
+    let mut pairs = Vec::new();
+    for i in 1.. {
+        let Ok(key) = dict.get_str(&format!("key{i}")) else {
+            break;
+        };
+        let value = dict.get_str(&format!("value{i}")).map_err(|_| {
+            TxnError::new(format!("invalid key,value pair in 'volume set' for {key}"))
+        })?;
+        pairs.push((key.to_string(), value.to_string()));
+        if pairs.len() > volopt::table().options().len() + 64 {
+            return Err(TxnError::new("too many options in one volume set"));
+        }
+    }
+    if pairs.is_empty() {
+        return Err(TxnError::new("No options received "));
+    }
+    Ok(Change::Set(pairs))
+}
+
+/// A peer's set or reset, as this node takes part in it.
+pub fn participant_op(
+    state: Rc<ShardState>,
+    dict: Dict,
+    op_number: u32,
+) -> Result<Box<dyn Operation>, TxnError> {
+    let volname = dict
+        .get_str("volname")
+        .map(str::to_owned)
+        .map_err(|_| TxnError::new("Failed to get volume name"))?;
+    let change = change_of(&dict, op_number)?;
+    Ok(Box::new(OptionsOp {
+        state,
+        volname,
+        change,
+        dict,
+        next: None,
+    }))
+}
+
+struct OptionsOp {
+    state: Rc<ShardState>,
+    volname: String,
+    change: Change,
+    dict: Dict,
+    /// The volume as the stage made it (the commit stores it).
+    next: Option<Volume>,
+}
+
+/// The full key a `volume set` key names, or glusterd's message.
+fn resolve_set_key(key: &str) -> Result<String, TxnError> {
+    if volopt::is_user_key(key) {
+        return Ok(key.to_string());
+    }
+    match volopt::table().lookup(key) {
+        Lookup::Found(def) if def.scope.is_global() => Err(TxnError::new(format!(
+            "Option \"{}\" is not valid for a single volume",
+            def.key
+        ))),
+        Lookup::Found(def) => Ok(def.key.to_string()),
+        Lookup::Ambiguous | Lookup::Unknown => {
+            Err(TxnError::new(format!("option : {key} does not exist")))
+        }
+    }
+}
+
+/// The volume's op-version and client op-version after a change of its options: the highest
+/// op-version of its keys (at least glusterd's floors).
+fn op_versions(volume: &Volume) -> (u32, u32) {
+    let table = volopt::table();
+    let mut op = 1;
+    let mut client = 1;
+    for (key, _) in &volume.options {
+        if let Some(def) = table.get(key) {
+            op = op.max(def.op_version);
+            if def.client_op {
+                client = client.max(def.op_version);
+            }
+        }
+    }
+    (op, client)
+}
+
+impl OptionsOp {
+    /// The volume after the change, checked: every key known, its volfiles renderable.
+    fn stage_here(&mut self) -> Result<Dict, TxnError> {
+        let Some(volume) = self.state.catalog().get(&self.volname).cloned() else {
+            return Err(TxnError::new(format!(
+                "Volume {} does not exist",
+                self.volname
+            )));
+        };
+        let mut next = Volume::clone(&volume);
+        match &self.change {
+            Change::Set(pairs) => {
+                for (key, value) in pairs {
+                    let key = resolve_set_key(key)?;
+                    next.set_option(&key, value);
+                }
+                let (op, client) = op_versions(&next);
+                next.op_version = next.op_version.max(op);
+                next.client_op_version = next.client_op_version.max(client);
+            }
+            Change::Reset { key } if key == "all" => {
+                let again: Vec<(&str, String)> = (PUT_BACK_BY_RESET.iter())
+                    .filter_map(|(k, _)| put_back(&volume, k).map(|v| (*k, v)))
+                    .collect();
+                next.options.clear();
+                for (k, v) in again {
+                    next.set_option(k, &v);
+                }
+                // The op-versions stay: the table does not carry each key's yet, and
+                // glusterd's recomputation would need it (issue 19's note).
+            }
+            Change::Reset { key } => {
+                let def = match volopt::table().lookup(key) {
+                    Lookup::Found(def) => def,
+                    _ => {
+                        return Err(TxnError::new(format!("Option {key} does not exist")));
+                    }
+                };
+                let again = put_back(&volume, def.key);
+                next.reset_option(def.key);
+                if let Some(value) = again {
+                    next.set_option(def.key, &value);
+                }
+                // The op-versions stay: the table does not carry each key's yet, and
+                // glusterd's recomputation would need it (issue 19's note).
+            }
+        }
+        next.version += 1;
+        // The volfiles must render (read-only here; the commit writes them).
+        super::volume_create::volfiles(
+            &next,
+            &self.state.node.workdir,
+            self.state.node.node.uuid,
+            self.state.node.processes.bind_address,
+        )?;
+        self.next = Some(next);
+        Ok(Dict::new())
+    }
+
+    async fn commit_here(&mut self, txn: &TxnInfo) -> Result<Dict, TxnError> {
+        if self.next.is_none() {
+            self.stage_here()?;
+        }
+        let Some(next) = self.next.take() else {
+            return Err(TxnError::new("nothing staged"));
+        };
+        let op = match self.change {
+            Change::Set(_) => "set",
+            Change::Reset { .. } => "reset",
+        };
+        commit::commit(
+            &self.state,
+            txn,
+            VolumeChange {
+                op,
+                volume: next,
+                volfiles: true,
+            },
+        )
+        .await?;
+        Ok(self.dict.clone())
+    }
+}
+
+impl Operation for OptionsOp {
+    fn stage<'a>(&'a mut self, _txn: &'a TxnInfo) -> LocalFuture<'a, Result<Dict, TxnError>> {
+        Box::pin(async move { self.stage_here() })
+    }
+
+    fn merge_stage(&mut self, _answers: Vec<(Uuid, Dict)>) {}
+
+    fn brick_op<'a>(&'a mut self, _txn: &'a TxnInfo) -> LocalFuture<'a, Result<(), TxnError>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    fn commit<'a>(&'a mut self, txn: &'a TxnInfo) -> LocalFuture<'a, Result<Dict, TxnError>> {
+        Box::pin(self.commit_here(txn))
+    }
+
+    fn peer_dict(&self) -> Dict {
+        super::local_node::with_volume_id(&self.state, &self.volname, &self.dict)
+    }
+}
