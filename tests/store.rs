@@ -849,7 +849,10 @@ fn a_crash_before_commit_leaves_the_old_volume_and_tmp_files_that_load_ignores()
     // The restarted node writes again over the stale .tmp files.
     after_crash.store().write_volume(&new).unwrap();
     assert!(!tmp_path(&info).exists());
-    assert_eq!(volume(&Store::load(&root).unwrap(), "rep3"), &reloaded(&new));
+    assert_eq!(
+        volume(&Store::load(&root).unwrap(), "rep3"),
+        &reloaded(&new)
+    );
 }
 
 #[test]
