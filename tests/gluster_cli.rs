@@ -65,11 +65,11 @@ fn an_empty_node_answers_like_a_fresh_glusterd() {
 #[test]
 fn admin_commands_fail_with_a_plain_message() {
     let b = Brickd::start(&[]);
-    let (code, out, err, took) = gluster(&b.socket, &["volume", "reset", "v1"]);
+    let (code, out, err, took) = gluster(&b.socket, &["volume", "barrier", "v1", "enable"]);
     assert_eq!(code, 1);
     assert_eq!(
         out + &err,
-        "volume reset: failed: brickd does not implement the CLI procedure RESET_VOLUME yet\n"
+        "volume barrier: command unsuccessful : brickd does not implement the CLI procedure BARRIER_VOLUME yet\n"
     );
     assert!(took < Duration::from_secs(10));
 }

@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::node::{skip, Glusterd, Node};
+use common::node::{skip, wait_until, Glusterd, Mount, Node, StopAll};
 
 /// `volume info`/`get` text with brick names and the volume id made comparable.
 fn normalised(text: &str, host_and_dir: &str) -> String {
@@ -152,6 +152,74 @@ fn an_unknown_key_is_refused_and_changes_nothing() {
         std::fs::read(node.brickd.workdir.join("vols/u/info")).unwrap(),
         before
     );
+}
+
+#[test]
+fn a_set_reaches_the_running_brick_and_the_mounted_client_without_a_restart() {
+    let test = "a_set_reaches_the_running_brick_and_the_mounted_client_without_a_restart";
+    if skip(test) {
+        return;
+    }
+    let node = Node::start();
+    let bricks = tempfile::tempdir().unwrap();
+    let brick = format!("{}:{}/b", node.host, bricks.path().display());
+    node.ok(&["volume", "create", "live", &brick, "force"]);
+    node.ok(&["volume", "start", "live"]);
+    let _stop = StopAll(&node, vec!["live".into()]);
+    let brick_pid = |node: &Node| {
+        std::fs::read_to_string(node.pid_file("live", &format!("{}/b", bricks.path().display())))
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    let pid_before = brick_pid(&node);
+    let mount = Mount::new(&node, "live");
+    std::fs::write(mount.path("before"), b"x").unwrap();
+
+    // A brick option: the brick's read-only xlator turns on in the running process.
+    node.ok(&["volume", "set", "live", "features.read-only", "on"]);
+    let mut refused = None;
+    wait_until(
+        || {
+            refused = std::fs::write(mount.path("during"), b"x").err();
+            refused.is_some()
+        },
+        "writes refused once features.read-only is on",
+    );
+    assert_eq!(refused.unwrap().raw_os_error(), Some(libc::EROFS));
+    node.ok(&["volume", "reset", "live", "features.read-only"]);
+    wait_until(
+        || std::fs::write(mount.path("after"), b"x").is_ok(),
+        "writes taken again once features.read-only is reset",
+    );
+    assert_eq!(brick_pid(&node), pid_before, "the brick was not restarted");
+
+    // A client option that adds an xlator: the mounted client switches to a new graph.
+    let log = node.dirs.path().join("fuse-live.log");
+    let switched = || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .matches("switched to graph")
+            .count()
+    };
+    let graphs_before = switched();
+    node.ok(&["volume", "set", "live", "performance.nl-cache", "on"]);
+    wait_until(
+        || {
+            // The FUSE bridge switches at the next operation.
+            let _ = std::fs::read_dir(mount.path(""));
+            switched() > graphs_before
+        },
+        "the client on a new graph after performance.nl-cache on",
+    );
+    let client_volfile =
+        std::fs::read_to_string(node.brickd.workdir.join("vols/live/live.tcp-fuse.vol")).unwrap();
+    assert!(
+        client_volfile.contains("type performance/nl-cache"),
+        "{client_volfile}"
+    );
+    assert_eq!(std::fs::read(mount.path("before")).unwrap(), b"x");
+    println!("{test}: the brick and the client reconfigured live");
 }
 
 #[cfg(feature = "failpoints")]
