@@ -92,6 +92,27 @@ pub fn volume_store(workdir: &Path, name: &str) -> BTreeMap<String, String> {
     files
 }
 
+/// `info` text with its option lines (keys with a `.`) in the reverse order: what a node that
+/// imported the volume writes, when the sender held them in file order (glusterd's importer
+/// puts each key at the head of its list as it reads the export, and writes the list from
+/// the head). The checksum does not change: it sorts the lines first.
+pub fn with_options_reversed(info: &str) -> String {
+    let lines: Vec<&str> = info.lines().collect();
+    let is_option = |l: &&str| l.split('=').next().is_some_and(|k| k.contains('.'));
+    let mut options: Vec<&str> = lines.iter().copied().filter(is_option).collect();
+    lines
+        .iter()
+        .map(|l| {
+            if is_option(l) {
+                options.pop().unwrap()
+            } else {
+                l
+            }
+        })
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
 /// The brick directory's `trusted.glusterfs.volume-id`, if any.
 pub fn volume_id_xattr(path: &Path) -> Option<Vec<u8>> {
     super::fs::get_xattr(path, "trusted.glusterfs.volume-id")
