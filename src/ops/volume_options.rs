@@ -85,7 +85,12 @@ pub fn get(catalog: &super::catalog::Catalog, request: Dict) -> CliAnswer {
         match table.lookup(&key) {
             Lookup::Found(def) => pairs.push((def.key.to_string(), shown(&volume, def))),
             Lookup::Ambiguous | Lookup::Unknown => {
-                return CliAnswer::failed(0, format!("Option {key} does not exist"))
+                // glusterd answers with the hint alone.
+                let message = match volopt::hint(table, &key) {
+                    Some(hint) => format!("Did you mean {hint}?"),
+                    None => format!("Option {key} does not exist"),
+                };
+                return CliAnswer::failed(0, message);
             }
         }
     }
@@ -262,6 +267,14 @@ struct OptionsOp {
     next: Option<Volume>,
 }
 
+/// `message`, then glusterd's "Did you mean …?" line for `key` if there is a hint.
+fn with_hint(message: String, key: &str) -> String {
+    match volopt::hint(volopt::table(), key) {
+        Some(hint) => format!("{message}\nDid you mean {hint}?"),
+        None => message,
+    }
+}
+
 /// The full key a `volume set` key names, or glusterd's message.
 fn resolve_set_key(key: &str) -> Result<String, TxnError> {
     if volopt::is_user_key(key) {
@@ -273,9 +286,10 @@ fn resolve_set_key(key: &str) -> Result<String, TxnError> {
             def.key
         ))),
         Lookup::Found(def) => Ok(def.key.to_string()),
-        Lookup::Ambiguous | Lookup::Unknown => {
-            Err(TxnError::new(format!("option : {key} does not exist")))
-        }
+        Lookup::Ambiguous | Lookup::Unknown => Err(TxnError::new(with_hint(
+            format!("option : {key} does not exist"),
+            key,
+        ))),
     }
 }
 
@@ -331,7 +345,10 @@ impl OptionsOp {
                 let def = match volopt::table().lookup(key) {
                     Lookup::Found(def) => def,
                     _ => {
-                        return Err(TxnError::new(format!("Option {key} does not exist")));
+                        return Err(TxnError::new(with_hint(
+                            format!("Option {key} does not exist"),
+                            key,
+                        )));
                     }
                 };
                 let again = put_back(&volume, def.key);

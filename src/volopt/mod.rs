@@ -260,6 +260,87 @@ pub fn table() -> &'static Table {
     })
 }
 
+/// The "Did you mean …?" hint glusterd gives for an unknown key: the table's words nearest
+/// to the key's, by edit distance (insert, delete and replace cost one each), ties going to
+/// the word first in byte order.
+///
+/// A key with a `.` is taken in two steps: its first part is matched against the first parts
+/// of the table's keys (one word), then the rest against the second parts of the keys under
+/// that first part (two words); the hint is `first.word`, or `first.word1 or ...word2` when
+/// two words are equally near. A key without a `.` is matched against the second parts of
+/// every key: `word`, or `word1 or word2`. (A second part ends at the next `.`.) `None` when
+/// nothing matches at all.
+pub fn hint(table: &Table, key: &str) -> Option<String> {
+    let keys = || table.options.iter().map(|o| o.key);
+    let second_part = |key: &'static str| -> Option<&'static str> {
+        let rest = key.split_once('.')?.1;
+        Some(rest.split('.').next().unwrap_or(rest))
+    };
+    match key.split_once('.') {
+        None => {
+            let words: Vec<&str> = keys().filter_map(second_part).collect();
+            nearest(&words, key).map(|(first, second)| match second {
+                Some(second) => format!("{first} or {second}"),
+                None => first.to_string(),
+            })
+        }
+        Some((domain, rest)) => {
+            let domains: Vec<&str> = keys().filter_map(|k| k.split('.').next()).collect();
+            let (domain, _) = nearest(&domains, domain)?;
+            let words: Vec<&str> = keys()
+                .filter(|k| k.split('.').next() == Some(domain))
+                .filter_map(second_part)
+                .collect();
+            let (first, second) = nearest(&words, rest)?;
+            Some(match second {
+                Some(second) => format!("{domain}.{first} or ...{second}"),
+                None => format!("{domain}.{first}"),
+            })
+        }
+    }
+}
+
+/// The word of `words` nearest to `word`, and a second one as near, if any (see [`hint`]).
+/// An empty `word` matches nothing (glusterd's measure is undefined there).
+fn nearest<'w>(words: &[&'w str], word: &str) -> Option<(&'w str, Option<&'w str>)> {
+    if word.is_empty() {
+        return None;
+    }
+    let mut sorted: Vec<&str> = words.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut best: Option<(usize, &str, Option<&str>)> = None;
+    for candidate in sorted {
+        let d = edit_distance(candidate.as_bytes(), word.as_bytes());
+        best = match best {
+            None => Some((d, candidate, None)),
+            Some((b, _, _)) if d < b => Some((d, candidate, None)),
+            Some((b, first, None)) if d == b => Some((b, first, Some(candidate))),
+            keep => keep,
+        };
+    }
+    best.map(|(_, first, second)| (first, second))
+}
+
+/// Levenshtein distance with unit costs.
+fn edit_distance(a: &[u8], b: &[u8]) -> usize {
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, &ca) in a.iter().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = if ca == cb {
+                diagonal
+            } else {
+                1 + diagonal.min(above).min(row[j])
+            };
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
 /// A user-defined key (`user.*`): any value, never validated, not in the table.
 pub fn is_user_key(key: &str) -> bool {
     key.starts_with("user.")
@@ -284,6 +365,31 @@ mod tests {
         assert_eq!(table.lookup("y"), Lookup::Ambiguous);
         assert_eq!(table.lookup("z"), Lookup::Unknown);
         assert_eq!(table.lookup("d.x"), Lookup::Unknown);
+    }
+
+    #[test]
+    fn hints_are_the_nearest_words_first_in_byte_order() {
+        assert_eq!(edit_distance(b"foo", b"nfs"), 3);
+        assert_eq!(edit_distance(b"", b"ab"), 2);
+        assert_eq!(edit_distance(b"kitten", b"sitting"), 3);
+        let table = Table::parse(
+            "key\nperformance.cache-size\nperformance.io-cache\ndht.force-readdirp\ncluster.nufa\ncluster.tier\n",
+        )
+        .unwrap();
+        assert_eq!(
+            hint(&table, "foo.bar").as_deref(),
+            Some("dht.force-readdirp")
+        );
+        assert_eq!(
+            hint(&table, "performance.cache-siz").as_deref(),
+            Some("performance.cache-size")
+        );
+        assert_eq!(
+            hint(&table, "cluster.xxxx").as_deref(),
+            Some("cluster.nufa or ...tier")
+        );
+        assert_eq!(hint(&table, "io-cach").as_deref(), Some("io-cache"));
+        assert_eq!(hint(&table, "x."), None);
     }
 
     #[test]
