@@ -17,7 +17,7 @@
 /// `stop.*`, `set.*` and `reset.*` are `ops::commit`'s, with the op's name); then the pool's: `txn.after-lock` (an
 /// originator holding every participant's lock), `participant.*` (a peer's stage or commit
 /// reaching this node), `peer.*` (a `peers/` file written).
-pub const NAMES: [&str; 31] = [
+pub const NAMES: [&str; 34] = [
     "create.before-journal",
     "create.after-journal",
     "create.after-claim",
@@ -44,6 +44,9 @@ pub const NAMES: [&str; 31] = [
     "reset.before-journal",
     "reset.after-journal",
     "reset.after-store",
+    "global.before-journal",
+    "global.after-journal",
+    "global.after-store",
     "txn.after-lock",
     "participant.stage",
     "participant.commit",

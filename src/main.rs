@@ -78,6 +78,7 @@ fn main() -> ExitCode {
                 node: workdir.node,
                 peers: workdir.peers,
                 volumes: workdir.volumes,
+                global_options: workdir.global_options,
             };
             match brickd::server::run(args.server_config(initial)) {
                 Ok(()) => ExitCode::SUCCESS,

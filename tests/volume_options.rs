@@ -10,19 +10,31 @@ mod common;
 
 use common::node::{skip, wait_until, Glusterd, Mount, Node, StopAll};
 
-/// `volume info`/`get` text with brick names and the volume id made comparable.
+/// `volume info`/`get` text with brick names, volume ids and node UUIDs made comparable.
 fn normalised(text: &str, host_and_dir: &str) -> String {
-    text.replace(host_and_dir, "BRICK")
-        .lines()
-        .map(|l| {
-            if l.starts_with("Volume ID: ") {
-                "Volume ID: X"
-            } else {
-                l
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
+    let text = text.replace(host_and_dir, "BRICK");
+    // Every UUID-shaped word (8-4-4-4-12 hex digits) becomes UUID.
+    let bytes = text.as_bytes();
+    let shape = |at: usize| {
+        bytes.len() >= at + 36
+            && bytes[at..at + 36].iter().enumerate().all(|(i, b)| match i {
+                8 | 13 | 18 | 23 => *b == b'-',
+                _ => b.is_ascii_hexdigit(),
+            })
+    };
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if shape(i) {
+            out.push_str("UUID");
+            i += 36;
+        } else {
+            let c = text[i..].chars().next().unwrap();
+            out.push(c);
+            i += c.len_utf8();
+        }
+    }
+    out
 }
 
 /// The commands both nodes run, in order, on volume `VOL` (a one-brick distribute volume).
@@ -61,6 +73,28 @@ const SCRIPT: &[&str] = &[
     "volume get all cluster.op-version",
     "volume get all performance.io-cache",
     "volume set all performance.io-cache off",
+    "volume set all cluster.server-quorum-ratio 60",
+    "volume set all cluster.daemon-log-level DEBUG",
+    "volume set all cluster.localtime-logging enable",
+    "volume info VOL",
+    "volume get all all",
+    "volume get all all --xml",
+    "volume set all cluster.server-quorum-ratio 70",
+    "volume info VOL --xml",
+    "volume reset all cluster.server-quorum-ratio",
+    "volume info VOL",
+    "volume set all cluster.server-quorum-ratio 150",
+    "volume set all server-quorum-ratio abc",
+    "volume set all cluster.op-version 90000",
+    "volume set all cluster.op-version 110000",
+    "volume set all cluster.max-op-version 5",
+    "volume set all cluster.daemon-log-level bogus",
+    "volume set all cluster.localtime-logging maybe",
+    "volume set all cluster.enable-shared-storage maybe",
+    "volume set all cluster.max-bricks-per-process 4",
+    "volume get all cluster.localtime-logging",
+    "volume reset all",
+    "volume get all all",
 ];
 
 #[test]
@@ -118,10 +152,24 @@ fn set_get_and_reset_answer_as_glusterd_does() {
             .map(str::to_owned)
             .collect()
     };
-    assert_eq!(
-        info_options(&node.brickd.workdir.join("vols/o/info")),
-        info_options(&glusterd_dir.path().join("vols/o/info")),
+    // brickd writes its store files after the reply: wait for the last change's.
+    let ours_info = node.brickd.workdir.join("vols/o/info");
+    let theirs_info = glusterd_dir.path().join("vols/o/info");
+    let (ours_options, theirs_options) = (
+        node.brickd.workdir.join("options"),
+        glusterd_dir.path().join("options"),
     );
+    let read = |p: &std::path::Path| std::fs::read_to_string(p).unwrap_or_default();
+    wait_until(
+        || {
+            info_options(&ours_info) == info_options(&theirs_info)
+                && read(&ours_options) == read(&theirs_options)
+        },
+        "brickd's store files as glusterd's",
+    );
+    assert_eq!(info_options(&ours_info), info_options(&theirs_info));
+    // The node's `options` file, line for line.
+    assert_eq!(read(&ours_options), read(&theirs_options));
     println!("{test}: {compared} commands gave glusterd's output, and the info files agree");
 }
 
@@ -135,6 +183,7 @@ fn an_unknown_key_is_refused_and_changes_nothing() {
     let bricks = tempfile::tempdir().unwrap();
     let brick = format!("{}:{}/b", node.host, bricks.path().display());
     node.ok(&["volume", "create", "u", &brick, "force"]);
+    common::wait_for_store(&node.brickd.workdir, "u");
     let before = std::fs::read(node.brickd.workdir.join("vols/u/info")).unwrap();
     let (code, _, err) = node.cli(&["volume", "set", "u", "foo.bar", "1"]);
     assert_eq!(code, 1);
@@ -212,11 +261,14 @@ fn a_set_reaches_the_running_brick_and_the_mounted_client_without_a_restart() {
         },
         "the client on a new graph after performance.nl-cache on",
     );
-    let client_volfile =
-        std::fs::read_to_string(node.brickd.workdir.join("vols/live/live.tcp-fuse.vol")).unwrap();
-    assert!(
-        client_volfile.contains("type performance/nl-cache"),
-        "{client_volfile}"
+    // The store's client volfile follows the reply.
+    let client_volfile = node.brickd.workdir.join("vols/live/live.tcp-fuse.vol");
+    wait_until(
+        || {
+            std::fs::read_to_string(&client_volfile)
+                .is_ok_and(|t| t.contains("type performance/nl-cache"))
+        },
+        "the stored client volfile with nl-cache",
     );
     assert_eq!(std::fs::read(mount.path("before")).unwrap(), b"x");
     println!("{test}: the brick and the client reconfigured live");
@@ -297,6 +349,45 @@ mod crash {
             let cksum = std::fs::read_to_string(node.brickd.workdir.join("vols/k/cksum")).unwrap();
             let expected = brickd::store::VolumeChecksum::of_info(stored.as_bytes()).file_text();
             assert_eq!(cksum, expected, "{failpoint}");
+            ran += 1;
+        }
+        println!("{test}: {ran} failpoints");
+    }
+
+    #[test]
+    fn a_global_set_killed_at_any_step_leaves_the_old_or_the_new_options_file() {
+        let test = "a_global_set_killed_at_any_step_leaves_the_old_or_the_new_options_file";
+        if skip(test) {
+            return;
+        }
+        let mut ran = 0;
+        for (failpoint, new_expected) in [
+            ("global.before-journal", false),
+            ("global.after-journal", true),
+            ("global.after-store", true),
+        ] {
+            let node = Node::start_env(None, None, &[], &[("BRICKD_FAILPOINT", failpoint)]);
+            let options = node.brickd.workdir.join("options");
+            let _ = node.cli(&["volume", "set", "all", "cluster.server-quorum-ratio", "60"]);
+            let node = node.restart_after_kill(&[]);
+            let (_, shown, _) = node.cli(&["volume", "get", "all", "cluster.server-quorum-ratio"]);
+            let stored = std::fs::read_to_string(&options).unwrap_or_default();
+            if new_expected {
+                assert!(
+                    shown.contains("cluster.server-quorum-ratio              60 "),
+                    "{failpoint}: {shown}"
+                );
+                assert_eq!(
+                    stored, "global-option-version=1\ncluster.server-quorum-ratio=60\n",
+                    "{failpoint}"
+                );
+            } else {
+                assert!(shown.contains("51 (DEFAULT)"), "{failpoint}: {shown}");
+                assert!(
+                    !stored.contains("server-quorum-ratio"),
+                    "{failpoint}: {stored}"
+                );
+            }
             ran += 1;
         }
         println!("{test}: {ran} failpoints");

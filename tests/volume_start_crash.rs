@@ -13,8 +13,8 @@ mod common;
 #[cfg(feature = "failpoints")]
 mod crash {
     use super::common::fs::Xfs;
-    use super::common::node::{alive, create, skip, wait_until, Node, StopAll};
     use super::common::gluster;
+    use super::common::node::{alive, create, skip, wait_until, Node, StopAll};
 
     /// Restarts `node`'s brickd (killed at a failpoint) on its workdir, port and directories,
     /// with `env` set.

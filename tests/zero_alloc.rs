@@ -114,6 +114,7 @@ fn start_server() -> SocketAddr {
             node: brickd::model::NodeInfo::new_random(),
             peers: Vec::new(),
             volumes: Vec::new(),
+            global_options: Vec::new(),
         }),
         workdir: dir,
         socket: None,

@@ -138,8 +138,8 @@ pub fn volume_cksum(volume: &Volume) -> u32 {
 
 /// The export dict of a FRIEND_ADD to the peer this node knows as `hostname_in_cluster`:
 /// `volumes` (in any order: they are numbered `volume1`, `volume2`, … by name, as glusterd's
-/// volume list is sorted) and this node's global options (`global_options`, the `options` file's
-/// pairs in file order, such as `global-option-version`). Encoded with [`Dict::encode`], it is
+/// volume list is sorted) and this node's global options (`global_options`, in glusterd's
+/// in-memory order, such as `global-option-version`). Encoded with [`Dict::encode`], it is
 /// byte for byte what glusterd 10.3 sends for the same store.
 pub fn export_volumes<'v>(
     volumes: impl IntoIterator<Item = &'v Volume>,
@@ -156,14 +156,7 @@ pub fn export_volumes<'v>(
         add_volume(&mut dict, i + 1, volume);
     }
     push_num(&mut dict, "count", volumes.len());
-    // Read from the `options` file: held (and walked) last line first.
-    push_list(
-        &mut dict,
-        "global",
-        "key",
-        "val",
-        global_options.iter().rev(),
-    );
+    push_list(&mut dict, "global", "key", "val", global_options.iter());
     push_num(&mut dict, "global-opt-count", global_options.len());
     dict
 }
@@ -1354,9 +1347,11 @@ mod tests {
 
     #[test]
     fn an_empty_node_exports_counts_and_global_options_only() {
+        // In memory order: an `options` file of global-option-version=3 then
+        // cluster.brick-multiplex=on, read back each line to the head.
         let options: Extra = vec![
-            ("global-option-version".into(), "3".into()),
             ("cluster.brick-multiplex".into(), "on".into()),
+            ("global-option-version".into(), "3".into()),
         ];
         let dict = export_volumes([], &options, "h");
         let wire: Vec<(&str, &[u8])> = dict.iter_wire_order().collect();

@@ -23,6 +23,9 @@ pub struct Catalog {
     /// This node's brick real paths, each with how many volumes name it (one, unless a
     /// workdir written elsewhere says otherwise).
     bricks: OrdMap<Arc<str>, u32>,
+    /// The node's global options (`volume set all`, the workdir's `options` file, with
+    /// `global-option-version`) in glusterd's in-memory order (see `ops::volume_options`).
+    global: Arc<Vec<(String, String)>>,
 }
 
 impl Catalog {
@@ -41,6 +44,16 @@ impl Catalog {
             catalog.insert(volume);
         }
         catalog
+    }
+
+    /// The node's global options, in glusterd's in-memory order.
+    pub fn global_options(&self) -> &[(String, String)] {
+        &self.global
+    }
+
+    /// Replaces the node's global options.
+    pub fn set_global_options(&mut self, options: Vec<(String, String)>) {
+        self.global = Arc::new(options);
     }
 
     /// The volume called `name`.

@@ -177,8 +177,10 @@ impl Program for CliProgram {
                 match volume_info::parse_request(dict_bytes) {
                     Ok(request) => {
                         let one = matches!(request, volume_info::GetVolume::One(_));
-                        let found = volume_info::lookup(&self.state.catalog(), request);
-                        let dict = volume_info::reply_dict(found.as_deref());
+                        let catalog = self.state.catalog();
+                        let found = volume_info::lookup(&catalog, request);
+                        let dict =
+                            volume_info::reply_dict(found.as_deref(), catalog.global_options());
                         if found.is_none() && one {
                             encode_rsp(
                                 out,
@@ -266,21 +268,13 @@ impl Program for CliProgram {
                 let Some(request) = request_dict(dict_bytes, out) else {
                     return Outcome::Now(ReplyStatus::Success);
                 };
-                if request.get_str("volname").ok() == Some("all") {
-                    // The node's global options live on the change shard.
-                    let state = self.state.clone();
-                    return Outcome::Later(Box::pin(async move {
-                        let answer = state
-                            .run_on(super::shard::CHANGE_SHARD, move |s| async move {
-                                let global = super::pool::global_options(&s);
-                                volume_options::get_global(&global, s.node.node.op_version, request)
-                            })
-                            .await
-                            .unwrap_or_else(|e| CliAnswer::failed(0, e.to_string()));
-                        later_rsp(&answer)
-                    }));
-                }
-                let answer = volume_options::get(&self.state.catalog(), request);
+                let catalog = self.state.catalog();
+                let answer = if request.get_str("volname").ok() == Some("all") {
+                    let op_version = self.state.node.node.op_version;
+                    volume_options::get_global(catalog.global_options(), op_version, request)
+                } else {
+                    volume_options::get(&catalog, request)
+                };
                 encode_rsp(
                     out,
                     answer.op_ret,

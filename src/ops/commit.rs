@@ -157,7 +157,66 @@ pub fn write_after_reply(
 }
 
 /// The journal ops that go through this path: recovery rewrites their files.
-pub const STORE_CHANGE_OPS: &[&str] = &["start", "stop", "set", "reset", "import"];
+pub const STORE_CHANGE_OPS: &[&str] = &["start", "stop", "set", "reset", "import", "global"];
+
+/// The journal record's volume name for a change of the node's global options (no volume
+/// can have it: the CLI refuses it as a name).
+pub const GLOBAL_RECORD_NAME: &str = "all";
+
+/// Commits a change of the node's global options (`volume set all`, `volume reset all`):
+/// journaled (op `global`, the `options` file's bytes), published (the catalog's list, with
+/// FETCHSPEC: volfiles do not change, but `volume info` does), the file written after the
+/// reply. Failpoints `global.before-journal`, `global.after-journal`, `global.after-store`.
+pub async fn commit_global(
+    state: &ShardState,
+    txn: &TxnInfo,
+    list: Vec<(String, String)>,
+    file: Vec<(String, String)>,
+) -> Result<(), TxnError> {
+    let Some(engine) = state.node.engine.clone() else {
+        return Err(TxnError::new(
+            "the brick engine (io_uring) is not available on this node",
+        ));
+    };
+    let workdir = state.node.workdir.clone();
+    let bytes = crate::store::kv::render(&file);
+    let commit = Commit::new(Record {
+        seq: 0,
+        txn: txn.id,
+        op: "global".to_string(),
+        volname: GLOBAL_RECORD_NAME.to_string(),
+        volume_id: crate::model::Uuid::NIL,
+        pairs: vec![(
+            super::volume_create::NODE_UUID_PAIR.to_string(),
+            state.node.node.uuid.to_string(),
+        )],
+        files: vec![(crate::store::layout::OPTIONS.to_string(), bytes.clone())],
+    });
+    let ticket = match commit.journal(state, &engine, None).await {
+        Ok(ticket) => ticket,
+        Err(NotJournaled::Refused(e)) => return Err(e),
+        Err(NotJournaled::Failed(e)) => {
+            let _ = commit.abort(state, &engine).await;
+            return Err(TxnError::new(format!(
+                "Failed to write the journal record: {e}"
+            )));
+        }
+    };
+    let _ = failpoints::pass("global.after-journal").await;
+    let list = Arc::new(list);
+    state.change_catalog(|c| c.set_global_options(list.to_vec()));
+    let path = workdir.join(crate::store::layout::OPTIONS);
+    write_after_reply(
+        state,
+        &engine,
+        "global",
+        GLOBAL_RECORD_NAME,
+        vec![(path, bytes)],
+        Files::Replace,
+        ticket,
+    );
+    Ok(())
+}
 
 /// A change of one volume's stored state.
 pub struct VolumeChange {

@@ -88,9 +88,6 @@ pub struct PoolManager {
     state: Weak<ShardState>,
     /// One link per peer, by UUID.
     links: RefCell<HashMap<Uuid, Rc<PeerLink>>>,
-    /// The node's global options (the workdir's `options` file, read at start-up), which
-    /// every FRIEND_ADD carries.
-    global_options: RefCell<Vec<(String, String)>>,
 }
 
 impl ShardState {
@@ -101,7 +98,6 @@ impl ShardState {
                 Rc::new(PoolManager {
                     state: self.rc().map(|s| Rc::downgrade(&s)).unwrap_or_default(),
                     links: RefCell::new(HashMap::new()),
-                    global_options: RefCell::new(Vec::new()),
                 })
             })
             .clone()
@@ -126,20 +122,6 @@ impl PoolManager {
         let Some(state) = self.state.upgrade() else {
             return;
         };
-        // Read once, at start-up (a few bytes; nothing changes it yet).
-        let options = state.node.workdir.join(crate::store::layout::OPTIONS);
-        let mut global: Vec<(String, String)> = std::fs::read_to_string(&options)
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| l.split_once('='))
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        // glusterd refuses a FRIEND_ADD without it ("Importing global options failed"); a
-        // node where no global option was ever set has version 0, as glusterd writes it.
-        if !global.iter().any(|(k, _)| k == GLOBAL_OPTION_VERSION) {
-            global.insert(0, (GLOBAL_OPTION_VERSION.to_string(), "0".to_string()));
-        }
-        *self.global_options.borrow_mut() = global;
         for member in state.node.peers.load().peers.iter() {
             if let Some(host) = member.peer.hostnames.first() {
                 self.connect(member.peer.uuid, host);
@@ -752,23 +734,15 @@ fn probe_message(errno: i32, host: &str) -> String {
     }
 }
 
-/// The node's global options (the workdir's `options` file), on the change shard.
-pub fn global_options(state: &ShardState) -> Vec<(String, String)> {
-    state
-        .pool_manager
-        .get()
-        .map(|m| m.global_options.borrow().clone())
-        .unwrap_or_default()
-}
-
 /// The volume export this node sends in FRIEND_ADD.
 fn export_bytes(state: &ShardState, hostname_in_cluster: &str) -> Vec<u8> {
     let catalog = state.catalog();
-    let global = state
-        .pool_manager
-        .get()
-        .map(|m| m.global_options.borrow().clone())
-        .unwrap_or_default();
+    let mut global = catalog.global_options().to_vec();
+    // glusterd refuses a FRIEND_ADD without it ("Importing global options failed"); a node
+    // where no global option was ever set has version 0, as glusterd writes it.
+    if !global.iter().any(|(k, _)| k == GLOBAL_OPTION_VERSION) {
+        global.push((GLOBAL_OPTION_VERSION.to_string(), "0".to_string()));
+    }
     let dict = crate::cluster::export::export_volumes(
         catalog.values().map(|v| &**v),
         &global,

@@ -322,8 +322,8 @@ fn redo_store_change(workdir: &Path, record: &Record, problems: &mut Vec<String>
     "redone"
 }
 
-/// Rewrites the files of a volume imported from a peer (new or updated: its files are all
-/// in the record, so there is nothing to check first).
+/// Rewrites the files of a volume imported from a peer, or the node's `options` file (new or
+/// updated: its files are all in the record, so there is nothing to check first).
 fn redo_import(workdir: &Path, record: &Record, problems: &mut Vec<String>) -> &'static str {
     for (rel, bytes) in &record.files {
         if let Err(e) = super::commit::replace_file(&workdir.join(rel), bytes) {
@@ -370,7 +370,7 @@ pub async fn recover(
                 if aborted.contains(&(op, record.txn)) {
                     continue;
                 }
-                if op == "import" {
+                if op == "import" || op == "global" {
                     redo_import(workdir, record, &mut problems)
                 } else {
                     redo_store_change(workdir, record, &mut problems)

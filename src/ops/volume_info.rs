@@ -22,8 +22,23 @@ pub const FLAGS_NEXT: i32 = 3;
 /// glusterd's EG_NOVOL.
 pub const EG_NOVOL: i32 = 30806;
 
+/// The key of the global options' version, which `volume info` does not show.
+pub const GLOBAL_OPTION_VERSION: &str = "global-option-version";
+
 /// Adds the `volume<index>.*` keys of one volume, in glusterd's insertion order.
 pub fn add_volume(dict: &mut Dict, index: usize, vol: &Volume) {
+    add_volume_with_global(dict, index, vol, &[]);
+}
+
+/// [`add_volume`], then the node's global options (`volume set all`, in memory order but
+/// `global-option-version`) as options of the volume, as glusterd's `volume info` lists them
+/// after the volume's own.
+pub fn add_volume_with_global(
+    dict: &mut Dict,
+    index: usize,
+    vol: &Volume,
+    global: &[(String, String)],
+) {
     let p = format!("volume{index}");
     dict.set_str(&format!("{p}.name"), &vol.name);
     dict.set_u32(&format!("{p}.type"), vol.volume_type.number());
@@ -54,18 +69,23 @@ pub fn add_volume(dict: &mut Dict, index: usize, vol: &Volume) {
     // The CLI prints the options in reverse wire order, and the wire order is the reverse of
     // insertion: inserting in glusterd's in-memory order (`Volume::options`) prints them in
     // that order.
-    let shown = vol.options.iter();
-    for (key, value) in shown {
+    let global: Vec<&(String, String)> = (global.iter())
+        .filter(|(k, _)| k != GLOBAL_OPTION_VERSION)
+        .collect();
+    for (key, value) in vol.options.iter().chain(global.iter().copied()) {
         dict.set_str(&format!("{p}.option.{key}"), value);
     }
-    dict.set_u64(&format!("{p}.opt_count"), vol.options.len() as u64);
+    dict.set_u64(
+        &format!("{p}.opt_count"),
+        (vol.options.len() + global.len()) as u64,
+    );
 }
 
 /// The reply dict for one volume, or for "no more volumes" (`count`=0).
-pub fn reply_dict(vol: Option<&Volume>) -> Dict {
+pub fn reply_dict(vol: Option<&Volume>, global: &[(String, String)]) -> Dict {
     let mut dict = Dict::new();
     if let Some(v) = vol {
-        add_volume(&mut dict, 0, v);
+        add_volume_with_global(&mut dict, 0, v, global);
         dict.set_u32("count", 1);
     } else {
         dict.set_u32("count", 0);

@@ -19,7 +19,7 @@ use super::volume_create::CliAnswer;
 use crate::cluster::txn::{LocalFuture, Operation, TxnError, TxnInfo};
 use crate::model::{Uuid, Volume};
 use crate::proto::dict::Dict;
-use crate::volopt::{self, Lookup, OptionDef};
+use crate::volopt::{self, global, Lookup, OptionDef};
 use std::rc::Rc;
 
 /// `GD_OP_SET_VOLUME`.
@@ -49,9 +49,17 @@ fn put_back(volume: &Volume, key: &str) -> Option<String> {
 
 // --- volume get ----------------------------------------------------------------------------
 
-/// The value `volume get VOL` shows for `def` on `volume`.
-fn shown(volume: &Volume, def: &OptionDef) -> String {
-    match volume.option(def.key) {
+/// The value `volume get VOL` shows for `def` on `volume` (a global key: the node's value).
+fn shown(volume: &Volume, global: &[(String, String)], def: &OptionDef) -> String {
+    let set = if def.scope.is_global() {
+        global
+            .iter()
+            .find(|(k, _)| k == def.key)
+            .map(|(_, v)| v.as_str())
+    } else {
+        volume.option(def.key)
+    };
+    match set {
         Some(value) => value.to_string(),
         None => def.shown_unset.to_string(),
     }
@@ -73,7 +81,10 @@ pub fn get(catalog: &super::catalog::Catalog, request: Dict) -> CliAnswer {
     if key == "all" {
         for def in table.options() {
             if def.scope != volopt::Scope::GlobalOnly {
-                pairs.push((def.key.to_string(), shown(&volume, def)));
+                pairs.push((
+                    def.key.to_string(),
+                    shown(&volume, catalog.global_options(), def),
+                ));
             }
         }
     } else if volopt::is_user_key(&key) {
@@ -83,7 +94,10 @@ pub fn get(catalog: &super::catalog::Catalog, request: Dict) -> CliAnswer {
         }
     } else {
         match table.lookup(&key) {
-            Lookup::Found(def) => pairs.push((def.key.to_string(), shown(&volume, def))),
+            Lookup::Found(def) => pairs.push((
+                def.key.to_string(),
+                shown(&volume, catalog.global_options(), def),
+            )),
             Lookup::Ambiguous | Lookup::Unknown => {
                 // glusterd answers with the hint alone.
                 let message = match volopt::hint(table, &key) {
@@ -174,19 +188,7 @@ async fn handle(state: Rc<ShardState>, request: Dict, op_number: u32) -> CliAnsw
         return CliAnswer::failed(0, "Failed to get volume name");
     };
     if volname == "all" {
-        let global = match change_of(&request, op_number) {
-            Ok(Change::Set(pairs)) => pairs.iter().all(|(k, _)| {
-                matches!(volopt::table().lookup(k), Lookup::Found(def) if def.scope.is_global())
-            }),
-            _ => true,
-        };
-        if !global {
-            return CliAnswer::failed(0, "Not a valid option for all volumes");
-        }
-        return CliAnswer::failed(
-            0,
-            "brickd does not implement options for all volumes (volume set all, volume reset all) yet",
-        );
+        return handle_global(state, request, op_number).await;
     }
     let change = match change_of(&request, op_number) {
         Ok(change) => change,
@@ -203,6 +205,29 @@ async fn handle(state: Rc<ShardState>, request: Dict, op_number: u32) -> CliAnsw
                 next: None,
             };
             run_volume_txn(change_state, op_number, &volname, timeout, &mut op).await
+        })
+        .await;
+    run.unwrap_or_else(|e| CliAnswer::failed(0, e.to_string()))
+}
+
+/// Answers `volume set all …` or `volume reset all …`: the node's global options, as a
+/// transaction of the pool on the lock of the name `all` (glusterd's).
+async fn handle_global(state: Rc<ShardState>, request: Dict, op_number: u32) -> CliAnswer {
+    let change = match change_of(&request, op_number) {
+        Ok(change) => change,
+        Err(e) => return CliAnswer::failed(e.errno, e.message),
+    };
+    let timeout = request.get_str("timeout").ok().and_then(|v| v.parse().ok());
+    let run = state
+        .run_on(CHANGE_SHARD, move |change_state| async move {
+            let mut op = GlobalOp {
+                state: change_state.clone(),
+                change,
+                dict: request,
+                next: None,
+            };
+            let all = super::commit::GLOBAL_RECORD_NAME;
+            run_volume_txn(change_state, op_number, all, timeout, &mut op).await
         })
         .await;
     run.unwrap_or_else(|e| CliAnswer::failed(0, e.to_string()))
@@ -249,6 +274,14 @@ pub fn participant_op(
         .map(str::to_owned)
         .map_err(|_| TxnError::new("Failed to get volume name"))?;
     let change = change_of(&dict, op_number)?;
+    if volname == super::commit::GLOBAL_RECORD_NAME {
+        return Ok(Box::new(GlobalOp {
+            state,
+            change,
+            dict,
+            next: None,
+        }));
+    }
     Ok(Box::new(OptionsOp {
         state,
         volname,
@@ -265,6 +298,81 @@ struct OptionsOp {
     dict: Dict,
     /// The volume as the stage made it (the commit stores it).
     next: Option<Volume>,
+}
+
+/// A set or reset of the node's global options.
+struct GlobalOp {
+    state: Rc<ShardState>,
+    change: Change,
+    dict: Dict,
+    /// The list and the `options` file after the change, as the stage made them.
+    next: Option<global::After>,
+}
+
+impl GlobalOp {
+    fn stage_here(&mut self) -> Result<Dict, TxnError> {
+        let catalog = self.state.catalog();
+        let mut after = global::After {
+            list: catalog.global_options().to_vec(),
+            file: Vec::new(),
+        };
+        match &self.change {
+            Change::Set(pairs) => {
+                for (key, value) in pairs {
+                    let def = global::resolve(key).map_err(TxnError::new)?;
+                    global::check(
+                        def,
+                        value,
+                        self.state.node.node.op_version,
+                        crate::model::OP_VERSION_MAX,
+                        &after.list,
+                    )
+                    .map_err(TxnError::new)?;
+                    after = global::after_set(&after.list, def.key, value);
+                }
+            }
+            Change::Reset { key } if key == "all" => {
+                after = global::after_reset(&after.list, None);
+            }
+            Change::Reset { key } => {
+                let def = global::resolve(key).map_err(TxnError::new)?;
+                after = global::after_reset(&after.list, Some(def.key));
+            }
+        }
+        self.next = Some(after);
+        Ok(Dict::new())
+    }
+
+    async fn commit_here(&mut self, txn: &TxnInfo) -> Result<Dict, TxnError> {
+        if self.next.is_none() {
+            self.stage_here()?;
+        }
+        let Some(after) = self.next.take() else {
+            return Err(TxnError::new("nothing staged"));
+        };
+        commit::commit_global(&self.state, txn, after.list, after.file).await?;
+        Ok(self.dict.clone())
+    }
+}
+
+impl Operation for GlobalOp {
+    fn stage<'a>(&'a mut self, _txn: &'a TxnInfo) -> LocalFuture<'a, Result<Dict, TxnError>> {
+        Box::pin(async move { self.stage_here() })
+    }
+
+    fn merge_stage(&mut self, _answers: Vec<(Uuid, Dict)>) {}
+
+    fn brick_op<'a>(&'a mut self, _txn: &'a TxnInfo) -> LocalFuture<'a, Result<(), TxnError>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    fn commit<'a>(&'a mut self, txn: &'a TxnInfo) -> LocalFuture<'a, Result<Dict, TxnError>> {
+        Box::pin(self.commit_here(txn))
+    }
+
+    fn peer_dict(&self) -> Dict {
+        self.dict.clone()
+    }
 }
 
 /// `message`, then glusterd's "Did you mean …?" line for `key` if there is a hint.

@@ -79,6 +79,8 @@ pub struct InitialState {
     pub peers: Vec<Peer>,
     /// Every volume: the catalog every shard reads.
     pub volumes: Vec<Volume>,
+    /// The `options` file's pairs, in file order.
+    pub global_options: Vec<(String, String)>,
 }
 
 /// Everything `run` needs.
@@ -468,10 +470,15 @@ pub fn run(config: ServerConfig) -> Result<(), ServerError> {
     let (ready_tx, ready_rx) = mpsc::channel::<Result<usize, ServerError>>();
     let mesh =
         glommio::channels::channel_mesh::MeshBuilder::<ShardJob, _>::full(shards, MESH_QUEUE_JOBS);
-    let catalog = Arc::new(SharedCatalog::new(Catalog::with(
+    let mut initial_catalog = Catalog::with(
         config.initial.node.uuid,
         config.initial.volumes.iter().map(|v| Arc::new(v.clone())),
-    )));
+    );
+    // Held as glusterd holds what it reads: each line to the head.
+    initial_catalog.set_global_options(crate::model::Volume::options_from_file(
+        config.initial.global_options.clone(),
+    ));
+    let catalog = Arc::new(SharedCatalog::new(initial_catalog));
     // One brick engine for the node; every shard holds a handle. Its background work stays
     // off the change shard's core when shards are pinned.
     let background_cpus = if config.pin_shards && config.background_off_change_core {

@@ -10,6 +10,8 @@
 //! Rows are in the order `volume get VOL all` lists them, which is glusterd's table order.
 #![forbid(unsafe_code)]
 
+pub mod global;
+
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
