@@ -713,3 +713,92 @@ fn a_peer_that_stops_answering_pings_is_dropped_long_before_call_bail() {
     wait_until(|| leases(&b) == 0, "b's lock to go");
     wait_in_cluster(|args: &[&str]| a.cli(args), &[&b.host], "a");
 }
+
+#[test]
+fn options_set_from_either_side_of_a_mixed_pool_reach_every_node() {
+    let test = "options_set_from_either_side_of_a_mixed_pool_reach_every_node";
+    if common::node::skip(test) {
+        return;
+    }
+    let disk = common::fs::Xfs::new();
+    let g_dir = tempfile::tempdir().unwrap();
+    let g_host = node_address();
+    let g = Glusterd::start(g_dir.path(), &g_host);
+    let b = Node::pool_member();
+    b.ok(&["peer", "probe", &g_host]);
+    wait_in_cluster(|args: &[&str]| g.cli(args), &[&b.host], "glusterd");
+    wait_in_cluster(|args: &[&str]| b.cli(args), &[&g_host], "brickd");
+    let (gp, bp) = (
+        format!("{}/o-g", disk.root()),
+        format!("{}/o-b", disk.root()),
+    );
+    b.ok(&[
+        "volume",
+        "create",
+        "o",
+        "replica",
+        "2",
+        &format!("{g_host}:{gp}"),
+        &format!("{}:{bp}", b.host),
+        "force",
+    ]);
+    let get = |cli: &dyn Fn(&[&str]) -> (i32, String, String), key: &str| {
+        let (code, out, err) = cli(&["volume", "get", "o", key]);
+        assert_eq!(code, 0, "{out}{err}");
+        out.lines()
+            .nth(2)
+            .unwrap_or("")
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or("")
+            .to_string()
+    };
+    let on_g = |args: &[&str]| g.cli(args);
+    let on_b = |args: &[&str]| b.cli(args);
+    let mut steps = 0;
+    // Set from glusterd, seen on brickd; set from brickd, seen on glusterd.
+    let (code, out, err) = g.cli(&["volume", "set", "o", "performance.cache-size", "64MB"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(get(&on_b, "performance.cache-size"), "64MB");
+    steps += 1;
+    let (code, out, err) = b.cli(&["volume", "set", "o", "network.ping-timeout", "20"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(get(&on_g, "network.ping-timeout"), "20");
+    steps += 1;
+    // Both stores agree (the same checksum, the same version).
+    let cksum = |w: &Path| std::fs::read_to_string(w.join("vols/o/cksum")).unwrap_or_default();
+    wait_until(
+        || cksum(&b.brickd.workdir) == cksum(g_dir.path()),
+        "the same cksum on both nodes",
+    );
+    assert_eq!(
+        b.store_value("o", "info", "version"),
+        std::fs::read_to_string(g_dir.path().join("vols/o/info"))
+            .unwrap()
+            .lines()
+            .find_map(|l| l.strip_prefix("version="))
+            .unwrap()
+    );
+    // A reset from brickd reaches glusterd.
+    let (code, out, err) = b.cli(&["volume", "reset", "o", "network.ping-timeout"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(get(&on_g, "network.ping-timeout"), "42");
+    steps += 1;
+    // An unknown key fails on the originator and changes nothing anywhere.
+    let before = cksum(g_dir.path());
+    let (code, _, _) = b.cli(&["volume", "set", "o", "foo.bar", "1"]);
+    assert_eq!(code, 1);
+    assert_eq!(cksum(g_dir.path()), before);
+    steps += 1;
+    // The pool's global options, from brickd to glusterd.
+    let (code, out, err) = b.cli(&["volume", "set", "all", "cluster.server-quorum-ratio", "60"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, _) = g.cli(&["volume", "get", "all", "cluster.server-quorum-ratio"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("cluster.server-quorum-ratio              60 "),
+        "{out}"
+    );
+    steps += 1;
+    println!("{test}: {steps} changes seen on both kinds");
+}
