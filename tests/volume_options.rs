@@ -93,6 +93,9 @@ const SCRIPT: &[&str] = &[
     "volume set all cluster.enable-shared-storage maybe",
     "volume set all cluster.max-bricks-per-process 4",
     "volume get all cluster.localtime-logging",
+    "volume get VOL cluster.server-quorum-ratio",
+    "volume get VOL cluster.op-version",
+    "volume get VOL cluster.localtime-logging",
     "volume reset all",
     "volume get all all",
 ];

@@ -273,7 +273,7 @@ impl Program for CliProgram {
                     let op_version = self.state.node.node.op_version;
                     volume_options::get_global(catalog.global_options(), op_version, request)
                 } else {
-                    volume_options::get(&catalog, request)
+                    volume_options::get(&catalog, self.state.node.node.op_version, request)
                 };
                 encode_rsp(
                     out,

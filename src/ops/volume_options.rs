@@ -47,6 +47,10 @@ fn put_back(volume: &Volume, key: &str) -> Option<String> {
     Some(value.unwrap_or(had).to_string())
 }
 
+/// What glusterd 10.3 answers along with a global option asked for through a volume (the
+/// CLI prints it before the table; the spacing is glusterd's).
+const GLOBAL_THROUGH_VOLUME_WARNING: &str = "Warning: support to get                                         global option value using volume get                                         <volname>` will be deprecated from                                         next release. Consider using `volume                                         get all` instead for global options";
+
 // --- volume get ----------------------------------------------------------------------------
 
 /// The value `volume get VOL` shows for `def` on `volume` (a global key: the node's value).
@@ -66,7 +70,7 @@ fn shown(volume: &Volume, global: &[(String, String)], def: &OptionDef) -> Strin
 }
 
 /// Answers GET_VOL_OPT for a volume (not `all`): from the catalog, on any shard.
-pub fn get(catalog: &super::catalog::Catalog, request: Dict) -> CliAnswer {
+pub fn get(catalog: &super::catalog::Catalog, op_version: u32, request: Dict) -> CliAnswer {
     let Ok(volname) = request.get_str("volname").map(str::to_owned) else {
         return CliAnswer::failed(0, "Failed to get volume name");
     };
@@ -78,6 +82,7 @@ pub fn get(catalog: &super::catalog::Catalog, request: Dict) -> CliAnswer {
     };
     let table = volopt::table();
     let mut pairs: Vec<(String, String)> = Vec::new();
+    let mut warning = false;
     if key == "all" {
         for def in table.options() {
             if def.scope != volopt::Scope::GlobalOnly {
@@ -94,6 +99,23 @@ pub fn get(catalog: &super::catalog::Catalog, request: Dict) -> CliAnswer {
         }
     } else {
         match table.lookup(&key) {
+            Lookup::Found(def) if def.scope.is_global() => {
+                // A global key through a volume: its value, and glusterd's warning that this
+                // way of asking will go.
+                let value = match def.key {
+                    "cluster.op-version" => op_version.to_string(),
+                    "cluster.max-op-version" => crate::model::OP_VERSION_MAX.to_string(),
+                    _ => match catalog.global_options().iter().find(|(k, _)| k == def.key) {
+                        Some((_, v)) => v.clone(),
+                        None if def.scope == volopt::Scope::GlobalOnly => (def.shown_unset_all)
+                            .map(|(s, _)| s.trim_end_matches(" (DEFAULT)").to_string())
+                            .unwrap_or_default(),
+                        None => def.shown_unset.to_string(),
+                    },
+                };
+                warning = true;
+                pairs.push((def.key.to_string(), value));
+            }
             Lookup::Found(def) => pairs.push((
                 def.key.to_string(),
                 shown(&volume, catalog.global_options(), def),
@@ -109,6 +131,9 @@ pub fn get(catalog: &super::catalog::Catalog, request: Dict) -> CliAnswer {
         }
     }
     let mut dict = request;
+    if warning {
+        dict.set_str("warning", GLOBAL_THROUGH_VOLUME_WARNING);
+    }
     answer_pairs(&mut dict, &pairs);
     CliAnswer::ok(dict)
 }
