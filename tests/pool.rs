@@ -714,6 +714,9 @@ fn a_peer_that_stops_answering_pings_is_dropped_long_before_call_bail() {
     wait_in_cluster(|args: &[&str]| a.cli(args), &[&b.host], "a");
 }
 
+/// A node's CLI: the arguments in, the exit code, stdout and stderr out.
+type Cli<'a> = dyn Fn(&[&str]) -> (i32, String, String) + 'a;
+
 #[test]
 fn options_set_from_either_side_of_a_mixed_pool_reach_every_node() {
     let test = "options_set_from_either_side_of_a_mixed_pool_reach_every_node";
@@ -742,7 +745,7 @@ fn options_set_from_either_side_of_a_mixed_pool_reach_every_node() {
         &format!("{}:{bp}", b.host),
         "force",
     ]);
-    let get = |cli: &dyn Fn(&[&str]) -> (i32, String, String), key: &str| {
+    let get = |cli: &Cli<'_>, key: &str| {
         let (code, out, err) = cli(&["volume", "get", "o", key]);
         assert_eq!(code, 0, "{out}{err}");
         out.lines()
