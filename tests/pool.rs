@@ -513,6 +513,8 @@ fn a_node_that_was_down_imports_the_volumes_created_meanwhile() {
     // Created and started while b is away (its bricks on a only: b is not connected).
     let brick = format!("{}:{}/late", a.host, disk.root());
     a.ok(&["volume", "create", "late", &brick]);
+    // And a global option set meanwhile (b has none: a's version is newer).
+    a.ok(&["volume", "set", "all", "cluster.server-quorum-ratio", "60"]);
     // b comes back on the same address and workdir and catches up through the friend exchange.
     let listen = format!("{b_host}:24007");
     let b = Node::start_on(Some(keep.path().join("w")), None, &["--listen", &listen]);
@@ -532,6 +534,21 @@ fn a_node_that_was_down_imports_the_volumes_created_meanwhile() {
         read(&b.brickd.workdir, "cksum")
     );
     wait_in_cluster(|args: &[&str]| b.cli(args), &[&a.host], "b");
+    let (_, out, _) = b.cli(&["volume", "get", "all", "cluster.server-quorum-ratio"]);
+    assert!(
+        out.contains("cluster.server-quorum-ratio              60 "),
+        "{out}"
+    );
+    // b's file: a's list as it came, each to the head (glusterd's import).
+    wait_until(
+        || {
+            std::fs::read_to_string(b.brickd.workdir.join("options"))
+                .ok()
+                .as_deref()
+                == Some("global-option-version=1\ncluster.server-quorum-ratio=60\n")
+        },
+        "b's options file",
+    );
 }
 
 /// A peer is who shook hands on the connection: a friend call whose body names another node,

@@ -435,6 +435,20 @@ impl<'a> PeerExport<'a> {
     }
 }
 
+/// Most global options one peer may send (`global-opt-count`).
+pub const GLOBAL_OPTIONS_MAX: u32 = 1024;
+
+impl PeerExport<'_> {
+    /// The peer's global options (`global.key<N>`/`global.val<N>`), in the order they came
+    /// (the peer's memory order); none if it sent no `global-opt-count`.
+    pub fn global_options(&self) -> Result<Extra, ExportError> {
+        match self.count_optional("global-opt-count", GLOBAL_OPTIONS_MAX)? {
+            Some(n) => self.list("global", ("key", "val"), n, |_| None),
+            None => Ok(Extra::new()),
+        }
+    }
+}
+
 impl<'a> From<DictRef<'a>> for PeerExport<'a> {
     fn from(dict: DictRef<'a>) -> PeerExport<'a> {
         PeerExport::new(dict.iter())

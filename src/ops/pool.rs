@@ -1139,6 +1139,35 @@ impl PoolManager {
             }
             tracing::info!(peer = %from, volume = %name, "volume imported from a peer");
         }
+        // The peer's global options, if its version is newer (glusterd imports them so).
+        match export.global_options() {
+            Ok(theirs) => {
+                if let Some(after) =
+                    crate::volopt::global::after_import(catalog.global_options(), &theirs)
+                {
+                    let txn = TxnInfo {
+                        id: Uuid::new_v4(),
+                        originator: state.node.node.uuid,
+                        op: 0,
+                        locks: Vec::new(),
+                        lease: Duration::from_secs(0),
+                    };
+                    match commit::commit_global(&state, &txn, after.list, after.file).await {
+                        Ok(()) => {
+                            tracing::info!(peer = %from, "global options imported from a peer")
+                        }
+                        Err(e) => {
+                            tracing::error!(peer = %from, error = %e.message, "global options not imported");
+                            return reply(-1, probe_errno::VOLUME_CONFLICT);
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::warn!(peer = %from, error = %e, "FRIEND_ADD global options unreadable");
+                return reply(-1, probe_errno::VOLUME_CONFLICT);
+            }
+        }
         state.clear_rejection(from);
         let current = state.node.peers.load().get(from).map(|p| p.peer.state);
         if current != Some(PEER_STATE_BEFRIENDED) {

@@ -230,6 +230,28 @@ pub fn after_reset(list: &[(String, String)], key: Option<&str>) -> After {
     }
 }
 
+/// After a peer's FRIEND_ADD with global options `theirs` (in the order they came): `None`
+/// if their `global-option-version` is not above ours, else theirs in place of ours, held as
+/// glusterd holds what it reads (each to the head: the reverse of the order they came) and
+/// written so. Seen with two glusterds: a node that was down while the other set two global
+/// options came back with the other's options in its file in the reverse of the wire order.
+pub fn after_import(ours: &[(String, String)], theirs: &[(String, String)]) -> Option<After> {
+    let version = |list: &[(String, String)]| -> u64 {
+        (list.iter())
+            .find(|(k, _)| k == VERSION_KEY)
+            .and_then(|(_, v)| v.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    if version(theirs) <= version(ours) {
+        return None;
+    }
+    let list: Vec<(String, String)> = theirs.iter().rev().cloned().collect();
+    Some(After {
+        file: list.clone(),
+        list,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -275,6 +297,30 @@ mod tests {
         let After { list, file } = after_reset(&list, Some(RATIO));
         assert_eq!(keys(&file), [VERSION_KEY, LEVEL, LOCALTIME]);
         assert_eq!(keys(&list), [LOCALTIME, LEVEL, VERSION_KEY]);
+    }
+
+    #[test]
+    fn a_peer_with_a_newer_version_brings_its_options_in() {
+        let ours = pairs(&[(VERSION_KEY, "23")]);
+        // glusterd's export after two sets on a node that had version 23.
+        let theirs = pairs(&[
+            ("cluster.daemon-log-level", "WARNING"),
+            ("cluster.localtime-logging", "enable"),
+            (VERSION_KEY, "25"),
+        ]);
+        let after = after_import(&ours, &theirs).unwrap();
+        assert_eq!(
+            after.file,
+            pairs(&[
+                (VERSION_KEY, "25"),
+                ("cluster.localtime-logging", "enable"),
+                ("cluster.daemon-log-level", "WARNING"),
+            ])
+        );
+        assert_eq!(after.file, after.list);
+        assert_eq!(after_import(&theirs, &ours), None);
+        assert_eq!(after_import(&theirs, &theirs), None);
+        assert_eq!(after_import(&ours, &[]), None);
     }
 
     #[test]
