@@ -621,19 +621,7 @@ const IGNORED_KEYS: &[&str] = &[
 /// `user.xlator.*`, which inserts user xlators).
 const IGNORED_PREFIXES: &[&str] = &["nfs."];
 
-/// glusterd's reading of a boolean option value (`gf_string2boolean`): `1 on yes true enable`
-/// and `0 off no false disable`, any case; anything else is not a boolean.
-pub(super) fn parse_bool(value: &str) -> Option<bool> {
-    const TRUE: [&str; 5] = ["1", "on", "yes", "true", "enable"];
-    const FALSE: [&str; 5] = ["0", "off", "no", "false", "disable"];
-    if TRUE.iter().any(|t| value.eq_ignore_ascii_case(t)) {
-        Some(true)
-    } else if FALSE.iter().any(|f| value.eq_ignore_ascii_case(f)) {
-        Some(false)
-    } else {
-        None
-    }
-}
+pub(super) use crate::volopt::parse_bool;
 
 /// A key brickd cannot render as glusterd would, with why.
 #[derive(Debug, Clone, PartialEq, Eq)]

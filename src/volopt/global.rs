@@ -19,15 +19,7 @@ pub const VERSION_KEY: &str = "global-option-version";
 /// Why a value is refused, as glusterd says it (the CLI prints it after `volume set: failed: `).
 pub type Refusal = String;
 
-/// glusterd's booleans (`gf_string2boolean`): on/off, yes/no, true/false, enable/disable,
-/// 1/0, in any case.
-pub fn parse_bool(value: &str) -> Option<bool> {
-    match value.to_ascii_lowercase().as_str() {
-        "on" | "yes" | "true" | "enable" | "1" => Some(true),
-        "off" | "no" | "false" | "disable" | "0" => Some(false),
-        _ => None,
-    }
-}
+use super::parse_bool;
 
 /// A percentage as glusterd reads one (`gf_string2percent`): a number, optionally with `%`.
 fn parse_percent(value: &str) -> Option<f64> {

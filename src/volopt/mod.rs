@@ -343,6 +343,20 @@ fn edit_distance(a: &[u8], b: &[u8]) -> usize {
     row[b.len()]
 }
 
+/// glusterd's reading of a boolean (`gf_string2boolean`): `1 on yes true enable` and
+/// `0 off no false disable`, in any case; anything else is not a boolean.
+pub fn parse_bool(value: &str) -> Option<bool> {
+    const TRUE: [&str; 5] = ["1", "on", "yes", "true", "enable"];
+    const FALSE: [&str; 5] = ["0", "off", "no", "false", "disable"];
+    if TRUE.iter().any(|t| value.eq_ignore_ascii_case(t)) {
+        Some(true)
+    } else if FALSE.iter().any(|f| value.eq_ignore_ascii_case(f)) {
+        Some(false)
+    } else {
+        None
+    }
+}
+
 /// A user-defined key (`user.*`): any value, never validated, not in the table.
 pub fn is_user_key(key: &str) -> bool {
     key.starts_with("user.")
