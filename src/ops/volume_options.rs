@@ -19,7 +19,7 @@ use super::volume_create::CliAnswer;
 use crate::cluster::txn::{LocalFuture, Operation, TxnError, TxnInfo};
 use crate::model::{Uuid, Volume};
 use crate::proto::dict::Dict;
-use crate::volopt::{self, global, Lookup, OptionDef};
+use crate::volopt::{self, global, rules, Lookup, OptionDef};
 use std::rc::Rc;
 
 /// `GD_OP_SET_VOLUME`.
@@ -84,13 +84,11 @@ pub fn get(catalog: &super::catalog::Catalog, op_version: u32, request: Dict) ->
     let mut pairs: Vec<(String, String)> = Vec::new();
     let mut warning = false;
     if key == "all" {
-        for def in table.options() {
-            if def.scope != volopt::Scope::GlobalOnly {
-                pairs.push((
-                    def.key.to_string(),
-                    shown(&volume, catalog.global_options(), def),
-                ));
-            }
+        for def in table.volume_listing() {
+            pairs.push((
+                def.key.to_string(),
+                shown(&volume, catalog.global_options(), def),
+            ));
         }
     } else if volopt::is_user_key(&key) {
         match volume.option(&key) {
@@ -108,7 +106,7 @@ pub fn get(catalog: &super::catalog::Catalog, op_version: u32, request: Dict) ->
                     _ => match catalog.global_options().iter().find(|(k, _)| k == def.key) {
                         Some((_, v)) => v.clone(),
                         None if def.scope == volopt::Scope::GlobalOnly => (def.shown_unset_all)
-                            .map(|(s, _)| s.trim_end_matches(" (DEFAULT)").to_string())
+                            .map(|s| s.trim_end_matches(" (DEFAULT)").to_string())
                             .unwrap_or_default(),
                         None => def.shown_unset.to_string(),
                     },
@@ -152,12 +150,7 @@ pub fn get_global(global: &[(String, String)], op_version: u32, request: Dict) -
             .iter()
             .find(|(k, _)| k == def.key)
             .map(|(_, v)| v.clone())
-            .unwrap_or_else(|| {
-                def.shown_unset_all
-                    .map(|(s, _)| s)
-                    .unwrap_or("")
-                    .to_string()
-            })
+            .unwrap_or_else(|| def.shown_unset_all.unwrap_or("").to_string())
     };
     let mut pairs = Vec::new();
     if key == "all" {
@@ -344,7 +337,18 @@ impl GlobalOp {
         match &self.change {
             Change::Set(pairs) => {
                 for (key, value) in pairs {
-                    let def = global::resolve(key).map_err(TxnError::new)?;
+                    rules::before_lookup(key, value).map_err(TxnError::new)?;
+                    let def = match volopt::table().lookup(key) {
+                        Lookup::Found(def) => def,
+                        _ => {
+                            return Err(TxnError::new(with_hint(
+                                format!("option : {key} does not exist"),
+                                key,
+                            )))
+                        }
+                    };
+                    rules::after_lookup(def.key, def.scope, None, false, value)
+                        .map_err(TxnError::new)?;
                     global::check(
                         def,
                         value,
@@ -408,22 +412,60 @@ fn with_hint(message: String, key: &str) -> String {
     }
 }
 
-/// The full key a `volume set` key names, or glusterd's message.
-fn resolve_set_key(key: &str) -> Result<String, TxnError> {
-    if volopt::is_user_key(key) {
+/// What the key rules need to know of `volume`.
+fn facts(volume: &Volume) -> rules::VolumeFacts<'_> {
+    use crate::model::{VolumeStatus, VolumeType};
+    rules::VolumeFacts {
+        name: &volume.name,
+        replica_count: volume.replica_count,
+        disperse: volume.volume_type == VolumeType::Disperse,
+        disperse_count: volume.disperse_count,
+        redundancy_count: volume.redundancy_count,
+        subvol_count: volume.subvol_count(),
+        created: volume.status == VolumeStatus::Created,
+        started: volume.status == VolumeStatus::Started,
+        rebalancing: false,
+    }
+}
+
+/// This machine's online CPUs (`cluster.rebal-throttle`'s limit).
+fn cores() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}
+
+/// The full key a `volume set VOL KEY VALUE` pair stores, after glusterd's checks in its
+/// order (`volopt::rules`), on `next`, the volume as the pairs before this one left it.
+fn checked_set_key(next: &Volume, key: &str, value: &str) -> Result<String, TxnError> {
+    if rules::before_lookup(key, value).map_err(TxnError::new)? {
         return Ok(key.to_string());
     }
-    match volopt::table().lookup(key) {
-        Lookup::Found(def) if def.scope.is_global() => Err(TxnError::new(format!(
-            "Option \"{}\" is not valid for a single volume",
-            def.key
-        ))),
-        Lookup::Found(def) => Ok(def.key.to_string()),
-        Lookup::Ambiguous | Lookup::Unknown => Err(TxnError::new(with_hint(
-            format!("option : {key} does not exist"),
-            key,
-        ))),
-    }
+    let facts = facts(next);
+    rules::key_rules(
+        key,
+        value,
+        &facts,
+        &|k: &str| next.option(k).map(str::to_owned),
+        cores(),
+    )
+    .map_err(TxnError::new)?;
+    let def = match volopt::table().lookup(key) {
+        Lookup::Found(def) => def,
+        Lookup::Ambiguous | Lookup::Unknown => {
+            return Err(TxnError::new(with_hint(
+                format!("option : {key} does not exist"),
+                key,
+            )))
+        }
+    };
+    let trash_on = next
+        .option("features.trash")
+        .and_then(volopt::parse_bool)
+        .unwrap_or(false);
+    rules::after_lookup(def.key, def.scope, Some(&facts), trash_on, value)
+        .map_err(TxnError::new)?;
+    Ok(def.key.to_string())
 }
 
 /// The volume's op-version and client op-version after a change of its options: the highest
@@ -456,7 +498,7 @@ impl OptionsOp {
         match &self.change {
             Change::Set(pairs) => {
                 for (key, value) in pairs {
-                    let key = resolve_set_key(key)?;
+                    let key = checked_set_key(&next, key, value)?;
                     next.set_option(&key, value);
                 }
                 let (op, client) = op_versions(&next);

@@ -1,22 +1,29 @@
 //! The option table: every key glusterd 10.3 takes in `volume set`, what `volume get` shows
 //! for it, the op-version it needs and how its value is checked. Pure: no I/O.
 //!
-//! The table is data, `table.tsv` beside this file, derived from what the real glusterd
-//! answers (`scripts/optable/probe.py` runs it; `docs/options-table.md` says how). It is parsed
-//! once, on first use, and a unit test parses every row, so a malformed row fails the build's
-//! tests, never a running node. Columns are found by their header name; a column this module
-//! does not read is ignored.
+//! The table is data beside this file, derived from what the real glusterd answers:
 //!
-//! Rows are in the order `volume get VOL all` lists them, which is glusterd's table order.
+//! - `table.tsv`, one row per key (`scripts/optable/probe.py`; `docs/options-table.md` says
+//!   how): its scope, op-version, default, type and what it does to the volfiles. Columns
+//!   are found by their header name; a column this module does not read is ignored.
+//! - `listing.tsv` (`scripts/optable/listing.py`): what `volume get VOL all` and `volume get
+//!   all all` print for a volume and a pool that set nothing, row for row in glusterd's order,
+//!   duplicates included (glusterd's table names `performance.cache-size` twice).
+//!
+//! Both are parsed once, on first use; a unit test parses them, so a malformed row fails the
+//! tests, never a running node.
 #![forbid(unsafe_code)]
 
 pub mod global;
+pub mod rules;
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
 /// The table, as text.
 const TABLE_TSV: &str = include_str!("table.tsv");
+/// What `volume get` lists, as text.
+const LISTING_TSV: &str = include_str!("listing.tsv");
 
 /// Whether a key is set per volume or for the whole pool (`volume set all KEY VALUE`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,11 +53,9 @@ pub struct OptionDef {
     /// What `volume get VOL` shows for a volume that does not set the key (`32MB (DEFAULT)`,
     /// `off`: glusterd marks a default that comes from the xlator, not from its own table).
     pub shown_unset: &'static str,
-    /// For a global key: what `volume get all` shows when the pool does not set it, and its
-    /// place in that list (which has its own order).
-    pub shown_unset_all: Option<(&'static str, usize)>,
-    /// The value volgen uses when the volume does not set the key (glusterd's own table
-    /// default), if any.
+    /// For a global key: what `volume get all` shows when the pool does not set it.
+    pub shown_unset_all: Option<&'static str>,
+    /// The key's default value, if it has one.
     pub default: Option<&'static str>,
     /// The op-version the key needs; the volume's `op-version=` is the highest of its keys'.
     pub op_version: u32,
@@ -61,21 +66,23 @@ pub struct OptionDef {
 }
 
 /// The parsed table.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Table {
-    /// Every row. glusterd's table names a few keys twice (`performance.cache-size` for
-    /// io-cache and for quick-read): `volume get VOL all` lists both.
+    /// One per key: the table's rows in order, then keys only the listing names.
     options: Vec<OptionDef>,
-    /// The first row of each key.
     by_key: HashMap<&'static str, usize>,
-    /// The global keys in `volume get all all` order.
-    global: Vec<usize>,
+    /// `volume get VOL all`'s rows, in order (a key may come twice).
+    volume_listing: Vec<usize>,
+    /// `volume get all all`'s rows, in order.
+    global_listing: Vec<usize>,
 }
 
 /// Why the table text could not be parsed (a test catches it before any node runs).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableError {
-    /// 1-based line of `table.tsv`.
+    /// Which file.
+    pub file: &'static str,
+    /// 1-based line.
     pub line: usize,
     /// What is wrong there.
     pub problem: String,
@@ -83,7 +90,7 @@ pub struct TableError {
 
 impl std::fmt::Display for TableError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "table.tsv line {}: {}", self.line, self.problem)
+        write!(f, "{} line {}: {}", self.file, self.line, self.problem)
     }
 }
 
@@ -92,38 +99,61 @@ fn none_if_dash(field: &'static str) -> Option<&'static str> {
     (!field.is_empty() && field != "-").then_some(field)
 }
 
-impl Table {
-    /// Parses `text` (a header line, then one row per key).
-    pub fn parse(text: &'static str) -> Result<Table, TableError> {
+/// The rows of a tab-separated file with a header: each row's fields by column name.
+struct Rows {
+    file: &'static str,
+    columns: Vec<&'static str>,
+    rows: Vec<(usize, Vec<&'static str>)>,
+}
+
+impl Rows {
+    fn parse(file: &'static str, text: &'static str) -> Result<Rows, TableError> {
         let mut lines = text.lines().enumerate();
         let (_, header) = lines.next().ok_or(TableError {
+            file,
             line: 1,
             problem: "empty: no header".into(),
         })?;
-        let columns: Vec<&str> = header.split('\t').collect();
-        let column = |name: &str| columns.iter().position(|c| *c == name);
-        let key_at = column("key").ok_or(TableError {
+        let rows = lines
+            .filter(|(_, l)| !l.is_empty() && !l.starts_with('#'))
+            .map(|(i, l)| (i + 1, l.split('\t').collect()))
+            .collect();
+        Ok(Rows {
+            file,
+            columns: header.split('\t').collect(),
+            rows,
+        })
+    }
+
+    fn column(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|c| *c == name)
+    }
+
+    fn require(&self, name: &str) -> Result<usize, TableError> {
+        self.column(name).ok_or_else(|| TableError {
+            file: self.file,
             line: 1,
-            problem: "no `key` column".into(),
-        })?;
-        let shown_at = column("shown").or(column("default"));
-        let default_at = column("default");
-        let op_version_at = column("op_version");
-        let client_op_at = column("client_op");
-        let scope_at = column("scope");
-        let shown_all_at = column("shown_all");
-        let all_index_at = column("all_index");
-        let mut options = Vec::new();
-        let mut by_key = HashMap::new();
-        for (index, line) in lines {
-            let number = index + 1;
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
-            let fields: Vec<&'static str> = line.split('\t').collect();
+            problem: format!("no `{name}` column"),
+        })
+    }
+}
+
+impl Table {
+    /// Parses the per-key table and the listing.
+    pub fn parse(table: &'static str, listing: &'static str) -> Result<Table, TableError> {
+        let mut t = Table::default();
+        let rows = Rows::parse("table.tsv", table)?;
+        let key_at = rows.require("key")?;
+        let (default_at, op_version_at, client_op_at) = (
+            rows.column("default"),
+            rows.column("op_version"),
+            rows.column("client_op"),
+        );
+        for (line, fields) in &rows.rows {
             let field = |at: Option<usize>| at.and_then(|i| fields.get(i).copied()).unwrap_or("");
             let bad = |problem: String| TableError {
-                line: number,
+                file: "table.tsv",
+                line: *line,
                 problem,
             };
             let key = field(Some(key_at));
@@ -136,70 +166,99 @@ impl Table {
                     .parse()
                     .map_err(|_| bad(format!("op_version `{text}` of {key}")))?,
             };
-            let scope = match field(scope_at) {
-                "global-only" => Scope::GlobalOnly,
-                "global" => Scope::Global,
-                "volume" | "" | "-" => Scope::Volume,
-                other => return Err(bad(format!("scope `{other}` of {key}"))),
-            };
-            let shown_unset_all = match (
-                none_if_dash(field(shown_all_at)),
-                none_if_dash(field(all_index_at)),
-            ) {
-                (Some(shown), Some(index)) => Some((
-                    shown,
-                    index
-                        .parse()
-                        .map_err(|_| bad(format!("all_index `{index}` of {key}")))?,
-                )),
-                (None, None) => None,
-                _ => return Err(bad(format!("{key} has one of shown_all and all_index"))),
-            };
-            if scope.is_global() != shown_unset_all.is_some() {
-                return Err(bad(format!(
-                    "{key}: a global key needs shown_all and all_index, others none"
-                )));
+            let default = none_if_dash(field(default_at))
+                .map(|d| d.strip_suffix(" (DEFAULT)").unwrap_or(d))
+                .filter(|d| *d != "(null)");
+            if t.by_key.contains_key(key) {
+                continue;
             }
-            let def = OptionDef {
+            t.by_key.insert(key, t.options.len());
+            t.options.push(OptionDef {
                 key,
-                shown_unset: field(shown_at),
-                shown_unset_all,
-                default: none_if_dash(field(default_at)).map(strip_default_mark),
+                shown_unset: default.unwrap_or("(null)"),
+                shown_unset_all: None,
+                default,
                 op_version,
-                client_op: field(client_op_at) == "1",
-                scope,
-            };
-            if let Some(&first) = by_key.get(key) {
-                let first: &OptionDef = &options[first];
-                if first.scope != def.scope || first.op_version != def.op_version {
-                    return Err(bad(format!(
-                        "{key} is listed twice, with another scope or op-version"
-                    )));
-                }
-            } else {
-                by_key.insert(key, options.len());
-            }
-            options.push(def);
+                client_op: matches!(field(client_op_at), "1" | "yes"),
+                scope: Scope::Volume,
+            });
         }
-        let mut global: Vec<usize> = by_key
-            .values()
-            .copied()
-            .filter(|&i| options[i].scope.is_global())
-            .collect();
-        global.sort_by_key(|&i| options[i].shown_unset_all.map(|(_, at)| at));
-        Ok(Table {
-            options,
-            by_key,
-            global,
-        })
+        let rows = Rows::parse("listing.tsv", listing)?;
+        let (context_at, key_at, shown_at) = (
+            rows.require("context")?,
+            rows.require("key")?,
+            rows.require("shown")?,
+        );
+        let mut listed_for_volumes = std::collections::HashSet::new();
+        for (line, fields) in &rows.rows {
+            let field = |at: usize| fields.get(at).copied().unwrap_or("");
+            let (context, key, shown) = (field(context_at), field(key_at), field(shown_at));
+            if key.is_empty() || !key.contains('.') {
+                return Err(TableError {
+                    file: "listing.tsv",
+                    line: *line,
+                    problem: format!("`{key}` is not an option key"),
+                });
+            }
+            let at = match t.by_key.get(key) {
+                Some(&at) => at,
+                None => {
+                    t.by_key.insert(key, t.options.len());
+                    t.options.push(OptionDef {
+                        key,
+                        shown_unset: shown,
+                        shown_unset_all: None,
+                        default: Some(shown.strip_suffix(" (DEFAULT)").unwrap_or(shown))
+                            .filter(|d| *d != "(null)"),
+                        op_version: 1,
+                        client_op: false,
+                        scope: Scope::Volume,
+                    });
+                    t.options.len() - 1
+                }
+            };
+            match context {
+                "volume" => {
+                    if listed_for_volumes.insert(key) {
+                        t.options[at].shown_unset = shown;
+                    }
+                    t.volume_listing.push(at);
+                }
+                "all" => {
+                    t.options[at].shown_unset_all = Some(shown);
+                    t.global_listing.push(at);
+                }
+                other => {
+                    return Err(TableError {
+                        file: "listing.tsv",
+                        line: *line,
+                        problem: format!("context `{other}`"),
+                    })
+                }
+            }
+        }
+        for &at in &t.global_listing {
+            let def = &mut t.options[at];
+            def.scope = if listed_for_volumes.contains(def.key) {
+                Scope::Global
+            } else {
+                Scope::GlobalOnly
+            };
+        }
+        Ok(t)
     }
 
     /// The global keys, in `volume get all all` order.
     pub fn global_options(&self) -> impl Iterator<Item = &OptionDef> {
-        self.global.iter().map(|&i| &self.options[i])
+        self.global_listing.iter().map(|&i| &self.options[i])
     }
 
-    /// Every option, in table order.
+    /// The rows of `volume get VOL all`, in order.
+    pub fn volume_listing(&self) -> impl Iterator<Item = &OptionDef> {
+        self.volume_listing.iter().map(|&i| &self.options[i])
+    }
+
+    /// Every option, once, in table order.
     pub fn options(&self) -> &[OptionDef] {
         &self.options
     }
@@ -210,7 +269,8 @@ impl Table {
     }
 
     /// Finds the option a `volume set` key names: the full key, or (for a key without a
-    /// `.`) the one option whose key ends in `.<key>`.
+    /// `.`) the one option whose key is `<first part>.<key>` (glusterd compares the key with
+    /// what follows the first `.` of each option's; two such options are no match).
     pub fn lookup(&self, key: &str) -> Lookup<'_> {
         if let Some(def) = self.get(key) {
             return Lookup::Found(def);
@@ -218,9 +278,8 @@ impl Table {
         if key.contains('.') {
             return Lookup::Unknown;
         }
-        let mut found = (self.by_key.values())
-            .map(|&i| &self.options[i])
-            .filter(|o| o.key.rsplit_once('.').is_some_and(|(_, last)| last == key));
+        let mut found = (self.options.iter())
+            .filter(|o| o.key.split_once('.').is_some_and(|(_, rest)| rest == key));
         match (found.next(), found.next()) {
             (Some(def), None) => Lookup::Found(def),
             (Some(_), Some(_)) => Lookup::Ambiguous,
@@ -240,24 +299,15 @@ pub enum Lookup<'t> {
     Unknown,
 }
 
-/// `32MB (DEFAULT)` → `32MB`.
-fn strip_default_mark(value: &'static str) -> &'static str {
-    value.strip_suffix(" (DEFAULT)").unwrap_or(value)
-}
-
 /// The table (parsed on first use). A table that does not parse is a build defect that the
 /// unit tests catch; should one ship anyway, the node runs with no options known rather
 /// than stopping.
 pub fn table() -> &'static Table {
     static TABLE: OnceLock<Table> = OnceLock::new();
     TABLE.get_or_init(|| {
-        Table::parse(TABLE_TSV).unwrap_or_else(|e| {
+        Table::parse(TABLE_TSV, LISTING_TSV).unwrap_or_else(|e| {
             tracing::error!(error = %e, "the option table does not parse; no option is known");
-            Table {
-                options: Vec::new(),
-                by_key: HashMap::new(),
-                global: Vec::new(),
-            }
+            Table::default()
         })
     })
 }
@@ -368,19 +418,40 @@ mod tests {
 
     #[test]
     fn the_shipped_table_parses() {
-        let table = Table::parse(TABLE_TSV).unwrap();
+        let table = Table::parse(TABLE_TSV, LISTING_TSV).unwrap();
         assert!(table.options().len() > 300, "{}", table.options().len());
-        assert!(table.get("performance.cache-size").is_some());
-        assert!(table.get("cluster.op-version").is_some());
+        assert_eq!(table.volume_listing().count(), 342);
+        assert_eq!(
+            table
+                .volume_listing()
+                .filter(|o| o.key == "performance.cache-size")
+                .count(),
+            2
+        );
+        assert_eq!(table.global_options().count(), 10);
+        let op = table.get("cluster.op-version").unwrap();
+        assert_eq!(op.scope, Scope::GlobalOnly);
+        assert_eq!(
+            table.get("cluster.brick-multiplex").unwrap().scope,
+            Scope::Global
+        );
+        assert_eq!(
+            table
+                .get("performance.io-thread-count")
+                .unwrap()
+                .shown_unset,
+            "16 (DEFAULT)"
+        );
     }
 
     #[test]
     fn short_keys_complete_when_one_option_ends_with_them() {
-        let table = Table::parse("key\tshown\na.x\t1\nb.y\t2\nc.y\t3\n").unwrap();
+        let table = Table::parse("key\na.x\nb.y\nc.y\nd.e.z\n", "context\tkey\tshown\n").unwrap();
         assert_eq!(table.lookup("x"), Lookup::Found(&table.options()[0]));
         assert_eq!(table.lookup("y"), Lookup::Ambiguous);
-        assert_eq!(table.lookup("z"), Lookup::Unknown);
         assert_eq!(table.lookup("d.x"), Lookup::Unknown);
+        // What follows the first dot, not the last part.
+        assert_eq!(table.lookup("z"), Lookup::Unknown);
     }
 
     #[test]
@@ -390,6 +461,7 @@ mod tests {
         assert_eq!(edit_distance(b"kitten", b"sitting"), 3);
         let table = Table::parse(
             "key\nperformance.cache-size\nperformance.io-cache\ndht.force-readdirp\ncluster.nufa\ncluster.tier\n",
+            "context\tkey\tshown\n",
         )
         .unwrap();
         assert_eq!(
@@ -408,20 +480,31 @@ mod tests {
         assert_eq!(hint(&table, "x."), None);
     }
 
+    /// glusterd 10.3's hints for keys it does not know (seen with the real CLI).
+    #[test]
+    fn the_shipped_table_gives_glusterds_hints() {
+        let table = table();
+        assert_eq!(
+            hint(table, "foo.bar").as_deref(),
+            Some("dht.force-readdirp")
+        );
+        assert_eq!(hint(table, "user.foo").as_deref(), Some("cluster.nufa"));
+        assert_eq!(hint(table, "user.x").as_deref(), Some("cluster.nufa"));
+    }
+
     #[test]
     fn bad_rows_name_their_line() {
-        let e = Table::parse("key\top_version\na.x\tten\n").unwrap_err();
+        let empty = "context\tkey\tshown\n";
+        let e = Table::parse("key\top_version\na.x\tten\n", empty).unwrap_err();
+        assert_eq!((e.file, e.line), ("table.tsv", 2));
+        let e = Table::parse("key\nnodot\n", empty).unwrap_err();
         assert_eq!(e.line, 2);
-        let e = Table::parse(
-            "key\tscope\tshown_all\tall_index\na.x\tvolume\t-\t-\na.x\tglobal\t1\t1\n",
-        )
-        .unwrap_err();
-        assert_eq!(e.line, 3);
-        let e = Table::parse("key\tscope\na.x\tglobal\n").unwrap_err();
+        let e = Table::parse("key\n", "context\tkey\tshown\nvolume\tx\t1\n").unwrap_err();
+        assert_eq!((e.file, e.line), ("listing.tsv", 2));
+        let e = Table::parse("key\n", "context\tkey\tshown\nelse\ta.x\t1\n").unwrap_err();
         assert_eq!(e.line, 2);
-        let e = Table::parse("key\nnodot\n").unwrap_err();
-        assert_eq!(e.line, 2);
-        assert!(Table::parse("").is_err());
-        assert!(Table::parse("nokey\n").is_err());
+        assert!(Table::parse("", empty).is_err());
+        assert!(Table::parse("nokey\n", empty).is_err());
+        assert!(Table::parse("key\n", "key\n").is_err());
     }
 }

@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+"""Writes src/volopt/listing.tsv: what glusterd 10.3's `volume get` lists, in its order.
+
+brickd's `volume get VOL all` and `volume get all all` print these rows (with the volume's or
+the pool's own values where set). This script asks a private glusterd, never the system one:
+
+    scripts/optable/listing.py [--address 127.77.0.4] [--out src/volopt/listing.tsv]
+
+It starts glusterd on a fresh working directory bound to --address (port 24007), creates a
+one-brick distribute volume (a plain directory, `force`), reads `volume get VOL all --xml` and
+`volume get all all --xml`, and stops glusterd again, whatever happens. The rows keep
+glusterd's order and its duplicates (`performance.cache-size` is listed twice: io-cache's and
+quick-read's). Columns: `context` (`volume`: `volume get VOL all`; `all`: `volume get all all`),
+`key`, `shown` (the value text exactly as printed for a volume and a pool that set nothing).
+
+Needs root, glusterfs-server and glusterfs-cli 10.3, python3.
+"""
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--address", default="127.77.0.4")
+    here = os.path.dirname(os.path.abspath(__file__))
+    parser.add_argument(
+        "--out", default=os.path.join(here, "..", "..", "src", "volopt", "listing.tsv")
+    )
+    args = parser.parse_args()
+
+    top = tempfile.mkdtemp(prefix="optable-listing.")
+    work, run = os.path.join(top, "w"), os.path.join(top, "r")
+    sock, pid_file = os.path.join(run, "glusterd.socket"), os.path.join(top, "glusterd.pid")
+    os.makedirs(work)
+    os.makedirs(run)
+    os.makedirs(os.path.join(top, "b"))
+    subprocess.run(
+        [
+            "glusterd",
+            "--xlator-option", f"management.transport.socket.bind-address={args.address}",
+            "--xlator-option", f"management.working-directory={work}",
+            "--xlator-option", f"management.run-directory={run}",
+            "--xlator-option", f"management.glusterd-sockfile={sock}",
+            f"--pid-file={pid_file}",
+            f"--log-file={os.path.join(top, 'glusterd.log')}",
+        ],
+        check=True,
+    )
+    try:
+        cli = ["gluster", f"--glusterd-sock={sock}", "--mode=script"]
+        for _ in range(100):
+            if subprocess.run(cli + ["volume", "list"], capture_output=True).returncode == 0:
+                break
+            time.sleep(0.1)
+        else:
+            sys.exit("glusterd did not answer")
+        brick = f"{args.address}:{os.path.join(top, 'b', 'v')}"
+        subprocess.run(cli + ["volume", "create", "v", brick, "force"], check=True,
+                       capture_output=True)
+        rows = []
+        for context, target in (("volume", "v"), ("all", "all")):
+            out = subprocess.run(cli + ["--xml", "volume", "get", target, "all"],
+                                 check=True, capture_output=True, text=True).stdout
+            for opt in ET.fromstring(out).iter("Opt"):
+                key, value = opt.findtext("Option"), opt.findtext("Value")
+                if "\t" in key + value or "\n" in key + value:
+                    sys.exit(f"unexpected text in {key!r} {value!r}")
+                rows.append((context, key, value))
+    finally:
+        try:
+            with open(pid_file) as f:
+                os.kill(int(f.read().strip()), signal.SIGKILL)
+        except (OSError, ValueError):
+            pass
+        shutil.rmtree(top, ignore_errors=True)
+    with open(args.out, "w") as f:
+        f.write("context\tkey\tshown\n")
+        for row in rows:
+            f.write("\t".join(row) + "\n")
+    print(f"{len(rows)} rows written to {args.out}")
+
+
+if __name__ == "__main__":
+    main()
