@@ -324,17 +324,32 @@ fn the_thin_arbiter_volume_is_refused() {
 fn an_option_brickd_does_not_model_is_refused() {
     let workdir = fixture();
     let mut volume = volume(&workdir, "dist1").clone();
+    // A key no table knows (a store written by something else).
     volume
         .options
-        .push(("cluster.rsync-hash-regex".into(), ".*".into()));
+        .push(("cluster.made-up-key".into(), ".*".into()));
     let error = volgen::client_volfile(&volume, false).unwrap_err();
     assert_eq!(
         error,
         VolgenError::Option {
             volume: "dist1".into(),
-            key: "cluster.rsync-hash-regex".into(),
+            key: "cluster.made-up-key".into(),
             value: ".*".into(),
             problem: OptionProblem::Unknown,
         }
+    );
+}
+
+#[test]
+fn a_key_the_option_table_maps_is_rendered_where_glusterd_puts_it() {
+    let workdir = fixture();
+    let mut volume = volume(&workdir, "dist1").clone();
+    volume
+        .options
+        .push(("cluster.rsync-hash-regex".into(), ".*".into()));
+    let client = volgen::client_volfile(&volume, false).unwrap();
+    assert!(
+        client.contains("    type cluster/distribute\n    option force-migration off\n    option lock-migration off\n    option rsync-hash-regex .*\n"),
+        "{client}"
     );
 }

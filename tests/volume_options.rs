@@ -396,3 +396,161 @@ mod crash {
         println!("{test}: {ran} failpoints");
     }
 }
+
+/// A node's CLI: the arguments in, the exit code, stdout and stderr out.
+type Cli<'a> = dyn Fn(&[&str]) -> (i32, String, String) + 'a;
+
+/// Keys of every type, each set to a value glusterd takes (the table's sample), on a replica 2
+/// volume on both nodes: after each set, every volfile of the volume is glusterd's.
+const VOLFILE_KEYS: &[(&str, &str)] = &[
+    ("cluster.lookup-unhashed", "auto"),
+    ("cluster.lookup-optimize", "off"),
+    ("cluster.min-free-disk", "1MB"),
+    ("cluster.min-free-inodes", "10%"),
+    ("cluster.rsync-hash-regex", "^\\.(.+)\\.[^.]+$"),
+    ("cluster.readdir-optimize", "on"),
+    ("cluster.weighted-rebalance", "off"),
+    ("cluster.read-hash-mode", "0"),
+    ("cluster.background-self-heal-count", "9"),
+    ("cluster.heal-timeout", "601"),
+    ("cluster.data-self-heal-algorithm", "full"),
+    ("cluster.eager-lock", "off"),
+    ("cluster.quorum-type", "fixed"),
+    ("cluster.quorum-count", "1"),
+    ("cluster.self-heal-readdir-size", "2KB"),
+    ("cluster.favorite-child-policy", "mtime"),
+    ("cluster.full-lock", "no"),
+    ("diagnostics.latency-measurement", "on"),
+    ("diagnostics.brick-log-level", "DEBUG"),
+    ("diagnostics.client-log-level", "DEBUG"),
+    ("diagnostics.brick-log-flush-timeout", "121"),
+    ("diagnostics.stats-dump-interval", "1"),
+    ("performance.cache-size", "64MB"),
+    ("performance.io-thread-count", "17"),
+    ("performance.quick-read-cache-size", "256MB"),
+    ("performance.write-behind-window-size", "2MB"),
+    ("performance.strict-o-direct", "on"),
+    ("performance.lazy-open", "no"),
+    ("performance.md-cache-timeout", "0"),
+    ("performance.xattr-cache-list", "user.foo"),
+    ("network.frame-timeout", "1801"),
+    ("network.ping-timeout", "43"),
+    ("network.remote-dio", "enable"),
+    ("client.event-threads", "3"),
+    ("client.keepalive-time", "21"),
+    ("network.inode-lru-limit", "16385"),
+    ("auth.allow", "127.0.0.1"),
+    ("server.allow-insecure", "off"),
+    ("server.event-threads", "3"),
+    ("server.outstanding-rpc-limit", "65"),
+    ("performance.read-ahead", "on"),
+    ("performance.io-cache", "on"),
+    ("performance.nl-cache", "on"),
+    ("performance.stat-prefetch", "off"),
+    ("features.read-only", "on"),
+    ("features.worm", "on"),
+    ("storage.owner-uid", "1000"),
+    ("storage.health-check-interval", "31"),
+    ("storage.reserve", "0"),
+    ("changelog.rollover-time", "16"),
+    ("features.barrier-timeout", "121"),
+    ("features.trash", "on"),
+    ("features.trash-max-filesize", "10MB"),
+    ("locks.trace", "on"),
+];
+
+/// The volume's volfiles, by name (host and brick directory made comparable), contents
+/// normalised.
+fn volfiles(workdir: &std::path::Path, volume: &str, host_and_dir: &str) -> Vec<(String, String)> {
+    let dir = workdir.join("vols").join(volume);
+    // glusterd names a brick's volfile VOLUME.HOST.PATH.vol, the path's `/` made `-`.
+    let (host, brick_dir) = host_and_dir.split_once(':').unwrap();
+    let flat = format!(
+        "{host}.{}",
+        brick_dir.trim_start_matches('/').replace('/', "-")
+    );
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<(String, String)> = entries
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".vol"))
+        .map(|e| {
+            let name = e.file_name().to_string_lossy().replace(&flat, "BRICKFILE");
+            let text = std::fs::read_to_string(e.path()).unwrap_or_default();
+            (name, normalised(&text, host_and_dir))
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn each_set_renders_the_volfiles_glusterd_renders() {
+    let test = "each_set_renders_the_volfiles_glusterd_renders";
+    if skip(test) {
+        return;
+    }
+    let node = Node::start();
+    let glusterd_dir = tempfile::tempdir().unwrap();
+    let glusterd_address = common::node::node_address();
+    let glusterd = Glusterd::start(glusterd_dir.path(), &glusterd_address);
+    let bricks = tempfile::tempdir().unwrap();
+    let root = bricks.path().display().to_string();
+    let ours = format!("{}:{root}/b", node.host);
+    let theirs = format!("{glusterd_address}:{root}/g");
+    let create = |cli: &Cli<'_>, prefix: &str| {
+        let (a, b) = (format!("{prefix}1"), format!("{prefix}2"));
+        let (code, out, err) = cli(&["volume", "create", "f", "replica", "2", &a, &b, "force"]);
+        assert_eq!(code, 0, "{out}{err}");
+    };
+    create(&|args| node.cli(args), &ours);
+    create(&|args| glusterd.cli(args), &theirs);
+    let mut rendered = 0;
+    for (key, value) in VOLFILE_KEYS {
+        let (b_code, b_out, b_err) = node.cli(&["volume", "set", "f", key, value]);
+        let (g_code, g_out, g_err) = glusterd.cli(&["volume", "set", "f", key, value]);
+        assert_eq!(
+            (b_code, b_out + &b_err),
+            (g_code, g_out + &g_err),
+            "volume set f {key} {value}"
+        );
+        let theirs_files = volfiles(glusterd_dir.path(), "f", &theirs);
+        let mut ours_files = Vec::new();
+        wait_until(
+            || {
+                ours_files = volfiles(&node.brickd.workdir, "f", &ours);
+                ours_files.len() == theirs_files.len()
+                    && ours_files
+                        .iter()
+                        .map(|f| &f.0)
+                        .eq(theirs_files.iter().map(|f| &f.0))
+                    && node.brickd.workdir.join("vols/f/cksum").exists()
+            },
+            "brickd's volfiles",
+        );
+        // Written after the reply: give the last set's files a moment.
+        wait_until(
+            || {
+                ours_files = volfiles(&node.brickd.workdir, "f", &ours);
+                ours_files == theirs_files
+            },
+            &format!(
+                "brickd's volfiles to match glusterd's after {key} {value}: {}",
+                {
+                    let ours_now = volfiles(&node.brickd.workdir, "f", &ours);
+                    ours_now
+                        .iter()
+                        .zip(&theirs_files)
+                        .find(|(a, b)| a != b)
+                        .map(|(a, b)| {
+                            format!("{}:\n--- brickd\n{}\n--- glusterd\n{}", a.0, a.1, b.1)
+                        })
+                        .unwrap_or_default()
+                }
+            ),
+        );
+        rendered += 1;
+    }
+    println!("{test}: {rendered} sets, every volfile glusterd's after each");
+}

@@ -886,7 +886,18 @@ pub fn volfiles(
     me: Uuid,
     bind: Option<std::net::IpAddr>,
 ) -> Result<Vec<(String, String)>, TxnError> {
-    let fail = |e: volgen::VolgenError| TxnError::new(format!("volfile of {}: {e}", volume.name));
+    render_volfiles(volume, workdir, me, bind)
+        .map_err(|e| TxnError::new(format!("volfile of {}: {e}", volume.name)))
+}
+
+/// [`volfiles`], with volgen's error as it is.
+pub fn render_volfiles(
+    volume: &Volume,
+    workdir: &Path,
+    me: Uuid,
+    bind: Option<std::net::IpAddr>,
+) -> Result<Vec<(String, String)>, volgen::VolgenError> {
+    let fail = |e: volgen::VolgenError| e;
     let mut files = Vec::with_capacity(volume.bricks.len() + 6);
     for i in 0..volume.bricks.len() {
         let text = volgen::brick_volfile_for_node(volume, i, workdir, &me).map_err(fail)?;

@@ -536,13 +536,29 @@ impl OptionsOp {
             }
         }
         next.version += 1;
-        // The volfiles must render (read-only here; the commit writes them).
-        super::volume_create::volfiles(
+        // The volfiles must render (read-only here; the commit writes them). Where glusterd
+        // could not build them either (options that contradict each other, a switch that is
+        // not a boolean) it says only "Error, Validation Failed", and so does brickd (the
+        // reason goes to the log); what only brickd cannot render says so.
+        if let Err(e) = super::volume_create::render_volfiles(
             &next,
             &self.state.node.workdir,
             self.state.node.node.uuid,
             self.state.node.processes.bind_address,
-        )?;
+        ) {
+            use crate::volgen::{OptionProblem, VolgenError};
+            return Err(match e {
+                VolgenError::Inconsistent { .. }
+                | VolgenError::Option {
+                    problem: OptionProblem::NotBoolean,
+                    ..
+                } => {
+                    tracing::info!(volume = %self.volname, reason = %e, "volume set refused: the volfiles do not build");
+                    TxnError::new(rules::VALIDATION_FAILED)
+                }
+                other => TxnError::new(format!("volfile of {}: {other}", self.volname)),
+            });
+        }
         self.next = Some(next);
         Ok(Dict::new())
     }

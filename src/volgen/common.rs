@@ -1,7 +1,7 @@
 //! What all graphs share: the checks a volume must pass and the option passes.
 
 use super::graph::Graph;
-use super::options::{self, Role, SetDict, SpecialTarget, IO_STATS, PLAIN, SERVER, SPECIAL};
+use super::options::{self, Role, SetDict, SpecialTarget, IO_STATS, SERVER, SPECIAL};
 use super::VolgenError;
 use crate::model::{Volume, VolumeType};
 
@@ -96,7 +96,7 @@ pub(super) fn apply_self_heal_plain(graph: &mut Graph, dict: &SetDict) {
 }
 
 fn plain_pass(graph: &mut Graph, dict: &SetDict, self_heal: bool) {
-    for plain in PLAIN {
+    for plain in options::plain_keys() {
         if plain.self_heal_only && !self_heal {
             continue;
         }

@@ -755,8 +755,7 @@ mod tests {
             Err(VolgenError::Inconsistent { .. })
         ));
         let mut v = volume("v", &["/a", "/b"]);
-        v.options
-            .push(("cluster.rsync-hash-regex".into(), "x".into()));
+        v.options.push(("cluster.made-up-key".into(), "x".into()));
         assert!(matches!(
             rebalance_volfile(&v),
             Err(VolgenError::Option {

@@ -72,8 +72,10 @@ const fn self_heal_only(key: &'static str, xl_type: &'static str, option: &'stat
     }
 }
 
-/// The plain keys brickd supports, in glusterd's order.
-pub(super) const PLAIN: &[Plain] = &[
+/// The plain keys whose rendering the option table does not say all of (a default written
+/// when unset, a self-heal-only key, a key set on two xlator types), in glusterd's order.
+/// [`plain_keys`] puts them with the table's other keys.
+const KNOWN_PLAIN: &[Plain] = &[
     plain("cluster.lookup-optimize", DHT, "lookup-optimize", None),
     plain("cluster.min-free-disk", DHT, "min-free-disk", None),
     plain("cluster.min-free-inodes", DHT, "min-free-inodes", None),
@@ -385,6 +387,76 @@ pub(super) const PLAIN: &[Plain] = &[
     ),
 ];
 
+/// Every plain key, in the option table's order (glusterd's): [`KNOWN_PLAIN`]'s entries at
+/// their key's place, then each other key the table maps to an option of one xlator type
+/// (`volopt::OptionDef::xlator_option_targets`), with no default (glusterd writes a default
+/// only for keys of its table with a value, and those are the known ones: every default
+/// volfile brickd renders matches glusterd's). Keys handled elsewhere (special, performance
+/// switches, structural keys) are left out.
+pub(super) fn plain_keys() -> &'static [Plain] {
+    static PLAIN: std::sync::OnceLock<Vec<Plain>> = std::sync::OnceLock::new();
+    PLAIN.get_or_init(|| {
+        let table = crate::volopt::table();
+        let mut out: Vec<Plain> = Vec::new();
+        // How many rows of each key were placed: glusterd's table names a few keys twice
+        // (`cluster.heal-timeout` for replicate and for disperse), and `volume get VOL all`
+        // lists each at its place; the n-th known row of a key goes to its n-th place.
+        let mut placed: std::collections::HashMap<&str, usize> = Default::default();
+        let listed = table.volume_listing();
+        let unlisted = table
+            .options()
+            .iter()
+            .filter(|d| table.volume_listing().all(|l| l.key != d.key));
+        for def in listed.chain(unlisted) {
+            let n = placed.entry(def.key).or_insert(0);
+            *n += 1;
+            let mut known = KNOWN_PLAIN.iter().filter(|p| p.key == def.key);
+            if known.clone().next().is_some() {
+                out.extend(known.nth(*n - 1).copied());
+                continue;
+            }
+            if *n > 1 || handled_elsewhere(def.key) {
+                continue;
+            }
+            let mut targets: Vec<(&str, &str, bool)> = Vec::new();
+            for (graph, xl_type, option) in def.xlator_option_targets() {
+                match targets.iter_mut().find(|t| t.0 == xl_type && t.1 == option) {
+                    Some(t) => t.2 &= graph == "shd",
+                    None => targets.push((xl_type, option, graph == "shd")),
+                }
+            }
+            for (xl_type, option, shd_only) in targets {
+                out.push(Plain {
+                    key: def.key,
+                    xl_type,
+                    option,
+                    default: None,
+                    self_heal_only: shd_only,
+                });
+            }
+        }
+        // Known rows the table does not place keep working, after the rest.
+        for (i, p) in KNOWN_PLAIN.iter().enumerate() {
+            let nth = KNOWN_PLAIN[..i].iter().filter(|q| q.key == p.key).count();
+            if placed.get(p.key).copied().unwrap_or(0) <= nth {
+                out.push(*p);
+            }
+        }
+        out
+    })
+}
+
+/// Keys whose rendering is not a plain option: the special pass, the performance switches,
+/// keys read while building the graphs, xlators brickd does not generate, keys ignored.
+fn handled_elsewhere(key: &str) -> bool {
+    SPECIAL.iter().any(|s| s.key == key)
+        || PERF_XLATORS.iter().any(|p| p.key == key)
+        || UNSUPPORTED_WHEN_ON.contains(&key)
+        || BUILD_KEYS.contains(&key)
+        || IGNORED_KEYS.contains(&key)
+        || BOOLEAN_KEYS.contains(&key)
+}
+
 /// Which graph a [`SPECIAL`] key belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Role {
@@ -695,7 +767,7 @@ fn switch_refusal(key: &str, value: &str) -> Option<OptionProblem> {
 
 fn is_known(key: &str) -> bool {
     key.starts_with("user.")
-        || PLAIN.iter().any(|p| p.key == key)
+        || plain_keys().iter().any(|p| p.key == key)
         || SPECIAL.iter().any(|s| s.key == key)
         || PERF_XLATORS.iter().any(|p| p.key == key)
         || BUILD_KEYS.contains(&key)
@@ -749,7 +821,7 @@ impl SetDict {
 
 /// The default of a key in the tables, if it has one.
 fn default_of(key: &str) -> Option<&'static str> {
-    PLAIN
+    plain_keys()
         .iter()
         .filter(|p| p.key == key)
         .find_map(|p| p.default)
@@ -830,7 +902,7 @@ mod tests {
 
     #[test]
     fn unknown_keys_and_unsupported_xlators_are_refused() {
-        let unknown = first_unsupported(&opts(&[("cluster.rsync-hash-regex", "x")]));
+        let unknown = first_unsupported(&opts(&[("cluster.made-up-key", "x")]));
         assert_eq!(unknown.map(|r| r.problem), Some(OptionProblem::Unknown));
         let uss = first_unsupported(&opts(&[("features.uss", "on")]));
         assert_eq!(uss.map(|r| r.problem), Some(OptionProblem::Unsupported));

@@ -63,6 +63,10 @@ pub struct OptionDef {
     pub client_op: bool,
     /// Per volume or for the pool.
     pub scope: Scope,
+    /// What a set of the key changed in glusterd's volfiles, as `table.tsv` records it:
+    /// `graph:xlator-type:option` entries separated by `;` (`fuse:cluster/distribute:
+    /// lookup-optimize`), `+type`/`-type` for an xlator added or taken out; `-` for nothing.
+    pub xlator_options: &'static str,
 }
 
 /// The parsed table.
@@ -144,10 +148,11 @@ impl Table {
         let mut t = Table::default();
         let rows = Rows::parse("table.tsv", table)?;
         let key_at = rows.require("key")?;
-        let (default_at, op_version_at, client_op_at) = (
+        let (default_at, op_version_at, client_op_at, xlator_options_at) = (
             rows.column("default"),
             rows.column("op_version"),
             rows.column("client_op"),
+            rows.column("xlator_options"),
         );
         for (line, fields) in &rows.rows {
             let field = |at: Option<usize>| at.and_then(|i| fields.get(i).copied()).unwrap_or("");
@@ -181,6 +186,7 @@ impl Table {
                 op_version,
                 client_op: matches!(field(client_op_at), "1" | "yes"),
                 scope: Scope::Volume,
+                xlator_options: field(xlator_options_at),
             });
         }
         let rows = Rows::parse("listing.tsv", listing)?;
@@ -213,6 +219,7 @@ impl Table {
                         op_version: 1,
                         client_op: false,
                         scope: Scope::Volume,
+                        xlator_options: "",
                     });
                     t.options.len() - 1
                 }
@@ -285,6 +292,35 @@ impl Table {
             (Some(_), Some(_)) => Lookup::Ambiguous,
             _ => Lookup::Unknown,
         }
+    }
+}
+
+impl OptionDef {
+    /// The xlator options a set of the key changes, as (graph, xlator type, option), from
+    /// [`OptionDef::xlator_options`] (entries that add or take out an xlator, or name a file,
+    /// left out).
+    pub fn xlator_option_targets(
+        &self,
+    ) -> impl Iterator<Item = (&'static str, &'static str, &'static str)> {
+        const GRAPHS: &[&str] = &[
+            "brick",
+            "fuse",
+            "trusted",
+            "gfproxyd",
+            "gfproxy-client",
+            "shd",
+            "fuse-rdma",
+            "trusted-rdma",
+        ];
+        self.xlator_options.split(';').filter_map(|entry| {
+            let mut parts = entry.splitn(3, ':');
+            let (graph, xl_type, option) = (parts.next()?, parts.next()?, parts.next()?);
+            (GRAPHS.contains(&graph)
+                && xl_type.contains('/')
+                && !xl_type.starts_with(['+', '-'])
+                && !option.contains(':'))
+            .then_some((graph, xl_type, option))
+        })
     }
 }
 
