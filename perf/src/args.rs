@@ -118,7 +118,7 @@ pub struct Args {
     #[arg(long)]
     pub target: Target,
 
-    /// null, ping, dump, peer-list, vol-info:NAME, vol-status:NAME (or PREFIX{A..B}),
+    /// null, ping, dump, peer-list, vol-info:NAME, vol-status:NAME (or PREFIX{A..B}), vol-get:NAME:KEY,
     /// getspec:KEY, port-by-brick:PATH or raw:PROG:VERS:PROC (raw sends empty arguments).
     #[arg(long, value_parser = workload::parse)]
     pub workload: Arc<dyn Workload>,

@@ -77,6 +77,9 @@ pub fn get(catalog: &super::catalog::Catalog, op_version: u32, request: Dict) ->
     let Ok(key) = request.get_str("key").map(str::to_owned) else {
         return CliAnswer::failed(0, "Failed to get key");
     };
+    if key.contains('\0') {
+        return CliAnswer::failed(0, "Failed to get key");
+    }
     let Some(volume) = catalog.get(&volname).cloned() else {
         return CliAnswer::failed(0, format!("Volume {volname} does not exist"));
     };
@@ -173,9 +176,17 @@ pub fn get_global(global: &[(String, String)], op_version: u32, request: Dict) -
 /// Adds `count`, then `keyN`/`valueN` for each pair, last first (so that, with the dict's
 /// head insertion, the wire carries glusterd's order: `count`, then the pairs from the last).
 fn answer_pairs(dict: &mut Dict, pairs: &[(String, String)]) {
+    // Every key is new: `push` (a setter would look for each one first, quadratic in the
+    // ~340 options of `volume get VOL all`).
+    let text = |v: &str| {
+        let mut bytes = Vec::with_capacity(v.len() + 1);
+        bytes.extend_from_slice(v.as_bytes());
+        bytes.push(0);
+        bytes
+    };
     for (i, (key, value)) in pairs.iter().enumerate() {
-        dict.set_str(&format!("key{}", i + 1), key);
-        dict.set_str(&format!("value{}", i + 1), value);
+        dict.push(&format!("key{}", i + 1), text(key));
+        dict.push(&format!("value{}", i + 1), text(value));
     }
     dict.set_u64("count", pairs.len() as u64);
 }
@@ -184,11 +195,14 @@ fn answer_pairs(dict: &mut Dict, pairs: &[(String, String)]) {
 
 /// What a set or reset changes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Change {
+pub enum Change {
     /// `volume set`: these keys (as the CLI gave them) to these values.
     Set(Vec<(String, String)>),
     /// `volume reset VOL KEY|all [force]`.
-    Reset { key: String },
+    Reset {
+        /// The key, or `all`.
+        key: String,
+    },
 }
 
 /// Answers a SET_VOLUME request.
@@ -257,7 +271,9 @@ fn change_of(dict: &Dict, op_number: u32) -> Result<Change, TxnError> {
     if op_number == OP_RESET_VOLUME {
         let key = dict
             .get_str("key")
-            .map_err(|_| TxnError::new("Unable to get option key"))?;
+            .ok()
+            .filter(|k| !k.contains('\0'))
+            .ok_or_else(|| TxnError::new("Unable to get option key"))?;
         return Ok(Change::Reset {
             key: key.to_string(),
         });
@@ -270,6 +286,12 @@ fn change_of(dict: &Dict, op_number: u32) -> Result<Change, TxnError> {
         let value = dict.get_str(&format!("value{i}")).map_err(|_| {
             TxnError::new(format!("invalid key,value pair in 'volume set' for {key}"))
         })?;
+        // A store line is `key=value\n`: nothing may end it early or split it.
+        if key.contains(['\0', '\n', '=']) || value.contains(['\0', '\n']) {
+            return Err(TxnError::new(format!(
+                "invalid key,value pair in 'volume set': {key:?} {value:?}"
+            )));
+        }
         pairs.push((key.to_string(), value.to_string()));
         if pairs.len() > volopt::table().options().len() + 64 {
             return Err(TxnError::new("too many options in one volume set"));
@@ -307,6 +329,87 @@ pub fn participant_op(
         dict,
         next: None,
     }))
+}
+
+/// `volume` after `change` (a set or a reset), checked as glusterd's stage checks it: the
+/// keys, their rules, the volfiles built with them (read-only; the commit writes them) and
+/// every option of an xlator in those graphs. Pure but for the table; the stage of a set or
+/// reset and the option tests use it.
+pub fn changed_volume(
+    volume: &Volume,
+    change: &Change,
+    workdir: &std::path::Path,
+    me: Uuid,
+    bind: Option<std::net::IpAddr>,
+) -> Result<Volume, TxnError> {
+    let mut next = Volume::clone(volume);
+    match change {
+        Change::Set(pairs) => {
+            for (key, value) in pairs {
+                let key = checked_set_key(&next, key, value)?;
+                next.set_option(&key, value);
+            }
+            let (op, client) = op_versions(&next);
+            next.op_version = next.op_version.max(op);
+            next.client_op_version = next.client_op_version.max(client);
+        }
+        Change::Reset { key } if key == "all" => {
+            let again: Vec<(&str, String)> = (PUT_BACK_BY_RESET.iter())
+                .filter_map(|(k, _)| put_back(volume, k).map(|v| (*k, v)))
+                .collect();
+            next.options.clear();
+            for (k, v) in again {
+                next.set_option(k, &v);
+            }
+            // The op-versions stay: the table does not carry each key's yet, and
+            // glusterd's recomputation would need it (issue 19's note).
+        }
+        Change::Reset { key } => {
+            let def = match volopt::table().lookup(key) {
+                Lookup::Found(def) => def,
+                _ => {
+                    return Err(TxnError::new(with_hint(
+                        format!("Option {key} does not exist"),
+                        key,
+                    )));
+                }
+            };
+            let again = put_back(volume, def.key);
+            next.reset_option(def.key);
+            if let Some(value) = again {
+                next.set_option(def.key, &value);
+            }
+            // The op-versions stay: the table does not carry each key's yet, and
+            // glusterd's recomputation would need it (issue 19's note).
+        }
+    }
+    next.version += 1;
+    // The volfiles must render (read-only here; the commit writes them). Where glusterd
+    // could not build them either (options that contradict each other, a switch that is
+    // not a boolean) it says only "Error, Validation Failed", and so does brickd (the
+    // reason goes to the log); what only brickd cannot render says so.
+    let rendered = super::volume_create::render_volfiles(&next, workdir, me, bind);
+    let volfiles = match rendered {
+        Ok(volfiles) => volfiles,
+        Err(e) => {
+            use crate::volgen::{OptionProblem, VolgenError};
+            return Err(match e {
+                VolgenError::Inconsistent { .. }
+                | VolgenError::Option {
+                    problem: OptionProblem::NotBoolean,
+                    ..
+                } => {
+                    tracing::info!(volume = %volume.name, reason = %e, "volume set refused: the volfiles do not build");
+                    TxnError::new(rules::VALIDATION_FAILED)
+                }
+                other => TxnError::new(format!("volfile of {}: {other}", volume.name)),
+            });
+        }
+    };
+    // Every option of an xlator in these graphs is checked, as glusterd's graph check does.
+    let text: String = volfiles.iter().map(|(_, t)| t.as_str()).collect();
+    volopt::validate::check_volume(&next.options, &text).map_err(TxnError::new)?;
+    Ok(next)
 }
 
 struct OptionsOp {
@@ -494,71 +597,14 @@ impl OptionsOp {
                 self.volname
             )));
         };
-        let mut next = Volume::clone(&volume);
-        match &self.change {
-            Change::Set(pairs) => {
-                for (key, value) in pairs {
-                    let key = checked_set_key(&next, key, value)?;
-                    next.set_option(&key, value);
-                }
-                let (op, client) = op_versions(&next);
-                next.op_version = next.op_version.max(op);
-                next.client_op_version = next.client_op_version.max(client);
-            }
-            Change::Reset { key } if key == "all" => {
-                let again: Vec<(&str, String)> = (PUT_BACK_BY_RESET.iter())
-                    .filter_map(|(k, _)| put_back(&volume, k).map(|v| (*k, v)))
-                    .collect();
-                next.options.clear();
-                for (k, v) in again {
-                    next.set_option(k, &v);
-                }
-                // The op-versions stay: the table does not carry each key's yet, and
-                // glusterd's recomputation would need it (issue 19's note).
-            }
-            Change::Reset { key } => {
-                let def = match volopt::table().lookup(key) {
-                    Lookup::Found(def) => def,
-                    _ => {
-                        return Err(TxnError::new(with_hint(
-                            format!("Option {key} does not exist"),
-                            key,
-                        )));
-                    }
-                };
-                let again = put_back(&volume, def.key);
-                next.reset_option(def.key);
-                if let Some(value) = again {
-                    next.set_option(def.key, &value);
-                }
-                // The op-versions stay: the table does not carry each key's yet, and
-                // glusterd's recomputation would need it (issue 19's note).
-            }
-        }
-        next.version += 1;
-        // The volfiles must render (read-only here; the commit writes them). Where glusterd
-        // could not build them either (options that contradict each other, a switch that is
-        // not a boolean) it says only "Error, Validation Failed", and so does brickd (the
-        // reason goes to the log); what only brickd cannot render says so.
-        if let Err(e) = super::volume_create::render_volfiles(
-            &next,
-            &self.state.node.workdir,
-            self.state.node.node.uuid,
-            self.state.node.processes.bind_address,
-        ) {
-            use crate::volgen::{OptionProblem, VolgenError};
-            return Err(match e {
-                VolgenError::Inconsistent { .. }
-                | VolgenError::Option {
-                    problem: OptionProblem::NotBoolean,
-                    ..
-                } => {
-                    tracing::info!(volume = %self.volname, reason = %e, "volume set refused: the volfiles do not build");
-                    TxnError::new(rules::VALIDATION_FAILED)
-                }
-                other => TxnError::new(format!("volfile of {}: {other}", self.volname)),
-            });
-        }
+        let node = &self.state.node;
+        let next = changed_volume(
+            &volume,
+            &self.change,
+            &node.workdir,
+            node.node.uuid,
+            node.processes.bind_address,
+        )?;
         self.next = Some(next);
         Ok(Dict::new())
     }
@@ -605,5 +651,52 @@ impl Operation for OptionsOp {
 
     fn peer_dict(&self) -> Dict {
         super::local_node::with_volume_id(&self.state, &self.volname, &self.dict)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set_request(pairs: &[(&str, &str)]) -> Dict {
+        let mut dict = Dict::new();
+        for (i, (k, v)) in pairs.iter().enumerate() {
+            dict.set_str(&format!("key{}", i + 1), k);
+            dict.set_str(&format!("value{}", i + 1), v);
+        }
+        dict
+    }
+
+    #[test]
+    fn a_set_request_is_read_until_its_first_missing_key() {
+        let dict = set_request(&[("a.b", "1"), ("c.d", "2")]);
+        assert_eq!(
+            change_of(&dict, OP_SET_VOLUME).unwrap(),
+            Change::Set(vec![("a.b".into(), "1".into()), ("c.d".into(), "2".into())])
+        );
+        assert_eq!(
+            change_of(&Dict::new(), OP_SET_VOLUME).unwrap_err().message,
+            "No options received "
+        );
+        let mut no_value = Dict::new();
+        no_value.set_str("key1", "a.b");
+        assert!(change_of(&no_value, OP_SET_VOLUME).is_err());
+    }
+
+    #[test]
+    fn pairs_that_would_break_a_store_line_are_refused() {
+        for (k, v) in [("a\nb", "1"), ("a=b", "1"), ("a.b", "x\ny")] {
+            assert!(
+                change_of(&set_request(&[(k, v)]), OP_SET_VOLUME).is_err(),
+                "{k:?} {v:?}"
+            );
+        }
+        let mut reset = Dict::new();
+        reset.set_str("key", "all");
+        assert_eq!(
+            change_of(&reset, OP_RESET_VOLUME).unwrap(),
+            Change::Reset { key: "all".into() }
+        );
+        assert!(change_of(&Dict::new(), OP_RESET_VOLUME).is_err());
     }
 }

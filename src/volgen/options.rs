@@ -773,6 +773,16 @@ fn is_known(key: &str) -> bool {
         || BUILD_KEYS.contains(&key)
         || IGNORED_KEYS.contains(&key)
         || IGNORED_PREFIXES.iter().any(|p| key.starts_with(p))
+        || changes_no_volfile(key)
+}
+
+/// A key the option table knows and whose set changed none of glusterd's volfiles
+/// (`xlator_options` `-`: it matters to an xlator brickd does not generate, to another
+/// daemon, or to glusterd alone).
+fn changes_no_volfile(key: &str) -> bool {
+    crate::volopt::table()
+        .get(key)
+        .is_some_and(|d| matches!(d.xlator_options, "-" | ""))
 }
 
 /// The options glusterd builds a graph with (its "set dict"): the volume's options, plus the

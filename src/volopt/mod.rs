@@ -16,6 +16,7 @@
 
 pub mod global;
 pub mod rules;
+pub mod validate;
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -63,6 +64,16 @@ pub struct OptionDef {
     pub client_op: bool,
     /// Per volume or for the pool.
     pub scope: Scope,
+    /// The table's type of the key's values (`bool`, `int`, `size`, `enum`, …; empty if the
+    /// table does not say), with its bounds and the values an `enum` takes (`-` or empty
+    /// for none); see `validate`.
+    pub kind: &'static str,
+    /// The lowest value (text), if the table gives one.
+    pub min: &'static str,
+    /// The highest value (text), if the table gives one.
+    pub max: &'static str,
+    /// An `enum`'s values, comma-separated.
+    pub values: &'static str,
     /// What a set of the key changed in glusterd's volfiles, as `table.tsv` records it:
     /// `graph:xlator-type:option` entries separated by `;` (`fuse:cluster/distribute:
     /// lookup-optimize`), `+type`/`-type` for an xlator added or taken out; `-` for nothing.
@@ -154,6 +165,12 @@ impl Table {
             rows.column("client_op"),
             rows.column("xlator_options"),
         );
+        let (kind_at, min_at, max_at, values_at) = (
+            rows.column("type"),
+            rows.column("min"),
+            rows.column("max"),
+            rows.column("values"),
+        );
         for (line, fields) in &rows.rows {
             let field = |at: Option<usize>| at.and_then(|i| fields.get(i).copied()).unwrap_or("");
             let bad = |problem: String| TableError {
@@ -186,6 +203,10 @@ impl Table {
                 op_version,
                 client_op: matches!(field(client_op_at), "1" | "yes"),
                 scope: Scope::Volume,
+                kind: field(kind_at),
+                min: field(min_at),
+                max: field(max_at),
+                values: field(values_at),
                 xlator_options: field(xlator_options_at),
             });
         }
@@ -219,6 +240,10 @@ impl Table {
                         op_version: 1,
                         client_op: false,
                         scope: Scope::Volume,
+                        kind: "",
+                        min: "",
+                        max: "",
+                        values: "",
                         xlator_options: "",
                     });
                     t.options.len() - 1

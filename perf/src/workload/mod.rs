@@ -13,6 +13,7 @@ mod null;
 mod peer_list;
 mod ping;
 mod raw;
+mod vol_get;
 mod vol_info;
 mod vol_status;
 
@@ -28,6 +29,7 @@ pub use null::Null;
 pub use peer_list::PeerList;
 pub use ping::Ping;
 pub use raw::Raw;
+pub use vol_get::VolGet;
 pub use vol_info::VolInfo;
 pub use vol_status::VolStatus;
 
@@ -99,7 +101,7 @@ pub trait Workload: Send + Sync {
 pub enum WorkloadParseError {
     /// No workload has that name.
     #[error(
-        "unknown workload {0:?} (expected null, ping, dump, peer-list, vol-info:NAME, vol-status:NAME, getspec:KEY, port-by-brick:PATH or raw:PROG:VERS:PROC)"
+        "unknown workload {0:?} (expected null, ping, dump, peer-list, vol-info:NAME, vol-status:NAME, vol-get:NAME:KEY, getspec:KEY, port-by-brick:PATH or raw:PROG:VERS:PROC)"
     )]
     Unknown(String),
     /// `raw:` followed by something other than three numbers.
@@ -137,6 +139,13 @@ pub fn parse(spec: &str) -> Result<Arc<dyn Workload>, WorkloadParseError> {
                 })?))
             } else if let Some(volname) = spec.strip_prefix("vol-info:") {
                 Ok(Arc::new(VolInfo::parse(volname).map_err(|reason| {
+                    WorkloadParseError::BadArgument {
+                        spec: spec.to_string(),
+                        reason,
+                    }
+                })?))
+            } else if let Some(rest) = spec.strip_prefix("vol-get:") {
+                Ok(Arc::new(VolGet::parse(rest).map_err(|reason| {
                     WorkloadParseError::BadArgument {
                         spec: spec.to_string(),
                         reason,

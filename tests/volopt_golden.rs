@@ -1,0 +1,113 @@
+//! glusterd 10.3's answers to `volume set VOL KEY VALUE` (tests/golden/volopt/keys.jsonl, made
+//! by scripts/optable/probe.py against the real glusterd), replayed against brickd's stage of a
+//! set (`ops::volume_options::changed_volume`: the key rules, the volfiles built with the value
+//! and the graph check), on volumes of the same kinds: a one-brick distribute volume (`d`), a
+//! replica 3 (`r3`), a disperse 3 redundancy 1 (`e`). Each record is a fresh volume, as the
+//! probe restored the volume after every accepted set.
+//!
+//! Pure: no daemon, no socket. Prints how many answers match, and fails when fewer match than
+//! [`MATCHED_AT_LEAST`] (the figure this change reached; raise it as brickd gets closer).
+
+use brickd::model::{Uuid, Volume};
+use brickd::ops::volume_options::{changed_volume, Change};
+use brickd::store::{Store, Workdir};
+use std::path::Path;
+
+const FIXTURE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/workdirs/glusterd-10.3"
+);
+const GOLDEN: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/golden/volopt/keys.jsonl"
+);
+
+/// The answers brickd must give as glusterd did, at least.
+const MATCHED_AT_LEAST: usize = 4354;
+
+fn fixture() -> Workdir {
+    Store::load(FIXTURE).expect("the glusterd 10.3 fixture loads")
+}
+
+/// The fixture's volume of the kind the probe called `vol_type`, named as the probe's.
+fn volume_of(workdir: &Workdir, vol_type: &str) -> Option<Volume> {
+    let (fixture_name, name) = match vol_type {
+        "dist" => ("dist1", "d"),
+        "rep3" => ("rep3", "r3"),
+        "disp" => ("disp", "e"),
+        _ => return None,
+    };
+    let mut volume = workdir
+        .volumes
+        .iter()
+        .find(|v| v.name == fixture_name)?
+        .clone();
+    volume.name = name.to_string();
+    Some(volume)
+}
+
+#[test]
+fn volume_set_answers_as_glusterd_did() {
+    let workdir = fixture();
+    let text = std::fs::read_to_string(GOLDEN).expect("the goldens are in the repository");
+    let (mut matched, mut compared) = (0, 0);
+    let mut differing: Vec<String> = Vec::new();
+    for line in text.lines() {
+        let record: serde_json::Value = serde_json::from_str(line).unwrap();
+        let argv: Vec<&str> = record["argv"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap())
+            .collect();
+        if argv.len() != 5 || argv[0] != "volume" || argv[1] != "set" {
+            continue;
+        }
+        let Some(volume) = volume_of(&workdir, record["vol_type"].as_str().unwrap_or("")) else {
+            continue;
+        };
+        let (key, value) = (argv[3], argv[4]);
+        let theirs = if record["rc"].as_i64() == Some(0) {
+            Ok(())
+        } else {
+            let said = format!(
+                "{}{}",
+                record["stdout"].as_str().unwrap_or(""),
+                record["stderr"].as_str().unwrap_or("")
+            );
+            Err(said
+                .trim_end()
+                .strip_prefix("volume set: failed: ")
+                .unwrap_or(&said)
+                .to_string())
+        };
+        let change = Change::Set(vec![(key.to_string(), value.to_string())]);
+        let ours = changed_volume(
+            &volume,
+            &change,
+            Path::new("/var/lib/glusterd"),
+            Uuid::NIL,
+            None,
+        )
+        .map(|_| ())
+        .map_err(|e| e.message);
+        compared += 1;
+        if ours == theirs {
+            matched += 1;
+        } else {
+            differing.push(format!(
+                "{} {key} {value:?}: glusterd {theirs:?}, brickd {ours:?}",
+                volume.name
+            ));
+        }
+    }
+    println!("volume_set_answers_as_glusterd_did: {matched} of {compared} answers as glusterd's");
+    for d in differing.iter().take(60) {
+        println!("  differs: {d}");
+    }
+    assert!(compared > 3000, "only {compared} records replayed");
+    assert!(
+        matched >= MATCHED_AT_LEAST,
+        "{matched} of {compared} match, fewer than {MATCHED_AT_LEAST}"
+    );
+}
