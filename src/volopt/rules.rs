@@ -44,7 +44,17 @@ pub const VALIDATION_FAILED: &str = "Error, Validation Failed";
 /// Step 1. `Ok(true)`: a `user.*` key, to be stored as it is with no further check.
 pub fn before_lookup(key: &str, value: &str) -> Result<bool, Refusal> {
     match key {
-        "config.memory-accounting" | "ganesha.enable" => return Ok(false),
+        "config.memory-accounting" => return Ok(false),
+        "ganesha.enable" => {
+            return match parse_bool(value) {
+                None => Err("Invalid value for volume set command. Use on/off only.".to_string()),
+                Some(true) => Err(
+                    "The option nfs-ganesha should be enabled before setting ganesha.enable."
+                        .to_string(),
+                ),
+                Some(false) => Ok(false),
+            }
+        }
         "config.transport" => {
             let known = ["rdma", "tcp", "tcp,rdma", "rdma,tcp"];
             if !known.iter().any(|t| value.eq_ignore_ascii_case(t)) {
@@ -119,6 +129,10 @@ const RULE_KEYS: &[&str] = &[
     "disperse.quorum-count",
     "cluster.max-bricks-per-process",
     "glusterd.vol_count_per_thread",
+    "features.ctime",
+    "ctime.noatime",
+    "features.enforce-mandatory-lock",
+    "cluster.server-quorum-type",
 ];
 
 /// `strtol`-style: a whole decimal integer (leading blanks and a sign allowed).
@@ -299,7 +313,18 @@ pub fn key_rules(
         "client.strict-locks"
         | "features.worm"
         | "features.worm-file-level"
-        | "features.worm-files-deletable" => boolean(),
+        | "features.worm-files-deletable"
+        | "features.ctime"
+        | "ctime.noatime"
+        | "features.enforce-mandatory-lock" => boolean(),
+        // glusterd checks the quorum keys against its own options, whatever the graphs.
+        "cluster.server-quorum-type" => {
+            if value.eq_ignore_ascii_case("none") || value.eq_ignore_ascii_case("server") {
+                Ok(())
+            } else {
+                Err(format!("option server-quorum-type {value}: '{value}' is not valid (possible options are none, server.)"))
+            }
+        }
         "features.uss" => parse_bool(value).map(|_| ()).ok_or_else(|| {
             format!("{value} is not a valid boolean value. {key} expects a valid boolean value.")
         }),
@@ -342,11 +367,12 @@ pub fn key_rules(
             )),
             Some(_) => Ok(()),
         },
+        // Quota unset reads as off.
         "features.quota-deem-statfs" => match option("features.quota").as_deref().map(parse_bool)
         {
             Some(Some(true)) => Ok(()),
-            Some(Some(false)) => Err(format!("Cannot set {key}. Enable quota first.")),
-            _ => Err(VALIDATION_FAILED.to_string()),
+            None | Some(Some(false)) => Err(format!("Cannot set {key}. Enable quota first.")),
+            Some(None) => Err(VALIDATION_FAILED.to_string()),
         },
         "features.default-retention-period" | "features.auto-commit-period" => {
             if value.trim_start().parse::<u64>().is_ok() {
@@ -499,7 +525,7 @@ mod tests {
         );
         assert_eq!(
             rule("features.quota-deem-statfs", "on").unwrap_err(),
-            VALIDATION_FAILED
+            "Cannot set features.quota-deem-statfs. Enable quota first."
         );
         let quota_off = |k: &str| (k == "features.quota").then(|| "off".to_string());
         assert_eq!(
