@@ -46,6 +46,7 @@ const SCRIPT: &[&str] = &[
     "volume set VOL performance.io-cache off",
     "volume set VOL network.ping-timeout 20",
     "volume set VOL performance.cache-size 128MB",
+    "volume set VOL performance.quick-read-cache-timeout 2",
     "volume info VOL",
     "volume get VOL network.ping-timeout --xml",
     "volume set VOL user.note hello",
@@ -150,7 +151,10 @@ fn set_get_and_reset_answer_as_glusterd_does() {
             .lines()
             .filter(|l| {
                 let key = l.split('=').next().unwrap_or("");
-                key.contains('.') || key == "version" || key == "op-version"
+                key.contains('.')
+                    || key == "version"
+                    || key == "op-version"
+                    || key == "client-op-version"
             })
             .map(str::to_owned)
             .collect()

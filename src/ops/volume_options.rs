@@ -348,10 +348,9 @@ pub fn changed_volume(
             for (key, value) in pairs {
                 let key = checked_set_key(&next, key, value)?;
                 next.set_option(&key, value);
+                (next.op_version, next.client_op_version) =
+                    volopt::op_versions_after_set(&key, next.op_version, next.client_op_version);
             }
-            let (op, client) = op_versions(&next);
-            next.op_version = next.op_version.max(op);
-            next.client_op_version = next.client_op_version.max(client);
         }
         Change::Reset { key } if key == "all" => {
             let again: Vec<(&str, String)> = (PUT_BACK_BY_RESET.iter())
@@ -361,8 +360,7 @@ pub fn changed_volume(
             for (k, v) in again {
                 next.set_option(k, &v);
             }
-            // The op-versions stay: the table does not carry each key's yet, and
-            // glusterd's recomputation would need it (issue 19's note).
+            (next.op_version, next.client_op_version) = recomputed_op_versions(&next);
         }
         Change::Reset { key } => {
             let def = match volopt::table().lookup(key) {
@@ -379,8 +377,7 @@ pub fn changed_volume(
             if let Some(value) = again {
                 next.set_option(def.key, &value);
             }
-            // The op-versions stay: the table does not carry each key's yet, and
-            // glusterd's recomputation would need it (issue 19's note).
+            (next.op_version, next.client_op_version) = recomputed_op_versions(&next);
         }
     }
     next.version += 1;
@@ -571,21 +568,18 @@ fn checked_set_key(next: &Volume, key: &str, value: &str) -> Result<String, TxnE
     Ok(def.key.to_string())
 }
 
-/// The volume's op-version and client op-version after a change of its options: the highest
-/// op-version of its keys (at least glusterd's floors).
-fn op_versions(volume: &Volume) -> (u32, u32) {
-    let table = volopt::table();
-    let mut op = 1;
-    let mut client = 1;
-    for (key, _) in &volume.options {
-        if let Some(def) = table.get(key) {
-            op = op.max(def.op_version);
-            if def.client_op {
-                client = client.max(def.op_version);
-            }
-        }
-    }
-    (op, client)
+/// A volume's op-versions as glusterd works them out again after a reset: what a new volume
+/// of its type has, raised by each option it keeps (`volopt::op_versions_after_set`).
+fn recomputed_op_versions(volume: &Volume) -> (u32, u32) {
+    use crate::model::VolumeType;
+    let client_floor = match volume.volume_type {
+        VolumeType::Replicate => 30800,
+        VolumeType::Disperse => 30600,
+        _ => 2,
+    };
+    (volume.options.iter()).fold((40000, client_floor), |(op, client), (key, _)| {
+        volopt::op_versions_after_set(key, op, client)
+    })
 }
 
 impl OptionsOp {

@@ -25,6 +25,31 @@ use std::sync::OnceLock;
 const TABLE_TSV: &str = include_str!("table.tsv");
 /// What `volume get` lists, as text.
 const LISTING_TSV: &str = include_str!("listing.tsv");
+/// What a set of each key did to a volume's op-versions, as text.
+const OPVERSIONS_TSV: &str = include_str!("opversions.tsv");
+
+/// A volume's `op-version=` and `client-op-version=` after a set of `key`, from those before:
+/// each goes up to what glusterd 10.3 wrote after a set of the key on a new volume
+/// (`opversions.tsv`, `scripts/optable/opversions.py`; a volume always has at least that
+/// baseline, from the options a reset puts back), never down.
+pub fn op_versions_after_set(key: &str, op_version: u32, client_op_version: u32) -> (u32, u32) {
+    static SEEN: OnceLock<HashMap<&'static str, (u32, u32)>> = OnceLock::new();
+    let seen = SEEN.get_or_init(|| {
+        let mut lines = OPVERSIONS_TSV.lines();
+        let _header = lines.next();
+        lines
+            .filter_map(|l| {
+                let mut f = l.split('\t');
+                let (key, op, client) = (f.next()?, f.next()?, f.next()?);
+                Some((key, (op.parse().ok()?, client.parse().ok()?)))
+            })
+            .collect()
+    });
+    match seen.get(key) {
+        Some(&(op, client)) => (op_version.max(op), client_op_version.max(client)),
+        None => (op_version, client_op_version),
+    }
+}
 
 /// Whether a key is set per volume or for the whole pool (`volume set all KEY VALUE`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -551,6 +576,25 @@ mod tests {
         );
         assert_eq!(hint(table, "user.foo").as_deref(), Some("cluster.nufa"));
         assert_eq!(hint(table, "user.x").as_deref(), Some("cluster.nufa"));
+    }
+
+    #[test]
+    fn a_set_raises_op_versions_as_glusterds_did() {
+        // glusterd 10.3 wrote 80000/80000 after a set of this key on a new volume.
+        assert_eq!(
+            op_versions_after_set("performance.io-cache-size", 40000, 2),
+            (80000, 80000)
+        );
+        assert_eq!(
+            op_versions_after_set("performance.write-behind-pass-through", 40000, 2),
+            (90000, 2)
+        );
+        // Never down, and an unknown key changes nothing.
+        assert_eq!(
+            op_versions_after_set("cluster.lookup-optimize", 90000, 30800),
+            (90000, 30800)
+        );
+        assert_eq!(op_versions_after_set("user.x", 40000, 2), (40000, 2));
     }
 
     #[test]
