@@ -26,7 +26,7 @@ if [ "$SANITIZER" = address ] &&
     SANITIZER=none
 fi
 
-TARGETS=(record rpc_header auth dump dict cli lvm_frame brick_spec create_request mgmt_v3 admin journal handshake peer peer_export)
+TARGETS=(record rpc_header auth dump dict cli lvm_frame brick_spec create_request mgmt_v3 admin journal handshake peer peer_export volume_options)
 
 cargo fuzz build --sanitizer "$SANITIZER"
 

@@ -10,7 +10,7 @@
 #![no_main]
 
 use brickd::cluster::export::{self, Comparison, PeerExport};
-use brickd::model::{OptionsOrder, Volume};
+use brickd::model::Volume;
 use brickd::proto::dict::{DictLimits, DictRef};
 use libfuzzer_sys::fuzz_target;
 
@@ -28,7 +28,6 @@ fn sorted_lists(mut volume: Volume) -> Volume {
     volume.options.sort();
     volume.extra.sort();
     volume.rebalance.extra.sort();
-    volume.options_order = OptionsOrder::Loaded;
     volume
 }
 

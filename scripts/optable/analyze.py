@@ -8,7 +8,7 @@ import json
 import os
 import re
 
-from probe import (BOOL_WORDS, RANGE_RE, infer_type, is_refusal, load_json, split_default)
+from probe import (BOOL_WORDS, PREREQ, RANGE_RE, infer_type, is_refusal, load_json, split_default)
 
 KIND_ORDER = ["brick", "fuse", "trusted", "gfproxyd", "gfproxy-client", "shd", "rebalance",
               "snapd", "fuse-rdma", "trusted-rdma", "global-options", "brickinfo"]
@@ -103,6 +103,7 @@ def run(args, state_dir):
     rows = []
     templates = {}
     keys_order = list(listed) + [k for k in A["extra_keys"] if k not in listed]
+    keys_order += [k for k in global_keys if k not in keys_order]
     for key in keys_order:
         r = dict.fromkeys(COLUMNS)
         r["key"] = key
@@ -113,6 +114,8 @@ def run(args, state_dir):
             r["default"] = val
             r["shown"] = "(DEFAULT)" if suffix else "plain"
             r["listed"] = "yes"
+        elif key in global_keys:
+            r["listed"] = "all-only"
         else:
             r["shown"] = "unlisted"
             r["listed"] = "no"
@@ -133,11 +136,12 @@ def run(args, state_dir):
             bg = (B.get("global") or {}).get(key)
             if bg and bg.get("rc") == 0:
                 cb, ca = int(bg["cluster_before"]), int(bg["cluster_after"])
-                r["op_version"] = str(ca) if ca > cb else str(cb)
-                r["op_version_exact"] = "yes" if ca > cb else "at-most"
-                r["client_op"] = "-"
                 if ca > cb:
+                    r["op_version"], r["op_version_exact"] = str(ca), "yes"
                     notes.append("volume set all raised the cluster op-version %d->%d" % (cb, ca))
+                else:
+                    notes.append("volume set all %s at cluster op-version %d: accepted, op-version unchanged"
+                                 " (not measurable this way)" % (key, cb))
             elif bg:
                 notes.append("op-version run: " + bg.get("msg", ""))
             if key == "cluster.server-quorum-ratio" and key in A["keys"]:
@@ -152,7 +156,12 @@ def run(args, state_dir):
             rows.append(r)
             continue
         # type: from the types that validated
-        types = {vt: t for vt, t in kr["type_by_vt"].items() if t}
+        # re-infer from the raw answers (infer_type may have improved since the probe)
+        types = {}
+        for vt, res in kr["invalid"].items():
+            t = infer_type([tuple(x) for x in res], None)
+            if t:
+                types[vt] = t
         r["validated_on"] = ",".join(vt for vt in VT_ORDER if vt in types) or None
         tnames = {t["type"] for t in types.values()}
         first = None
@@ -167,7 +176,11 @@ def run(args, state_dir):
                     "%s=%s" % (vt, types[vt]["type"]) for vt in VT_ORDER if vt in types))
             r["min"], r["max"] = first.get("min"), first.get("max")
             if first.get("values"):
-                r["values"] = ",".join(first["values"])
+                r["values"] = ",".join('"%s"' % v if "," in v else v for v in first["values"])
+            ranges = {vt: (t.get("min"), t.get("max")) for vt, t in types.items() if t.get("min") is not None}
+            if len(set(ranges.values())) > 1:
+                notes.append("range differs per volume type: " + ", ".join(
+                    "%s=[%s - %s]" % (vt, a, b) for vt, (a, b) in ranges.items()))
             if first.get("glusterd_validated"):
                 notes.append("value checked by glusterd itself (any non-boolean: 'Error, Validation Failed')")
         # refusals for a non-value reason, garbage accepted
@@ -184,21 +197,33 @@ def run(args, state_dir):
                 notes.append("refused on %s: %s" % (vt, m))
             if vt not in types and any(rc == 0 for _, rc, _ in res) and vt != "dist-toggled":
                 acc_garbage.append(vt)
-        if acc_garbage:
-            notes.append("not validated on %s (accepted e.g. 'abc')" % ",".join(acc_garbage))
+        commit_only = False
         if not types:
-            r["type"] = "str" if acc_garbage else None
-            if acc_garbage:
-                notes.append("no graph validated it: type is a guess")
+            fails = [m for vt in ("dist", "rep3", "disp") for _, rc, m in kr["invalid"].get(vt, []) if rc != 0]
+            oks = {v for vt in ("dist", "rep3", "disp") for v, rc, _ in kr["invalid"].get(vt, []) if rc == 0}
+            commit_only = fails and all("Commit failed" in m for m in fails) and oks <= BOOL_WORDS
+        if commit_only:
+            r["type"] = "bool"
+            notes.append("a non-boolean passes staging and fails at commit ('Commit failed on localhost. "
+                         "Please check the log file for more details.'); volume get then prints the old value")
+            notes[:] = [n for n in notes if not n.startswith("refused on")]
+        elif acc_garbage and not types:
+            r["type"] = "str"
+            notes.append("unvalidated: every probe value accepted on %s (type str is a guess)" % ",".join(acc_garbage))
+        elif acc_garbage:
+            notes.append("not validated on %s (accepted e.g. 'abc')" % ",".join(acc_garbage))
         # valid sample and volfile changes
         ch_list = []
         home = kr.get("home")
         sample = None
+        # the sample: from a volume type that validated the key, else the first accepted
+        for vt in [v for v in VT_ORDER if v in types] + VT_ORDER:
+            vs = kr["valid"].get(vt)
+            if vs and vs.get("rc") == 0 and sample is None:
+                sample = vs["value"]
         for vt in VT_ORDER:
             vs = kr["valid"].get(vt)
             if vs and vs.get("rc") == 0:
-                if sample is None:
-                    sample = vs["value"]
                 if vs.get("changes"):
                     ch_list.append((vt, vs["changes"]))
         sres = S["keys"].get(key) or {}
@@ -224,15 +249,19 @@ def run(args, state_dir):
             notes.append("valid set changes no volfile (only vols/VOL/info)")
         vs = kr["valid"].get(home) if home else None
         if vs:
-            stored = [k for k in vs.get("stored_as", []) if k != key]
+            prereq = {pk for pk, _ in PREREQ.get(key, [])}
+            stored = [k for k in vs.get("stored_as", []) if k != key and k not in prereq]
             if stored:
                 notes.append("stored in info as " + ",".join(stored))
             gas = vs.get("get_after_set") or []
-            if gas and gas[0][1] != sample:
+            if gas and gas[0][1] != vs["value"]:
                 notes.append("get after set prints %r" % gas[0][1])
             gar = vs.get("get_after_reset") or []
-            if gar and d is not None and gar[0][1] != d:
-                notes.append("get after reset prints %r (before set: %r)" % (gar[0][1], d))
+            dh = defaults.get(home, {}).get(key)
+            if gar and dh is not None and gar[0][1] != dh:
+                notes.append("get after reset prints %r (before set: %r)" % (gar[0][1], dh))
+            elif gar and dh is None and gas and gar[0][1] == gas[0][1]:
+                notes.append("get after reset still prints %r" % gar[0][1])
             if not gas:
                 notes.append("volume get VOL KEY refuses it")
             air = dict(vs.get("info_after_reset") or [])
@@ -255,6 +284,9 @@ def run(args, state_dir):
             notes.append("on a started replica volume: %s" % sres.get("msg"))
         # op-version
         fill_op_version(r, B["keys"].get(key) or {}, notes)
+        if key in (B.get("propagating") or []):
+            notes.append("set on one volume, it lands in every volume's options (vols/*/info)")
+            r["scope"] = r["scope"] + ";all-volumes"
         r["notes"] = "; ".join(notes) if notes else None
         rows.append(r)
 
@@ -281,6 +313,10 @@ def fill_op_version(r, bres, notes):
         op, op0 = int(br["op"]), int(br["op_before"])
         cop, cop0 = int(br["cop"]), int(br["cop_before"])
         cb, ca = int(br["cluster_before"]), int(br["cluster_after"])
+        # once the cluster op-version is >= 2, glusterd's recount starts at 2 (default-on
+        # open-behind): a rise to 2 says nothing about the key
+        if ca >= 2:
+            op0, cop0 = max(op0, 2), max(cop0, 2)
         if op > op0:
             r["op_version"], r["op_version_exact"] = str(op), "yes"
             r["client_op"] = "1" if cop >= op else "0"
@@ -288,8 +324,8 @@ def fill_op_version(r, bres, notes):
             r["op_version"], r["op_version_exact"] = str(ca), "yes"
             r["client_op"] = "-"
         else:
-            # at most the baseline: the volume's op-version did not move
-            r["op_version"], r["op_version_exact"] = str(op0), "at-most"
+            # at most the baseline: the volume's op-version did not move (1 is the minimum)
+            r["op_version"], r["op_version_exact"] = str(op0), "at-most" if op0 > 1 else "yes"
             r["client_op"] = "-"
         if ca > cb:
             notes.append("setting it raised the cluster op-version %d->%d" % (cb, ca))
@@ -305,7 +341,7 @@ def fill_global(r, key, A, notes, templates):
     val, suffix = split_default(shown)
     r["default"] = val
     r["shown"] = "(DEFAULT)" if suffix else "plain"
-    t = gr.get("type")
+    t = infer_type([tuple(x) for x in gr.get("invalid", [])], None) if gr.get("invalid") else None
     if t:
         r["type"] = t["type"]
         r["min"], r["max"] = t.get("min"), t.get("max")
@@ -318,6 +354,12 @@ def fill_global(r, key, A, notes, templates):
     if t and t["type"] == "mixed" and len(ms) >= 1:
         notes.append("glusterd message: " + sorted(ms)[0])
     notes.append("on a volume: " + gr["on_volume"][1])
+    if key == "cluster.op-version":
+        r["type"] = "uint"
+        notes.append("volume set all only: must be above the current cluster op-version and at most "
+                     "the max op-version, alone in its command (messages: misc.jsonl)")
+    if key == "cluster.max-op-version":
+        notes.append("read-only: volume set all answers 'Not a valid option to set'")
     v = gr.get("valid")
     if v:
         r["valid_sample"] = v["value"]
@@ -370,11 +412,22 @@ def write_goldens(state_dir, gold, templates):
         if old.endswith(".jsonl") or old.endswith(".tsv"):
             os.unlink(os.path.join(gold, old))
     total = {}
-    for ph in ("A", "S", "B", "O"):
+    for ph in ("A", "S", "B", "O", "N"):
         g = load_json(os.path.join(state_dir, ph + ".golden.json"), {})
         for fname, recs in g.items():
             if fname == "keys":
                 recs = trim_key_records(recs)
+                # sets made after a prerequisite set (PREREQ: features.trash on for
+                # features.trash-dir, debug.trace posix for its sub-options, ...) go to their own
+                # file, with the prerequisite: keys.jsonl stays "a volume as created"
+                pre = []
+                for r in recs:
+                    if r.get("key") in PREREQ and r["argv"][:2] == ["volume", "set"]:
+                        r = dict(r)
+                        r["prereq"] = [list(x) for x in PREREQ[r["key"]]]
+                        pre.append(r)
+                total.setdefault("keys_prereq", []).extend(pre)
+                recs = [r for r in recs if not (r.get("key") in PREREQ and r["argv"][:2] == ["volume", "set"])]
             if fname == "started":
                 # keep refusals and the lifecycle commands; successes are in table.tsv
                 recs = [r for r in recs if r["rc"] != 0 or r["argv"][1] != "set" or

@@ -18,14 +18,21 @@ can be re-run one at a time):
   S  started pass: replica 3 volume started with force; every key set (valid sample) and
      reset, diffing the shd volfile and noting refusals that only happen when started.
   B  op-version pass: glusterd started with a lowered cluster op-version (--low-op, default
-     1) written to glusterd.info; each key set alone on a fresh volume, reading op-version=
-     and client-op-version= from vols/VOL/info, and the cluster op-version afterwards.
+     1) written to glusterd.info; each key set once, alone, on its own volume (all created
+     up front at the low op-version), reading op-version= and client-op-version= from
+     vols/VOL/info and the cluster op-version from glusterd.info. B0 first finds the keys that
+     land in every volume when set on one; each of those gets a glusterd of its own (B2).
   O  ordering experiments for `volume info` "Options Reconfigured" and vols/VOL/info
      (create, set new/existing, reset, start, stop, glusterd restarts).
+  N  number formats: octal/hex/signs/suffixes/case on a few keys (numbers.jsonl).
   T  analysis: writes src/volopt/table.tsv and tests/golden/volopt/*.
 
-Usage: sudo python3 scripts/optable/probe.py [--phases ASBOT] [--base /tmp/optable]
-       [--repo /work/main] [--low-op 1] [--keep]
+Usage: sudo python3 scripts/optable/probe.py [--phases AOSBT] [--base /tmp/optable]
+       [--repo .] [--low-op 1] [--only KEY,KEY [--merge]]
+
+`--phases A --only K1,K2 --merge` re-probes just those keys (volume or global) and merges
+them into BASE/state/A.json (used after adding OVERRIDES/PREREQ entries); then run
+`--phases T` (and S/B if their valid samples changed).
 """
 
 import argparse
@@ -100,6 +107,9 @@ OVERRIDES = {
     "features.cloudsync-store-id": ["store-1"],
     "features.cloudsync-product-id": ["product-1"],
     "delay-gen.enable": ["read"],
+    "debug.trace": ["posix", "client"],
+    "debug.error-gen": ["posix", "client"],
+    "debug.delay-gen": ["posix", "client"],
     "diagnostics.brick-logger": ["syslog", "gluster-log"],
     "diagnostics.client-logger": ["syslog", "gluster-log"],
     "diagnostics.brick-log-format": ["no-msg-id", "with-msg-id"],
@@ -136,10 +146,24 @@ OVERRIDES = {
 # Keys whose probe needs another key first (set before, removed by the restore step).
 PREREQ = {
     "features.trash-dir": [("features.trash", "on")],
+    # debug.trace / error-gen / delay-gen take the xlator to wrap ("posix", "client", ...);
+    # their sub-options are only checked once that xlator is in the graph
+    "debug.log-history": [("debug.trace", "posix")],
+    "debug.log-file": [("debug.trace", "posix")],
+    "debug.exclude-ops": [("debug.trace", "posix")],
+    "debug.include-ops": [("debug.trace", "posix")],
+    "debug.error-failure": [("debug.error-gen", "posix")],
+    "debug.error-number": [("debug.error-gen", "posix")],
+    "debug.random-failure": [("debug.error-gen", "posix")],
+    "debug.error-fops": [("debug.error-gen", "posix")],
+    "delay-gen.delay-percentage": [("debug.delay-gen", "posix")],
+    "delay-gen.delay-duration": [("debug.delay-gen", "posix")],
+    "delay-gen.enable": [("debug.delay-gen", "posix")],
 }
 
 GLOBAL_PREREQ = {
     "glusterd.vol_count_per_thread": [("cluster.brick-multiplex", "on")],
+    "cluster.max-bricks-per-process": [("cluster.brick-multiplex", "on")],
 }
 
 # Keys never set with a valid value in the *started* pass (they would change how the
@@ -567,6 +591,9 @@ def infer_type(results, default):
         return done("enum", values=["relax", "enterprise"])
     if "transport-type" in allm and "does not exist" in allm:
         return done("enum", values=["tcp", "rdma", "tcp,rdma", "rdma,tcp"])
+    mm = re.search(r"value between (\d+) and (\d+)", allm)
+    if mm:
+        return done("int", min=mm.group(1), max=mm.group(2))
     if "{lazy|normal|aggressive}" in allm:
         return done("mixed", values=["lazy", "normal", "aggressive"], note="enum or thread count")
     if ("not a valid boolean" in allm or "expects a valid boolean" in allm
@@ -585,6 +612,8 @@ def infer_type(results, default):
     if "invalid percent format" in allm:
         return done("percent")
     if "uint64_t" in allm:
+        return done("uint")
+    if "expects an unsigned integer" in allm:
         return done("uint")
     if "expects an integer value" in allm or "expects a positiveinteger" in allm:
         return done("int")
@@ -818,8 +847,17 @@ def phase_a(args, state_dir):
         st["baseline"] = baseline
         st["volume_ids"] = {vt: g.info_fields(v).get("volume-id") for vt, v in vols.items()}
 
+        old = None
+        if args.merge:
+            # re-probe only --only keys and merge them into the existing A.json
+            old = load_json(os.path.join(state_dir, "A.json"))
+            old_golden = load_json(os.path.join(state_dir, "A.golden.json"))
+            if not old or not args.only:
+                raise RuntimeError("--merge needs a previous A.json and --only")
         # ---- discovery of keys `volume get` does not list
         cands = [c for c in strings_candidates() if c not in listed and c not in global_keys]
+        if old:
+            cands = []
         extra = []
         disc = []
         for c in cands:
@@ -831,10 +869,12 @@ def phase_a(args, state_dir):
             extra.append(c)
             if rc == 0:
                 restore(g, "d", baseline["dist"], st["restores"])
+        if old:
+            disc, extra = old["discovery"], old["extra_keys"]
         st["discovery"] = disc
         st["extra_keys"] = extra
         log("listed keys: %d, extra accepted keys: %d" % (len(listed), len(extra)))
-        for c in extra[:20] + ["nosuch.key"]:
+        for c in ([] if old else extra[:20] + ["nosuch.key"]):
             rec.run("unknown_keys", g, "volume", "set", "d", c, "abc", vol_type="dist")
             restore(g, "d", baseline["dist"], st["restores"])
 
@@ -856,6 +896,19 @@ def phase_a(args, state_dir):
             if i % 20 == 0:
                 log("A: key %d/%d %s (cli calls so far %d)" % (i, len(all_keys), key, g.calls))
             st["keys"][key] = probe_key(g, rec, key, vols, baseline, defaults, st)
+        if old:
+            for key, gv in st["global_get"]:
+                if key in only:
+                    old["global"][key] = probe_global(g, rec, key, gv)
+            old_golden["global"] = ([r for r in old_golden.get("global", []) if r.get("key") not in only]
+                                    + rec.files.get("global", []))
+            for k, kr in st["keys"].items():
+                old["keys"][k] = kr
+            old.setdefault("merged", []).append(sorted(st["keys"]))
+            old_golden["keys"] = ([r for r in old_golden.get("keys", []) if r.get("key") not in st["keys"]]
+                                  + rec.files.get("keys", []))
+            st, rec.files = old, old_golden
+            return
         # ---- toggled graph: keys that no plain graph validated
         toggles = []
         for key, kr in st["keys"].items():
@@ -920,8 +973,8 @@ def phase_a(args, state_dir):
 
 
 def after_failure(g, rec, vol, vt, key, msg):
-    """A "Commit failed" answer leaves the refused value in glusterd's memory (the info file
-    is not rewritten): record what `volume get` shows, then reset the key."""
+    """After a "Commit failed" answer (staging accepted the value, the commit refused it),
+    record what `volume get` shows, then reset the key to be sure of the state."""
     if "Commit failed" not in msg:
         return
     rec.run("keys", g, "volume", "get", vol, key, vol_type=vt, key=key, kind="get-after-commit-failure")
@@ -1266,149 +1319,170 @@ def phase_b(args, state_dir):
     """Op-versions. glusterd computes a volume's op-version= (and client-op-version=) as the
     maximum over its options, counting a boolean option only when its value is true; with a
     cluster op-version >= 2 the baseline is 2. Setting a key whose op-version is above the
-    cluster's raises the cluster op-version to it (single node: no error). So each key is set
-    alone, with a true value for booleans, on a volume of a glusterd started at --low-op."""
+    cluster's raises the cluster op-version to it (single node: no error). `volume reset`
+    at a high cluster op-version puts creation defaults back (storage.fips-mode-rchecksum,
+    op-version 40000), so no volume is reused: every key is set alone, with a true value for
+    booleans, on its own volume, created while the cluster op-version is still --low-op."""
     a = load_json(os.path.join(state_dir, "A.json"))
     g = Glusterd(args.base, "B", op_version=args.low_op)
     g.fresh()
     rec = Recorder()
-    st = {"keys": {}, "restores": [], "low_op": args.low_op}
+    st = {"keys": {}, "low_op": args.low_op, "create_errors": {}}
+    only = set(args.only.split(",")) if args.only else None
+
+    def cluster_op():
+        with open(os.path.join(g.w, "glusterd.info")) as f:
+            return re.search(r"operating-version=(\d+)", f.read()).group(1)
+
+    plan = []
+    for i, (key, kr) in enumerate(a["keys"].items()):
+        if only and key not in only:
+            continue
+        for vt in ("dist", "rep3", "disp"):
+            vs = kr["valid"].get(vt)
+            if vs and vs.get("rc") == 0:
+                plan.append((key, vt, vs["value"], "k%d%s" % (i, vt[0])))
+                break
+    # B0: which keys, set on one volume, land in EVERY volume's options? (A witness volume
+    # that is never set.) Those would contaminate the other volumes' op-versions below.
+    g0 = Glusterd(args.base, "B0")
+    g0.fresh()
+    prop = []
+    try:
+        g0.start()
+        w = create_volume(g0, Recorder(), "dist", name="witness")
+        tv = {"dist": create_volume(g0, Recorder(), "dist", name="x"),
+              "rep3": create_volume(g0, Recorder(), "rep3", name="xr"),
+              "disp": create_volume(g0, Recorder(), "disp", name="xe")}
+        base0 = {vt: g0.info_options(v) for vt, v in tv.items()}
+        for key, vt, value, name in plan:
+            vol = tv[vt]
+            for old in ("dx-client", "d-client", "r3-client", "e-client"):
+                value = value.replace(old, vol + "-client")
+            before = dict(g0.info_options(w))
+            rc, out, err = g0.cli("volume", "set", vol, key, value)
+            after = dict(g0.info_options(w))
+            if key in after and key not in before:
+                prop.append(key)
+                rec.add("opversion", g0, ["volume", "set", vol, key, value], rc, out, err,
+                        key=key, vol_type=vt, note="propagation scan: the key landed in volume witness too")
+                rec.add("opversion", g0, ["(info options of witness)"], 0,
+                        "\n".join("%s=%s" % kv for kv in after.items()), "")
+            if rc == 0:
+                restore(g0, vol, base0[vt])
+    finally:
+        g0.sweep()
+    st["propagating"] = prop
+    log("B0: %d keys propagate to every volume" % len(prop))
     try:
         g.start()
         rec.run("opversion", g, "volume", "get", "all", "cluster.op-version")
         vols = {}
-        base = {}
-        st["create_errors"] = {}
-
-        def ensure(vt):
-            if vt in vols:
-                return vols[vt]
-            try:
-                vols[vt] = create_volume(g, rec, vt, fname="opversion")
-            except RuntimeError as e:
-                st["create_errors"][vt] = str(e)
-                # disperse needs a higher cluster op-version: raise it and retry once
-                rc, out, err = g.cli("volume", "get", "all", "cluster.op-version", "--xml")
-                cur = int(dict(parse_get_xml(out)).get("cluster.op-version", "1"))
-                if cur < 30600:
-                    rec.run("opversion", g, "volume", "set", "all", "cluster.op-version", "30600",
-                            note="to create a disperse volume")
-                try:
-                    vols[vt] = create_volume(g, rec, vt, fname="opversion")
-                except RuntimeError as e2:
-                    st["create_errors"][vt + "-retry"] = str(e2)
-                    return None
-            base[vt] = g.info_options(vols[vt])
-            st.setdefault("info_after_create", {})[vt] = g.read_info(vols[vt])
-            st.setdefault("base_fields", {})[vt] = g.info_fields(vols[vt])
-            return vols[vt]
-
-        # keys that `volume reset VOL KEY` does not remove (seen in phase A) would stay in the
-        # volume and raise its op-version for every later key: each gets its own volume,
-        # created now, while the cluster op-version is still low (at higher cluster
-        # op-versions `volume create` itself adds options that raise the baseline).
-        sticky = []
-        for key, kr in a["keys"].items():
-            for vt, vs in kr["valid"].items():
-                if vs.get("rc") == 0 and key in dict(vs.get("info_after_reset") or []):
-                    sticky.append(key)
-                    break
-        st["sticky"] = sticky
-        sticky_vols = {}
-        only = set(args.only.split(",")) if args.only else None
-        for i, key in enumerate(sticky):
-            if only and key not in only:
+        for key, vt, value, name in plan:
+            if vt == "disp" or key in prop:
                 continue
-            for vt in ("dist", "rep3"):
-                vs = a["keys"][key]["valid"].get(vt)
-                if vs and vs.get("rc") == 0:
-                    sticky_vols[(key, vt)] = create_volume(g, rec, vt, fname="opversion",
-                                                           name="s%d%s" % (i, vt[:2]))
-        ensure("dist")
-        ensure("rep3")
+            vols[key] = create_volume(g, rec if len(vols) < 3 else Recorder(), vt,
+                                      fname="opversion", name=name)
+        log("B: %d volumes created at cluster op-version %s" % (len(vols), cluster_op()))
         rec.run("opversion", g, "volume", "get", "all", "cluster.op-version",
                 note="after creating volumes")
+        st["info_after_create"] = g.read_info(vols[plan[0][0]]) if vols else None
         # global keys: does `volume set all KEY` raise the cluster op-version?
         st["global"] = {}
         for key, gr in (a.get("global") or {}).items():
             v = (gr.get("valid") or {}).get("value")
-            if not v:
+            if not v or (only and key not in only):
                 continue
-            with open(os.path.join(g.w, "glusterd.info")) as f:
-                gi0 = f.read()
+            c0 = cluster_op()
             for pk, pv in GLOBAL_PREREQ.get(key, []):
                 g.cli("volume", "set", "all", pk, pv)
             rc, out, err = rec.run("opversion", g, "volume", "set", "all", key, v, key=key)
-            with open(os.path.join(g.w, "glusterd.info")) as f:
-                gi1 = f.read()
             st["global"][key] = {"value": v, "rc": rc, "msg": (out + err).strip(),
-                                 "cluster_before": re.search(r"operating-version=(\d+)", gi0).group(1),
-                                 "cluster_after": re.search(r"operating-version=(\d+)", gi1).group(1)}
-            dflt = split_default(gr.get("shown", ""))[0]
-            g.cli("volume", "set", "all", key, dflt)
+                                 "cluster_before": c0, "cluster_after": cluster_op()}
+            g.cli("volume", "set", "all", key, split_default(gr.get("shown", ""))[0])
             for pk, pv in GLOBAL_PREREQ.get(key, []):
                 g.cli("volume", "set", "all", pk, "disable")
-        order = [k for k in a["keys"] if k not in sticky] + sticky
-        n = 0
         bumps_recorded = 0
-        for key in order:
-            kr = a["keys"][key]
-            if only and key not in only:
-                continue
-            n += 1
+        for n, (key, vt, value, name) in enumerate(plan):
             if n % 25 == 0:
                 log("B: %d %s (cli %d)" % (n, key, g.calls))
-            res = {}
-            for vt in ("dist", "rep3", "disp"):
-                vs = kr["valid"].get(vt)
-                if not vs or vs.get("rc") != 0:
-                    continue
-                if vt == "disp" and (res.get("dist") or {}).get("rc") == 0:
-                    continue
-                vol = ensure(vt)
-                if vol is None:
-                    continue
-                if key in sticky:
-                    if (key, vt) not in sticky_vols:
+            if key in prop:
+                continue
+            if vt == "disp":
+                try:
+                    vol = create_volume(g, rec, vt, fname="opversion", name=name)
+                except RuntimeError as e:
+                    st["create_errors"][key] = str(e)
+                    if int(cluster_op()) < 30600:
+                        rec.run("opversion", g, "volume", "set", "all", "cluster.op-version", "30600",
+                                note="a disperse volume needs a higher cluster op-version")
+                    try:
+                        vol = create_volume(g, rec, vt, fname="opversion", name=name)
+                    except RuntimeError as e2:
+                        st["create_errors"][key + " retry"] = str(e2)
                         continue
-                    vol = sticky_vols[(key, vt)]
-                value = vs["value"]
+            else:
+                vol = vols[key]
+            for old in ("dx-client", "d-client", "r3-client", "e-client"):
+                value = value.replace(old, vol + "-client")
+            value = TRUTHY.get(value, value)
+            for pk, pv in PREREQ.get(key, []):
+                g.cli("volume", "set", vol, pk, pv)
+            f0, c0 = g.info_fields(vol), cluster_op()
+            opts0 = g.info_options(vol)
+            rc, out, err = rec.run("opversion", g, "volume", "set", vol, key, value, key=key,
+                                   vol_type=vt)
+            f1, c1 = g.info_fields(vol), cluster_op()
+            st["keys"][key] = {vt: {
+                "value": value, "rc": rc, "msg": (out + err).strip(),
+                "options_before": opts0, "options_after": g.info_options(vol),
+                "op_before": f0.get("op-version"), "op": f1.get("op-version"),
+                "cop_before": f0.get("client-op-version"), "cop": f1.get("client-op-version"),
+                "cluster_before": c0, "cluster_after": c1}}
+            if c1 != c0 and bumps_recorded < 3:
+                bumps_recorded += 1
+                rec.run("opversion", g, "volume", "get", "all", "cluster.op-version",
+                        note="after a set that needed a higher op-version")
+        # what `volume reset` does to a volume created at a low op-version
+        if plan and vols:
+            key0 = next(k for k, vt, _, _ in plan if k in vols)
+            vol = vols[key0]
+            rec.add("opversion", g, ["(info options)"], 0,
+                    "\n".join("%s=%s" % kv for kv in g.info_options(vol)), "")
+            rec.run("opversion", g, "volume", "reset", vol, key0, note="reset at a high cluster op-version")
+            rec.add("opversion", g, ["(info options)"], 0,
+                    "\n".join("%s=%s" % kv for kv in g.info_options(vol)), "")
+            st["reset_readds"] = {"vol": vol, "after_reset": g.info_options(vol),
+                                  "fields": g.info_fields(vol)}
+        rec.run("opversion", g, "volume", "get", "all", "cluster.op-version", note="at the end")
+        g.sweep()
+        # B2: every propagating key on a glusterd of its own
+        for key, vt, value, name in plan:
+            if key not in prop:
+                continue
+            g2 = Glusterd(args.base, "B2", op_version=args.low_op)
+            g2.fresh()
+            try:
+                g2.start()
+                vol = create_volume(g2, Recorder(), vt, name=name)
                 for old in ("dx-client", "d-client", "r3-client", "e-client"):
                     value = value.replace(old, vol + "-client")
                 value = TRUTHY.get(value, value)
-                for pk, pv in PREREQ.get(key, []):
-                    g.cli("volume", "set", vol, pk, pv)
-                f0 = g.info_fields(vol)
-                with open(os.path.join(g.w, "glusterd.info")) as f:
-                    gi0 = f.read()
-                rc, out, err = rec.run("opversion", g, "volume", "set", vol, key, value, key=key,
-                                       vol_type=vt)
-                f1 = g.info_fields(vol)
-                with open(os.path.join(g.w, "glusterd.info")) as f:
-                    gi1 = f.read()
-                res[vt] = {"value": value, "rc": rc, "msg": (out + err).strip(),
-                           "op_before": f0.get("op-version"), "op": f1.get("op-version"),
-                           "cop_before": f0.get("client-op-version"),
-                           "cop": f1.get("client-op-version"),
-                           "cluster_before": re.search(r"operating-version=(\d+)", gi0).group(1),
-                           "cluster_after": re.search(r"operating-version=(\d+)", gi1).group(1)}
-                if res[vt]["cluster_after"] != res[vt]["cluster_before"] and bumps_recorded < 3:
-                    bumps_recorded += 1
-                    rec.run("opversion", g, "volume", "get", "all", "cluster.op-version",
-                            note="after a set that needed a higher op-version")
-                after_failure(g, rec, vol, vt, key, out + err)
-                g.cli("volume", "reset", vol, key)
-                f2 = g.info_fields(vol)
-                res[vt]["op_after_reset"] = f2.get("op-version")
-                res[vt]["cop_after_reset"] = f2.get("client-op-version")
-                if key in sticky:
-                    g.cli("volume", "delete", vol)
-                else:
-                    restore(g, vol, base[vt], st["restores"])
-                if rc == 0:
-                    break
-            st["keys"][key] = res
-        rec.run("opversion", g, "volume", "get", "all", "cluster.op-version", note="at the end")
+                f0, c0 = g2.info_fields(vol), open(os.path.join(g2.w, "glusterd.info")).read()
+                opts0 = g2.info_options(vol)
+                rc, out, err = rec.run("opversion", g2, "volume", "set", vol, key, value, key=key,
+                                       vol_type=vt, note="alone on its glusterd")
+                f1, c1 = g2.info_fields(vol), open(os.path.join(g2.w, "glusterd.info")).read()
+                rx = r"operating-version=(\d+)"
+                st["keys"][key] = {vt: {
+                    "value": value, "rc": rc, "msg": (out + err).strip(),
+                    "options_before": opts0, "options_after": g2.info_options(vol),
+                    "op_before": f0.get("op-version"), "op": f1.get("op-version"),
+                    "cop_before": f0.get("client-op-version"), "cop": f1.get("client-op-version"),
+                    "cluster_before": re.search(rx, c0).group(1),
+                    "cluster_after": re.search(rx, c1).group(1)}}
+            finally:
+                g2.sweep()
     finally:
         st["cli_calls"] = g.calls
         g.sweep()
@@ -1506,16 +1580,55 @@ def phase_o(args, state_dir):
 
 
 # ---------------------------------------------------------------------------------------
+# phase N: number formats (octal, hex, signs, suffixes) on a few integer/size/time keys
+
+
+def phase_n(args, state_dir):
+    g = Glusterd(args.base, "N")
+    g.fresh()
+    rec = Recorder()
+    try:
+        g.start()
+        d = create_volume(g, rec, "dist", fname="numbers")
+        base = g.info_options(d)
+        probes = {
+            "storage.create-mask": ["777", "0777", "0778", "0999", "0x1ff", "511", "+511", " 511"],
+            "performance.io-thread-count": ["010", "0x10", "+8", "8 ", "64", "065", "1e1"],
+            "network.ping-timeout": ["010", "0x10", "10s", "1m", "1h", "1d", "+5"],
+            "performance.cache-size": ["1KB", "1kb", "1K", "1k", "1MiB", "1 MB", "1TB", "0x100000",
+                                       "1.5MB", "1.5"],
+            "cluster.min-free-disk": ["10", "10%", "1.5%", "0%", "100%", "1GB", "1.5GB"],
+            "performance.write-behind-window-size": ["512KB", "524287", "1GB", "1025MB"],
+            "cluster.lookup-optimize": ["ON", "True", "YES", "Enable", "1", "y", "n", "t"],
+            "diagnostics.brick-log-level": ["debug", "Debug", "DEBUG"],
+            "cluster.quorum-type": ["AUTO", "Fixed"],
+        }
+        for key, values in probes.items():
+            for v in values:
+                rc, out, err = rec.run("numbers", g, "volume", "set", d, key, v, vol_type="dist", key=key)
+                if rc == 0:
+                    rc2, out2, err2 = g.cli("volume", "get", d, key, "--xml")
+                    rec.add("numbers", g, ["volume", "get", d, key, "--xml"], rc2, out2, err2,
+                            vol_type="dist", key=key)
+                    restore(g, d, base)
+    finally:
+        g.sweep()
+        dump_json(os.path.join(state_dir, "N.golden.json"), rec.files)
+
+
+# ---------------------------------------------------------------------------------------
 # phase T: analysis -> table + goldens (separate module to keep this file readable)
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--phases", default="ASBOT")
+    ap.add_argument("--phases", default="AOSBNT")
     ap.add_argument("--base", default="/tmp/optable")
     ap.add_argument("--repo", default=os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
     ap.add_argument("--low-op", type=int, default=1)
     ap.add_argument("--only", default=None, help="comma-separated keys (debugging)")
+    ap.add_argument("--merge", action="store_true",
+                    help="phase A: probe only the --only keys and merge them into BASE/state/A.json")
     args = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("probe.py: needs root (glusterd)")
@@ -1538,6 +1651,8 @@ def main():
             phase_b(args, state_dir)
         elif ph == "O":
             phase_o(args, state_dir)
+        elif ph == "N":
+            phase_n(args, state_dir)
         elif ph == "T":
             sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
             import analyze

@@ -217,7 +217,8 @@ pub fn key_rules(
             }
         }
         "cluster.quorum-count" => {
-            let Some(count) = int(value) else {
+            // glusterd reads it into an int: a longer number wraps.
+            let Some(count) = int(value).map(|n| i64::from(n as i32)) else {
                 return Err(format!(
                     "{value} is not an integer. {key} expects a valid integer value."
                 ));
@@ -255,7 +256,8 @@ pub fn key_rules(
                 .chars()
                 .take_while(|c| c.is_ascii_digit() || *c == '-')
                 .collect();
-            let subvols = digits.parse::<i64>().unwrap_or(0);
+            // atoi's int: a longer number wraps, as it does in glusterd.
+            let subvols = i64::from(digits.parse::<i64>().unwrap_or(0) as i32);
             if subvols > i64::from(volume.subvol_count) {
                 return Err(format!(
                     "subvols-per-directory({subvols}) is greater than the number of subvolumes({}).",
