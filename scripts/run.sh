@@ -12,6 +12,7 @@
 # Brick processes' pid files, logs and sockets go under ./local too (run/, log/, sockets/).
 # To serve files: create and start a volume on an XFS directory, then mount it (the client
 # package, glusterfs-client, is installed too):
+#   mkdir -p /bricks/b1 /mnt/v1     (an XFS file system mounted there is best; force takes any)
 #   gluster --glusterd-sock=local/brickd.socket --mode=script volume create v1 $(hostname):/bricks/b1/v1 force
 #   gluster --glusterd-sock=local/brickd.socket --mode=script volume start v1
 #   mount -t glusterfs -o server-port=24507 $(hostname):/v1 /mnt/v1
@@ -141,6 +142,7 @@ echo "\$ ${try[*]}"
 echo "$answer"
 echo "log: $home/brickd.log   stop: scripts/run.sh --stop"
 echo "try: ${try[*]}"
-echo "serve files: ${try[*]:0:3} volume create v1 \$(hostname):/bricks/b1/v1 force &&"
+echo "serve files: mkdir -p /bricks/b1 /mnt/v1 &&"
+echo "             ${try[*]:0:3} volume create v1 \$(hostname):/bricks/b1/v1 force &&"
 echo "             ${try[*]:0:3} volume start v1 &&"
 echo "             mount -t glusterfs -o server-port=${listen##*:} \$(hostname):/v1 /mnt/v1"
