@@ -17,13 +17,10 @@ Needs root, glusterfs-server and glusterfs-cli 10.3, python3.
 """
 import argparse
 import os
-import shutil
-import signal
-import subprocess
 import sys
-import tempfile
-import time
 import xml.etree.ElementTree as ET
+
+from privgd import private_glusterd
 
 
 def main():
@@ -35,51 +32,16 @@ def main():
     )
     args = parser.parse_args()
 
-    top = tempfile.mkdtemp(prefix="optable-listing.")
-    work, run = os.path.join(top, "w"), os.path.join(top, "r")
-    sock, pid_file = os.path.join(run, "glusterd.socket"), os.path.join(top, "glusterd.pid")
-    os.makedirs(work)
-    os.makedirs(run)
-    os.makedirs(os.path.join(top, "b"))
-    subprocess.run(
-        [
-            "glusterd",
-            "--xlator-option", f"management.transport.socket.bind-address={args.address}",
-            "--xlator-option", f"management.working-directory={work}",
-            "--xlator-option", f"management.run-directory={run}",
-            "--xlator-option", f"management.glusterd-sockfile={sock}",
-            f"--pid-file={pid_file}",
-            f"--log-file={os.path.join(top, 'glusterd.log')}",
-        ],
-        check=True,
-    )
-    try:
-        cli = ["gluster", f"--glusterd-sock={sock}", "--mode=script"]
-        for _ in range(100):
-            if subprocess.run(cli + ["volume", "list"], capture_output=True).returncode == 0:
-                break
-            time.sleep(0.1)
-        else:
-            sys.exit("glusterd did not answer")
-        brick = f"{args.address}:{os.path.join(top, 'b', 'v')}"
-        subprocess.run(cli + ["volume", "create", "v", brick, "force"], check=True,
-                       capture_output=True)
-        rows = []
+    rows = []
+    with private_glusterd(args.address) as gd:
+        gd.cli(["volume", "create", "v", gd.brick("v"), "force"], check=True)
         for context, target in (("volume", "v"), ("all", "all")):
-            out = subprocess.run(cli + ["--xml", "volume", "get", target, "all"],
-                                 check=True, capture_output=True, text=True).stdout
+            out = gd.cli(["--xml", "volume", "get", target, "all"], check=True).stdout
             for opt in ET.fromstring(out).iter("Opt"):
                 key, value = opt.findtext("Option"), opt.findtext("Value")
                 if "\t" in key + value or "\n" in key + value:
                     sys.exit(f"unexpected text in {key!r} {value!r}")
                 rows.append((context, key, value))
-    finally:
-        try:
-            with open(pid_file) as f:
-                os.kill(int(f.read().strip()), signal.SIGKILL)
-        except (OSError, ValueError):
-            pass
-        shutil.rmtree(top, ignore_errors=True)
     with open(args.out, "w") as f:
         f.write("context\tkey\tshown\n")
         for row in rows:

@@ -19,12 +19,8 @@ Needs root, glusterfs-server and glusterfs-cli 10.3, python3.
 """
 import argparse
 import os
-import shutil
-import signal
-import subprocess
-import sys
-import tempfile
-import time
+
+from privgd import private_glusterd
 
 
 def info_versions(work, volume):
@@ -51,52 +47,18 @@ def main():
     samples = [(r["key"], r.get("valid_sample", "-")) for r in rows]
     samples = [(k, v) for k, v in samples if v not in ("-", "") and r_scope(rows, k) == "volume"]
 
-    top = tempfile.mkdtemp(prefix="optable-opversions.")
-    work, run = os.path.join(top, "w"), os.path.join(top, "r")
-    sock, pid_file = os.path.join(run, "glusterd.socket"), os.path.join(top, "glusterd.pid")
-    for d in (work, run, os.path.join(top, "b")):
-        os.makedirs(d)
-    subprocess.run(
-        [
-            "glusterd",
-            "--xlator-option", f"management.transport.socket.bind-address={args.address}",
-            "--xlator-option", f"management.working-directory={work}",
-            "--xlator-option", f"management.run-directory={run}",
-            "--xlator-option", f"management.glusterd-sockfile={sock}",
-            f"--pid-file={pid_file}",
-            f"--log-file={os.path.join(top, 'glusterd.log')}",
-        ],
-        check=True,
-    )
     out_rows = []
-    try:
-        cli = ["gluster", f"--glusterd-sock={sock}", "--mode=script"]
-        for _ in range(100):
-            if subprocess.run(cli + ["volume", "list"], capture_output=True).returncode == 0:
-                break
-            time.sleep(0.1)
-        else:
-            sys.exit("glusterd did not answer")
-        brick = f"{args.address}:{os.path.join(top, 'b', 'v')}"
-        subprocess.run(cli + ["volume", "create", "v", brick, "force"], check=True,
-                       capture_output=True)
-        subprocess.run(cli + ["volume", "reset", "v", "all"], capture_output=True)
-        op, client = info_versions(work, "v")
+    with private_glusterd(args.address) as gd:
+        gd.cli(["volume", "create", "v", gd.brick("v"), "force"], check=True)
+        gd.cli(["volume", "reset", "v", "all"])
+        op, client = info_versions(gd.work, "v")
         out_rows.append(("-", op, client, "baseline"))
         for key, value in samples:
-            subprocess.run(cli + ["volume", "reset", "v", "all"], capture_output=True)
-            done = subprocess.run(cli + ["volume", "set", "v", key, value],
-                                  capture_output=True, text=True)
+            gd.cli(["volume", "reset", "v", "all"])
+            done = gd.cli(["volume", "set", "v", key, value])
             said = "ok" if done.returncode == 0 else (done.stdout + done.stderr).strip()
-            op, client = info_versions(work, "v")
+            op, client = info_versions(gd.work, "v")
             out_rows.append((key, op, client, said.replace("\t", " ").replace("\n", " ")))
-    finally:
-        try:
-            with open(pid_file) as f:
-                os.kill(int(f.read().strip()), signal.SIGKILL)
-        except (OSError, ValueError):
-            pass
-        shutil.rmtree(top, ignore_errors=True)
     with open(args.out, "w") as f:
         f.write("key\top_version\tclient_op_version\tset\n")
         for row in out_rows:
