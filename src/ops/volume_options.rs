@@ -391,6 +391,16 @@ pub fn changed_volume(
         Err(e) => {
             use crate::volgen::{OptionProblem, VolgenError};
             return Err(match e {
+                // glusterd's posix reads `features.trash` from the stored volume, not from
+                // the set being checked: the trash xlator's own check answers first.
+                VolgenError::Option {
+                    ref key,
+                    ref value,
+                    problem: OptionProblem::NotBoolean,
+                    ..
+                } if key == "features.trash" => TxnError::new(format!(
+                    "option trash {value}: '{value}' is not a valid boolean value"
+                )),
                 VolgenError::Inconsistent { .. }
                 | VolgenError::Option {
                     problem: OptionProblem::NotBoolean,
@@ -403,9 +413,16 @@ pub fn changed_volume(
             });
         }
     };
-    // Every option of an xlator in these graphs is checked, as glusterd's graph check does.
-    let text: String = volfiles.iter().map(|(_, t)| t.as_str()).collect();
-    volopt::validate::check_volume(&next.options, &text).map_err(TxnError::new)?;
+    // The options these graphs carry are checked, as glusterd's graph check does, on the
+    // graphs it checks and in its order: each brick's, the client's, the self-heal daemon's.
+    let client = crate::volgen::client_volfile_name(&next, false);
+    let shd = crate::volgen::shd_volfile_name(&next);
+    let graphs: Vec<&str> = (volfiles.iter().take(next.bricks.len()))
+        .chain(volfiles.iter().filter(|(name, _)| *name == client))
+        .chain(volfiles.iter().filter(|(name, _)| *name == shd))
+        .map(|(_, text)| text.as_str())
+        .collect();
+    volopt::validate::check_volume(&next.options, &graphs).map_err(TxnError::new)?;
     Ok(next)
 }
 

@@ -114,6 +114,10 @@ fn add_features(graph: &mut Graph, ctx: &Ctx<'_>) -> Result<(), VolgenError> {
     let name = &ctx.volume.name;
     let path = &ctx.brick.path;
     let bitrot_on = bool_option(ctx.volume, &ctx.dict, "features.bitrot", false)?;
+    // glusterd's brick graph reads these two as booleans (to see whether a set turns them
+    // off) and fails the graph on anything else.
+    bool_option(ctx.volume, &ctx.dict, "changelog.changelog", false)?;
+    bool_option(ctx.volume, &ctx.dict, "geo-replication.indexing", false)?;
 
     let changelog = graph.add_named_after_type(options::CHANGELOG, name);
     changelog.set("changelog-brick", path);

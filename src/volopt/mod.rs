@@ -14,6 +14,7 @@
 //! tests, never a running node.
 #![forbid(unsafe_code)]
 
+pub mod cnum;
 pub mod global;
 pub mod rules;
 pub mod validate;

@@ -10,7 +10,7 @@
 //! 3. The table lookup (`Table::lookup`), then [`after_lookup`] on the full key: settings that
 //!    need a stopped or a new volume, and options of the pool rather than of one volume.
 
-use super::{parse_bool, Scope};
+use super::{cnum, parse_bool, Scope};
 
 /// What the checks need to know of the volume.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,15 +44,26 @@ pub const VALIDATION_FAILED: &str = "Error, Validation Failed";
 /// Step 1. `Ok(true)`: a `user.*` key, to be stored as it is with no further check.
 pub fn before_lookup(key: &str, value: &str) -> Result<bool, Refusal> {
     match key {
-        "config.memory-accounting" => return Ok(false),
-        "ganesha.enable" => {
+        // glusterd takes any value here and fails its commit on one that is not a boolean
+        // ("Commit failed on localhost"); brickd refuses it before anything is changed, and
+        // says why (docs/options.md).
+        "config.memory-accounting" | "config.gfproxyd" => {
             return match parse_bool(value) {
-                None => Err("Invalid value for volume set command. Use on/off only.".to_string()),
-                Some(true) => Err(
+                Some(_) => Ok(false),
+                None => Err(format!(
+                    "{value} is not a valid boolean value. {key} expects a valid boolean value."
+                )),
+            }
+        }
+        // Only the words `on` and `off`.
+        "ganesha.enable" => {
+            return match value {
+                "on" => Err(
                     "The option nfs-ganesha should be enabled before setting ganesha.enable."
                         .to_string(),
                 ),
-                Some(false) => Ok(false),
+                "off" => Ok(false),
+                _ => Err("Invalid value for volume set command. Use on/off only.".to_string()),
             }
         }
         "config.transport" => {
@@ -141,25 +152,9 @@ fn int(value: &str) -> Option<i64> {
 }
 
 /// A size as glusterd reads one (`gf_string2bytesize_uint64`): a number with an optional
-/// unit (`KB`, `MB`, `GB`, `TB`, `PB`, or just the letter, any case).
+/// unit (`B`, `KB`, `MB`, `GB`, `TB`, `PB`, any case).
 pub fn bytesize(value: &str) -> Option<u64> {
-    let v = value.trim();
-    let split = v
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(v.len());
-    let (number, unit) = v.split_at(split);
-    let number: f64 = number.parse().ok()?;
-    let shift = match unit.to_ascii_uppercase().as_str() {
-        "" | "B" => 0,
-        "K" | "KB" => 10,
-        "M" | "MB" => 20,
-        "G" | "GB" => 30,
-        "T" | "TB" => 40,
-        "P" | "PB" => 50,
-        _ => return None,
-    };
-    let bytes = number * (1u64 << shift) as f64;
-    (bytes.is_finite() && bytes >= 0.0 && bytes < u64::MAX as f64).then_some(bytes as u64)
+    cnum::bytesize(value)
 }
 
 /// Step 2: the rule of `key` (as given), if it has one, on `volume` with its `options`.
@@ -218,7 +213,7 @@ pub fn key_rules(
         }
         "cluster.quorum-count" => {
             // glusterd reads it into an int: a longer number wraps.
-            let Some(count) = int(value).map(|n| i64::from(n as i32)) else {
+            let Some(count) = cnum::string2int(value).map(i64::from) else {
                 return Err(format!(
                     "{value} is not an integer. {key} expects a valid integer value."
                 ));
@@ -232,7 +227,8 @@ pub fn key_rules(
             Ok(())
         }
         "disperse.quorum-count" => {
-            let Some(count) = int(value) else {
+            // An int as well: 1000000000000 is -727379968.
+            let Some(count) = cnum::string2int(value).map(i64::from) else {
                 return Err(format!(
                     "{value} is not an integer. {key} expects a valid integer value."
                 ));
@@ -360,7 +356,7 @@ pub fn key_rules(
             }
             Ok(())
         }
-        "transport.listen-backlog" => match int(value) {
+        "transport.listen-backlog" => match cnum::string2int(value) {
             None => Err(format!(
                 "{value} is not a compatible value. {key} expects an integer value."
             )),
@@ -406,8 +402,12 @@ pub fn key_rules(
                 Err(format!("Failed: {value} is not a directory"))
             }
         }
-        // Sizes above 1 GB need every client at 3.11 or later; brickd's clients are.
-        "performance.rda-cache-limit" => Ok(()),
+        // Sizes above 1 GB need every client at 3.11 or later; brickd's clients are. A value
+        // that is no size fails without a message of its own.
+        "performance.rda-cache-limit" => match cnum::bytesize(value) {
+            Some(_) => Ok(()),
+            None => Err(VALIDATION_FAILED.to_string()),
+        },
         "cluster.max-bricks-per-process" | "glusterd.vol_count_per_thread" => Err(
             "Brick-multiplexing is not enabled. Please enable brick multiplexing before trying to set this option."
                 .to_string(),
@@ -551,7 +551,8 @@ mod tests {
         assert!(rule("cluster.rebal-throttle", "3").is_err());
         assert!(rule("performance.io-cache", "whatever").is_ok());
         assert_eq!(bytesize("64MB"), Some(64 << 20));
-        assert_eq!(bytesize("1.5k"), Some(1536));
+        assert_eq!(bytesize("1.5KB"), Some(1536));
+        assert_eq!(bytesize("1.5k"), None);
         assert_eq!(bytesize("x"), None);
     }
 

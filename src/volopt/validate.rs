@@ -8,7 +8,7 @@
 //! the volfiles brickd rendered and the table's types (`table.tsv`: `type`, `min`, `max`,
 //! `values`, and the xlator option each key sets).
 
-use super::{parse_bool, rules::bytesize, table, OptionDef};
+use super::{cnum, parse_bool, table, OptionDef};
 
 /// What the table says of a key's values.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -38,11 +38,6 @@ impl OptionDef {
     /// How the key's values are checked, if the table says.
     pub fn value_rule(&self) -> Option<ValueRule<'static>> {
         let (_, _, option) = self.xlator_option_targets().next()?;
-        // Address lists (`auth.allow`, `auth.reject`) are checked by a rule the table's types
-        // do not describe: left to the brick.
-        if option.starts_with("auth.") {
-            return None;
-        }
         Some(ValueRule {
             option,
             kind: self.kind,
@@ -79,20 +74,6 @@ fn out_of_range(rule: &ValueRule<'_>, shown: &str, value: &str, number: f64) -> 
     }
 }
 
-/// A decimal integer as `gf_string2int64` reads one.
-fn int(value: &str) -> Option<i64> {
-    let v = value.strip_prefix('+').unwrap_or(value);
-    if v.is_empty()
-        || !v
-            .trim_start_matches('-')
-            .bytes()
-            .all(|b| b.is_ascii_digit())
-    {
-        return None;
-    }
-    v.parse().ok()
-}
-
 /// A time as `gf_string2time` reads one: digits with an optional unit (`s`, `sec`, `m`,
 /// `min`, `h`, `hr`, `d`, `days`, `w`, `wk`), in seconds.
 fn time(value: &str) -> Option<u64> {
@@ -115,17 +96,31 @@ fn time(value: &str) -> Option<u64> {
     n.checked_mul(scale)
 }
 
-/// A percentage as `gf_string2percent` reads one: a non-negative number, `%` optional.
-fn percent(value: &str) -> Option<f64> {
-    let number = value.strip_suffix('%').unwrap_or(value);
-    if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
-        return None;
-    }
-    number.parse().ok()
+/// The names of the xlators of one volfile (`volume NAME` lines).
+fn xlator_names(graph: &str) -> impl Iterator<Item = &str> {
+    graph
+        .lines()
+        .filter_map(|line| line.strip_prefix("volume "))
+        .map(str::trim_end)
 }
 
-/// Checks `value` against `rule`: `Err` with glusterd's message.
-pub fn check(rule: &ValueRule<'_>, value: &str) -> Result<(), String> {
+/// A size's range check: none when the table gives no bound (glusterd's 0 and 0).
+fn size_range(rule: &ValueRule<'_>, value: &str, shown: &str, size: f64) -> Result<(), String> {
+    let (min, max) = (rule.min.unwrap_or(0.0), rule.max.unwrap_or(0.0));
+    if (min == 0.0 && max == 0.0) || (size >= min && size <= max) {
+        return Ok(());
+    }
+    Err(format!(
+        "'{shown}' in 'option {} {value}' is out of range [{} - {}]",
+        rule.option,
+        whole(min),
+        whole(max)
+    ))
+}
+
+/// Checks `value` against `rule`: `Err` with glusterd's message. `graph` is the volfile the
+/// option sits in (an `xlator` value must name one of its xlators); `None` takes any name.
+pub fn check(rule: &ValueRule<'_>, value: &str, graph: Option<&str>) -> Result<(), String> {
     let option = rule.option;
     match rule.kind {
         "bool" => match parse_bool(value) {
@@ -135,29 +130,27 @@ pub fn check(rule: &ValueRule<'_>, value: &str) -> Result<(), String> {
             )),
         },
         "int" | "uint" => {
-            let Some(n) = int(value) else {
-                return Err(format!(
-                    "invalid number format \"{value}\" in option \"{option}\""
-                ));
-            };
+            let bad = || format!("invalid number format \"{value}\" in option \"{option}\"");
+            let n = cnum::string2long(value).ok_or_else(bad)?;
+            // `-0` reads as 0 but not as an unsigned number: glusterd refuses it.
+            if n == 0 && cnum::string2ulonglong(value).is_none() {
+                return Err(bad());
+            }
             match out_of_range(rule, &n.to_string(), value, n as f64) {
                 Some(message) => Err(message),
                 None => Ok(()),
             }
         }
         "size" => {
-            let Some(bytes) = bytesize(value).filter(|_| !value.starts_with('-')) else {
+            let Some(bytes) = cnum::bytesize(value) else {
                 return Err(format!(
                     "invalid number format \"{value}\" in option \"{option}\""
                 ));
             };
-            match out_of_range(rule, &bytes.to_string(), value, bytes as f64) {
-                Some(message) => Err(message),
-                None => Ok(()),
-            }
+            size_range(rule, value, &bytes.to_string(), bytes as f64)
         }
         "percent" => {
-            let Some(p) = percent(value) else {
+            let Some(p) = cnum::string2percent(value) else {
                 return Err(format!(
                     "invalid percent format \"{value}\" in \"option {option}\""
                 ));
@@ -170,33 +163,28 @@ pub fn check(rule: &ValueRule<'_>, value: &str) -> Result<(), String> {
             Ok(())
         }
         "percent-or-size" => {
-            if value.ends_with('%') {
-                let Some(p) = percent(value) else {
+            let Some((size, is_percent)) = cnum::percent_or_bytesize(value) else {
+                return Err(format!(
+                    "invalid number format \"{value}\" in \"option {option}\""
+                ));
+            };
+            if is_percent {
+                if !(0.0..=100.0).contains(&size) {
                     return Err(format!(
-                        "invalid number format \"{value}\" in \"option {option}\""
-                    ));
-                };
-                if !(0.0..=100.0).contains(&p) {
-                    return Err(format!(
-                        "'{p:.6}' in 'option {option} {value}' is out of range [0 - 100]"
+                        "'{size:.6}' in 'option {option} {value}' is out of range [0 - 100]"
                     ));
                 }
                 return Ok(());
             }
-            let plain = value.bytes().all(|b| b.is_ascii_digit() || b == b'.');
-            if plain && value.contains('.') {
-                if let Ok(f) = value.parse::<f64>() {
-                    if f.fract() != 0.0 {
-                        return Err(format!("'{f:.6}' in 'option {option} {value}' should not be fractional value. Use valid unsigned integer value."));
-                    }
+            // A count of bytes has nothing but zeros after a `.`.
+            if let Some((_, after)) = value.split_once('.') {
+                if after.bytes().any(|b| b != b'0') {
+                    return Err(format!("'{size:.6}' in 'option {option} {value}' should not be fractional value. Use valid unsigned integer value."));
                 }
             }
-            match bytesize(value).filter(|_| !value.starts_with('-')) {
-                Some(_) => Ok(()),
-                None => Err(format!(
-                    "invalid number format \"{value}\" in \"option {option}\""
-                )),
-            }
+            // The table's bounds of these keys are the percentage's; glusterd's xlators give
+            // none for the byte count.
+            Ok(())
         }
         "time" => {
             let Some(seconds) = time(value) else {
@@ -220,24 +208,110 @@ pub fn check(rule: &ValueRule<'_>, value: &str) -> Result<(), String> {
                 ))
             }
         }
+        "path" => {
+            if value.contains("../") {
+                Err(format!("invalid path given '{value}'"))
+            } else if !value.starts_with('/') {
+                Err(format!(
+                    "option {option} {value}: '{value}' is not an absolute path name"
+                ))
+            } else {
+                Ok(())
+            }
+        }
+        "xlator" => match graph {
+            Some(graph) if !xlator_names(graph).any(|name| name == value) => Err(format!(
+                "option {option} {value}: '{value}' is not a valid volume name"
+            )),
+            _ => Ok(()),
+        },
+        "list" if option.starts_with("auth.addr.") => {
+            if cnum::valid_address_list(value) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "option {option} {value}: '{value}' is not a valid internet-address-list"
+                ))
+            }
+        }
         _ => Ok(()),
     }
 }
 
-/// Checks every option of a volume (`options`, in memory order) whose xlator is in the
-/// volume's rendered `volfiles`, as glusterd's graph check does: the first refusal.
-pub fn check_volume(options: &[(String, String)], volfiles: &str) -> Result<(), String> {
+/// The bounds an xlator gives one of its options where they differ from the table's (which
+/// holds one pair per key): disperse's `heal-timeout` starts at 60, replicate's at 5.
+fn bounds_for(xl_type: &str, option: &str) -> Option<(Option<f64>, Option<f64>)> {
+    match (xl_type, option) {
+        ("cluster/disperse", "heal-timeout") => Some((Some(60.0), Some(2_147_483_647.0))),
+        _ => None,
+    }
+}
+
+/// The options of each xlator of a volfile: `(type, option name, value)` for every `option`
+/// line.
+fn graph_options(graph: &str) -> Vec<(&str, &str, &str)> {
+    let mut out = Vec::new();
+    let mut xl_type = "";
+    for line in graph.lines() {
+        let line = line.trim_start();
+        if let Some(t) = line.strip_prefix("type ") {
+            xl_type = t.trim_end();
+        } else if let Some(rest) = line.strip_prefix("option ") {
+            let (name, value) = rest.split_once(' ').unwrap_or((rest, ""));
+            out.push((xl_type, name, value.trim_end()));
+        } else if line.starts_with("end-volume") {
+            xl_type = "";
+        }
+    }
+    out
+}
+
+/// Checks every option of a volume (`options`, in memory order) that the volume's graphs
+/// carry, as glusterd's graph check does: `graphs` are the volfiles glusterd checks, in its
+/// order (each brick's, the client's, the self-heal daemon's), and an option is checked
+/// where one of a graph's xlators has it, with the value the graph gives it (the client's
+/// `send-gids` is derived from `server.manage-gids`, whatever the key holds). The first
+/// refusal.
+pub fn check_volume(options: &[(String, String)], graphs: &[&str]) -> Result<(), String> {
     let table = table();
-    for (key, value) in options {
-        let Some(def) = table.get(key) else { continue };
-        let Some(rule) = def.value_rule() else {
-            continue;
-        };
-        let present = def
-            .xlator_option_targets()
-            .any(|(_, xl_type, _)| volfiles.contains(&format!("    type {xl_type}\n")));
-        if present {
-            check(&rule, value)?;
+    let checked: Vec<(&OptionDef, ValueRule<'static>)> = options
+        .iter()
+        .filter_map(|(key, _)| {
+            let def = table.get(key)?;
+            Some((def, def.value_rule()?))
+        })
+        .collect();
+    if checked.is_empty() {
+        return Ok(());
+    }
+    for graph in graphs {
+        let present = graph_options(graph);
+        for (def, rule) in &checked {
+            for (_, xl_type, option) in def.xlator_option_targets() {
+                // The address lists' names carry the brick's path: matched on their shape.
+                let found = if option.starts_with("auth.addr.") {
+                    let suffix = &option[option.rfind('.').unwrap_or(0)..];
+                    present.iter().find(|(t, name, _)| {
+                        *t == xl_type && name.starts_with("auth.addr.") && name.ends_with(suffix)
+                    })
+                } else {
+                    present
+                        .iter()
+                        .find(|(t, name, _)| *t == xl_type && *name == option)
+                };
+                let Some((_, name, value)) = found else {
+                    continue;
+                };
+                let mut rule = ValueRule {
+                    option: name,
+                    ..*rule
+                };
+                if let Some((min, max)) = bounds_for(xl_type, option) {
+                    (rule.min, rule.max) = (min, max);
+                }
+                check(&rule, value, Some(graph))?;
+                break;
+            }
         }
     }
     Ok(())
@@ -267,62 +341,62 @@ mod tests {
     fn each_type_gets_glusterds_message() {
         let threads = rule("thread-count", "int", Some(1.0), Some(64.0));
         assert_eq!(
-            check(&threads, "abc").unwrap_err(),
+            check(&threads, "abc", None).unwrap_err(),
             "invalid number format \"abc\" in option \"thread-count\""
         );
         assert_eq!(
-            check(&threads, "0").unwrap_err(),
+            check(&threads, "0", None).unwrap_err(),
             "'0' in 'option thread-count 0' is out of range [1 - 64]"
         );
-        assert!(check(&threads, "16").is_ok());
+        assert!(check(&threads, "16", None).is_ok());
         let count = rule("background-self-heal-count", "uint", Some(0.0), None);
         assert_eq!(
-            check(&count, "-1").unwrap_err(),
+            check(&count, "-1", None).unwrap_err(),
             "'-1' in 'option background-self-heal-count -1' is smaller than minimum value '0'"
         );
         assert_eq!(
-            check(&count, "1.5").unwrap_err(),
+            check(&count, "1.5", None).unwrap_err(),
             "invalid number format \"1.5\" in option \"background-self-heal-count\""
         );
         let ping = rule("ping-timeout", "time", Some(0.0), Some(1013.0));
         assert_eq!(
-            check(&ping, "1000000000000").unwrap_err(),
+            check(&ping, "1000000000000", None).unwrap_err(),
             "'1000000000000' in 'option ping-timeout 1000000000000' is out of range [0 - 1013]"
         );
         assert_eq!(
-            check(&ping, "99999999999999999999").unwrap_err(),
+            check(&ping, "99999999999999999999", None).unwrap_err(),
             "invalid time format \"99999999999999999999\" in \"option ping-timeout\""
         );
         assert_eq!(
-            check(&ping, "-1").unwrap_err(),
+            check(&ping, "-1", None).unwrap_err(),
             "invalid time format \"-1\" in \"option ping-timeout\""
         );
         assert_eq!(
-            check(&ping, "9999999").unwrap_err(),
+            check(&ping, "9999999", None).unwrap_err(),
             "'9999999' in 'option ping-timeout 9999999' is out of range [0 - 1013]"
         );
         let soft = rule("default-soft-limit", "percent", None, None);
         assert_eq!(
-            check(&soft, "150%").unwrap_err(),
+            check(&soft, "150%", None).unwrap_err(),
             "'150.000000' in 'option default-soft-limit 150%' is out of range [0 - 100]"
         );
         assert_eq!(
-            check(&soft, "-1").unwrap_err(),
+            check(&soft, "-1", None).unwrap_err(),
             "invalid percent format \"-1\" in \"option default-soft-limit\""
         );
         let free = rule("min-free-disk", "percent-or-size", None, None);
         assert_eq!(
-            check(&free, "1.5").unwrap_err(),
+            check(&free, "1.5", None).unwrap_err(),
             "'1.500000' in 'option min-free-disk 1.5' should not be fractional value. Use valid unsigned integer value."
         );
         assert_eq!(
-            check(&free, "abc").unwrap_err(),
+            check(&free, "abc", None).unwrap_err(),
             "invalid number format \"abc\" in \"option min-free-disk\""
         );
-        assert!(check(&free, "1MB").is_ok());
+        assert!(check(&free, "1MB", None).is_ok());
         let b = rule("lookup-optimize", "bool", None, None);
         assert_eq!(
-            check(&b, "abc").unwrap_err(),
+            check(&b, "abc", None).unwrap_err(),
             "option lookup-optimize abc: 'abc' is not a valid boolean value"
         );
         let e = ValueRule {
@@ -330,13 +404,72 @@ mod tests {
             ..rule("lookup-unhashed", "enum", None, None)
         };
         assert_eq!(
-            check(&e, "abc").unwrap_err(),
+            check(&e, "abc", None).unwrap_err(),
             "option lookup-unhashed abc: 'abc' is not valid (possible options are auto, yes, no, enable, disable, 1, 0, on, off.)"
         );
         let size = rule("cache-size", "size", None, None);
         assert_eq!(
-            check(&size, "-1").unwrap_err(),
+            check(&size, "-1", None).unwrap_err(),
             "invalid number format \"-1\" in option \"cache-size\""
+        );
+    }
+
+    /// Paths, xlator names, address lists and octal modes (tests/golden/volopt/keys.jsonl).
+    #[test]
+    fn the_other_types_get_glusterds_message() {
+        let dir = rule("changelog-dir", "path", None, None);
+        assert_eq!(
+            check(&dir, "abc", None).unwrap_err(),
+            "option changelog-dir abc: 'abc' is not an absolute path name"
+        );
+        assert_eq!(
+            check(&dir, "/a/../b", None).unwrap_err(),
+            "invalid path given '/a/../b'"
+        );
+        assert!(check(&dir, "/var/changelogs", None).is_ok());
+        let read = rule("read-subvolume", "xlator", None, None);
+        let graph = "volume r3-client-1\n    type protocol/client\nend-volume\n";
+        assert_eq!(
+            check(&read, "abc", Some(graph)).unwrap_err(),
+            "option read-subvolume abc: 'abc' is not a valid volume name"
+        );
+        assert!(check(&read, "r3-client-1", Some(graph)).is_ok());
+        let allow = rule("auth.addr./b/d1.allow", "list", None, None);
+        assert_eq!(
+            check(&allow, "150%", None).unwrap_err(),
+            "option auth.addr./b/d1.allow 150%: '150%' is not a valid internet-address-list"
+        );
+        assert!(check(&allow, "127.0.0.1,10.*", None).is_ok());
+        let mode = rule("force-create-mode", "int", Some(0.0), Some(511.0));
+        assert!(
+            check(&mode, "0644", None).is_ok(),
+            "octal, as strtol with base 0 reads it"
+        );
+        assert_eq!(
+            check(&mode, "0x200", None).unwrap_err(),
+            "'512' in 'option force-create-mode 0x200' is out of range [0 - 511]"
+        );
+        assert_eq!(
+            check(&mode, "-0", None).unwrap_err(),
+            "invalid number format \"-0\" in option \"force-create-mode\""
+        );
+    }
+
+    /// A graph's own value is checked, where the option sits, with the name it has there.
+    #[test]
+    fn the_graphs_values_are_checked_where_they_sit() {
+        let options = vec![("client.send-gids".to_string(), "abc".to_string())];
+        let client =
+            "volume v-client-0\n    type protocol/client\n    option send-gids false\nend-volume\n";
+        assert!(
+            check_volume(&options, &[client]).is_ok(),
+            "derived from manage-gids"
+        );
+        let options = vec![("auth.allow".to_string(), "-1".to_string())];
+        let brick = "volume v-server\n    type protocol/server\n    option auth.addr./b/x.allow -1\nend-volume\n";
+        assert_eq!(
+            check_volume(&options, &[brick]).unwrap_err(),
+            "option auth.addr./b/x.allow -1: '-1' is not a valid internet-address-list"
         );
     }
 }
