@@ -494,6 +494,144 @@ fn volfiles(workdir: &std::path::Path, volume: &str, host_and_dir: &str) -> Vec<
     files
 }
 
+/// Runs `args` on brickd and on glusterd: the same exit code and output, then every volfile of
+/// `volume` (`(volume, brickd's first brick, glusterd's first brick)`) the same.
+fn same_answer_and_volfiles(
+    node: &Node,
+    glusterd: &Glusterd,
+    glusterd_dir: &std::path::Path,
+    (volume, ours, theirs): (&str, &str, &str),
+    args: &[&str],
+) {
+    let (b_code, b_out, b_err) = node.cli(args);
+    let (g_code, g_out, g_err) = glusterd.cli(args);
+    assert_eq!(
+        (b_code, b_out + &b_err),
+        (g_code, g_out + &g_err),
+        "{}",
+        args.join(" ")
+    );
+    let theirs_files = volfiles(glusterd_dir, volume, theirs);
+    // Bricks, the two client volfiles and the daemons': nothing compared is no test.
+    assert!(theirs_files.len() >= 6, "{theirs_files:?}");
+    let mut ours_files = Vec::new();
+    wait_until(
+        || {
+            ours_files = volfiles(&node.brickd.workdir, volume, ours);
+            ours_files.len() == theirs_files.len()
+                && ours_files
+                    .iter()
+                    .map(|f| &f.0)
+                    .eq(theirs_files.iter().map(|f| &f.0))
+                && node
+                    .brickd
+                    .workdir
+                    .join(format!("vols/{volume}/cksum"))
+                    .exists()
+        },
+        "brickd's volfiles",
+    );
+    // Written after the reply: give the last change's files a moment.
+    wait_until(
+        || {
+            ours_files = volfiles(&node.brickd.workdir, volume, ours);
+            ours_files == theirs_files
+        },
+        &format!(
+            "brickd's volfiles to match glusterd's after {}: {}",
+            args.join(" "),
+            {
+                let ours_now = volfiles(&node.brickd.workdir, volume, ours);
+                ours_now
+                    .iter()
+                    .zip(&theirs_files)
+                    .find(|(a, b)| a != b)
+                    .map(|(a, b)| format!("{}:\n--- brickd\n{}\n--- glusterd\n{}", a.0, a.1, b.1))
+                    .unwrap_or_default()
+            }
+        ),
+    );
+}
+
+/// Keys that add xlators (or change one's kind), with values glusterd takes; each is set and
+/// then reset on a 2 x 2 distributed-replicate volume.
+const XLATOR_KEYS: &[(&str, &str)] = &[
+    ("performance.parallel-readdir", "on"),
+    ("features.tag-namespaces", "on"),
+    ("features.sdfs", "on"),
+    ("network.compression", "on"),
+    ("features.cloudsync", "on"),
+    ("cluster.nufa", "on"),
+    ("cluster.switch", "on"),
+    ("debug.trace", "posix"),
+    ("debug.error-gen", "locks"),
+    ("debug.delay-gen", "io-stats"),
+    ("debug.trace", "client"),
+    ("debug.trace", "io-threads,posix"),
+];
+
+#[test]
+fn keys_that_add_xlators_render_glusterds_volfiles() {
+    let test = "keys_that_add_xlators_render_glusterds_volfiles";
+    if skip(test) {
+        return;
+    }
+    let node = Node::start();
+    let glusterd_dir = tempfile::tempdir().unwrap();
+    let glusterd_address = common::node::node_address();
+    let glusterd = Glusterd::start(glusterd_dir.path(), &glusterd_address);
+    let bricks = tempfile::tempdir().unwrap();
+    let root = bricks.path().display().to_string();
+    let ours = format!("{}:{root}/b", node.host);
+    let theirs = format!("{glusterd_address}:{root}/g");
+    let create = |cli: &Cli<'_>, prefix: &str| {
+        let names: Vec<String> = (1..=4).map(|i| format!("{prefix}{i}")).collect();
+        let mut args = vec!["volume", "create", "dr", "replica", "2"];
+        args.extend(names.iter().map(String::as_str));
+        args.push("force");
+        let (code, out, err) = cli(&args);
+        assert_eq!(code, 0, "{out}{err}");
+    };
+    create(&|args| node.cli(args), &ours);
+    create(&|args| glusterd.cli(args), &theirs);
+    let volume = ("dr", ours.as_str(), theirs.as_str());
+    let mut changes = 0;
+    for (key, value) in XLATOR_KEYS {
+        same_answer_and_volfiles(
+            &node,
+            &glusterd,
+            glusterd_dir.path(),
+            volume,
+            &["volume", "set", "dr", key, value],
+        );
+        same_answer_and_volfiles(
+            &node,
+            &glusterd,
+            glusterd_dir.path(),
+            volume,
+            &["volume", "reset", "dr", key],
+        );
+        changes += 2;
+    }
+    // Two at once: readdir-ahead shares its cache between the sets; two debug keys on a step.
+    for (key, value) in [
+        ("performance.readdir-ahead", "on"),
+        ("performance.parallel-readdir", "on"),
+        ("debug.trace", "posix"),
+        ("debug.error-gen", "posix"),
+    ] {
+        same_answer_and_volfiles(
+            &node,
+            &glusterd,
+            glusterd_dir.path(),
+            volume,
+            &["volume", "set", "dr", key, value],
+        );
+        changes += 1;
+    }
+    println!("{test}: {changes} sets and resets, every volfile glusterd's after each");
+}
+
 #[test]
 fn each_set_renders_the_volfiles_glusterd_renders() {
     let test = "each_set_renders_the_volfiles_glusterd_renders";
@@ -517,49 +655,13 @@ fn each_set_renders_the_volfiles_glusterd_renders() {
     create(&|args| glusterd.cli(args), &theirs);
     let mut rendered = 0;
     for (key, value) in VOLFILE_KEYS {
-        let (b_code, b_out, b_err) = node.cli(&["volume", "set", "f", key, value]);
-        let (g_code, g_out, g_err) = glusterd.cli(&["volume", "set", "f", key, value]);
-        assert_eq!(
-            (b_code, b_out + &b_err),
-            (g_code, g_out + &g_err),
-            "volume set f {key} {value}"
-        );
-        let theirs_files = volfiles(glusterd_dir.path(), "f", &theirs);
-        // Two bricks, the two client volfiles and the daemons': nothing compared is no test.
-        assert!(theirs_files.len() >= 6, "{theirs_files:?}");
-        let mut ours_files = Vec::new();
-        wait_until(
-            || {
-                ours_files = volfiles(&node.brickd.workdir, "f", &ours);
-                ours_files.len() == theirs_files.len()
-                    && ours_files
-                        .iter()
-                        .map(|f| &f.0)
-                        .eq(theirs_files.iter().map(|f| &f.0))
-                    && node.brickd.workdir.join("vols/f/cksum").exists()
-            },
-            "brickd's volfiles",
-        );
-        // Written after the reply: give the last set's files a moment.
-        wait_until(
-            || {
-                ours_files = volfiles(&node.brickd.workdir, "f", &ours);
-                ours_files == theirs_files
-            },
-            &format!(
-                "brickd's volfiles to match glusterd's after {key} {value}: {}",
-                {
-                    let ours_now = volfiles(&node.brickd.workdir, "f", &ours);
-                    ours_now
-                        .iter()
-                        .zip(&theirs_files)
-                        .find(|(a, b)| a != b)
-                        .map(|(a, b)| {
-                            format!("{}:\n--- brickd\n{}\n--- glusterd\n{}", a.0, a.1, b.1)
-                        })
-                        .unwrap_or_default()
-                }
-            ),
+        let set = ["volume", "set", "f", key, value];
+        same_answer_and_volfiles(
+            &node,
+            &glusterd,
+            glusterd_dir.path(),
+            ("f", &ours, &theirs),
+            &set,
         );
         rendered += 1;
     }

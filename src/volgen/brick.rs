@@ -2,8 +2,14 @@
 //!
 //! The stack, from the disk up: `posix`, `arbiter` (arbiter bricks only), `trash`, `changelog`,
 //! `bitrot-stub`, `access-control`, `locks`, `worm`, `read-only`, `leases`, `upcall`,
-//! `io-threads`, `selinux`, `marker`, `barrier`, `index`, `quota`, the io-stats xlator named
-//! after the brick path, and `server`. Each xlator but io-stats is named `<volume>-<type>`.
+//! `io-threads`, `selinux`, `marker`, `barrier`, `index`, `quota`, `cdc`
+//! (`network.compression`), `namespace` (`features.tag-namespaces`), `sdfs` (`features.sdfs`),
+//! the io-stats xlator named after the brick path, and `server`. Each xlator but io-stats is
+//! named `<volume>-<type>`.
+//!
+//! After each step the debug xlators go in, as glusterd puts them: when `debug.trace`,
+//! `debug.error-gen` or `debug.delay-gen` names that step (`posix`, `locks`, `io-stats`, …),
+//! every one of the three that is not off is stacked there.
 
 use super::common::{apply_plain, apply_special, bool_option, check_volume, SHARED_STORAGE_VOLUME};
 use super::graph::Graph;
@@ -49,7 +55,9 @@ pub(super) fn build(
     add_storage(&mut graph, &ctx, index)?;
     add_features(&mut graph, &ctx)?;
     add_accounting(&mut graph, &ctx);
+    add_optional(&mut graph, &ctx)?;
     add_io_stats(&mut graph, &ctx);
+    add_debug(&mut graph, &ctx, "io-stats");
     add_server(&mut graph, &ctx);
     apply_special(&mut graph, &ctx.dict, Role::Brick);
     apply_plain(&mut graph, &ctx.dict);
@@ -84,16 +92,19 @@ fn add_storage(graph: &mut Graph, ctx: &Ctx<'_>, index: usize) -> Result<(), Vol
     }
     posix.set("fips-mode-rchecksum", "on");
     posix.set("shared-brick-count", &ctx.shared_brick_count.to_string());
+    add_debug(graph, ctx, "posix");
 
     // The arbiter xlator sits on the last brick of each replica set of an arbiter volume.
     if ctx.volume.is_arbiter_brick(index) {
         graph.add_named_after_type("features/arbiter", name);
     }
+    add_debug(graph, ctx, "arbiter");
 
     let trash = graph.add_named_after_type(options::TRASH, name);
     trash.set("trash-dir", ".trashcan");
     trash.set("brick-path", path);
     trash.set("trash-internal-op", "off");
+    add_debug(graph, ctx, "trash");
     Ok(())
 }
 
@@ -126,27 +137,34 @@ fn add_features(graph: &mut Graph, ctx: &Ctx<'_>) -> Result<(), VolgenError> {
         "changelog-notification",
         if bitrot_on { "on" } else { "off" },
     );
+    add_debug(graph, ctx, "changelog");
 
     let stub = graph.add_named_after_type("features/bitrot-stub", name);
     stub.set("export", path);
     stub.set("bitrot", bitrot_value(ctx));
+    add_debug(graph, ctx, "bitrot-stub");
 
     if acl_on(ctx) {
         graph.add_named_after_type("features/access-control", name);
     }
+    add_debug(graph, ctx, "access-control");
     graph.add_named_after_type(options::LOCKS, name);
+    add_debug(graph, ctx, "locks");
     check_read_only_and_worm(ctx)?;
     graph.add_named_after_type(options::WORM, name);
+    add_debug(graph, ctx, "worm");
     graph
         .add_named_after_type(options::READ_ONLY, name)
         .set("read-only", "off");
-    for xl_type in [
-        options::LEASES,
-        options::UPCALL,
-        options::IO_THREADS,
-        options::SELINUX,
+    add_debug(graph, ctx, "read-only");
+    for (xl_type, step) in [
+        (options::LEASES, "leases"),
+        (options::UPCALL, "upcall"),
+        (options::IO_THREADS, "io-threads"),
+        (options::SELINUX, "selinux"),
     ] {
         graph.add_named_after_type(xl_type, name);
+        add_debug(graph, ctx, step);
     }
     Ok(())
 }
@@ -190,15 +208,72 @@ fn add_accounting(graph: &mut Graph, ctx: &Ctx<'_>) {
         &format!("{}/vols/{name}/marker.tstamp", ctx.workdir),
     );
     marker.set("quota-version", &volume.quota_version.to_string());
+    add_debug(graph, ctx, "marker");
 
     graph.add_named_after_type(options::BARRIER, name);
+    add_debug(graph, ctx, "barrier");
     add_index(graph, ctx);
+    add_debug(graph, ctx, "index");
 
     let quota = graph.add_named_after_type(options::QUOTA, name);
     // The quota xlator's "volume-uuid" is the volume name, not its id.
     quota.set("volume-uuid", name);
     if let Some(value) = ctx.dict.get_or_default("features.quota") {
         quota.set("server-quota", value);
+    }
+    add_debug(graph, ctx, "quota");
+}
+
+/// `cdc` (`network.compression`, as the server side), `namespace`
+/// (`features.tag-namespaces`) and `sdfs` (`features.sdfs`, taken for any value but off, as
+/// glusterd reads it).
+fn add_optional(graph: &mut Graph, ctx: &Ctx<'_>) -> Result<(), VolgenError> {
+    let name = &ctx.volume.name;
+    if bool_option(ctx.volume, &ctx.dict, "network.compression", false)? {
+        graph
+            .add_named_after_type(options::CDC, name)
+            .set("mode", "server");
+    }
+    add_debug(graph, ctx, "cdc");
+    if bool_option(ctx.volume, &ctx.dict, "features.tag-namespaces", false)? {
+        graph.add_named_after_type("features/namespace", name);
+    }
+    add_debug(graph, ctx, "namespace");
+    let sdfs = ctx.dict.get("features.sdfs");
+    if sdfs.is_some_and(|v| options::parse_bool(v) != Some(false)) {
+        graph
+            .add_named_after_type("features/sdfs", name)
+            .set("pass-through", "false");
+    }
+    add_debug(graph, ctx, "sdfs");
+    Ok(())
+}
+
+/// The debug xlators glusterd stacks after the step `step` of a graph (`client` for the top
+/// of a client graph): when one of the three debug keys names the step, each of the three
+/// that is set and not off goes in, in that order (so two keys naming the same step stack
+/// all of them twice, as glusterd does).
+pub(super) fn debug_xlators(dict: &SetDict, step: &str) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    for (key, _) in options::DEBUG_XLATORS {
+        if dict.get(key) != Some(step) {
+            continue;
+        }
+        for (other, xl_type) in options::DEBUG_XLATORS {
+            match dict.get(other) {
+                Some(value) if value != "off" && options::parse_bool(value) != Some(false) => {
+                    out.push(*xl_type);
+                }
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+fn add_debug(graph: &mut Graph, ctx: &Ctx<'_>, step: &str) {
+    for xl_type in debug_xlators(&ctx.dict, step) {
+        graph.add_named_after_type(xl_type, &ctx.volume.name);
     }
 }
 

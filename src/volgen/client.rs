@@ -81,14 +81,20 @@ pub(super) fn build_flavor(volume: &Volume, flavor: Flavor) -> Result<Graph, Vol
             client_transport(volume),
         );
         let sets = add_sets(&mut graph, volume, &clients, leaf_count);
-        add_dht(&mut graph, volume, sets, leaf_count);
+        add_dht(&mut graph, volume, &dict, sets, leaf_count)?;
     }
     add_features(&mut graph, volume, &dict)?;
     if flavor == Flavor::GfproxyClient {
         graph.add_named_after_type(options::QUIESCE, &volume.name);
     }
     derive_send_gids(&mut dict);
+    if let Flavor::Mount { .. } = flavor {
+        share_rda_sizes(volume, &mut dict, leaf_count)?;
+    }
     add_performance(&mut graph, volume, &dict, flavor)?;
+    for xl_type in super::brick::debug_xlators(&dict, "client") {
+        graph.add_named_after_type(xl_type, &volume.name);
+    }
     let io_stats_name = match flavor {
         Flavor::GfproxyDaemon => gfproxyd_subvolume(volume),
         Flavor::Mount { .. } | Flavor::GfproxyClient => volume.name.clone(),
@@ -294,8 +300,16 @@ fn add_disperse_set(
 }
 
 /// `<volume>-dht` over the sets; sets holding a brick being removed are listed in
-/// `decommissioned-bricks`.
-pub(super) fn add_dht(graph: &mut Graph, volume: &Volume, sets: Vec<String>, leaf_count: usize) {
+/// `decommissioned-bricks`. With `performance.parallel-readdir` on, a `readdir-ahead` sits
+/// over each set (`<volume>-readdir-ahead-N`). `cluster.nufa` or `cluster.switch` (any value
+/// but off, as glusterd reads them) make it that kind of distribute; both is refused.
+pub(super) fn add_dht(
+    graph: &mut Graph,
+    volume: &Volume,
+    dict: &SetDict,
+    sets: Vec<String>,
+    leaf_count: usize,
+) -> Result<(), VolgenError> {
     let decommissioned: Vec<&str> = sets
         .iter()
         .zip(volume.bricks.chunks(leaf_count))
@@ -303,15 +317,103 @@ pub(super) fn add_dht(graph: &mut Graph, volume: &Volume, sets: Vec<String>, lea
         .map(|(set, _)| set.as_str())
         .collect();
     let joined = decommissioned.join(",");
+    let switched_on = |key: &str| {
+        dict.get(key)
+            .is_some_and(|v| options::parse_bool(v) != Some(false))
+    };
+    let (nufa, switch) = (switched_on("cluster.nufa"), switched_on("cluster.switch"));
+    if nufa && switch {
+        return Err(VolgenError::Inconsistent {
+            volume: volume.name.clone(),
+            problem: "nufa and switch cannot be set together".into(),
+        });
+    }
+    let dht_type = match (nufa, switch) {
+        (_, true) => "cluster/switch",
+        (true, _) => "cluster/nufa",
+        _ => options::DHT,
+    };
+    let children = if parallel_readdir(dict) {
+        let mut ahead = Vec::with_capacity(sets.len());
+        for (number, set) in sets.into_iter().enumerate() {
+            let name = format!("{}-readdir-ahead-{number}", volume.name);
+            graph
+                .add_with_children(options::READDIR_AHEAD, &name, vec![set])
+                .set("performance.readdir-ahead", "on");
+            ahead.push(name);
+        }
+        ahead
+    } else {
+        sets
+    };
     let name = format!("{}-dht", volume.name);
-    let dht = graph.add_with_children(options::DHT, &name, sets);
+    let dht = graph.add_with_children(dht_type, &name, children);
     if !joined.is_empty() {
         dht.set("decommissioned-bricks", &joined);
     }
+    Ok(())
 }
 
-/// `shard` when `features.shard` is on, and `utime` unless `features.ctime` is off.
+/// `performance.parallel-readdir` on.
+fn parallel_readdir(dict: &SetDict) -> bool {
+    dict.get("performance.parallel-readdir")
+        .and_then(options::parse_bool)
+        .unwrap_or(false)
+}
+
+/// With both `performance.parallel-readdir` and `performance.readdir-ahead` on and more than
+/// one set, glusterd shares `rda-cache-limit` between the sets' `readdir-ahead`s on a mount's
+/// graphs: the limit divided by the number of sets, and a request size no larger than that
+/// share (4 KiB at least), both written as byte counts (`5242880B`).
+fn share_rda_sizes(
+    volume: &Volume,
+    dict: &mut SetDict,
+    leaf_count: usize,
+) -> Result<(), VolgenError> {
+    let sets = volume.bricks.len() / leaf_count.max(1);
+    let readdir_ahead = dict
+        .get("performance.readdir-ahead")
+        .and_then(options::parse_bool)
+        .unwrap_or(false);
+    if sets <= 1 || !parallel_readdir(dict) || !readdir_ahead {
+        return Ok(());
+    }
+    let size = |key: &str, default: &str| {
+        crate::volopt::cnum::bytesize(dict.get(key).unwrap_or(default)).ok_or_else(|| {
+            VolgenError::Inconsistent {
+                volume: volume.name.clone(),
+                problem: format!("invalid number format in option {key}"),
+            }
+        })
+    };
+    let cache = size("performance.rda-cache-limit", "10MB")?;
+    let mut request = size("performance.rda-request-size", "131072")?;
+    if cache == 0 || request == 0 {
+        return Err(VolgenError::Inconsistent {
+            volume: volume.name.clone(),
+            problem: "Value cannot be 0".into(),
+        });
+    }
+    let mut share = cache / sets as u64;
+    if share < request {
+        if share < 4096 {
+            share = 4096;
+            request = 4096;
+        } else {
+            request = share;
+        }
+        dict.set("performance.rda-request-size", &format!("{request}B"));
+    }
+    dict.set("performance.rda-cache-limit", &format!("{share}B"));
+    Ok(())
+}
+
+/// `cloudsync` and `shard` when their keys are on, `utime` unless `features.ctime` is off, and
+/// `cdc` (client side) when `network.compression` is on.
 fn add_features(graph: &mut Graph, volume: &Volume, dict: &SetDict) -> Result<(), VolgenError> {
+    if bool_option(volume, dict, "features.cloudsync", false)? {
+        graph.add_named_after_type(options::CLOUDSYNC, &volume.name);
+    }
     if bool_option(volume, dict, "features.shard", false)? {
         graph.add_named_after_type(options::SHARD, &volume.name);
     }
@@ -319,6 +421,11 @@ fn add_features(graph: &mut Graph, volume: &Volume, dict: &SetDict) -> Result<()
     let ctime = dict.get("features.ctime").and_then(options::parse_bool);
     if ctime != Some(false) {
         graph.add_named_after_type(options::UTIME, &volume.name);
+    }
+    if bool_option(volume, dict, "network.compression", false)? {
+        graph
+            .add_named_after_type(options::CDC, &volume.name)
+            .set("mode", "client");
     }
     Ok(())
 }
@@ -351,6 +458,10 @@ fn add_performance(
             continue;
         }
         if perf.key == OPEN_BEHIND_KEY && volume.client_op_version < OPEN_BEHIND_CLIENT_OP_VERSION {
+            continue;
+        }
+        // With parallel-readdir the readdir-ahead xlators sit under DHT instead.
+        if perf.xl_type == options::READDIR_AHEAD && parallel_readdir(dict) {
             continue;
         }
         graph.add_named_after_type(perf.xl_type, &volume.name);

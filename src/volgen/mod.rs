@@ -48,9 +48,13 @@
 //! Distribute, replicate (arbiter included), disperse, and their distributed forms, with the
 //! options glusterd sets at create time and the common `volume set` keys (the tables in
 //! `options.rs`). Refused: stripe and tier volumes (retired in glusterfs 6), thin-arbiter
-//! volumes, and volumes with an option whose effect brickd does not model (an unknown key, or
-//! a switch such as `features.uss`, `cluster.nufa` or `performance.parallel-readdir` that adds
-//! xlators brickd does not generate). Keys for daemons brickd renders no volfile of (`nfs.*`,
+//! volumes, and volumes with an option whose effect brickd does not model (an unknown key,
+//! `user.xlator.*`, or `features.uss`, whose snapshot view needs the snapshot daemon). The keys
+//! that add xlators are rendered as glusterd renders them: `performance.parallel-readdir`
+//! (a `readdir-ahead` over each set), `cluster.nufa`/`cluster.switch` (DHT's kind),
+//! `network.compression` (`cdc` on both sides), `features.cloudsync`, `features.sdfs`,
+//! `features.tag-namespaces`, and the debug xlators (`debug.trace`, `debug.error-gen`,
+//! `debug.delay-gen` naming the step to stack them over). Keys for daemons brickd renders no volfile of (`nfs.*`,
 //! scrubber), glusterd's own keys and `user.*` keys are ignored, as in glusterd; the self-heal
 //! daemon's keys (`cluster.self-heal-daemon`, `cluster.heal-timeout`) change its volfile only.
 //!

@@ -366,6 +366,20 @@ const KNOWN_PLAIN: &[Plain] = &[
         Some("10MB"),
     ),
     plain("features.selinux", SELINUX, "selinux", Some("on")),
+    // The switches of xlators that a set adds: the probe saw the xlator come, not its option.
+    plain(
+        "features.tag-namespaces",
+        "features/namespace",
+        "tag-namespaces",
+        None,
+    ),
+    plain("features.cloudsync", CLOUDSYNC, "cloudsync", None),
+    plain(
+        "features.cloudsync-remote-read",
+        CLOUDSYNC,
+        "cloudsync-remote-read",
+        Some("off"),
+    ),
     plain("ctime.noatime", UTIME, "noatime", Some("on")),
     plain(
         "features.enforce-mandatory-lock",
@@ -621,19 +635,15 @@ pub(super) const PERF_XLATORS: &[PerfXlator] = &[
     perf("performance.client-io-threads", IO_THREADS, true),
 ];
 
-/// Keys that add an xlator brickd does not generate when they are on.
-const UNSUPPORTED_WHEN_ON: &[&str] = &[
-    "cluster.nufa",
-    "cluster.switch",
-    "features.uss",
-    "network.compression",
-    "features.sdfs",
-    "features.tag-namespaces",
-    "features.cloudsync",
-    "performance.parallel-readdir",
-    "debug.trace",
-    "debug.error-gen",
-    "debug.delay-gen",
+/// Keys that add an xlator brickd does not generate when they are on: the snapshot view needs
+/// the snapshot daemon, which brickd does not run.
+const UNSUPPORTED_WHEN_ON: &[&str] = &["features.uss"];
+
+/// The debug keys, in glusterd's order, and the xlator each stacks.
+pub(super) const DEBUG_XLATORS: &[(&str, &str)] = &[
+    ("debug.trace", "debug/trace"),
+    ("debug.error-gen", "debug/error-gen"),
+    ("debug.delay-gen", "debug/delay-gen"),
 ];
 
 /// Keys handled while building the graphs (beyond the tables).
@@ -644,11 +654,23 @@ const BUILD_KEYS: &[&str] = &[
     "features.acl",
     "features.ctime",
     "features.shard",
+    "features.cloudsync",
+    "features.sdfs",
+    "features.tag-namespaces",
+    "network.compression",
+    "cluster.nufa",
+    "cluster.switch",
+    "debug.trace",
+    "debug.error-gen",
+    "debug.delay-gen",
 ];
 
 /// Keys whose value glusterd must read as a boolean to build the graphs (it fails otherwise).
 const BOOLEAN_KEYS: &[&str] = &[
     "features.shard",
+    "features.cloudsync",
+    "features.tag-namespaces",
+    "network.compression",
     "features.bitrot",
     "features.quota",
     "features.trash",
@@ -859,6 +881,8 @@ pub(super) const QUOTA: &str = "features/quota";
 pub(super) const SHARD: &str = "features/shard";
 pub(super) const UTIME: &str = "features/utime";
 pub(super) const QUIESCE: &str = "features/quiesce";
+pub(super) const CDC: &str = "features/cdc";
+pub(super) const CLOUDSYNC: &str = "features/cloudsync";
 pub(super) const IO_STATS: &str = "debug/io-stats";
 pub(super) const SERVER: &str = "protocol/server";
 pub(super) const CLIENT: &str = "protocol/client";
@@ -917,8 +941,9 @@ mod tests {
         let uss = first_unsupported(&opts(&[("features.uss", "on")]));
         assert_eq!(uss.map(|r| r.problem), Some(OptionProblem::Unsupported));
         assert_eq!(first_unsupported(&opts(&[("features.uss", "off")])), None);
-        let trace = first_unsupported(&opts(&[("debug.trace", "posix")]));
-        assert_eq!(trace.map(|r| r.problem), Some(OptionProblem::Unsupported));
+        assert_eq!(first_unsupported(&opts(&[("debug.trace", "posix")])), None);
+        let cdc = first_unsupported(&opts(&[("network.compression", "maybe")]));
+        assert_eq!(cdc.map(|r| r.problem), Some(OptionProblem::NotBoolean));
         let xl = first_unsupported(&opts(&[("user.xlator.foo", "posix")]));
         assert_eq!(xl.map(|r| r.problem), Some(OptionProblem::Unsupported));
         let perf = first_unsupported(&opts(&[("performance.quick-read", "sometimes")]));

@@ -24,7 +24,7 @@ pub(super) fn build(volume: &Volume) -> Result<Option<Graph>, VolgenError> {
     let mut graph = Graph::new();
     let clients = add_clients(&mut graph, volume, &dict, true, transport(volume));
     let sets = add_sets(&mut graph, volume, &clients, leaf_count);
-    add_dht(&mut graph, volume, sets, leaf_count);
+    add_dht(&mut graph, volume, &dict, sets, leaf_count)?;
     graph.add_on_top(options::IO_STATS, &volume.name);
     apply_special(&mut graph, &dict, Role::Client);
     apply_plain(&mut graph, &dict);
