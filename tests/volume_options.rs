@@ -553,6 +553,38 @@ fn same_answer_and_volfiles(
     );
 }
 
+/// A brickd node and a real glusterd side by side, with a brick directory prefix for each
+/// (`HOST:DIR/b`, `HOST:DIR/g`).
+struct Pair {
+    node: Node,
+    glusterd: Glusterd,
+    glusterd_dir: tempfile::TempDir,
+    _bricks: tempfile::TempDir,
+    ours: String,
+    theirs: String,
+}
+
+impl Pair {
+    fn start() -> Pair {
+        let node = Node::start();
+        let glusterd_dir = tempfile::tempdir().unwrap();
+        let glusterd_address = common::node::node_address();
+        let glusterd = Glusterd::start(glusterd_dir.path(), &glusterd_address);
+        let bricks = tempfile::tempdir().unwrap();
+        let root = bricks.path().display().to_string();
+        let ours = format!("{}:{root}/b", node.host);
+        let theirs = format!("{glusterd_address}:{root}/g");
+        Pair {
+            node,
+            glusterd,
+            glusterd_dir,
+            _bricks: bricks,
+            ours,
+            theirs,
+        }
+    }
+}
+
 /// Keys that add xlators (or change one's kind), with values glusterd takes; each is set and
 /// then reset on a 2 x 2 distributed-replicate volume.
 const XLATOR_KEYS: &[(&str, &str)] = &[
@@ -576,14 +608,9 @@ fn keys_that_add_xlators_render_glusterds_volfiles() {
     if skip(test) {
         return;
     }
-    let node = Node::start();
-    let glusterd_dir = tempfile::tempdir().unwrap();
-    let glusterd_address = common::node::node_address();
-    let glusterd = Glusterd::start(glusterd_dir.path(), &glusterd_address);
-    let bricks = tempfile::tempdir().unwrap();
-    let root = bricks.path().display().to_string();
-    let ours = format!("{}:{root}/b", node.host);
-    let theirs = format!("{glusterd_address}:{root}/g");
+    let pair = Pair::start();
+    let (node, glusterd, glusterd_dir) = (&pair.node, &pair.glusterd, &pair.glusterd_dir);
+    let (ours, theirs) = (pair.ours.clone(), pair.theirs.clone());
     let create = |cli: &Cli<'_>, prefix: &str| {
         let names: Vec<String> = (1..=4).map(|i| format!("{prefix}{i}")).collect();
         let mut args = vec!["volume", "create", "dr", "replica", "2"];
@@ -598,15 +625,15 @@ fn keys_that_add_xlators_render_glusterds_volfiles() {
     let mut changes = 0;
     for (key, value) in XLATOR_KEYS {
         same_answer_and_volfiles(
-            &node,
-            &glusterd,
+            node,
+            glusterd,
             glusterd_dir.path(),
             volume,
             &["volume", "set", "dr", key, value],
         );
         same_answer_and_volfiles(
-            &node,
-            &glusterd,
+            node,
+            glusterd,
             glusterd_dir.path(),
             volume,
             &["volume", "reset", "dr", key],
@@ -621,8 +648,8 @@ fn keys_that_add_xlators_render_glusterds_volfiles() {
         ("debug.error-gen", "posix"),
     ] {
         same_answer_and_volfiles(
-            &node,
-            &glusterd,
+            node,
+            glusterd,
             glusterd_dir.path(),
             volume,
             &["volume", "set", "dr", key, value],
@@ -638,14 +665,9 @@ fn each_set_renders_the_volfiles_glusterd_renders() {
     if skip(test) {
         return;
     }
-    let node = Node::start();
-    let glusterd_dir = tempfile::tempdir().unwrap();
-    let glusterd_address = common::node::node_address();
-    let glusterd = Glusterd::start(glusterd_dir.path(), &glusterd_address);
-    let bricks = tempfile::tempdir().unwrap();
-    let root = bricks.path().display().to_string();
-    let ours = format!("{}:{root}/b", node.host);
-    let theirs = format!("{glusterd_address}:{root}/g");
+    let pair = Pair::start();
+    let (node, glusterd, glusterd_dir) = (&pair.node, &pair.glusterd, &pair.glusterd_dir);
+    let (ours, theirs) = (pair.ours.clone(), pair.theirs.clone());
     let create = |cli: &Cli<'_>, prefix: &str| {
         let (a, b) = (format!("{prefix}1"), format!("{prefix}2"));
         let (code, out, err) = cli(&["volume", "create", "f", "replica", "2", &a, &b, "force"]);
@@ -657,8 +679,8 @@ fn each_set_renders_the_volfiles_glusterd_renders() {
     for (key, value) in VOLFILE_KEYS {
         let set = ["volume", "set", "f", key, value];
         same_answer_and_volfiles(
-            &node,
-            &glusterd,
+            node,
+            glusterd,
             glusterd_dir.path(),
             ("f", &ours, &theirs),
             &set,
