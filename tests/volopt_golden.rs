@@ -145,3 +145,24 @@ fn volume_set_answers_as_glusterd_did() {
         "{matched} of {compared} match, fewer than {MATCHED_AT_LEAST}"
     );
 }
+
+/// The op-versions glusterd 10.3 stored for the fixture's volumes (every kind, with and without
+/// options) are the ones brickd works out from their options.
+#[test]
+fn op_versions_are_worked_out_as_glusterd_stored_them() {
+    let workdir = fixture();
+    let mut compared = 0;
+    for volume in &workdir.volumes {
+        let disperse = volume.volume_type == brickd::model::VolumeType::Disperse;
+        assert_eq!(
+            brickd::volopt::op_versions_of(&volume.options, disperse),
+            (volume.op_version, volume.client_op_version),
+            "volume {} with {:?}",
+            volume.name,
+            volume.options
+        );
+        compared += 1;
+    }
+    assert!(compared >= 10, "only {compared} volumes in the fixture");
+    println!("op_versions_are_worked_out_as_glusterd_stored_them: {compared} volumes");
+}

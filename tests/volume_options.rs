@@ -361,6 +361,63 @@ mod crash {
         println!("{test}: {ran} failpoints");
     }
 
+    /// A set of a key glusterd sets on every volume, killed at each step: every volume has the
+    /// old value or every volume the new one, each with a whole checksum.
+    #[test]
+    fn an_every_volume_set_killed_at_any_step_changes_every_volume_or_none() {
+        let test = "an_every_volume_set_killed_at_any_step_changes_every_volume_or_none";
+        if skip(test) {
+            return;
+        }
+        let mut ran = 0;
+        for (failpoint, new_expected) in [
+            ("set.before-journal", false),
+            ("set.after-journal", true),
+            ("set.after-store", true),
+        ] {
+            let node = Node::start_env(None, None, &[], &[("BRICKD_FAILPOINT", failpoint)]);
+            let bricks = tempfile::tempdir().unwrap();
+            let names = ["k1", "k2", "k3"];
+            for name in names {
+                let brick = format!("{}:{}/{name}", node.host, bricks.path().display());
+                node.ok(&["volume", "create", name, &brick, "force"]);
+            }
+            wait_until(
+                || {
+                    names
+                        .iter()
+                        .all(|n| node.brickd.workdir.join(format!("vols/{n}/cksum")).exists())
+                },
+                "the volumes' store files",
+            );
+            let _ = node.cli(&["volume", "set", "k2", "client.strict-locks", "on"]);
+            let node = node.restart_after_kill(&[]);
+            for name in names {
+                let (_, shown, _) = node.cli(&["volume", "get", name, "client.strict-locks"]);
+                let info = node.brickd.workdir.join(format!("vols/{name}/info"));
+                let stored = std::fs::read_to_string(info).unwrap();
+                assert_eq!(
+                    stored.contains("client.strict-locks=on"),
+                    new_expected,
+                    "{failpoint} {name}: {stored}"
+                );
+                assert_eq!(
+                    (shown.lines()).any(|l| l.split_whitespace().eq(["client.strict-locks", "on"])),
+                    new_expected,
+                    "{failpoint} {name}: {shown}"
+                );
+                let cksum =
+                    std::fs::read_to_string(node.brickd.workdir.join(format!("vols/{name}/cksum")))
+                        .unwrap();
+                let expected =
+                    brickd::store::VolumeChecksum::of_info(stored.as_bytes()).file_text();
+                assert_eq!(cksum, expected, "{failpoint} {name}");
+            }
+            ran += 1;
+        }
+        println!("{test}: {ran} failpoints, 3 volumes each");
+    }
+
     #[test]
     fn a_global_set_killed_at_any_step_leaves_the_old_or_the_new_options_file() {
         let test = "a_global_set_killed_at_any_step_leaves_the_old_or_the_new_options_file";
@@ -511,6 +568,18 @@ fn same_answer_and_volfiles(
         "{}",
         args.join(" ")
     );
+    same_volfiles(node, glusterd_dir, (volume, ours, theirs), &args.join(" "));
+}
+
+/// Every volfile of `volume` (`(volume, brickd's first brick, glusterd's first brick)`) the
+/// same on brickd as on glusterd, after `what`.
+fn same_volfiles(
+    node: &Node,
+    glusterd_dir: &std::path::Path,
+    (volume, ours, theirs): (&str, &str, &str),
+    what: &str,
+) {
+    let args = [what];
     let theirs_files = volfiles(glusterd_dir, volume, theirs);
     // Bricks, the two client volfiles and the daemons': nothing compared is no test.
     assert!(theirs_files.len() >= 6, "{theirs_files:?}");
@@ -688,4 +757,107 @@ fn each_set_renders_the_volfiles_glusterd_renders() {
         rendered += 1;
     }
     println!("{test}: {rendered} sets, every volfile glusterd's after each");
+}
+
+/// A volume's `info` file as far as a set changes it: its version, op-versions and options
+/// (`key.with.dots=value`), in file order.
+fn info_options(workdir: &std::path::Path, volume: &str) -> Vec<String> {
+    let text =
+        std::fs::read_to_string(workdir.join("vols").join(volume).join("info")).unwrap_or_default();
+    text.lines()
+        .filter(|line| {
+            let key = line.split('=').next().unwrap_or("");
+            ["version", "op-version", "client-op-version"].contains(&key)
+                || (key.contains('.') && !key.starts_with("brick-"))
+        })
+        .map(str::to_owned)
+        .collect()
+}
+
+/// glusterd sets some keys on every volume when they are set on one (`client.strict-locks`,
+/// `server.outstanding-rpc-limit`, the NFS server's): brickd does too, in one journaled
+/// change, so that a pool with glusterd nodes keeps the same checksums; a reset stays on its
+/// volume.
+#[test]
+fn keys_glusterd_sets_on_every_volume_reach_every_volume() {
+    let test = "keys_glusterd_sets_on_every_volume_reach_every_volume";
+    if skip(test) {
+        return;
+    }
+    let pair = Pair::start();
+    let (node, glusterd, glusterd_dir) = (&pair.node, &pair.glusterd, &pair.glusterd_dir);
+    let (ours, theirs) = (pair.ours.clone(), pair.theirs.clone());
+    for (volume, bricks) in [("one", ["o1", "o2"]), ("two", ["t1", "t2"])] {
+        for prefix in [&ours, &theirs] {
+            let (a, b) = (
+                format!("{prefix}{}", bricks[0]),
+                format!("{prefix}{}", bricks[1]),
+            );
+            let cli: &Cli<'_> = if prefix == &ours {
+                &|args| node.cli(args)
+            } else {
+                &|args| glusterd.cli(args)
+            };
+            let (code, out, err) =
+                cli(&["volume", "create", volume, "replica", "2", &a, &b, "force"]);
+            assert_eq!(code, 0, "{out}{err}");
+        }
+    }
+    let mut compared = 0;
+    for args in [
+        &["volume", "set", "one", "client.strict-locks", "on"][..],
+        &[
+            "volume",
+            "set",
+            "two",
+            "server.outstanding-rpc-limit",
+            "128",
+        ],
+        &[
+            "volume",
+            "set",
+            "one",
+            "nfs.port",
+            "38466",
+            "performance.cache-size",
+            "64MB",
+        ],
+        &["volume", "reset", "one", "client.strict-locks"],
+        &["volume", "set", "two", "client.strict-locks", "off"],
+        // A switch that is off does not count towards the op-version: 30704 then.
+        &["volume", "set", "one", "storage.fips-mode-rchecksum", "off"],
+    ] {
+        let (b_code, b_out, b_err) = node.cli(args);
+        let (g_code, g_out, g_err) = glusterd.cli(args);
+        assert_eq!(
+            (b_code, b_out + &b_err),
+            (g_code, g_out + &g_err),
+            "{}",
+            args.join(" ")
+        );
+        for volume in ["one", "two"] {
+            let what = format!("{} (volume {volume})", args.join(" "));
+            same_volfiles(node, glusterd_dir.path(), (volume, &ours, &theirs), &what);
+            wait_until(
+                || {
+                    info_options(&node.brickd.workdir, volume)
+                        == info_options(glusterd_dir.path(), volume)
+                },
+                &format!(
+                    "{volume}'s info after {what}: brickd {:?}, glusterd {:?}",
+                    info_options(&node.brickd.workdir, volume),
+                    info_options(glusterd_dir.path(), volume)
+                ),
+            );
+            let (b_code, b_out, b_err) = node.cli(&["volume", "info", volume]);
+            let (g_code, g_out, g_err) = glusterd.cli(&["volume", "info", volume]);
+            assert_eq!(
+                (b_code, normalised(&(b_out + &b_err), &ours)),
+                (g_code, normalised(&(g_out + &g_err), &theirs)),
+                "volume info {volume} after {what}"
+            );
+            compared += 1;
+        }
+    }
+    println!("{test}: {compared} volumes compared after sets and resets (volfiles, info file, volume info)");
 }

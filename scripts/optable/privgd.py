@@ -1,4 +1,4 @@
-"""A private glusterd for the option-table scripts (listing.py, opversions.py).
+"""A private glusterd for the option-table scripts (listing.py).
 
 `with private_glusterd(address) as gd:` starts glusterd on a fresh working directory bound to
 `address` (port 24007), waits until its CLI answers, and kills it and removes the directory

@@ -27,7 +27,7 @@
 
 use super::failpoints;
 use super::journal::{Then, Ticket};
-use super::shard::{ShardState, StoreFiles};
+use super::shard::{ShardState, StoreFiles, StoreWriting};
 use crate::brick::engine::{Engine, Lane};
 use crate::cluster::txn::{TxnError, TxnInfo};
 use crate::model::Volume;
@@ -235,6 +235,22 @@ pub async fn commit(
     txn: &TxnInfo,
     change: VolumeChange,
 ) -> Result<(), TxnError> {
+    commit_with(state, txn, change, Vec::new()).await
+}
+
+/// The record pair that names another volume a change also rewrites, and its id: recovery
+/// rewrites that volume's files only while the store still holds that volume.
+pub const OTHER_VOLUME_PAIR: &str = "volume-id.";
+
+/// Commits `change` and, in the same record, `others`: other volumes the same change rewrites
+/// (a set of a key glusterd sets on every volume). Each is published and its files written as
+/// the changed volume's are; a delete of one of them meanwhile cancels or waits for its files.
+pub async fn commit_with(
+    state: &ShardState,
+    txn: &TxnInfo,
+    change: VolumeChange,
+    others: Vec<Volume>,
+) -> Result<(), TxnError> {
     let Some(engine) = state.node.engine.clone() else {
         return Err(TxnError::new(
             "the brick engine (io_uring) is not available on this node",
@@ -242,19 +258,34 @@ pub async fn commit(
     };
     let workdir = state.node.workdir.clone();
     let volume = change.volume;
-    let mut files = Store::new(&workdir)
-        .volume_files(&volume)
-        .map_err(|e| TxnError::new(e.to_string()))?;
-    if change.volfiles {
-        let mut volfiles = super::volume_create::volfile_files(
-            &workdir,
-            &volume,
-            state.node.node.uuid,
-            state.node.processes.bind_address,
-        )?;
-        // The volfiles first, the store files with `cksum` last, as a create writes them.
-        volfiles.append(&mut files);
-        files = volfiles;
+    let volume_files = |volume: &Volume| -> Result<Vec<(PathBuf, Vec<u8>)>, TxnError> {
+        let mut files = Store::new(&workdir)
+            .volume_files(volume)
+            .map_err(|e| TxnError::new(e.to_string()))?;
+        if change.volfiles {
+            let mut volfiles = super::volume_create::volfile_files(
+                &workdir,
+                volume,
+                state.node.node.uuid,
+                state.node.processes.bind_address,
+            )?;
+            // The volfiles first, the store files with `cksum` last, as a create writes them.
+            volfiles.append(&mut files);
+            files = volfiles;
+        }
+        Ok(files)
+    };
+    let mut groups = vec![(volume.name.clone(), volume_files(&volume)?)];
+    let mut pairs = vec![(
+        super::volume_create::NODE_UUID_PAIR.to_string(),
+        state.node.node.uuid.to_string(),
+    )];
+    for other in &others {
+        groups.push((other.name.clone(), volume_files(other)?));
+        pairs.push((
+            format!("{OTHER_VOLUME_PAIR}{}", other.name),
+            other.volume_id.to_string(),
+        ));
     }
     let op = change.op;
     let commit = Commit::new(Record {
@@ -263,12 +294,8 @@ pub async fn commit(
         op: op.to_string(),
         volname: volume.name.clone(),
         volume_id: volume.volume_id,
-        pairs: vec![(
-            super::volume_create::NODE_UUID_PAIR.to_string(),
-            state.node.node.uuid.to_string(),
-        )],
-        files: files
-            .iter()
+        pairs,
+        files: (groups.iter().flat_map(|(_, files)| files))
             .map(|(path, bytes)| {
                 let rel = path.strip_prefix(&workdir).unwrap_or(path);
                 (rel.to_string_lossy().into_owned(), bytes.clone())
@@ -287,15 +314,77 @@ pub async fn commit(
     };
     // Durable from here: a failure (or a crash) at this failpoint is finished at start-up.
     let _ = failpoints::pass(&format!("{op}.after-journal")).await;
-    let name = volume.name.clone();
-    let shared = Arc::new(volume);
+    let shared: Vec<Arc<Volume>> = std::iter::once(volume)
+        .chain(others)
+        .map(Arc::new)
+        .collect();
+    let publish = |c: &mut crate::ops::catalog::Catalog| {
+        for v in &shared {
+            c.insert(v.clone());
+        }
+    };
     if change.volfiles {
-        state.change_catalog_and_notify(|c| c.insert(shared.clone()));
+        state.change_catalog_and_notify(publish);
     } else {
-        state.change_catalog(|c| c.insert(shared.clone()));
+        state.change_catalog(publish);
     }
-    write_after_reply(state, &engine, op, &name, files, Files::Replace, ticket);
+    write_volumes_after_reply(state, &engine, op, groups, ticket);
     Ok(())
+}
+
+/// Store files and their bytes.
+type FilesOf = Vec<(PathBuf, Vec<u8>)>;
+
+/// [`write_after_reply`] of existing files of several volumes (`(name, files)`), one script
+/// on the store lane: each volume's files are replaced unless a delete of that volume
+/// cancelled them; a delete that finds them being written waits.
+fn write_volumes_after_reply(
+    state: &ShardState,
+    engine: &Engine,
+    op: &str,
+    groups: Vec<(String, FilesOf)>,
+    ticket: Ticket,
+) {
+    if let [(name, _)] = groups.as_slice() {
+        let name = name.clone();
+        let files = groups
+            .into_iter()
+            .next()
+            .map(|(_, f)| f)
+            .unwrap_or_default();
+        write_after_reply(state, engine, op, &name, files, Files::Replace, ticket);
+        return;
+    }
+    let writings: Vec<StoreWriting> = groups.iter().map(|(n, _)| state.store_writing(n)).collect();
+    let jobs: Vec<(StoreFiles, FilesOf)> = (writings.iter())
+        .zip(groups)
+        .map(|(w, (_, files))| (w.files(), files))
+        .collect();
+    let written = engine.script(Lane::Store, move || {
+        for (state, files) in &jobs {
+            let Some(_writing) = state.start() else {
+                continue;
+            };
+            for (path, bytes) in files {
+                replace_file(path, bytes)?;
+            }
+        }
+        Ok(())
+    });
+    let after_store = format!("{op}.after-store");
+    state.spawn(Box::pin(async move {
+        match written.await {
+            Ok(()) => {
+                let _ = failpoints::pass(&after_store).await;
+                drop(writings);
+                ticket.done();
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "store files of several volumes not written; the journal keeps the change for start-up to redo");
+                ticket.keep();
+            }
+        }
+    }));
 }
 
 /// Replaces each file of `files` by writing a sibling `.tmp` and renaming it over the file

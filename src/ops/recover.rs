@@ -310,11 +310,33 @@ async fn redo_create(
 /// Redoes a change of a volume's stored state (`ops::commit`): every file of the record
 /// rewritten, if the volume in the store is still the record's (a later delete, finished
 /// already, leaves nothing to rewrite).
+///
+/// A record that also rewrites other volumes (a key glusterd sets on every volume) names each
+/// with its id (`volume-id.<name>`): their files are rewritten while the store holds that
+/// same volume, skipped if it was deleted (or deleted and made again) since.
 fn redo_store_change(workdir: &Path, record: &Record, problems: &mut Vec<String>) -> &'static str {
     if stored_volume_id(workdir, &record.volname) != Some(record.volume_id) {
         return "nothing to redo (the volume is gone)";
     }
+    let vols = format!("{}/", layout::VOLS_DIR);
+    let mut still_there: std::collections::HashMap<&str, bool> = Default::default();
     for (rel, bytes) in &record.files {
+        let owner = rel
+            .strip_prefix(&vols)
+            .and_then(|r| r.split('/').next())
+            .unwrap_or(&record.volname);
+        if owner != record.volname {
+            let keep = *still_there.entry(owner).or_insert_with(|| {
+                let pair = format!("{}{owner}", super::commit::OTHER_VOLUME_PAIR);
+                let id = (record.pairs.iter())
+                    .find(|(k, _)| *k == pair)
+                    .and_then(|(_, v)| Uuid::parse(v).ok());
+                id.is_some() && stored_volume_id(workdir, owner) == id
+            });
+            if !keep {
+                continue;
+            }
+        }
         if let Err(e) = super::commit::replace_file(&workdir.join(rel), bytes) {
             problems.push(e.to_string());
         }

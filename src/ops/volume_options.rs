@@ -348,9 +348,8 @@ pub fn changed_volume(
             for (key, value) in pairs {
                 let key = checked_set_key(&next, key, value)?;
                 next.set_option(&key, value);
-                (next.op_version, next.client_op_version) =
-                    volopt::op_versions_after_set(&key, next.op_version, next.client_op_version);
             }
+            (next.op_version, next.client_op_version) = recomputed_op_versions(&next);
         }
         Change::Reset { key } if key == "all" => {
             let again: Vec<(&str, String)> = (PUT_BACK_BY_RESET.iter())
@@ -585,18 +584,11 @@ fn checked_set_key(next: &Volume, key: &str, value: &str) -> Result<String, TxnE
     Ok(def.key.to_string())
 }
 
-/// A volume's op-versions as glusterd works them out again after a reset: what a new volume
-/// of its type has, raised by each option it keeps (`volopt::op_versions_after_set`).
+/// A volume's op-versions as glusterd works them out again after every set and reset, from
+/// the options it keeps (`volopt::op_versions_of`).
 fn recomputed_op_versions(volume: &Volume) -> (u32, u32) {
-    use crate::model::VolumeType;
-    let client_floor = match volume.volume_type {
-        VolumeType::Replicate => 30800,
-        VolumeType::Disperse => 30600,
-        _ => 2,
-    };
-    (volume.options.iter()).fold((40000, client_floor), |(op, client), (key, _)| {
-        volopt::op_versions_after_set(key, op, client)
-    })
+    let disperse = volume.volume_type == crate::model::VolumeType::Disperse;
+    volopt::op_versions_of(&volume.options, disperse)
 }
 
 impl OptionsOp {
@@ -631,17 +623,97 @@ impl OptionsOp {
             Change::Set(_) => "set",
             Change::Reset { .. } => "reset",
         };
-        commit::commit(
-            &self.state,
-            txn,
-            VolumeChange {
-                op,
-                volume: next,
-                volfiles: true,
-            },
-        )
-        .await?;
+        let change = VolumeChange {
+            op,
+            volume: next,
+            volfiles: true,
+        };
+        let every = every_volume_pairs(&self.change);
+        if every.is_empty() {
+            commit::commit(&self.state, txn, change).await?;
+            return Ok(self.dict.clone());
+        }
+        // Keys glusterd sets on every volume: the other volumes are locked here while they
+        // are read and rewritten, so that no transaction on one of them commits what it
+        // staged before this change.
+        let others: Vec<String> = (self.state.catalog().keys())
+            .filter(|name| *name != self.volname)
+            .map(str::to_owned)
+            .collect();
+        let locked = lock_volumes(&self.state, txn, &others)?;
+        let catalog = self.state.catalog();
+        let others: Vec<Volume> = (others.iter())
+            .filter_map(|name| catalog.get(name))
+            .map(|volume| with_pairs(volume, &every))
+            .collect();
+        let committed = commit::commit_with(&self.state, txn, change, others).await;
+        unlock_volumes(&self.state, txn, &locked);
+        committed?;
         Ok(self.dict.clone())
+    }
+}
+
+/// The keys of a set that glusterd sets on every volume (`OptionDef::every_volume`), full
+/// keys with their values.
+fn every_volume_pairs(change: &Change) -> Vec<(&'static str, String)> {
+    let Change::Set(pairs) = change else {
+        return Vec::new();
+    };
+    (pairs.iter())
+        .filter_map(|(key, value)| match volopt::table().lookup(key) {
+            Lookup::Found(def) if def.every_volume => Some((def.key, value.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Another volume after a set of `pairs` on every volume: the keys set, op-versions raised,
+/// and its version moved on (glusterd stores every volume again).
+fn with_pairs(volume: &Volume, pairs: &[(&'static str, String)]) -> Volume {
+    let mut next = Volume::clone(volume);
+    for (key, value) in pairs {
+        next.set_option(key, value);
+    }
+    (next.op_version, next.client_op_version) = recomputed_op_versions(&next);
+    next.version += 1;
+    next
+}
+
+/// Takes the locks of `volumes` on this node for `txn` (none of them may be held by another
+/// transaction): the names taken, or glusterd's "Another transaction is in progress" for the
+/// first busy one, with none kept.
+fn lock_volumes(
+    state: &ShardState,
+    txn: &TxnInfo,
+    volumes: &[String],
+) -> Result<Vec<String>, TxnError> {
+    let now = std::time::Instant::now();
+    let me = state.node.node.uuid;
+    let mut taken: Vec<String> = Vec::with_capacity(volumes.len());
+    let mut table = state.locks.borrow_mut();
+    for volume in volumes {
+        let name = crate::cluster::locks::volume_lock(volume);
+        let holder = crate::cluster::locks::Holder::Local;
+        if let Err(e) = table.acquire(&name, me, txn.id, holder, txn.lease, now) {
+            for name in &taken {
+                table.release(name, txn.id, now);
+            }
+            return Err(TxnError {
+                errno: e.errno(),
+                message: e.message(),
+            });
+        }
+        taken.push(name);
+    }
+    Ok(taken)
+}
+
+/// Releases what [`lock_volumes`] took.
+fn unlock_volumes(state: &ShardState, txn: &TxnInfo, names: &[String]) {
+    let now = std::time::Instant::now();
+    let mut table = state.locks.borrow_mut();
+    for name in names {
+        table.release(name, txn.id, now);
     }
 }
 

@@ -27,29 +27,38 @@ const TABLE_TSV: &str = include_str!("table.tsv");
 /// What `volume get` lists, as text.
 const LISTING_TSV: &str = include_str!("listing.tsv");
 /// What a set of each key did to a volume's op-versions, as text.
-const OPVERSIONS_TSV: &str = include_str!("opversions.tsv");
-
-/// A volume's `op-version=` and `client-op-version=` after a set of `key`, from those before:
-/// each goes up to what glusterd 10.3 wrote after a set of the key on a new volume
-/// (`opversions.tsv`, `scripts/optable/opversions.py`; a volume always has at least that
-/// baseline, from the options a reset puts back), never down.
-pub fn op_versions_after_set(key: &str, op_version: u32, client_op_version: u32) -> (u32, u32) {
-    static SEEN: OnceLock<HashMap<&'static str, (u32, u32)>> = OnceLock::new();
-    let seen = SEEN.get_or_init(|| {
-        let mut lines = OPVERSIONS_TSV.lines();
-        let _header = lines.next();
-        lines
-            .filter_map(|l| {
-                let mut f = l.split('\t');
-                let (key, op, client) = (f.next()?, f.next()?, f.next()?);
-                Some((key, (op.parse().ok()?, client.parse().ok()?)))
-            })
-            .collect()
-    });
-    match seen.get(key) {
-        Some(&(op, client)) => (op_version.max(op), client_op_version.max(client)),
-        None => (op_version, client_op_version),
+/// A volume's `op-version=` and `client-op-version=` as glusterd works them out after every set
+/// and reset, from the options it holds (`options`) and whether it is a disperse volume: from
+/// 1, each option raises them to its key's op-version (the table's `op_version`; the client's
+/// only for a client option), except a boolean (or debug-xlator) key whose value is off or no
+/// boolean at all; `performance.open-behind` counts as on (2) unless it is off, and a disperse
+/// volume has at least 30600.
+pub fn op_versions_of(options: &[(String, String)], disperse: bool) -> (u32, u32) {
+    let table = table();
+    let (mut op, mut client) = (1u32, 1u32);
+    for (key, value) in options {
+        let Some(def) = table.get(key) else { continue };
+        let switch = def.kind == "bool" || key.starts_with("debug.");
+        if switch && parse_bool(value) != Some(true) {
+            continue;
+        }
+        op = op.max(def.op_version);
+        if def.client_op {
+            client = client.max(def.op_version);
+        }
     }
+    let open_behind = options
+        .iter()
+        .find(|(k, _)| k == "performance.open-behind")
+        .map(|(_, v)| parse_bool(v) != Some(false))
+        .unwrap_or(true);
+    if open_behind {
+        (op, client) = (op.max(2), client.max(2));
+    }
+    if disperse {
+        (op, client) = (op.max(30600), client.max(30600));
+    }
+    (op, client)
 }
 
 /// Whether a key is set per volume or for the whole pool (`volume set all KEY VALUE`).
@@ -104,6 +113,10 @@ pub struct OptionDef {
     /// `graph:xlator-type:option` entries separated by `;` (`fuse:cluster/distribute:
     /// lookup-optimize`), `+type`/`-type` for an xlator added or taken out; `-` for nothing.
     pub xlator_options: &'static str,
+    /// A set on one volume sets it on every volume of the node (the table's `scope` names
+    /// `all-volumes`: glusterd's pool-wide NFS server keys, `client.strict-locks`,
+    /// `server.outstanding-rpc-limit`); a reset stays on its volume.
+    pub every_volume: bool,
 }
 
 /// The parsed table.
@@ -197,6 +210,7 @@ impl Table {
             rows.column("max"),
             rows.column("values"),
         );
+        let scope_at = rows.column("scope");
         for (line, fields) in &rows.rows {
             let field = |at: Option<usize>| at.and_then(|i| fields.get(i).copied()).unwrap_or("");
             let bad = |problem: String| TableError {
@@ -234,6 +248,7 @@ impl Table {
                 max: field(max_at),
                 values: field(values_at),
                 xlator_options: field(xlator_options_at),
+                every_volume: field(scope_at).split(';').any(|s| s == "all-volumes"),
             });
         }
         let rows = Rows::parse("listing.tsv", listing)?;
@@ -271,6 +286,7 @@ impl Table {
                         max: "",
                         values: "",
                         xlator_options: "",
+                        every_volume: false,
                     });
                     t.options.len() - 1
                 }
@@ -580,22 +596,44 @@ mod tests {
     }
 
     #[test]
-    fn a_set_raises_op_versions_as_glusterds_did() {
-        // glusterd 10.3 wrote 80000/80000 after a set of this key on a new volume.
+    fn op_versions_come_from_the_options_held() {
+        let opts = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        // A new replica volume: fips-mode-rchecksum (40000), granular-entry-heal (a client
+        // option, 30800).
+        let new_replica = opts(&[
+            ("cluster.granular-entry-heal", "on"),
+            ("storage.fips-mode-rchecksum", "on"),
+            ("transport.address-family", "inet"),
+            ("nfs.disable", "on"),
+            ("performance.client-io-threads", "off"),
+        ]);
+        assert_eq!(op_versions_of(&new_replica, false), (40000, 30800));
+        // A switch set off counts for nothing: transport.address-family's 30704 is left.
+        let fips_off = opts(&[
+            ("storage.fips-mode-rchecksum", "off"),
+            ("transport.address-family", "inet"),
+            ("nfs.disable", "on"),
+        ]);
+        assert_eq!(op_versions_of(&fips_off, false), (30704, 2));
+        assert_eq!(op_versions_of(&fips_off, true), (30704, 30600));
         assert_eq!(
-            op_versions_after_set("performance.io-cache-size", 40000, 2),
-            (80000, 80000)
+            op_versions_of(&opts(&[("client.strict-locks", "on")]), false).0,
+            80000
         );
         assert_eq!(
-            op_versions_after_set("performance.write-behind-pass-through", 40000, 2),
-            (90000, 2)
+            op_versions_of(&opts(&[("client.strict-locks", "off")]), false).0,
+            2
         );
-        // Never down, and an unknown key changes nothing.
         assert_eq!(
-            op_versions_after_set("cluster.lookup-optimize", 90000, 30800),
-            (90000, 30800)
+            op_versions_of(&opts(&[("performance.open-behind", "off")]), false),
+            (1, 1)
         );
-        assert_eq!(op_versions_after_set("user.x", 40000, 2), (40000, 2));
+        assert_eq!(op_versions_of(&opts(&[("user.x", "1")]), false), (2, 2));
     }
 
     #[test]
