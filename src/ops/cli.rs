@@ -6,6 +6,7 @@
 //! implemented yet still answers, with op_ret -1 and an op_errstr that says so, so the CLI
 //! prints `<command>: failed: …` at once instead of an empty line or a time-out.
 
+use super::cmd_log::Style;
 use super::shard::ShardState;
 use super::volume_create::CliAnswer;
 use super::{
@@ -70,6 +71,26 @@ fn encode_rsp(out: &mut Vec<u8>, op_ret: i32, op_errno: i32, op_errstr: &str, di
             dict: &bytes,
         },
     );
+}
+
+/// The CLI's text of the command (`cmd-str`), if the request carries one.
+fn command_text(dict_bytes: &[u8]) -> Option<String> {
+    let dict = Dict::decode(dict_bytes, DictLimits::default()).ok()??;
+    dict.get_str("cmd-str").ok().map(str::to_owned)
+}
+
+/// Logs a command's outcome in `cmd_history.log`, as glusterd does for the commands that
+/// change something and for `volume status`.
+fn log_command(
+    state: &ShardState,
+    command: Option<&str>,
+    op_ret: i32,
+    op_errstr: &str,
+    style: Style,
+) {
+    if let Some(command) = command {
+        state.node.cmd_log.record(command, op_ret, op_errstr, style);
+    }
 }
 
 /// The request's dict, or (after encoding the failure reply into `out`) `None`.
@@ -209,6 +230,7 @@ impl Program for CliProgram {
                 let Ok(dict_bytes) = cli::decode_cli_req(args) else {
                     return Outcome::Now(ReplyStatus::GarbageArgs);
                 };
+                let command = command_text(dict_bytes);
                 if volume_status::needs_peers(&self.state, dict_bytes) {
                     // Bricks on other nodes: theirs are asked from the change shard, where the
                     // links to the peers live.
@@ -225,6 +247,13 @@ impl Program for CliProgram {
                                 op_errstr: e.to_string(),
                                 dict: Dict::new(),
                             });
+                        log_command(
+                            &state,
+                            command.as_deref(),
+                            r.op_ret,
+                            &r.op_errstr,
+                            Style::Plain,
+                        );
                         let mut body = Vec::new();
                         encode_rsp(&mut body, r.op_ret, r.op_errno, &r.op_errstr, Some(&r.dict));
                         LaterReply {
@@ -249,6 +278,13 @@ impl Program for CliProgram {
                             Err(_) => volume_status::Gathered::default(),
                         };
                         let r = volume_status::answer_with(&state, &request, &gathered);
+                        log_command(
+                            &state,
+                            command.as_deref(),
+                            r.op_ret,
+                            &r.op_errstr,
+                            Style::Plain,
+                        );
                         let mut body = Vec::new();
                         encode_rsp(&mut body, r.op_ret, r.op_errno, &r.op_errstr, Some(&r.dict));
                         LaterReply {
@@ -258,6 +294,13 @@ impl Program for CliProgram {
                     }));
                 }
                 let r = volume_status::answer(&self.state, dict_bytes);
+                log_command(
+                    &self.state,
+                    command.as_deref(),
+                    r.op_ret,
+                    &r.op_errstr,
+                    Style::Plain,
+                );
                 encode_rsp(out, r.op_ret, r.op_errno, &r.op_errstr, Some(&r.dict));
                 Outcome::Now(ReplyStatus::Success)
             }
@@ -299,7 +342,9 @@ impl Program for CliProgram {
                     return Outcome::Now(ReplyStatus::Success);
                 };
                 let state = self.state.clone();
+                let command = request.get_str("cmd-str").ok().map(str::to_owned);
                 Outcome::Later(Box::pin(async move {
+                    let logger = state.clone();
                     let answer = match proc_num {
                         cli::PROC_CREATE_VOLUME => volume_create::handle(state, request).await,
                         cli::PROC_PROBE => super::pool::handle_probe(state, request).await,
@@ -314,6 +359,17 @@ impl Program for CliProgram {
                         }
                         _ => volume_start::handle(state, request, volume_start::Action::Stop).await,
                     };
+                    let style = match proc_num {
+                        cli::PROC_PROBE | cli::PROC_DEPROBE => Style::Peer,
+                        _ => Style::Plain,
+                    };
+                    log_command(
+                        &logger,
+                        command.as_deref(),
+                        answer.op_ret,
+                        &answer.op_errstr,
+                        style,
+                    );
                     later_rsp(&answer)
                 }))
             }

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod bricks;
 pub mod catalog;
 pub mod cli;
+pub mod cmd_log;
 pub mod commit;
 mod engine_io;
 mod failpoints;
@@ -56,6 +57,8 @@ pub struct NodeContext {
     pub bricks: Arc<crate::brick::process::BrickTable>,
     /// Where brick processes and their files go, and how they are run.
     pub processes: Arc<crate::brick::process::ProcessConfig>,
+    /// `cmd_history.log` in the log directory: the CLI's changes and their outcomes.
+    pub cmd_log: Arc<cmd_log::CmdLog>,
     /// How long a call to a peer may go unanswered (glusterd's frame-timeout).
     pub peer_frame_timeout: std::time::Duration,
     /// glusterd's ping-timeout for peers (`None`: no pings, glusterd's stock setting).

@@ -557,6 +557,7 @@ pub(crate) mod tests {
                 journal_seq: Arc::new(std::sync::atomic::AtomicU64::new(0)),
                 bricks: Arc::default(),
                 processes: Arc::new(crate::brick::process::ProcessConfig::glusterd_defaults()),
+                cmd_log: Arc::new(crate::ops::cmd_log::CmdLog::disabled()),
                 peer_frame_timeout: std::time::Duration::from_secs(600),
                 peer_ping_timeout: None,
             }),

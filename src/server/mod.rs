@@ -508,6 +508,7 @@ pub fn run(config: ServerConfig) -> Result<(), ServerError> {
         // Bricks fetch their volfile from the port brickd really listens on (`:0` resolved).
         processes.volfile_port = bound.port();
     }
+    let cmd_log = Arc::new(crate::ops::cmd_log::CmdLog::open(&processes.log_dir));
     let processes = Arc::new(processes);
     let mut handles = Vec::with_capacity(shards);
     for (id, (tcp_fd, control_fd)) in tcp_fds.into_iter().zip(shard_ends).enumerate() {
@@ -516,6 +517,7 @@ pub fn run(config: ServerConfig) -> Result<(), ServerError> {
         let pool = pool.clone();
         let journal_seq = journal_seq.clone();
         let (bricks, processes) = (bricks.clone(), processes.clone());
+        let cmd_log = cmd_log.clone();
         let control = control.clone();
         let ready_tx = ready_tx.clone();
         let limits = config.limits;
@@ -548,6 +550,7 @@ pub fn run(config: ServerConfig) -> Result<(), ServerError> {
                     journal_seq,
                     bricks,
                     processes,
+                    cmd_log,
                     initial,
                     catalog,
                     shards,
@@ -704,6 +707,7 @@ struct ShardStart {
     journal_seq: Arc<std::sync::atomic::AtomicU64>,
     bricks: Arc<crate::brick::process::BrickTable>,
     processes: Arc<crate::brick::process::ProcessConfig>,
+    cmd_log: Arc<crate::ops::cmd_log::CmdLog>,
     initial: Arc<InitialState>,
     catalog: Arc<SharedCatalog>,
     shards: usize,
@@ -732,6 +736,7 @@ async fn shard_main(start: ShardStart) {
         journal_seq,
         bricks,
         processes,
+        cmd_log,
         initial,
         catalog,
         shards,
@@ -758,6 +763,7 @@ async fn shard_main(start: ShardStart) {
         journal_seq,
         bricks,
         processes,
+        cmd_log,
         peer_frame_timeout,
         peer_ping_timeout,
     });
