@@ -71,7 +71,8 @@ fn commands_are_logged_as_glusterd_logs_them() {
     .iter()
     .map(|line| line.split(' ').map(str::to_owned).collect())
     .collect();
-    let run = |prefix: &str, cli: &dyn Fn(&[&str]) -> (i32, String, String)| {
+    type Cli<'a> = dyn Fn(&[&str]) -> (i32, String, String) + 'a;
+    let run = |prefix: &str, cli: &Cli<'_>| {
         for words in &script {
             let args: Vec<String> = words
                 .iter()
