@@ -163,37 +163,54 @@ pub(crate) fn global_options(path: &Path, file: &KvFile) -> Result<Extra, StoreE
         .collect())
 }
 
-/// `peers/<uuid>`; `file_name` is the UUID the file is named by, which `uuid=` must match.
-pub(crate) fn peer(path: &Path, file: &KvFile, file_name: Uuid) -> Result<Peer, StoreError> {
-    let fields = Fields::new(path, file)?;
-    let uuid_entry = fields.require("uuid")?;
-    let uuid = fields.uuid(uuid_entry)?;
-    if uuid != file_name {
-        return Err(fields.bad_value(
-            uuid_entry,
-            format!("the file is named after peer {file_name}"),
-        ));
-    }
+/// `peers/<name>` read as glusterd reads one at start-up: a key starting with `uuid` gives
+/// the UUID, `state` the state (C's `atoi`: 0 for a word), `hostname` a name (`hostname1=`,
+/// `hostname2=`, … and the older `hostname=`); other keys are kept as they are. `Err` says why
+/// glusterd would skip the file as malformed: no parsable UUID, or no name.
+pub(crate) fn peer_as_glusterd(file: &KvFile) -> Result<Peer, String> {
+    let mut uuid = None;
     let mut peer = Peer {
-        uuid,
+        uuid: Uuid::NIL,
         state: 0,
         hostnames: Vec::new(),
         extra: Extra::new(),
     };
     for entry in &file.entries {
-        match entry.key.as_str() {
-            "uuid" => {}
-            "state" => peer.state = fields.number(entry)?,
-            key if layout::indexed_key(key, "hostname").is_some() => {
-                peer.hostnames.push(entry.value.clone())
-            }
-            _ => peer.extra.push((entry.key.clone(), entry.value.clone())),
+        let (key, value) = (entry.key.as_str(), entry.value.as_str());
+        if key.starts_with("uuid") {
+            uuid = Uuid::parse(value).ok().filter(|u| *u != Uuid::NIL);
+        } else if key.starts_with("state") {
+            peer.state = atoi(value).clamp(0, i64::from(u32::MAX)) as u32;
+        } else if key.starts_with("hostname") {
+            peer.hostnames.push(value.to_string());
+        } else {
+            peer.extra.push((entry.key.clone(), entry.value.clone()));
         }
     }
+    peer.uuid = uuid.ok_or("no parsable uuid= line")?;
     if peer.hostnames.is_empty() {
-        return Err(fields.missing("hostname1", "; a peer needs at least one name".into()));
+        return Err("no hostname line".to_string());
     }
     Ok(peer)
+}
+
+/// C's `atoi`: leading blanks, a sign, the digits that follow; 0 when there are none.
+fn atoi(text: &str) -> i64 {
+    let t = text.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
+    let (negative, digits) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    let mut n: i64 = 0;
+    for b in digits.bytes().take_while(u8::is_ascii_digit) {
+        n = n.saturating_mul(10).saturating_add(i64::from(b - b'0'));
+    }
+    if negative {
+        -n
+    } else {
+        n
+    }
 }
 
 /// Whether an `info` key is a geo-replication secondary entry (glusterd puts keys containing
@@ -555,16 +572,30 @@ mod tests {
     }
 
     #[test]
-    fn peer_needs_matching_uuid_and_a_hostname() {
-        let uuid = Uuid::parse("8b154d7c-90eb-47b6-84eb-4ff5007235b5").unwrap();
-        let path = Path::new("peers/8b154d7c-90eb-47b6-84eb-4ff5007235b5");
-        let text = "uuid=8b154d7c-90eb-47b6-84eb-4ff5007235b5\nstate=3\nhostname1=b\nhostname2=c\n";
-        let p = peer(path, &kv::parse(text.as_bytes()).unwrap(), uuid).unwrap();
+    fn peers_read_as_glusterd_reads_them() {
+        let read = |text: &str| peer_as_glusterd(&kv::parse(text.as_bytes()).unwrap());
+        let p =
+            read("uuid=8b154d7c-90eb-47b6-84eb-4ff5007235b5\nstate=3\nhostname1=b\nhostname2=c\n")
+                .unwrap();
         assert_eq!(p.hostnames, ["b", "c"]);
         assert_eq!(p.state, 3);
-        let other = Uuid::parse("00000000-90eb-47b6-84eb-4ff5007235b5").unwrap();
-        assert!(peer(path, &kv::parse(text.as_bytes()).unwrap(), other).is_err());
-        let no_names = "uuid=8b154d7c-90eb-47b6-84eb-4ff5007235b5\nstate=3\n";
-        assert!(peer(path, &kv::parse(no_names.as_bytes()).unwrap(), uuid).is_err());
+        // The older format, and a state that is no number (atoi: 0).
+        let old = read("uuid=8b154d7c-90eb-47b6-84eb-4ff5007235b5\nstate=x\nhostname=b\n").unwrap();
+        assert_eq!(
+            (old.hostnames.as_slice(), old.state),
+            (&["b".to_string()][..], 0)
+        );
+        assert_eq!(atoi(" -12abc"), -12);
+        assert_eq!(atoi("+7"), 7);
+        assert_eq!(atoi(""), 0);
+        // Malformed: no UUID, a null one, no name.
+        assert!(read("state=3\nhostname1=b\n").is_err());
+        assert!(read("uuid=00000000-0000-0000-0000-000000000000\nhostname1=b\n").is_err());
+        assert!(read("uuid=not-a-uuid\nhostname1=b\n").is_err());
+        assert!(read("uuid=8b154d7c-90eb-47b6-84eb-4ff5007235b5\nstate=3\n").is_err());
+        // Keys brickd does not know are kept.
+        let extra =
+            read("uuid=8b154d7c-90eb-47b6-84eb-4ff5007235b5\nhostname1=b\nfoo=1\n").unwrap();
+        assert_eq!(extra.extra.len(), 1);
     }
 }

@@ -38,11 +38,6 @@ fn parse(path: &Path, bytes: &[u8]) -> Result<KvFile, StoreError> {
     Ok(file)
 }
 
-fn read_kv(path: &Path) -> Result<KvFile, StoreError> {
-    let bytes = std::fs::read(path).map_err(|e| StoreError::io("read", path, e))?;
-    parse(path, &bytes)
-}
-
 fn read_kv_optional(path: &Path) -> Result<Option<KvFile>, StoreError> {
     read_optional(path)?
         .map(|bytes| parse(path, &bytes))
@@ -76,16 +71,43 @@ fn list_dir(dir: &Path) -> Result<Vec<(String, PathBuf)>, StoreError> {
     Ok(names)
 }
 
-/// Every `peers/<uuid>` file. Other names are skipped, as glusterd skips them ("skipping
-/// non-peer file"): a file named by host name while the peer's UUID is unknown, `*.tmp`.
+/// Every `peers/<uuid>` file, read as glusterd reads them, which loads what glusterd loads and
+/// skips what it skips, each skip a warning naming the file and why:
+///
+/// - a name that is not a UUID ("skipping non-peer file": a file named by host name while the
+///   peer's UUID was unknown, an editor's backup, `*.tmp`);
+/// - a file that cannot be read or parsed, or has no UUID or no host name ("skipping malformed
+///   peer file");
+/// - a second file of a peer already loaded.
+///
+/// Peer files in the older format (`hostname=` instead of `hostname1=`) load. The UUID is the
+/// file's `uuid=`, as in glusterd, even where the file is named otherwise (a warning says so).
 fn load_peers(root: &Path) -> Result<Vec<Peer>, StoreError> {
-    let mut peers = Vec::new();
+    let mut peers: Vec<Peer> = Vec::new();
     for (name, path) in list_dir(&root.join(layout::PEERS_DIR))? {
-        let Ok(uuid) = Uuid::parse(&name) else {
-            tracing::warn!(file = %path.display(), "skipping a peers file not named by a UUID");
+        let Ok(named) = Uuid::parse(&name) else {
+            tracing::warn!(file = %path.display(), "skipping non-peer file: its name is not a UUID");
             continue;
         };
-        peers.push(decode::peer(&path, &read_kv(&path)?, uuid)?);
+        let read = std::fs::read(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| parse(&path, &bytes).map_err(|e| e.to_string()))
+            .and_then(|file| decode::peer_as_glusterd(&file));
+        let peer = match read {
+            Ok(peer) => peer,
+            Err(reason) => {
+                tracing::warn!(file = %path.display(), %reason, "skipping malformed peer file");
+                continue;
+            }
+        };
+        if peer.uuid != named {
+            tracing::warn!(file = %path.display(), uuid = %peer.uuid, "the peer file names another peer than its file name: taken as the peer its uuid= names");
+        }
+        if peers.iter().any(|p| p.uuid == peer.uuid) {
+            tracing::warn!(file = %path.display(), uuid = %peer.uuid, "skipping a second file of a peer already loaded");
+            continue;
+        }
+        peers.push(peer);
     }
     peers.sort_by_key(|peer| peer.uuid);
     Ok(peers)
