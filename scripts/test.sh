@@ -77,7 +77,7 @@ step "unit and integration tests"
 cargo_test --workspace --locked
 
 step "crash tests (failpoints feature)"
-cargo_test --locked --features failpoints --test volume_crash --test volume_start_crash --test pool_faults --test volume_options
+cargo_test --locked --features failpoints --test volume_crash --test volume_start_crash --test pool_faults --test volume_options --test uuid_reset
 
 step "benchmarks build"
 cargo bench --workspace --locked --no-run

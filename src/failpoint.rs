@@ -17,7 +17,7 @@
 /// `stop.*`, `set.*` and `reset.*` are `ops::commit`'s, with the op's name); then the pool's: `txn.after-lock` (an
 /// originator holding every participant's lock), `participant.*` (a peer's stage or commit
 /// reaching this node), `peer.*` (a `peers/` file written).
-pub const NAMES: [&str; 34] = [
+pub const NAMES: [&str; 36] = [
     "create.before-journal",
     "create.after-journal",
     "create.after-claim",
@@ -52,6 +52,8 @@ pub const NAMES: [&str; 34] = [
     "participant.commit",
     "peer.before-store",
     "peer.after-store",
+    "uuid-reset.before-store",
+    "uuid-reset.after-store",
 ];
 
 /// What an armed failpoint asks of its caller.

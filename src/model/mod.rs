@@ -18,7 +18,7 @@ mod uuid;
 mod volume;
 
 pub use brick::{brick_file_name, Brick};
-pub use node::{NodeInfo, OP_VERSION_MAX, OP_VERSION_MIN};
+pub use node::{NodeIdentity, NodeInfo, OP_VERSION_MAX, OP_VERSION_MIN};
 pub use peer::{peer_state_name, Peer, PEER_STATE_BEFRIENDED};
 pub use uuid::{ParseUuidError, Uuid};
 pub use volume::{RebalanceState, Transport, Volume, VolumeStatus, VolumeType, DEFRAG_CMD_STATUS};

@@ -33,3 +33,45 @@ impl NodeInfo {
         }
     }
 }
+
+/// This node's identity while it runs, shared by every shard: the node UUID can change
+/// (`gluster system uuid reset`, allowed only while the node has no volume and no peer), the
+/// rest is what `glusterd.info` said at start-up.
+#[derive(Debug)]
+pub struct NodeIdentity {
+    uuid: std::sync::RwLock<Uuid>,
+    /// The cluster op-version this node runs at (`operating-version=`).
+    pub op_version: u32,
+    /// Keys of `glusterd.info` brickd does not know, in file order.
+    pub extra: Extra,
+}
+
+impl NodeIdentity {
+    /// The identity `info` describes.
+    pub fn new(info: &NodeInfo) -> NodeIdentity {
+        NodeIdentity {
+            uuid: std::sync::RwLock::new(info.uuid),
+            op_version: info.op_version,
+            extra: info.extra.clone(),
+        }
+    }
+
+    /// The node UUID now.
+    pub fn uuid(&self) -> Uuid {
+        *self.uuid.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Makes `uuid` the node UUID (once `glusterd.info` says so).
+    pub fn set_uuid(&self, uuid: Uuid) {
+        *self.uuid.write().unwrap_or_else(|e| e.into_inner()) = uuid;
+    }
+
+    /// As `glusterd.info` keeps it now.
+    pub fn info(&self) -> NodeInfo {
+        NodeInfo {
+            uuid: self.uuid(),
+            op_version: self.op_version,
+            extra: self.extra.clone(),
+        }
+    }
+}

@@ -97,7 +97,7 @@ fn launch_of(state: &ShardState, volume: &str, brick: &Brick, port: u16) -> Laun
         host: brick.hostname.clone(),
         path: brick.path.clone(),
         port,
-        node: state.node.node.uuid,
+        node: state.node.node.uuid(),
     }
 }
 
@@ -114,7 +114,7 @@ pub fn has_self_heal(volume: &Volume) -> bool {
 pub fn self_heal_of(state: &ShardState, volume: &Volume) -> Option<Launch> {
     let first = local_bricks(state, volume).next()?;
     has_self_heal(volume)
-        .then(|| Launch::self_heal(&volume.name, &first.hostname, state.node.node.uuid))
+        .then(|| Launch::self_heal(&volume.name, &first.hostname, state.node.node.uuid()))
 }
 
 /// Every process this node runs for `volume`: its bricks (with their stored ports), then its
@@ -134,7 +134,7 @@ pub fn socket_of(state: &ShardState, volume: &Volume, brick: &Brick) -> std::pat
 
 /// This node's bricks of `volume`.
 pub fn local_bricks<'a>(state: &ShardState, volume: &'a Volume) -> impl Iterator<Item = &'a Brick> {
-    let me = state.node.node.uuid;
+    let me = state.node.node.uuid();
     volume.bricks.iter().filter(move |b| b.uuid == me)
 }
 

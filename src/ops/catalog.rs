@@ -46,6 +46,17 @@ impl Catalog {
         catalog
     }
 
+    /// Makes `me` the node whose bricks are indexed (`system uuid reset`, which the node only
+    /// takes while it has no volume; any volume held is indexed again).
+    pub fn set_me(&mut self, me: Uuid) {
+        let volumes: Vec<Arc<Volume>> = self.volumes.values().cloned().collect();
+        self.me = me;
+        self.bricks.clear();
+        for volume in volumes {
+            self.insert(volume);
+        }
+    }
+
     /// The node's global options, in glusterd's in-memory order.
     pub fn global_options(&self) -> &[(String, String)] {
         &self.global

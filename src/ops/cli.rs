@@ -176,7 +176,7 @@ impl Program for CliProgram {
                     return Outcome::Now(ReplyStatus::GarbageArgs);
                 };
                 let node = &self.state.node;
-                let friends = peer_list::friends_dict(&node.node, &node.peers.load(), flags);
+                let friends = peer_list::friends_dict(&node.node.info(), &node.peers.load(), flags);
                 let mut bytes = Vec::with_capacity(friends.encoded_len());
                 friends.encode(&mut bytes);
                 cli::encode_peer_list_rsp(out, 0, 0, &bytes);
@@ -187,7 +187,7 @@ impl Program for CliProgram {
                     return Outcome::Now(ReplyStatus::GarbageArgs);
                 }
                 let mut dict = Dict::new();
-                dict.set_str("uuid", &self.state.node.node.uuid.to_string());
+                dict.set_str("uuid", &self.state.node.node.uuid().to_string());
                 encode_rsp(out, 0, 0, "", Some(&dict));
                 Outcome::Now(ReplyStatus::Success)
             }
@@ -334,7 +334,8 @@ impl Program for CliProgram {
             | cli::PROC_START_VOLUME
             | cli::PROC_STOP_VOLUME
             | cli::PROC_PROBE
-            | cli::PROC_DEPROBE => {
+            | cli::PROC_DEPROBE
+            | cli::PROC_UUID_RESET => {
                 let Ok(dict_bytes) = cli::decode_cli_req(args) else {
                     return Outcome::Now(ReplyStatus::GarbageArgs);
                 };
@@ -349,6 +350,7 @@ impl Program for CliProgram {
                         cli::PROC_CREATE_VOLUME => volume_create::handle(state, request).await,
                         cli::PROC_PROBE => super::pool::handle_probe(state, request).await,
                         cli::PROC_DEPROBE => super::pool::handle_deprobe(state, request).await,
+                        cli::PROC_UUID_RESET => super::uuid_reset::handle(state, request).await,
                         cli::PROC_DELETE_VOLUME => volume_delete::handle(state, request).await,
                         cli::PROC_SET_VOLUME => volume_options::handle_set(state, request).await,
                         cli::PROC_RESET_VOLUME => {

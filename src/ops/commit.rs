@@ -188,7 +188,7 @@ pub async fn commit_global(
         volume_id: crate::model::Uuid::NIL,
         pairs: vec![(
             super::volume_create::NODE_UUID_PAIR.to_string(),
-            state.node.node.uuid.to_string(),
+            state.node.node.uuid().to_string(),
         )],
         files: vec![(crate::store::layout::OPTIONS.to_string(), bytes.clone())],
     });
@@ -266,7 +266,7 @@ pub async fn commit_with(
             let mut volfiles = super::volume_create::volfile_files(
                 &workdir,
                 volume,
-                state.node.node.uuid,
+                state.node.node.uuid(),
                 state.node.processes.bind_address,
             )?;
             // The volfiles first, the store files with `cksum` last, as a create writes them.
@@ -278,7 +278,7 @@ pub async fn commit_with(
     let mut groups = vec![(volume.name.clone(), volume_files(&volume)?)];
     let mut pairs = vec![(
         super::volume_create::NODE_UUID_PAIR.to_string(),
-        state.node.node.uuid.to_string(),
+        state.node.node.uuid().to_string(),
     )];
     for other in &others {
         groups.push((other.name.clone(), volume_files(other)?));

@@ -93,7 +93,7 @@ fn render(
     volume: &Volume,
     trusted: bool,
 ) -> Option<String> {
-    let me = state.node.node.uuid;
+    let me = state.node.node.uuid();
     let rendered = match id {
         VolfileId::Brick { .. } => {
             let key = key.strip_prefix('/').unwrap_or(key);
@@ -259,7 +259,7 @@ pub fn getspec(
     // A self-heal daemon (multiplexed since glusterfs 7) attaches the volume's graph and
     // writes the pid file the reply names; without it the graph is torn down again.
     if let (Some(VolfileId::Shd { volume }), Some(_)) = (id, &spec) {
-        let launch = crate::brick::process::Launch::self_heal(volume, "", state.node.node.uuid);
+        let launch = crate::brick::process::Launch::self_heal(volume, "", state.node.node.uuid());
         reply.set_str(
             "pidfile",
             &launch.pid_file(&state.node.processes).to_string_lossy(),

@@ -64,7 +64,7 @@ pub async fn run_volume_txn(
 ) -> super::volume_create::CliAnswer {
     let txn = TxnInfo {
         id: Uuid::new_v4(),
-        originator: state.node.node.uuid,
+        originator: state.node.node.uuid(),
         op: op_number,
         locks: vec![crate::cluster::locks::volume_lock(volname)],
         lease: crate::cluster::locks::lease_for(timeout),

@@ -178,7 +178,7 @@ impl Program for MgmtV3Program {
         let Ok(req) = decode_v3_lock_req(args) else {
             return Outcome::Now(ReplyStatus::GarbageArgs);
         };
-        let me = self.state.node.node.uuid;
+        let me = self.state.node.node.uuid();
         let owner = Uuid::from_bytes(req.uuid);
         let txn = Uuid::from_bytes(req.txn_id);
         // The peer is the one that proved itself on this connection (MGMT_HNDSK VERSIONS),

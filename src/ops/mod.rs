@@ -21,6 +21,7 @@ pub mod portmap;
 pub mod recover;
 pub mod remote;
 pub mod shard;
+pub mod uuid_reset;
 pub mod volume_create;
 pub mod volume_delete;
 pub mod volume_info;
@@ -30,7 +31,7 @@ pub mod volume_status;
 
 use crate::brick::engine::Engine;
 use crate::lvm::LvmClient;
-use crate::model::NodeInfo;
+use crate::model::NodeIdentity;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
@@ -39,8 +40,9 @@ use std::sync::{Arc, OnceLock};
 pub struct NodeContext {
     /// The workdir (`GETWD` answers it).
     pub workdir: PathBuf,
-    /// This node's identity (`glusterd.info`).
-    pub node: NodeInfo,
+    /// This node's identity (`glusterd.info`), shared by every shard (its UUID can change:
+    /// `system uuid reset`).
+    pub node: Arc<NodeIdentity>,
     /// The pool: every peer (`peers/`, in file-name order at start-up) with its connection
     /// state; changed by the change shard only, read by every shard.
     pub peers: Arc<crate::cluster::pool::SharedPool>,

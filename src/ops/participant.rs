@@ -165,7 +165,7 @@ pub fn answer_phase(
         return Outcome::Now(ReplyStatus::GarbageArgs);
     };
     let originator = Uuid::from_bytes(req.uuid);
-    let me = state.node.node.uuid;
+    let me = state.node.node.uuid();
     let op = req.op;
     let permitted = allowed(state, ctx.connection, originator);
     let dict = Dict::decode(req.dict, DictLimits::default());

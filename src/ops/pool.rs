@@ -109,7 +109,7 @@ fn link_config(state: &ShardState, host: &str) -> LinkConfig {
         host: host.to_string(),
         port: MGMT_PORT,
         source: state.node.processes.bind_address,
-        me: state.node.node.uuid,
+        me: state.node.node.uuid(),
         op_version: state.node.node.op_version,
         frame_timeout: state.node.peer_frame_timeout,
         ping_timeout: state.node.peer_ping_timeout,
@@ -187,7 +187,7 @@ impl PoolManager {
         let Some(link) = self.link(uuid) else {
             return Err(CliAnswer::failed(ENOTCONN, "no connection to the peer"));
         };
-        let me = *state.node.node.uuid.as_bytes();
+        let me = *state.node.node.uuid().as_bytes();
         if state.node.peers.load().get(uuid).map(|p| p.peer.state) == Some(PROBE_RECEIVED) {
             // The probed side answers the probe with one of its own first, as glusterd does.
             let mut args = Vec::new();
@@ -217,7 +217,7 @@ impl PoolManager {
         wire::encode_friend_req(
             &mut args,
             &wire::FriendReq {
-                uuid: *state.node.node.uuid.as_bytes(),
+                uuid: *state.node.node.uuid().as_bytes(),
                 hostname: link.host(),
                 port: if probing { i32::from(MGMT_PORT) } else { 0 },
                 vols: &vols,
@@ -297,7 +297,7 @@ impl PoolManager {
         wire::encode_friend_update(
             &mut args,
             &wire::FriendUpdate {
-                uuid: *state.node.node.uuid.as_bytes(),
+                uuid: *state.node.node.uuid().as_bytes(),
                 friends: &bytes,
                 port: 0,
             },
@@ -408,7 +408,7 @@ impl PoolManager {
         wire::encode_probe_req(
             &mut args,
             &wire::ProbeReq {
-                uuid: *state.node.node.uuid.as_bytes(),
+                uuid: *state.node.node.uuid().as_bytes(),
                 hostname: &host,
                 port: i32::from(MGMT_PORT),
             },
@@ -446,7 +446,7 @@ impl PoolManager {
             ));
         }
         let uuid = Uuid::from_bytes(rsp.uuid);
-        if uuid == state.node.node.uuid {
+        if uuid == state.node.node.uuid() {
             return failed(CliAnswer::failed(
                 probe_errno::SAME_UUID,
                 probe_message(probe_errno::SAME_UUID, &host),
@@ -558,7 +558,7 @@ impl PoolManager {
             wire::encode_friend_req(
                 &mut args,
                 &wire::FriendReq {
-                    uuid: *state.node.node.uuid.as_bytes(),
+                    uuid: *state.node.node.uuid().as_bytes(),
                     hostname: &host,
                     port: i32::from(MGMT_PORT),
                     vols: &[],
@@ -625,7 +625,7 @@ impl PoolManager {
                 tracing::warn!(peer = %uuid, error = %e, "peer not forgotten");
             }
         }
-        let me = state.node.node.uuid;
+        let me = state.node.node.uuid();
         let foreign: Vec<String> = state
             .catalog()
             .values()
@@ -845,7 +845,7 @@ fn remove_synced(path: &std::path::Path) -> std::io::Result<()> {
 async fn import_volume(state: &ShardState, volume: crate::model::Volume) -> Result<(), String> {
     let txn = TxnInfo {
         id: Uuid::new_v4(),
-        originator: state.node.node.uuid,
+        originator: state.node.node.uuid(),
         op: 0,
         locks: Vec::new(),
         lease: Duration::from_secs(0),
@@ -1015,7 +1015,7 @@ impl PoolManager {
         let Some(state) = self.state.upgrade() else {
             return Vec::new();
         };
-        let me = state.node.node.uuid;
+        let me = state.node.node.uuid();
         let reply = |op_ret: i32, op_errno: i32, errstr: &str| {
             let mut out = Vec::new();
             wire::encode_probe_rsp(
@@ -1077,7 +1077,7 @@ impl PoolManager {
         let Some(state) = self.state.upgrade() else {
             return Vec::new();
         };
-        let me = state.node.node.uuid;
+        let me = state.node.node.uuid();
         let reply = |op_ret: i32, op_errno: i32| friend_rsp(me, &hostname, op_ret, op_errno);
         if proven != Some(from) {
             tracing::info!(claimed = %from, ?proven, "FRIEND_ADD from a connection that did not shake hands as its sender: refused");
@@ -1147,7 +1147,7 @@ impl PoolManager {
                 {
                     let txn = TxnInfo {
                         id: Uuid::new_v4(),
-                        originator: state.node.node.uuid,
+                        originator: state.node.node.uuid(),
                         op: 0,
                         locks: Vec::new(),
                         lease: Duration::from_secs(0),
@@ -1186,7 +1186,7 @@ impl PoolManager {
         let Some(state) = self.state.upgrade() else {
             return Vec::new();
         };
-        let me = state.node.node.uuid;
+        let me = state.node.node.uuid();
         let reply = |op_ret: i32| {
             let mut out = Vec::new();
             wire::encode_friend_update_rsp(
@@ -1268,7 +1268,7 @@ impl PoolManager {
         let Some(state) = self.state.upgrade() else {
             return Vec::new();
         };
-        let me = state.node.node.uuid;
+        let me = state.node.node.uuid();
         let reply = |op_ret: i32, op_errno: i32| friend_rsp(me, &hostname, op_ret, op_errno);
         if state.node.peers.load().get(from).is_none() || proven != Some(from) {
             return reply(-1, deprobe_errno::NOT_FRIEND);

@@ -41,7 +41,7 @@ pub fn participants(state: &ShardState) -> Vec<RemotePeer> {
             Some(RemotePeer {
                 uuid: p.peer.uuid,
                 host: p.peer.hostnames.first().cloned().unwrap_or_default(),
-                me: state.node.node.uuid,
+                me: state.node.node.uuid(),
                 link,
             })
         })
@@ -273,7 +273,7 @@ pub async fn peer_status(
 ) -> Vec<(String, Result<Dict, TxnError>)> {
     let txn = TxnInfo {
         id: Uuid::new_v4(),
-        originator: state.node.node.uuid,
+        originator: state.node.node.uuid(),
         op: OP_STATUS_VOLUME,
         locks: Vec::new(),
         lease: std::time::Duration::ZERO,

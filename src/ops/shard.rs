@@ -550,7 +550,9 @@ pub(crate) mod tests {
             1,
             Rc::new(NodeContext {
                 workdir: "/var/lib/glustr".into(),
-                node: crate::model::NodeInfo::new_random(),
+                node: Arc::new(crate::model::NodeIdentity::new(
+                    &crate::model::NodeInfo::new_random(),
+                )),
                 peers: Arc::new(crate::cluster::pool::SharedPool::new(Default::default())),
                 engine: None,
                 lvm: Arc::new(std::sync::OnceLock::new()),

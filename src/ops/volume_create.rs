@@ -283,7 +283,7 @@ pub fn participant_op(state: Rc<ShardState>, dict: Dict) -> Result<Box<dyn Opera
 async fn run_create(state: Rc<ShardState>, mut op: CreateOp) -> CliAnswer {
     let txn = TxnInfo {
         id: Uuid::new_v4(),
-        originator: state.node.node.uuid,
+        originator: state.node.node.uuid(),
         op: OP_CREATE_VOLUME,
         locks: vec![volume_lock(&op.request.volname)],
         lease: lease_for(op.request.timeout),
@@ -482,7 +482,7 @@ impl CreateOp {
     fn record(&self, txn: &TxnInfo, op: &str, files: &[(PathBuf, Vec<u8>)]) -> Record {
         let mut pairs = vec![(
             NODE_UUID_PAIR.to_string(),
-            self.state.node.node.uuid.to_string(),
+            self.state.node.node.uuid().to_string(),
         )];
         // A bound node names its address in its brick volfiles: start-up renders them alike.
         if let Some(address) = self.state.node.processes.bind_address {
@@ -544,7 +544,7 @@ impl CreateOp {
         let Some(report) = &self.report else {
             return Err(TxnError::new("commit without stage"));
         };
-        let me = self.state.node.node.uuid;
+        let me = self.state.node.node.uuid();
         let mut bricks = Vec::with_capacity(report.bricks.len());
         for (i, b) in report.bricks.iter().enumerate() {
             let Some(spec) = &b.spec else {
@@ -649,7 +649,7 @@ impl CreateOp {
         // journal's thread hands the claim's syscalls to the quick lane right after the flush
         // (no hand-off back here and out again between them); the volfiles are rendered on
         // this thread meanwhile.
-        let me = self.state.node.node.uuid;
+        let me = self.state.node.node.uuid();
         let targets = self.targets();
         let (claimed_tx, claimed_rx) = futures_channel::oneshot::channel();
         let script = claim::claim_script(self.volume_id, targets.clone(), self.request.force);

@@ -99,7 +99,7 @@ impl DeleteOp {
             )));
         };
         let workdir = self.state.node.workdir.clone();
-        let me = self.state.node.node.uuid;
+        let me = self.state.node.node.uuid();
         let local: Vec<(String, Option<String>)> = volume
             .bricks
             .iter()

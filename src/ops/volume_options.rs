@@ -605,7 +605,7 @@ impl OptionsOp {
             &volume,
             &self.change,
             &node.workdir,
-            node.node.uuid,
+            node.node.uuid(),
             node.processes.bind_address,
         )?;
         self.next = Some(next);
@@ -688,7 +688,7 @@ fn lock_volumes(
     volumes: &[String],
 ) -> Result<Vec<String>, TxnError> {
     let now = std::time::Instant::now();
-    let me = state.node.node.uuid;
+    let me = state.node.node.uuid();
     let mut taken: Vec<String> = Vec::with_capacity(volumes.len());
     let mut table = state.locks.borrow_mut();
     for volume in volumes {

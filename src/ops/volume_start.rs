@@ -270,7 +270,7 @@ impl StartStopOp {
             if let Some(b) = next
                 .bricks
                 .iter_mut()
-                .find(|b| b.path == s.path && b.uuid == self.state.node.node.uuid)
+                .find(|b| b.path == s.path && b.uuid == self.state.node.node.uuid())
             {
                 changed |= b.listen_port != u32::from(s.port);
                 b.listen_port = u32::from(s.port);

@@ -82,7 +82,7 @@ pub fn to_gather(state: &ShardState, request: &[u8]) -> Option<Gather> {
     let local = volume
         .bricks
         .iter()
-        .filter(|b| b.uuid == state.node.node.uuid);
+        .filter(|b| b.uuid == state.node.node.uuid());
     if cmd & CMD_DETAIL != 0 {
         return Some(Gather::Details(local.map(|b| b.path.clone()).collect()));
     }
@@ -160,11 +160,11 @@ pub fn answer_with(state: &ShardState, request: &[u8], gathered: &Gathered) -> S
     // A peer's status (this node a participant) carries its originator's ids, echoed back.
     let for_peer = dict
         .get_bin("originator_uuid")
-        .is_some_and(|o| o != state.node.node.uuid.as_bytes());
+        .is_some_and(|o| o != state.node.node.uuid().as_bytes());
     dict.set_u32("sync-mgmt-operation", OP_STATUS_VOLUME);
     if !for_peer {
         dict.set_bin("transaction_id", Uuid::new_v4().as_bytes());
-        dict.set_bin("originator_uuid", state.node.node.uuid.as_bytes());
+        dict.set_bin("originator_uuid", state.node.node.uuid().as_bytes());
     }
 
     let catalog = state.catalog();
@@ -205,7 +205,7 @@ fn add_clients(
         .bricks
         .iter()
         .enumerate()
-        .filter(|(_, b)| b.uuid == state.node.node.uuid);
+        .filter(|(_, b)| b.uuid == state.node.node.uuid());
     for (i, brick) in local {
         let Some(bytes) = clients.get(&brick.path) else {
             continue;
@@ -247,7 +247,7 @@ fn add_bricks(
     cmd_mask: u32,
     for_peer: bool,
 ) {
-    let node = state.node.node.uuid;
+    let node = state.node.node.uuid();
     // Keyed by their place in the volume, as glusterd keys them: the other nodes' answers
     // fill the gaps (`merge_peer`).
     let local: Vec<(usize, &crate::model::Brick)> = volume
@@ -363,7 +363,7 @@ pub fn needs_peers(state: &ShardState, request: &[u8]) -> bool {
     let Ok(name) = dict.get_str("volname") else {
         return false;
     };
-    let me = state.node.node.uuid;
+    let me = state.node.node.uuid();
     cmd & CMD_ALL == 0
         && state.catalog().get(name).is_some_and(|v| {
             v.status == VolumeStatus::Started && v.bricks.iter().any(|b| b.uuid != me)
@@ -422,7 +422,7 @@ pub async fn pool_status(state: &ShardState, request: &[u8]) -> StatusReply {
     // A glusterd peer checks the volume's id in the op dict ("Validation Failed for Status"
     // without it).
     dict.set_str("vol-id", &volume.volume_id.to_string());
-    let me = state.node.node.uuid;
+    let me = state.node.node.uuid();
     let mut holders: Vec<Uuid> = volume
         .bricks
         .iter()

@@ -94,6 +94,8 @@ pub const PROC_GETWD: u32 = 26;
 pub const PROC_STATUS_VOLUME: u32 = 27;
 /// LIST_VOLUME.
 pub const PROC_LIST_VOLUME: u32 = 33;
+/// UUID_RESET (`system uuid reset`).
+pub const PROC_UUID_RESET: u32 = 35;
 /// UUID_GET.
 pub const PROC_UUID_GET: u32 = 36;
 /// FSM_LOG.

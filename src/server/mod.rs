@@ -509,6 +509,7 @@ pub fn run(config: ServerConfig) -> Result<(), ServerError> {
         processes.volfile_port = bound.port();
     }
     let cmd_log = Arc::new(crate::ops::cmd_log::CmdLog::open(&processes.log_dir));
+    let identity = Arc::new(crate::model::NodeIdentity::new(&config.initial.node));
     let processes = Arc::new(processes);
     let mut handles = Vec::with_capacity(shards);
     for (id, (tcp_fd, control_fd)) in tcp_fds.into_iter().zip(shard_ends).enumerate() {
@@ -518,6 +519,7 @@ pub fn run(config: ServerConfig) -> Result<(), ServerError> {
         let journal_seq = journal_seq.clone();
         let (bricks, processes) = (bricks.clone(), processes.clone());
         let cmd_log = cmd_log.clone();
+        let identity = identity.clone();
         let control = control.clone();
         let ready_tx = ready_tx.clone();
         let limits = config.limits;
@@ -528,7 +530,6 @@ pub fn run(config: ServerConfig) -> Result<(), ServerError> {
         let unix_path = config.socket.clone();
         let workdir = config.workdir.clone();
         let mesh = mesh.clone();
-        let initial = config.initial.clone();
         let catalog = catalog.clone();
         let mut builder = glommio::LocalExecutorBuilder::new(if config.pin_shards {
             glommio::Placement::Fixed(id % cores)
@@ -551,7 +552,7 @@ pub fn run(config: ServerConfig) -> Result<(), ServerError> {
                     bricks,
                     processes,
                     cmd_log,
-                    initial,
+                    identity,
                     catalog,
                     shards,
                     mesh,
@@ -708,7 +709,7 @@ struct ShardStart {
     bricks: Arc<crate::brick::process::BrickTable>,
     processes: Arc<crate::brick::process::ProcessConfig>,
     cmd_log: Arc<crate::ops::cmd_log::CmdLog>,
-    initial: Arc<InitialState>,
+    identity: Arc<crate::model::NodeIdentity>,
     catalog: Arc<SharedCatalog>,
     shards: usize,
     mesh: glommio::channels::channel_mesh::MeshBuilder<
@@ -737,7 +738,7 @@ async fn shard_main(start: ShardStart) {
         bricks,
         processes,
         cmd_log,
-        initial,
+        identity,
         catalog,
         shards,
         mesh,
@@ -756,7 +757,7 @@ async fn shard_main(start: ShardStart) {
     let mut control_link = unsafe { glommio::net::UnixStream::from_raw_fd(control_fd) };
     let node = Rc::new(NodeContext {
         workdir,
-        node: initial.node.clone(),
+        node: identity,
         peers: pool,
         engine,
         lvm,
