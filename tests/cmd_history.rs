@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::node::{node_address, skip, wait_until, Glusterd, Node};
+use common::node::{skip, wait_until, Pair};
 use std::path::Path;
 
 /// glusterd's log directory: its `cmd_history.log` goes there whatever `--log-file` says.
@@ -38,14 +38,9 @@ fn commands_are_logged_as_glusterd_logs_them() {
     if skip(test) {
         return;
     }
-    let node = Node::start();
-    let glusterd_dir = tempfile::tempdir().unwrap();
-    let glusterd_address = node_address();
-    let glusterd = Glusterd::start(glusterd_dir.path(), &glusterd_address);
-    let bricks = tempfile::tempdir().unwrap();
-    let root = bricks.path().display().to_string();
-    let ours_prefix = format!("{}:{root}/b", node.host);
-    let theirs_prefix = format!("{glusterd_address}:{root}/g");
+    let pair = Pair::start();
+    let (node, glusterd) = (&pair.node, &pair.glusterd);
+    let (ours_prefix, theirs_prefix) = (pair.ours.clone(), pair.theirs.clone());
     let ours_log = node.dirs.path().join("log").join("cmd_history.log");
     let theirs_log = Path::new(GLUSTERD_LOG);
     let theirs_from = length(theirs_log);

@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::node::{node_address, skip, Glusterd, Node};
+use common::node::{skip, Pair};
 
 /// The UUID `glusterd.info` in `workdir` names.
 fn stored_uuid(workdir: &std::path::Path) -> String {
@@ -39,10 +39,14 @@ fn uuid_reset_answers_and_acts_as_glusterds() {
     if skip(test) {
         return;
     }
-    let node = Node::start();
-    let glusterd_dir = tempfile::tempdir().unwrap();
-    let glusterd_address = node_address();
-    let glusterd = Glusterd::start(glusterd_dir.path(), &glusterd_address);
+    let Pair {
+        node,
+        glusterd,
+        glusterd_dir: _glusterd_dir,
+        glusterd_address,
+        bricks,
+        ..
+    } = Pair::start();
     let ours_cli = |a: &[&str]| node.cli(a);
     let theirs_cli = |a: &[&str]| glusterd.cli(a);
     let before = shown_uuid(&ours_cli);
@@ -67,7 +71,6 @@ fn uuid_reset_answers_and_acts_as_glusterds() {
         "glusterd.info keeps it"
     );
     // A volume made now is this node's (its bricks are the new UUID's: start-able, listed).
-    let bricks = tempfile::tempdir().unwrap();
     for (prefix, cli) in [
         (
             format!("{}:{}/b", node.host, bricks.path().display()),

@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::node::{skip, wait_until, Glusterd, Mount, Node, StopAll};
+use common::node::{skip, wait_until, Glusterd, Mount, Node, Pair, StopAll};
 
 /// `volume info`/`get` text with brick names, volume ids and node UUIDs made comparable.
 fn normalised(text: &str, host_and_dir: &str) -> String {
@@ -620,38 +620,6 @@ fn same_volfiles(
             }
         ),
     );
-}
-
-/// A brickd node and a real glusterd side by side, with a brick directory prefix for each
-/// (`HOST:DIR/b`, `HOST:DIR/g`).
-struct Pair {
-    node: Node,
-    glusterd: Glusterd,
-    glusterd_dir: tempfile::TempDir,
-    _bricks: tempfile::TempDir,
-    ours: String,
-    theirs: String,
-}
-
-impl Pair {
-    fn start() -> Pair {
-        let node = Node::start();
-        let glusterd_dir = tempfile::tempdir().unwrap();
-        let glusterd_address = common::node::node_address();
-        let glusterd = Glusterd::start(glusterd_dir.path(), &glusterd_address);
-        let bricks = tempfile::tempdir().unwrap();
-        let root = bricks.path().display().to_string();
-        let ours = format!("{}:{root}/b", node.host);
-        let theirs = format!("{glusterd_address}:{root}/g");
-        Pair {
-            node,
-            glusterd,
-            glusterd_dir,
-            _bricks: bricks,
-            ours,
-            theirs,
-        }
-    }
 }
 
 /// Keys that add xlators (or change one's kind), with values glusterd takes; each is set and

@@ -497,3 +497,44 @@ pub fn status_rows(out: &str) -> Vec<(String, String, String, String)> {
         })
         .collect()
 }
+
+/// A brickd node and a real glusterd side by side, for differential tests, with a brick
+/// directory prefix for each (`HOST:DIR/b` on brickd, `ADDRESS:DIR/g` on glusterd).
+#[allow(dead_code)]
+pub struct Pair {
+    // Dropped in this order: brickd, glusterd, then the directories.
+    pub node: Node,
+    pub glusterd: Glusterd,
+    pub glusterd_dir: tempfile::TempDir,
+    /// glusterd's address (its bricks' host).
+    pub glusterd_address: String,
+    pub bricks: tempfile::TempDir,
+    /// `HOST:DIR/b`: brickd's bricks are this plus a name.
+    pub ours: String,
+    /// `ADDRESS:DIR/g`: glusterd's bricks are this plus a name.
+    pub theirs: String,
+}
+
+#[allow(dead_code)]
+impl Pair {
+    /// Starts both.
+    pub fn start() -> Pair {
+        let node = Node::start();
+        let glusterd_dir = tempfile::tempdir().unwrap();
+        let glusterd_address = node_address();
+        let glusterd = Glusterd::start(glusterd_dir.path(), &glusterd_address);
+        let bricks = tempfile::tempdir().unwrap();
+        let root = bricks.path().display().to_string();
+        let ours = format!("{}:{root}/b", node.host);
+        let theirs = format!("{glusterd_address}:{root}/g");
+        Pair {
+            node,
+            glusterd,
+            glusterd_dir,
+            glusterd_address,
+            bricks,
+            ours,
+            theirs,
+        }
+    }
+}
