@@ -26,7 +26,7 @@ if [ "$SANITIZER" = address ] &&
     SANITIZER=none
 fi
 
-TARGETS=(record rpc_header auth dump dict cli lvm_frame brick_spec create_request mgmt_v3 admin journal handshake peer peer_export volume_options)
+TARGETS=(record rpc_header auth dump dict cli lvm_frame brick_spec create_request mgmt_v3 admin journal handshake peer peer_export volume_options store_peer)
 
 cargo fuzz build --sanitizer "$SANITIZER"
 

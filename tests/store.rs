@@ -742,6 +742,7 @@ fn damaged_and_stray_peer_files_are_skipped_as_glusterd_skips_them() {
     let fixture = fixture();
     let (_dir, root) = fixture_copy();
     let peers = root.join("peers");
+    let huge = b"hostname1=x\n".repeat(200_000);
     let damaged = [
         ("notes.txt", &b"anything\n"[..]),
         (
@@ -761,6 +762,8 @@ fn damaged_and_stray_peer_files_are_skipped_as_glusterd_skips_them() {
             &b"no equals sign here\n"[..],
         ),
         ("44444444-2222-3333-4444-555555555555", &b""[..]),
+        // Larger than any peer file: skipped unread.
+        ("66666666-2222-3333-4444-555555555555", &huge[..]),
     ];
     for (name, bytes) in damaged {
         fs::write(peers.join(name), bytes).unwrap();

@@ -71,6 +71,10 @@ fn list_dir(dir: &Path) -> Result<Vec<(String, PathBuf)>, StoreError> {
     Ok(names)
 }
 
+/// The largest `peers/` file read: a peer file is a few lines (a larger one is skipped as
+/// malformed rather than read into memory).
+const PEER_FILE_BYTES_MAX: u64 = 1 << 20;
+
 /// Every `peers/<uuid>` file, read as glusterd reads them, which loads what glusterd loads and
 /// skips what it skips, each skip a warning naming the file and why:
 ///
@@ -89,8 +93,18 @@ fn load_peers(root: &Path) -> Result<Vec<Peer>, StoreError> {
             tracing::warn!(file = %path.display(), "skipping non-peer file: its name is not a UUID");
             continue;
         };
-        let read = std::fs::read(&path)
+        let read = std::fs::metadata(&path)
             .map_err(|e| e.to_string())
+            .and_then(|m| {
+                if m.len() > PEER_FILE_BYTES_MAX {
+                    Err(format!(
+                        "{} bytes, more than a peer file has ({PEER_FILE_BYTES_MAX} at most)",
+                        m.len()
+                    ))
+                } else {
+                    std::fs::read(&path).map_err(|e| e.to_string())
+                }
+            })
             .and_then(|bytes| parse(&path, &bytes).map_err(|e| e.to_string()))
             .and_then(|file| decode::peer_as_glusterd(&file));
         let peer = match read {

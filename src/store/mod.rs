@@ -27,6 +27,13 @@ pub use cksum::VolumeChecksum;
 pub use error::StoreError;
 pub use write::PreparedVolume;
 
+/// A `peers/<name>` file's bytes read as glusterd reads them at start-up (the loader's rules:
+/// `Err` says why glusterd would skip the file as malformed).
+pub fn decode_peer_file(bytes: &[u8]) -> Result<crate::model::Peer, String> {
+    let file = kv::parse(bytes).map_err(|e| format!("line {}: {}", e.line, e.problem))?;
+    decode::peer_as_glusterd(&file)
+}
+
 use crate::model::{Extra, NodeInfo, Peer, Volume};
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -199,7 +199,10 @@ pub fn check(rule: &ValueRule<'_>, value: &str, graph: Option<&str>) -> Result<(
         }
         "enum" if !rule.values.is_empty() && rule.values != "-" => {
             let values: Vec<&str> = rule.values.split(',').map(str::trim).collect();
-            if values.iter().any(|v| v.eq_ignore_ascii_case(value)) {
+            // glusterd matches each value as an `fnmatch` pattern, case and all: `trace` is
+            // not `TRACE`; a value of blanks only matches nothing.
+            let blank = value.bytes().all(|b| b == b' ');
+            if !blank && values.iter().any(|v| *v == value) {
                 Ok(())
             } else {
                 Err(format!(
@@ -412,6 +415,22 @@ mod tests {
             check(&size, "-1", None).unwrap_err(),
             "invalid number format \"-1\" in option \"cache-size\""
         );
+    }
+
+    /// An enum's values match case and all, as glusterd's `fnmatch` does (glusterfs's
+    /// tests/bugs/cli/bug-982174.t: `trace` is refused, `TRACE` taken).
+    #[test]
+    fn enum_values_match_case_and_all() {
+        let level = ValueRule {
+            values: "DEBUG,WARNING,ERROR,INFO,CRITICAL,NONE,TRACE",
+            ..rule("log-level", "enum", None, None)
+        };
+        assert_eq!(
+            check(&level, "trace", None).unwrap_err(),
+            "option log-level trace: 'trace' is not valid (possible options are DEBUG, WARNING, ERROR, INFO, CRITICAL, NONE, TRACE.)"
+        );
+        assert!(check(&level, "TRACE", None).is_ok());
+        assert!(check(&level, " ", None).is_err());
     }
 
     /// Paths, xlator names, address lists and octal modes (tests/golden/volopt/keys.jsonl).
