@@ -226,6 +226,13 @@ impl PoolManager {
         let body = friend_call(&link, wire::PROC_FRIEND_ADD, &args).await?;
         let rsp = wire::decode_friend_rsp(&body)
             .map_err(|e| CliAnswer::failed(0, format!("bad FRIEND_ADD answer: {e}")))?;
+        if Uuid::from_bytes(rsp.uuid) == state.node.node.uuid() {
+            // The peer's stored address is one of this node's own: nothing to befriend, and
+            // nothing wrong with the peer's entry (glusterd leaves it as it is too).
+            let why = format!("{} is this node's own address", link.host());
+            tracing::warn!(peer = %uuid, %why, "peer not reached");
+            return Err(CliAnswer::failed(0, why));
+        }
         if Uuid::from_bytes(rsp.uuid) != uuid {
             // Another node answers at the peer's address (reinstalled, or the address moved).
             let why = format!(
@@ -1079,6 +1086,12 @@ impl PoolManager {
         };
         let me = state.node.node.uuid();
         let reply = |op_ret: i32, op_errno: i32| friend_rsp(me, &hostname, op_ret, op_errno);
+        if from == me {
+            // This node reached itself (a stored peer's address is one of its own): it is
+            // never its own friend.
+            tracing::info!(host = %remote, "FRIEND_ADD from this node itself: refused");
+            return reply(-1, probe_errno::SAME_UUID);
+        }
         if proven != Some(from) {
             tracing::info!(claimed = %from, ?proven, "FRIEND_ADD from a connection that did not shake hands as its sender: refused");
             return reply(-1, probe_errno::UNKNOWN_PEER);

@@ -202,7 +202,7 @@ pub fn check(rule: &ValueRule<'_>, value: &str, graph: Option<&str>) -> Result<(
             // glusterd matches each value as an `fnmatch` pattern, case and all: `trace` is
             // not `TRACE`; a value of blanks only matches nothing.
             let blank = value.bytes().all(|b| b == b' ');
-            if !blank && values.iter().any(|v| *v == value) {
+            if !blank && values.contains(&value) {
                 Ok(())
             } else {
                 Err(format!(
