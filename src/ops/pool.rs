@@ -230,7 +230,16 @@ impl PoolManager {
             // The peer's stored address is one of this node's own: nothing to befriend, and
             // nothing wrong with the peer's entry (glusterd leaves it as it is too).
             let why = format!("{} is this node's own address", link.host());
-            tracing::warn!(peer = %uuid, %why, "peer not reached");
+            tracing::warn!(peer = %uuid, %why, "peer not reached: link closed");
+            // Closed for good (as glusterd drops it): the peer shows as disconnected.
+            if let Some(link) = self.links.borrow_mut().remove(&uuid) {
+                link.close();
+            }
+            state.node.peers.change(|pool| {
+                if let Some(p) = pool.get_mut(uuid) {
+                    p.connected = false;
+                }
+            });
             return Err(CliAnswer::failed(0, why));
         }
         if Uuid::from_bytes(rsp.uuid) != uuid {
