@@ -117,10 +117,32 @@ pub fn get(catalog: &super::catalog::Catalog, op_version: u32, request: Dict) ->
                 warning = true;
                 pairs.push((def.key.to_string(), value));
             }
-            Lookup::Found(def) => pairs.push((
-                def.key.to_string(),
-                shown(&volume, catalog.global_options(), def),
-            )),
+            Lookup::Found(def) => match def.key {
+                // Read from the volume itself, set or not, as glusterd does.
+                "config.transport" => {
+                    pairs.push((def.key.to_string(), volume.transport.name().to_string()))
+                }
+                "config.memory-accounting" => {
+                    let on = volume.option(def.key).and_then(volopt::parse_bool) == Some(true);
+                    let shown = if on { "Enabled" } else { "Disabled" };
+                    pairs.push((def.key.to_string(), shown.to_string()));
+                }
+                // A key `volume get VOL all` does not list has no default glusterd can show:
+                // unset, its answer names the key with no value, and the CLI says "volume get
+                // option failed" (exit 2; nothing with --xml).
+                _ if volume.option(def.key).is_none()
+                    && !table.volume_listing().any(|l| l.key == def.key) =>
+                {
+                    let mut dict = request;
+                    dict.push("key1", format!("{}\0", def.key).into_bytes());
+                    dict.set_u64("count", 1);
+                    return CliAnswer::ok(dict);
+                }
+                _ => pairs.push((
+                    def.key.to_string(),
+                    shown(&volume, catalog.global_options(), def),
+                )),
+            },
             Lookup::Ambiguous | Lookup::Unknown => {
                 // glusterd answers with the hint alone.
                 let message = match volopt::hint(table, &key) {
