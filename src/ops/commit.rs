@@ -235,7 +235,7 @@ pub async fn commit(
     txn: &TxnInfo,
     change: VolumeChange,
 ) -> Result<(), TxnError> {
-    commit_with(state, txn, change, Vec::new()).await
+    commit_with(state, txn, change, Vec::new(), None).await
 }
 
 /// The record pair that names another volume a change also rewrites, and its id: recovery
@@ -245,11 +245,14 @@ pub const OTHER_VOLUME_PAIR: &str = "volume-id.";
 /// Commits `change` and, in the same record, `others`: other volumes the same change rewrites
 /// (a set of a key glusterd sets on every volume). Each is published and its files written as
 /// the changed volume's are; a delete of one of them meanwhile cancels or waits for its files.
+/// `rendered`: the changed volume's volfiles (by file name) as its stage rendered them, which
+/// spares rendering them again.
 pub async fn commit_with(
     state: &ShardState,
     txn: &TxnInfo,
     change: VolumeChange,
     others: Vec<Volume>,
+    rendered: Option<Vec<(String, String)>>,
 ) -> Result<(), TxnError> {
     let Some(engine) = state.node.engine.clone() else {
         return Err(TxnError::new(
@@ -258,30 +261,40 @@ pub async fn commit_with(
     };
     let workdir = state.node.workdir.clone();
     let volume = change.volume;
-    let volume_files = |volume: &Volume| -> Result<Vec<(PathBuf, Vec<u8>)>, TxnError> {
+    let volume_files = |volume: &Volume,
+                        rendered: Option<Vec<(String, String)>>|
+     -> Result<Vec<(PathBuf, Vec<u8>)>, TxnError> {
         let mut files = Store::new(&workdir)
             .volume_files(volume)
             .map_err(|e| TxnError::new(e.to_string()))?;
         if change.volfiles {
-            let mut volfiles = super::volume_create::volfile_files(
-                &workdir,
-                volume,
-                state.node.node.uuid(),
-                state.node.processes.bind_address,
-            )?;
+            let mut volfiles = match rendered {
+                Some(rendered) => {
+                    let dir = crate::store::layout::volume_dir(&workdir, &volume.name);
+                    (rendered.into_iter())
+                        .map(|(name, text)| (dir.join(name), text.into_bytes()))
+                        .collect()
+                }
+                None => super::volume_create::volfile_files(
+                    &workdir,
+                    volume,
+                    state.node.node.uuid(),
+                    state.node.processes.bind_address,
+                )?,
+            };
             // The volfiles first, the store files with `cksum` last, as a create writes them.
             volfiles.append(&mut files);
             files = volfiles;
         }
         Ok(files)
     };
-    let mut groups = vec![(volume.name.clone(), volume_files(&volume)?)];
+    let mut groups = vec![(volume.name.clone(), volume_files(&volume, rendered)?)];
     let mut pairs = vec![(
         super::volume_create::NODE_UUID_PAIR.to_string(),
         state.node.node.uuid().to_string(),
     )];
     for other in &others {
-        groups.push((other.name.clone(), volume_files(other)?));
+        groups.push((other.name.clone(), volume_files(other, None)?));
         pairs.push((
             format!("{OTHER_VOLUME_PAIR}{}", other.name),
             other.volume_id.to_string(),

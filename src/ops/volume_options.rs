@@ -364,6 +364,17 @@ pub fn changed_volume(
     me: Uuid,
     bind: Option<std::net::IpAddr>,
 ) -> Result<Volume, TxnError> {
+    changed_volume_rendered(volume, change, workdir, me, bind).map(|(next, _)| next)
+}
+
+/// [`changed_volume`] with the volfiles it rendered (by file name), which the commit writes.
+fn changed_volume_rendered(
+    volume: &Volume,
+    change: &Change,
+    workdir: &std::path::Path,
+    me: Uuid,
+    bind: Option<std::net::IpAddr>,
+) -> Result<(Volume, Vec<(String, String)>), TxnError> {
     let mut next = Volume::clone(volume);
     match change {
         Change::Set(pairs) => {
@@ -444,7 +455,7 @@ pub fn changed_volume(
         .map(|(_, text)| text.as_str())
         .collect();
     volopt::validate::check_volume(&next.options, &graphs).map_err(TxnError::new)?;
-    Ok(next)
+    Ok((next, volfiles))
 }
 
 struct OptionsOp {
@@ -452,8 +463,8 @@ struct OptionsOp {
     volname: String,
     change: Change,
     dict: Dict,
-    /// The volume as the stage made it (the commit stores it).
-    next: Option<Volume>,
+    /// The volume as the stage made it, with its volfiles (the commit stores them).
+    next: Option<(Volume, Vec<(String, String)>)>,
 }
 
 /// A set or reset of the node's global options.
@@ -623,7 +634,7 @@ impl OptionsOp {
             )));
         };
         let node = &self.state.node;
-        let next = changed_volume(
+        let next = changed_volume_rendered(
             &volume,
             &self.change,
             &node.workdir,
@@ -638,7 +649,7 @@ impl OptionsOp {
         if self.next.is_none() {
             self.stage_here()?;
         }
-        let Some(next) = self.next.take() else {
+        let Some((next, volfiles)) = self.next.take() else {
             return Err(TxnError::new("nothing staged"));
         };
         let op = match self.change {
@@ -652,7 +663,7 @@ impl OptionsOp {
         };
         let every = every_volume_pairs(&self.change);
         if every.is_empty() {
-            commit::commit(&self.state, txn, change).await?;
+            commit::commit_with(&self.state, txn, change, Vec::new(), Some(volfiles)).await?;
             return Ok(self.dict.clone());
         }
         // Keys glusterd sets on every volume: the other volumes are locked here while they
@@ -668,7 +679,7 @@ impl OptionsOp {
             .filter_map(|name| catalog.get(name))
             .map(|volume| with_pairs(volume, &every))
             .collect();
-        let committed = commit::commit_with(&self.state, txn, change, others).await;
+        let committed = commit::commit_with(&self.state, txn, change, others, Some(volfiles)).await;
         unlock_volumes(&self.state, txn, &locked);
         committed?;
         Ok(self.dict.clone())
