@@ -836,3 +836,43 @@ fn keys_glusterd_sets_on_every_volume_reach_every_volume() {
     }
     println!("{test}: {compared} volumes compared after sets and resets (volfiles, info file, volume info)");
 }
+
+/// `volume set VOL group NAME` with each group file the glusterfs-server package installs (the
+/// CLI reads the file and sends its keys): the same answers as glusterd's, and every volfile
+/// glusterd's after each group.
+#[test]
+fn each_packaged_group_sets_what_glusterd_sets() {
+    let test = "each_packaged_group_sets_what_glusterd_sets";
+    if skip(test) {
+        return;
+    }
+    let mut groups: Vec<String> = std::fs::read_dir("/var/lib/glusterd/groups")
+        .expect("the glusterfs-server package's group files")
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    groups.sort();
+    assert!(groups.len() >= 5, "group files: {groups:?}");
+    let pair = Pair::start();
+    let (node, glusterd, glusterd_dir) = (&pair.node, &pair.glusterd, &pair.glusterd_dir);
+    let (ours, theirs) = (pair.ours.clone(), pair.theirs.clone());
+    let create = |cli: &Cli<'_>, prefix: &str| {
+        let (a, b) = (format!("{prefix}1"), format!("{prefix}2"));
+        let (code, out, err) = cli(&["volume", "create", "g", "replica", "2", &a, &b, "force"]);
+        assert_eq!(code, 0, "{out}{err}");
+    };
+    create(&|args| node.cli(args), &ours);
+    create(&|args| glusterd.cli(args), &theirs);
+    for group in &groups {
+        same_answer_and_volfiles(
+            node,
+            glusterd,
+            glusterd_dir.path(),
+            ("g", &ours, &theirs),
+            &["volume", "set", "g", "group", group],
+        );
+    }
+    println!(
+        "{test}: {} groups, every volfile glusterd's after each",
+        groups.len()
+    );
+}
