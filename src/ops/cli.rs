@@ -93,6 +93,21 @@ fn log_command(
     }
 }
 
+/// A `volume status` answer made after the call returned: logged, then encoded.
+fn status_reply(
+    state: &ShardState,
+    command: Option<&str>,
+    r: &volume_status::StatusReply,
+) -> LaterReply {
+    log_command(state, command, r.op_ret, &r.op_errstr, Style::Plain);
+    let mut body = Vec::new();
+    encode_rsp(&mut body, r.op_ret, r.op_errno, &r.op_errstr, Some(&r.dict));
+    LaterReply {
+        status: ReplyStatus::Success,
+        body,
+    }
+}
+
 /// The request's dict, or (after encoding the failure reply into `out`) `None`.
 fn request_dict(bytes: &[u8], out: &mut Vec<u8>) -> Option<Dict> {
     match Dict::decode(bytes, DictLimits::default()) {
@@ -247,19 +262,7 @@ impl Program for CliProgram {
                                 op_errstr: e.to_string(),
                                 dict: Dict::new(),
                             });
-                        log_command(
-                            &state,
-                            command.as_deref(),
-                            r.op_ret,
-                            &r.op_errstr,
-                            Style::Plain,
-                        );
-                        let mut body = Vec::new();
-                        encode_rsp(&mut body, r.op_ret, r.op_errno, &r.op_errstr, Some(&r.dict));
-                        LaterReply {
-                            status: ReplyStatus::Success,
-                            body,
-                        }
+                        status_reply(&state, command.as_deref(), &r)
                     }));
                 }
                 if let Some(what) = volume_status::to_gather(&self.state, dict_bytes) {
@@ -278,19 +281,7 @@ impl Program for CliProgram {
                             Err(_) => volume_status::Gathered::default(),
                         };
                         let r = volume_status::answer_with(&state, &request, &gathered);
-                        log_command(
-                            &state,
-                            command.as_deref(),
-                            r.op_ret,
-                            &r.op_errstr,
-                            Style::Plain,
-                        );
-                        let mut body = Vec::new();
-                        encode_rsp(&mut body, r.op_ret, r.op_errno, &r.op_errstr, Some(&r.dict));
-                        LaterReply {
-                            status: ReplyStatus::Success,
-                            body,
-                        }
+                        status_reply(&state, command.as_deref(), &r)
                     }));
                 }
                 let r = volume_status::answer(&self.state, dict_bytes);
