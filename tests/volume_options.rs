@@ -465,9 +465,6 @@ mod crash {
     }
 }
 
-/// A node's CLI: the arguments in, the exit code, stdout and stderr out.
-type Cli<'a> = dyn Fn(&[&str]) -> (i32, String, String) + 'a;
-
 /// Keys of every type, each set to a value glusterd takes (the table's sample), on a replica 2
 /// volume on both nodes: after each set, every volfile of the volume is glusterd's.
 const VOLFILE_KEYS: &[(&str, &str)] = &[
@@ -655,16 +652,7 @@ fn keys_that_add_xlators_render_glusterds_volfiles() {
     let pair = Pair::start();
     let (node, glusterd, glusterd_dir) = (&pair.node, &pair.glusterd, &pair.glusterd_dir);
     let (ours, theirs) = (pair.ours.clone(), pair.theirs.clone());
-    let create = |cli: &Cli<'_>, prefix: &str| {
-        let names: Vec<String> = (1..=4).map(|i| format!("{prefix}{i}")).collect();
-        let mut args = vec!["volume", "create", "dr", "replica", "2"];
-        args.extend(names.iter().map(String::as_str));
-        args.push("force");
-        let (code, out, err) = cli(&args);
-        assert_eq!(code, 0, "{out}{err}");
-    };
-    create(&|args| node.cli(args), &ours);
-    create(&|args| glusterd.cli(args), &theirs);
+    pair.create_replica_2("dr", &["1", "2", "3", "4"]);
     let volume = ("dr", ours.as_str(), theirs.as_str());
     let mut changes = 0;
     for (key, value) in XLATOR_KEYS {
@@ -712,13 +700,7 @@ fn each_set_renders_the_volfiles_glusterd_renders() {
     let pair = Pair::start();
     let (node, glusterd, glusterd_dir) = (&pair.node, &pair.glusterd, &pair.glusterd_dir);
     let (ours, theirs) = (pair.ours.clone(), pair.theirs.clone());
-    let create = |cli: &Cli<'_>, prefix: &str| {
-        let (a, b) = (format!("{prefix}1"), format!("{prefix}2"));
-        let (code, out, err) = cli(&["volume", "create", "f", "replica", "2", &a, &b, "force"]);
-        assert_eq!(code, 0, "{out}{err}");
-    };
-    create(&|args| node.cli(args), &ours);
-    create(&|args| glusterd.cli(args), &theirs);
+    pair.create_replica_2("f", &["1", "2"]);
     let mut rendered = 0;
     for (key, value) in VOLFILE_KEYS {
         let set = ["volume", "set", "f", key, value];
@@ -762,22 +744,8 @@ fn keys_glusterd_sets_on_every_volume_reach_every_volume() {
     let pair = Pair::start();
     let (node, glusterd, glusterd_dir) = (&pair.node, &pair.glusterd, &pair.glusterd_dir);
     let (ours, theirs) = (pair.ours.clone(), pair.theirs.clone());
-    for (volume, bricks) in [("one", ["o1", "o2"]), ("two", ["t1", "t2"])] {
-        for prefix in [&ours, &theirs] {
-            let (a, b) = (
-                format!("{prefix}{}", bricks[0]),
-                format!("{prefix}{}", bricks[1]),
-            );
-            let cli: &Cli<'_> = if prefix == &ours {
-                &|args| node.cli(args)
-            } else {
-                &|args| glusterd.cli(args)
-            };
-            let (code, out, err) =
-                cli(&["volume", "create", volume, "replica", "2", &a, &b, "force"]);
-            assert_eq!(code, 0, "{out}{err}");
-        }
-    }
+    pair.create_replica_2("one", &["o1", "o2"]);
+    pair.create_replica_2("two", &["t1", "t2"]);
     let mut compared = 0;
     for args in [
         &["volume", "set", "one", "client.strict-locks", "on"][..],
@@ -855,13 +823,7 @@ fn each_packaged_group_sets_what_glusterd_sets() {
     let pair = Pair::start();
     let (node, glusterd, glusterd_dir) = (&pair.node, &pair.glusterd, &pair.glusterd_dir);
     let (ours, theirs) = (pair.ours.clone(), pair.theirs.clone());
-    let create = |cli: &Cli<'_>, prefix: &str| {
-        let (a, b) = (format!("{prefix}1"), format!("{prefix}2"));
-        let (code, out, err) = cli(&["volume", "create", "g", "replica", "2", &a, &b, "force"]);
-        assert_eq!(code, 0, "{out}{err}");
-    };
-    create(&|args| node.cli(args), &ours);
-    create(&|args| glusterd.cli(args), &theirs);
+    pair.create_replica_2("g", &["1", "2"]);
     for group in &groups {
         same_answer_and_volfiles(
             node,

@@ -537,4 +537,21 @@ impl Pair {
             theirs,
         }
     }
+
+    /// `volume create VOLUME replica 2 …BRICKS force` on both, each brick a name under the
+    /// daemon's own prefix; the test fails if either refuses.
+    pub fn create_replica_2(&self, volume: &str, bricks: &[&str]) {
+        for (prefix, on_brickd) in [(&self.ours, true), (&self.theirs, false)] {
+            let names: Vec<String> = bricks.iter().map(|b| format!("{prefix}{b}")).collect();
+            let mut args = vec!["volume", "create", volume, "replica", "2"];
+            args.extend(names.iter().map(String::as_str));
+            args.push("force");
+            let (code, out, err) = if on_brickd {
+                self.node.cli(&args)
+            } else {
+                self.glusterd.cli(&args)
+            };
+            assert_eq!(code, 0, "{}: {out}{err}", args.join(" "));
+        }
+    }
 }
