@@ -484,6 +484,9 @@ mod tests {
     #[test]
     fn sizes_read_as_glusterd_reads_them() {
         assert_eq!(bytesize("20MB"), Some(20 << 20));
+        assert_eq!(bytesize("64MB"), Some(64 << 20));
+        assert_eq!(bytesize("1.5k"), None);
+        assert_eq!(bytesize("x"), None);
         assert_eq!(bytesize("20mb"), Some(20 << 20));
         assert_eq!(bytesize("1.5KB"), Some(1536));
         assert_eq!(bytesize("10B"), Some(10));

@@ -151,11 +151,6 @@ fn int(value: &str) -> Option<i64> {
     value.trim_start().parse().ok()
 }
 
-/// A size as glusterd reads one (`gf_string2bytesize_uint64`): a number with an optional
-/// unit (`B`, `KB`, `MB`, `GB`, `TB`, `PB`, any case).
-pub fn bytesize(value: &str) -> Option<u64> {
-    cnum::bytesize(value)
-}
 
 /// Step 2: the rule of `key` (as given), if it has one, on `volume` with its `options`.
 /// `cores` is this machine's online CPUs (`cluster.rebal-throttle`).
@@ -301,7 +296,7 @@ pub fn key_rules(
                     None => return Ok(()),
                 }
             };
-            if bytesize(&min).unwrap_or(0) > bytesize(&max).unwrap_or(0) {
+            if cnum::bytesize(&min).unwrap_or(0) > cnum::bytesize(&max).unwrap_or(0) {
                 return Err(format!(
                     "cache-min-file-size ({min}) is greater than cache-max-file-size ({max})"
                 ));
@@ -550,10 +545,6 @@ mod tests {
         assert!(rule("cluster.rebal-throttle", "2").is_ok());
         assert!(rule("cluster.rebal-throttle", "3").is_err());
         assert!(rule("performance.io-cache", "whatever").is_ok());
-        assert_eq!(bytesize("64MB"), Some(64 << 20));
-        assert_eq!(bytesize("1.5KB"), Some(1536));
-        assert_eq!(bytesize("1.5k"), None);
-        assert_eq!(bytesize("x"), None);
     }
 
     #[test]
