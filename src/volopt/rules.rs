@@ -151,7 +151,6 @@ fn int(value: &str) -> Option<i64> {
     value.trim_start().parse().ok()
 }
 
-
 /// Step 2: the rule of `key` (as given), if it has one, on `volume` with its `options`.
 /// `cores` is this machine's online CPUs (`cluster.rebal-throttle`).
 pub fn key_rules(
