@@ -27,6 +27,14 @@ fi
 
 step() { printf '\n==> %s\n' "$*"; }
 
+# The disk may be shared and nearly full: the build is kept small (no incremental caches, line
+# tables only for debug info; about half the size), and the free space is shown first so that a
+# later "No space left on device" can be told from a fault of brickd's.
+export CARGO_INCREMENTAL=0
+export CARGO_PROFILE_DEV_DEBUG=line-tables-only
+step "free space"
+df -h . "${TMPDIR:-/tmp}" 2>/dev/null || true
+
 mkdir -p target
 ledger=$PWD/target/test-skips.tsv
 log=$PWD/target/test-output.log
