@@ -20,9 +20,10 @@ const FIXTURE: &str = concat!(
 /// The workdir of the glusterd that wrote the fixture.
 const GLUSTERD_WORKDIR: &str = "/srv/a/lib";
 
-/// Every volume of the fixture brickd renders (all but the thin-arbiter `ta`).
-const SUPPORTED: [&str; 10] = [
+/// Every volume of the fixture (`ta` is the thin-arbiter one).
+const SUPPORTED: [&str; 11] = [
     "arb", "disp", "dist1", "dist3", "distdisp", "distrep", "opts", "rep3", "started", "stopped",
+    "ta",
 ];
 
 fn fixture() -> Workdir {
@@ -134,8 +135,9 @@ fn brick_volfiles_match_glusterd_byte_for_byte() {
             compared += 1;
         }
     }
-    // 1 + 3 + 3 + 3 + 3 + 6 + 6 + 2 + 2 + 1 bricks.
-    assert_eq!(compared, 30);
+    // 1 + 3 + 3 + 3 + 3 + 6 + 6 + 2 + 2 + 1 bricks, and 2 for `ta` (none for its thin-arbiter
+    // brick, which glusterd does not run).
+    assert_eq!(compared, 32);
 }
 
 #[test]
@@ -234,11 +236,11 @@ fn rebalance_volfiles_match_glusterd_byte_for_byte() {
 
 #[test]
 fn shd_volfiles_match_glusterd_byte_for_byte() {
-    // Replicate (arbiter included) and disperse volumes.
+    // Replicate (arbiter and thin arbiter included) and disperse volumes.
     assert_daemon_volfiles_match(
         volgen::shd_volfile_name,
         volgen::shd_volfile,
-        &["arb", "disp", "distdisp", "distrep", "rep3"],
+        &["arb", "disp", "distdisp", "distrep", "rep3", "ta"],
     );
 }
 
@@ -260,8 +262,8 @@ fn extra_volfiles_are_exactly_the_fixtures_daemon_volfiles() {
             compared += 1;
         }
     }
-    // 10 gfproxyd + 10 gfproxy client + 5 rebalance + 5 shd.
-    assert_eq!(compared, 30);
+    // 11 gfproxyd + 11 gfproxy client + 5 rebalance + 6 shd.
+    assert_eq!(compared, 33);
 }
 
 #[test]
@@ -292,32 +294,37 @@ fn the_workdir_and_ids_come_from_the_arguments() {
 }
 
 #[test]
-fn the_thin_arbiter_volume_is_refused() {
+fn a_thin_arbiter_on_anything_but_replica_2_is_refused() {
     let workdir = fixture();
-    let ta = volume(&workdir, "ta");
-    assert!(matches!(
-        volgen::client_volfile(ta, false),
-        Err(VolgenError::UnsupportedVolume {
-            what: "thin-arbiter",
-            ..
-        })
-    ));
-    assert!(volgen::brick_volfile(ta, 0, Path::new(GLUSTERD_WORKDIR)).is_err());
-    assert!(volgen::check_volume(ta).is_err());
-    let refused = |result: Result<_, VolgenError>| {
-        matches!(
-            result,
-            Err(VolgenError::UnsupportedVolume {
-                what: "thin-arbiter",
-                ..
-            })
-        )
+    let refused = |volume: &Volume| {
+        let all = [
+            volgen::client_volfile(volume, false).map(|_| ()),
+            volgen::brick_volfile(volume, 0, Path::new(GLUSTERD_WORKDIR)).map(|_| ()),
+            volgen::extra_volfiles(volume).map(|_| ()),
+            volgen::gfproxyd_volfile(volume).map(|_| ()),
+            volgen::rebalance_volfile(volume).map(|_| ()),
+            volgen::shd_volfile(volume).map(|_| ()),
+        ];
+        all.iter()
+            .all(|r| matches!(r, Err(VolgenError::UnsupportedVolume { .. })))
     };
-    assert!(refused(volgen::extra_volfiles(ta).map(|_| ())));
-    assert!(refused(volgen::gfproxyd_volfile(ta).map(|_| ())));
-    assert!(refused(volgen::gfproxy_client_volfile(ta).map(|_| ())));
-    assert!(refused(volgen::rebalance_volfile(ta).map(|_| ())));
-    assert!(refused(volgen::shd_volfile(ta).map(|_| ())));
+    let ta = volume(&workdir, "ta");
+    assert!(volgen::check_volume(ta).is_ok());
+    // The thin-arbiter brick moved onto a replica 3 volume.
+    let mut rep3 = volume(&workdir, "rep3").clone();
+    rep3.thin_arbiter_count = 1;
+    rep3.thin_arbiter_brick = ta.thin_arbiter_brick.clone();
+    assert!(refused(&rep3));
+    // A count without its brick, and a brick without its count.
+    let mut no_brick = ta.clone();
+    no_brick.thin_arbiter_brick = None;
+    assert!(refused(&no_brick));
+    let mut no_count = ta.clone();
+    no_count.thin_arbiter_count = 0;
+    assert!(refused(&no_count));
+    let mut two = ta.clone();
+    two.thin_arbiter_count = 2;
+    assert!(refused(&two));
 }
 
 #[test]

@@ -87,8 +87,8 @@ impl Node {
     }
 }
 
-/// Each bricks file's `brick-fsid` is the `f_fsid` of its brick's file system, as glusterd
-/// stores it (blanked in the comparisons with glusterd's files, which ran on other disks).
+/// Each bricks file's `brick-fsid` is the `f_fsid` of its brick's file system (0 for a
+/// thin-arbiter brick), as glusterd stores it (blanked in the comparisons with glusterd's files, which ran on other disks).
 fn assert_brick_fsids(workdir: &Path, volume: &str) {
     let dir = workdir.join("vols").join(volume).join("bricks");
     let mut seen = 0;
@@ -96,6 +96,14 @@ fn assert_brick_fsids(workdir: &Path, volume: &str) {
         let text = read(&entry.unwrap().path());
         let path = info_value(&text, "path");
         let stored: u64 = info_value(&text, "brick-fsid").parse().unwrap();
+        if info_value(&text, "brick-id").contains("-ta-") {
+            // A thin-arbiter brick: glusterd reads no file system for it.
+            assert_eq!(
+                stored, 0,
+                "{volume}: brick-fsid of the thin-arbiter brick {path}"
+            );
+            continue;
+        }
         let c = std::ffi::CString::new(path.as_str()).unwrap();
         // SAFETY: a valid C string and a zeroed out-parameter.
         let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
@@ -256,8 +264,9 @@ fn every_volume_type_is_stored_and_shown_as_glusterd_does() {
         return;
     }
     let node = Node::new(6);
-    // The commands scripts/make-glusterd-workdir.sh gave the real glusterd.
-    let cases: [(&str, &[&str], &[usize], bool); 7] = [
+    // The commands scripts/make-glusterd-workdir.sh gave the real glusterd (the last brick of
+    // `ta` is its thin-arbiter brick).
+    let cases: [(&str, &[&str], &[usize], bool); 8] = [
         ("dist1", &[], &[0], false),
         ("dist3", &[], &[0, 1, 2], false),
         ("rep3", &["replica", "3"], &[0, 1, 2], true),
@@ -273,6 +282,12 @@ fn every_volume_type_is_stored_and_shown_as_glusterd_does() {
             "distdisp",
             &["disperse", "3", "redundancy", "1"],
             &[0, 1, 2, 3, 4, 5],
+            true,
+        ),
+        (
+            "ta",
+            &["replica", "2", "thin-arbiter", "1"],
+            &[0, 1, 2],
             true,
         ),
     ];
@@ -301,6 +316,17 @@ fn every_volume_type_is_stored_and_shown_as_glusterd_does() {
             .find_map(|l| l.strip_prefix("volume-id="))
             .unwrap()
             .to_string();
+        let (disks, thin_arbiter) = match volume {
+            "ta" => (&disks[..2], Some(disks[2])),
+            _ => (disks, None),
+        };
+        // glusterd neither makes nor claims the thin-arbiter brick.
+        if let Some(d) = thin_arbiter {
+            assert!(
+                !node.disks[d].path(volume).exists(),
+                "{volume}: thin-arbiter brick"
+            );
+        }
         for &d in disks {
             let brick = node.disks[d].path(volume);
             let value = get_xattr(&brick, VOLUME_ID_XATTR).expect("volume-id set");
@@ -314,7 +340,7 @@ fn every_volume_type_is_stored_and_shown_as_glusterd_does() {
     let (_, list, _) = node.cli(&["volume", "list"]);
     assert_eq!(
         list.lines().collect::<Vec<_>>(),
-        ["arb", "disp", "dist1", "dist3", "distdisp", "distrep", "rep3"]
+        ["arb", "disp", "dist1", "dist3", "distdisp", "distrep", "rep3", "ta"]
     );
     // Every record is retired once its changes are synced (a moment after the reply); what
     // stays is at most a spare file of zeros. The deadline only catches a journal never

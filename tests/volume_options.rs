@@ -8,34 +8,8 @@
 
 mod common;
 
+use common::compare::{normalised, volfiles};
 use common::node::{skip, wait_until, Glusterd, Mount, Node, Pair, StopAll};
-
-/// `volume info`/`get` text with brick names, volume ids and node UUIDs made comparable.
-fn normalised(text: &str, host_and_dir: &str) -> String {
-    let text = text.replace(host_and_dir, "BRICK");
-    // Every UUID-shaped word (8-4-4-4-12 hex digits) becomes UUID.
-    let bytes = text.as_bytes();
-    let shape = |at: usize| {
-        bytes.len() >= at + 36
-            && bytes[at..at + 36].iter().enumerate().all(|(i, b)| match i {
-                8 | 13 | 18 | 23 => *b == b'-',
-                _ => b.is_ascii_hexdigit(),
-            })
-    };
-    let mut out = String::with_capacity(text.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if shape(i) {
-            out.push_str("UUID");
-            i += 36;
-        } else {
-            let c = text[i..].chars().next().unwrap();
-            out.push(c);
-            i += c.len_utf8();
-        }
-    }
-    out
-}
 
 /// The commands both nodes run, in order, on volume `VOL` (a one-brick distribute volume).
 const SCRIPT: &[&str] = &[
@@ -523,37 +497,6 @@ const VOLFILE_KEYS: &[(&str, &str)] = &[
     ("features.trash-max-filesize", "10MB"),
     ("locks.trace", "on"),
 ];
-
-/// The volume's volfiles, by name (host and brick directory made comparable), contents
-/// normalised.
-fn volfiles(workdir: &std::path::Path, volume: &str, host_and_dir: &str) -> Vec<(String, String)> {
-    let dir = workdir.join("vols").join(volume);
-    // glusterd names a brick's volfile VOLUME.HOST.PATH.vol, the path's `/` made `-`.
-    let (host, brick_dir) = host_and_dir.split_once(':').unwrap();
-    let flat = format!(
-        "{host}.{}",
-        brick_dir.trim_start_matches('/').replace('/', "-")
-    );
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        return Vec::new();
-    };
-    let mut files: Vec<(String, String)> = entries
-        .flatten()
-        .filter(|e| e.file_name().to_string_lossy().ends_with(".vol"))
-        .map(|e| {
-            let name = e.file_name().to_string_lossy().replace(&flat, "BRICKFILE");
-            let text = std::fs::read_to_string(e.path()).unwrap_or_default();
-            // The self-heal daemon's names host and directory apart.
-            let text = normalised(&text, host_and_dir)
-                .replace(brick_dir, "BRICKDIR")
-                .replace(host, "BRICKHOST")
-                .replace(&workdir.display().to_string(), "WORKDIR");
-            (name, text)
-        })
-        .collect();
-    files.sort();
-    files
-}
 
 /// Runs `args` on brickd and on glusterd: the same exit code and output, then every volfile of
 /// `volume` (`(volume, brickd's first brick, glusterd's first brick)`) the same.

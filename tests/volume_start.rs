@@ -234,20 +234,7 @@ fn brickd_killed_and_restarted_adopts_running_bricks_and_the_mount_keeps_working
     let mount = Mount::new(&node, "r2");
     std::fs::write(mount.path("a"), b"one").unwrap();
     // kill -9 brickd; a new one on the same workdir, port and run directory.
-    let Node {
-        mut brickd,
-        dirs,
-        reaper,
-        ..
-    } = node;
-    // The next brickd adopts the bricks: they are its to stop.
-    reaper.disarm();
-    brickd.signal(libc::SIGKILL);
-    assert!(brickd.wait_exit(HANG_DEADLINE).is_some());
-    let workdir = brickd.workdir.clone();
-    let listen = brickd.tcp.to_string();
-    // The old brickd's temporary directory holds the workdir: keep it until the new one is done.
-    let node = Node::start_on(Some(workdir), Some(dirs), &["--listen", &listen]);
+    let (node, brickd) = node.restart(libc::SIGKILL);
     let _guard = StopAll(&node, vec!["r2".into()]);
     // The same processes, adopted (not restarted), online.
     assert_eq!(node.status("r2"), before);

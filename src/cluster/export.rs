@@ -274,7 +274,7 @@ fn add_volume(dict: &mut Dict, index: usize, volume: &Volume) {
         push_str(d, &format!("{b}.mount_dir"), &brick.mount_dir);
     }
     // glusterd holds one thin-arbiter brick per replica set, all naming the one stored
-    // `ta-brick-0`, and sends each.
+    // `ta-brick-0` with the set's own id, and sends each.
     if volume.thin_arbiter_count == 1 {
         if let Some(brick) = &volume.thin_arbiter_brick {
             for j in 1..=volume.subvol_count() {
@@ -282,7 +282,8 @@ fn add_volume(dict: &mut Dict, index: usize, volume: &Volume) {
                 push_str(d, &format!("{b}.hostname"), &brick.hostname);
                 push_str(d, &format!("{b}.path"), &brick.path);
                 push_num(d, &format!("{b}.decommissioned"), brick.decommissioned);
-                push_str(d, &format!("{b}.brick_id"), &brick.brick_id);
+                let id = volume.thin_arbiter_id(j as usize - 1);
+                push_str(d, &format!("{b}.brick_id"), &id);
                 push_str(d, &format!("{b}.uuid"), &brick.uuid.to_string());
             }
         }
@@ -1265,6 +1266,31 @@ mod tests {
             }),
             ..Volume::new_distribute("ta", uuid(6))
         }
+    }
+
+    #[test]
+    fn each_replica_set_sends_the_thin_arbiter_brick_with_its_own_id() {
+        let bytes = encode(&export_volumes(
+            &[thin_arbiter()],
+            &global_options(),
+            "peer",
+        ));
+        let dict = DictRef::decode(&bytes, DictLimits::default())
+            .unwrap()
+            .unwrap();
+        let export = PeerExport::from(dict);
+        let id = |j: u32| {
+            export
+                .text_optional(&format!("volume1.ta-brick{j}.brick_id"))
+                .unwrap()
+        };
+        // The clients of two sets of two: ta-0, ta-1, ta-ta-2, ta-3, ta-4, ta-ta-5.
+        assert_eq!(id(1).as_deref(), Some("ta-ta-2"));
+        assert_eq!(id(2).as_deref(), Some("ta-ta-5"));
+        assert_eq!(id(3), None);
+        // Read back, the volume keeps the first.
+        let imported = import_volume(&export, 1).unwrap();
+        assert_eq!(imported.thin_arbiter_brick.unwrap().brick_id, "ta-ta-2");
     }
 
     fn all_types() -> Vec<Volume> {

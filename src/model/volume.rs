@@ -349,6 +349,14 @@ impl Volume {
         self.brick_count.checked_div(self.dist_count()).unwrap_or(0)
     }
 
+    /// The id of replica set `set`'s thin-arbiter client, `<volume>-ta-N`: glusterd numbers a
+    /// thin-arbiter volume's clients set by set, the set's bricks then its thin-arbiter client
+    /// (`-ta-2` and `-ta-5` for two sets of two), and stores the first set's as the brick's id.
+    pub fn thin_arbiter_id(&self, set: usize) -> String {
+        let leaf = self.dist_count() as usize;
+        format!("{}-ta-{}", self.name, set * (leaf + 1) + leaf)
+    }
+
     /// What `volume info` prints after `Type:`. A replicate, disperse or stripe volume with
     /// more bricks than one set is the "Distributed-" variant, as the CLI decides it.
     pub fn type_name(&self) -> &'static str {

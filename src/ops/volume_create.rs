@@ -21,6 +21,7 @@ use super::local_node::LocalNode;
 use super::shard::{ShardState, CHANGE_SHARD};
 use crate::brick::claim::{self, ClaimRecord, ClaimTarget};
 use crate::brick::engine::{Engine, Lane};
+use crate::brick::spec::BrickSpec;
 use crate::brick::validate::{self, Env, GroupKind, Report, Request};
 use crate::cluster::locks::{lease_for, volume_lock};
 use crate::cluster::txn::{self, LocalFuture, Operation, Participant, TxnError, TxnInfo};
@@ -101,6 +102,10 @@ pub struct CreateRequest {
     pub redundancy: u32,
     /// `timeout` (seconds), when the CLI sent one.
     pub timeout: Option<i64>,
+    /// `ta-brick` with `thin-arbiter-count` 1: the thin-arbiter brick of a replica 2 volume.
+    /// glusterd neither checks nor claims it (it is served by a thin-arbiter process outside
+    /// the pool); the clients name it and keep their replica's state there.
+    pub thin_arbiter: Option<BrickSpec>,
     /// The request dict, echoed back with glusterd's additions.
     pub dict: Dict,
 }
@@ -168,15 +173,14 @@ pub fn parse(dict: Dict) -> Result<CreateRequest, String> {
             bricks.len()
         ));
     }
-    if count(&dict, "thin-arbiter-count") > 0 || dict.contains_key("ta-brick") {
-        return Err("brickd does not support thin-arbiter volumes yet".into());
-    }
+    let thin_arbiter = thin_arbiter_brick(&dict)?;
     let request = CreateRequest {
         replica: count(&dict, "replica-count"),
         arbiter: count(&dict, "arbiter-count"),
         disperse: count(&dict, "disperse-count"),
         redundancy: count(&dict, "redundancy-count"),
         timeout: dict.get_str("timeout").ok().and_then(|v| v.parse().ok()),
+        thin_arbiter,
         volname,
         volume_type,
         transport,
@@ -195,6 +199,13 @@ pub fn parse(dict: Dict) -> Result<CreateRequest, String> {
             request.bricks.len()
         ));
     }
+    if request.thin_arbiter.is_some()
+        && (request.volume_type != VolumeType::Replicate
+            || request.replica != 2
+            || request.arbiter != 0)
+    {
+        return Err("A thin-arbiter volume must be replica 2 with no arbiter".into());
+    }
     if request.volume_type == VolumeType::Disperse
         && (request.redundancy == 0 || 2 * request.redundancy >= request.disperse)
     {
@@ -204,6 +215,61 @@ pub fn parse(dict: Dict) -> Result<CreateRequest, String> {
         ));
     }
     Ok(request)
+}
+
+/// The index in the brick id (`<volume>-client-N`) of brick `i`: its place in the list, except
+/// that a thin-arbiter volume leaves a place after each set for that set's thin-arbiter
+/// client (bricks 0, 1, 3, 4, … of a replica 2 volume), as glusterd numbers them.
+fn client_index(request: &CreateRequest, i: usize) -> usize {
+    match &request.thin_arbiter {
+        Some(_) => {
+            let set = (request.replica as usize).max(1);
+            i + i / set
+        }
+        None => i,
+    }
+}
+
+/// The thin-arbiter brick of a request: `ta-brick` when `thin-arbiter-count` is 1 (glusterd
+/// reads `ta-brick` only with a count, and the CLI sends no other count than 1).
+///
+/// The CLI pads the brick as ` HOST:PATH ` but appends that to a buffer it never cleared, so
+/// what comes before the brick is sometimes a few bytes of garbage (`X\x11 HOST:PATH `, seen
+/// here). glusterd takes the first word after the first byte, which is then the garbage, and
+/// fails the create in its commit ("Commit failed on localhost"): its thin-arbiter creates
+/// fail at random. brickd takes the last word, which is always the brick the user named.
+fn thin_arbiter_brick(dict: &Dict) -> Result<Option<BrickSpec>, String> {
+    let Ok(text) = dict.get_str("thin-arbiter-count") else {
+        return Ok(None);
+    };
+    match text.trim().parse::<i64>() {
+        Ok(0) => return Ok(None),
+        Ok(1) => {}
+        _ => {
+            return Err(format!(
+                "Thin-arbiter count {} is not valid: it must be 1",
+                text.trim()
+            ))
+        }
+    }
+    let raw = dict
+        .get_bin("ta-brick")
+        .ok_or_else(|| "Unable to get the thin-arbiter brick".to_string())?;
+    // The garbage is not always text; the brick must be.
+    let last = raw
+        .split(|b| matches!(b, b' ' | b'\n' | b'\0'))
+        .rfind(|word| !word.is_empty())
+        .ok_or_else(|| "The thin-arbiter brick is empty".to_string())?;
+    let word = std::str::from_utf8(last)
+        .map_err(|_| "The thin-arbiter brick is not valid UTF-8".to_string())?;
+    if word.contains('?') {
+        return Err(format!(
+            "Wrong brick type: {word}, use <HOSTNAME>:<export-dir-abs-path>"
+        ));
+    }
+    BrickSpec::parse(word).map(Some).map_err(|e| {
+        format!("Wrong brick type: {word}, use <HOSTNAME>:<export-dir-abs-path> ({e})")
+    })
 }
 
 /// The LVM helper, started the first time a brick names a volume group.
@@ -586,7 +652,7 @@ impl CreateOp {
                 hostname: spec.host.clone(),
                 path: spec.path.clone(),
                 real_path: spec.path.clone(),
-                brick_id: format!("{}-client-{i}", req.volname),
+                brick_id: format!("{}-client-{}", req.volname, client_index(req, i)),
                 mount_dir,
                 brick_fsid: fsid,
                 vg: spec.vg.clone().unwrap_or_default(),
@@ -613,8 +679,19 @@ impl CreateOp {
         if req.volume_type == VolumeType::Replicate {
             options.push(("performance.client-io-threads".into(), "off".into()));
         }
-        Ok(Volume {
+        // glusterd keeps no node, mount dir or file-system id for the thin-arbiter brick; its
+        // id is the first set's thin-arbiter client's (set below).
+        let thin_arbiter_brick = req.thin_arbiter.as_ref().map(|spec| Brick {
+            uuid: Uuid::NIL,
+            hostname: spec.host.clone(),
+            path: spec.path.clone(),
+            real_path: spec.path.clone(),
+            ..Brick::default()
+        });
+        let mut volume = Volume {
             volume_type: req.volume_type,
+            thin_arbiter_count: u32::from(thin_arbiter_brick.is_some()),
+            thin_arbiter_brick,
             brick_count: bricks.len() as u32,
             sub_count: if leaf > 1 { leaf } else { 0 },
             replica_count: replica,
@@ -629,7 +706,12 @@ impl CreateOp {
             options,
             bricks,
             ..Volume::new_distribute(req.volname.clone(), self.volume_id)
-        })
+        };
+        let first_id = volume.thin_arbiter_id(0);
+        if let Some(brick) = &mut volume.thin_arbiter_brick {
+            brick.brick_id = first_id;
+        }
+        Ok(volume)
     }
 
     async fn commit_here(&mut self, txn: &TxnInfo) -> Result<Dict, TxnError> {
@@ -1000,9 +1082,65 @@ mod tests {
         let mut rep = ok.to_vec();
         rep.extend([("type", "2"), ("replica-count", "2")]);
         assert!(parse(cli_dict(&rep)).unwrap_err().contains("set size of 2"));
+        // A thin arbiter: replica 2 only, one brick, a count of 1.
+        let pair = [("count", "2"), ("bricks", " h:/a h:/b "), ("type", "2")];
         let mut ta = ok.to_vec();
-        ta.push(("thin-arbiter-count", "1"));
-        assert!(parse(cli_dict(&ta)).unwrap_err().contains("thin-arbiter"));
+        ta.extend(pair);
+        ta.extend([("replica-count", "2"), ("thin-arbiter-count", "1")]);
+        ta.push(("ta-brick", " t:/ta// "));
+        let request = parse(cli_dict(&ta)).unwrap();
+        assert_eq!(request.thin_arbiter.unwrap().host_path(), "t:/ta");
+        assert_eq!(request.bricks, ["h:/a", "h:/b"]);
+        for (key, value, message) in [
+            ("ta-brick", "  ", "The thin-arbiter brick is empty"),
+            ("ta-brick", " t ", "Wrong brick type: t,"),
+            ("ta-brick", " t:/ta?vg ", "Wrong brick type"),
+            (
+                "thin-arbiter-count",
+                "2",
+                "Thin-arbiter count 2 is not valid",
+            ),
+            (
+                "thin-arbiter-count",
+                "-1",
+                "Thin-arbiter count -1 is not valid",
+            ),
+            (
+                "thin-arbiter-count",
+                "x",
+                "Thin-arbiter count x is not valid",
+            ),
+            ("replica-count", "3", "must be replica 2"),
+            ("arbiter-count", "1", "must be replica 2"),
+        ] {
+            let mut bad = ta.clone();
+            if key == "replica-count" {
+                bad.extend([("count", "3"), ("bricks", " h:/a h:/b h:/c ")]);
+            }
+            bad.push((key, value));
+            let error = parse(cli_dict(&bad)).unwrap_err();
+            assert!(error.contains(message), "{key}={value}: {error}");
+        }
+        // What the CLI sometimes sends: garbage from a buffer it did not clear, then the brick.
+        let mut garbage = Dict::new();
+        for (k, v) in &ta {
+            garbage.set_str(k, v);
+        }
+        garbage.set_bin("ta-brick", b"X\x11\xff t:/ta ");
+        assert_eq!(
+            parse(garbage).unwrap().thin_arbiter.unwrap().host_path(),
+            "t:/ta"
+        );
+        let mut no_brick = ta.clone();
+        no_brick.retain(|(k, _)| *k != "ta-brick");
+        assert_eq!(
+            parse(cli_dict(&no_brick)).unwrap_err(),
+            "Unable to get the thin-arbiter brick"
+        );
+        // Without a count, glusterd does not look at `ta-brick`.
+        let mut count_zero = ta.clone();
+        count_zero.push(("thin-arbiter-count", "0"));
+        assert!(parse(cli_dict(&count_zero)).unwrap().thin_arbiter.is_none());
         // Negative and oversized numbers are refused, never wrapped.
         for (key, value) in [
             ("count", "-1"),

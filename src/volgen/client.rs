@@ -147,7 +147,9 @@ pub(super) fn set_size(volume: &Volume) -> Result<usize, VolgenError> {
 }
 
 /// One `protocol/client` per brick, in brick order, over `transport`; returns their names.
-/// `trusted` adds the volume's internal login.
+/// `trusted` adds the volume's internal login. A thin-arbiter volume also gets a client to its
+/// thin-arbiter brick after each set's bricks (`<volume>-ta-N`, N the index it takes among
+/// them), so the names come in sets of [`set_members`].
 pub(super) fn add_clients(
     graph: &mut Graph,
     volume: &Volume,
@@ -155,7 +157,9 @@ pub(super) fn add_clients(
     trusted: bool,
     transport: &str,
 ) -> Vec<String> {
-    let mut names = Vec::with_capacity(volume.bricks.len());
+    let leaf_count = (volume.dist_count() as usize).max(1);
+    let thin_arbiter = thin_arbiter(volume);
+    let mut names = Vec::with_capacity(volume.bricks.len() + volume.bricks.len() / leaf_count);
     for (index, brick) in volume.bricks.iter().enumerate() {
         let name = client_name(volume, index, &brick.brick_id);
         let remote = Remote {
@@ -165,8 +169,32 @@ pub(super) fn add_clients(
         };
         add_client(graph, volume, dict, &name, &remote, trusted);
         names.push(name);
+        if let Some(ta) = thin_arbiter.filter(|_| (index + 1) % leaf_count == 0) {
+            let name = volume.thin_arbiter_id(index / leaf_count);
+            let remote = Remote {
+                host: Some(&ta.hostname),
+                subvolume: &ta.path,
+                transport,
+            };
+            add_client(graph, volume, dict, &name, &remote, trusted);
+            names.push(name);
+        }
     }
     names
+}
+
+/// The volume's thin-arbiter brick, when it has one (`thin_arbiter_count=1`).
+pub(super) fn thin_arbiter(volume: &Volume) -> Option<&crate::model::Brick> {
+    volume
+        .thin_arbiter_brick
+        .as_ref()
+        .filter(|_| volume.thin_arbiter_count == 1)
+}
+
+/// The clients under each replicate or disperse xlator: the set's bricks, and its
+/// thin-arbiter client if the volume has one.
+pub(super) fn set_members(volume: &Volume, leaf_count: usize) -> usize {
+    leaf_count.max(1) + usize::from(thin_arbiter(volume).is_some())
 }
 
 /// What a `protocol/client` connects to.
@@ -258,7 +286,7 @@ pub(super) fn add_set_xlators(
     leaf_count: usize,
 ) -> Vec<String> {
     let mut sets = Vec::new();
-    for (number, members) in clients.chunks(leaf_count.max(1)).enumerate() {
+    for (number, members) in clients.chunks(set_members(volume, leaf_count)).enumerate() {
         let name = match volume.volume_type {
             VolumeType::Disperse => add_disperse_set(graph, volume, number, members),
             _ => add_replicate_set(graph, volume, number, members),
@@ -269,7 +297,9 @@ pub(super) fn add_set_xlators(
 }
 
 /// `<volume>-replicate-N`. `afr-pending-xattr` lists the set's client names, which are the
-/// suffixes of the `trusted.afr.<client>` xattrs AFR keeps pending counts in.
+/// suffixes of the `trusted.afr.<client>` xattrs AFR keeps pending counts in; a thin-arbiter
+/// client's is followed by `.<volume-id>` (the thin-arbiter brick may serve several volumes),
+/// and the set names its thin-arbiter brick as `thin-arbiter HOST:PATH`.
 fn add_replicate_set(
     graph: &mut Graph,
     volume: &Volume,
@@ -277,11 +307,19 @@ fn add_replicate_set(
     members: &[String],
 ) -> String {
     let name = format!("{}-replicate-{number}", volume.name);
+    let ta = thin_arbiter(volume);
     let afr = graph.add_with_children(options::AFR, &name, members.to_vec());
-    afr.set("afr-pending-xattr", &members.join(","));
+    let mut pending = members.join(",");
+    if ta.is_some() {
+        pending = format!("{pending}.{}", volume.volume_id);
+    }
+    afr.set("afr-pending-xattr", &pending);
     afr.set("volume-id", &volume.volume_id.to_string());
     if volume.arbiter_count > 0 {
         afr.set("arbiter-count", &volume.arbiter_count.to_string());
+    }
+    if let Some(ta) = ta {
+        afr.set("thin-arbiter", &format!("{}:{}", ta.hostname, ta.path));
     }
     name
 }

@@ -10,8 +10,8 @@ use crate::model::{Volume, VolumeType};
 /// volfiles for untrusted or gfproxy clients.
 pub(super) const SHARED_STORAGE_VOLUME: &str = "gluster_shared_storage";
 
-/// Refuses volumes brickd cannot render: retired types, thin-arbiter volumes and volumes with
-/// options it does not model.
+/// Refuses volumes brickd cannot render: retired types, a thin arbiter on anything but a
+/// replica 2 volume, and volumes with options it does not model.
 pub(super) fn check_volume(volume: &Volume) -> Result<(), VolgenError> {
     let unsupported = |what: &'static str| VolgenError::UnsupportedVolume {
         volume: volume.name.clone(),
@@ -22,8 +22,16 @@ pub(super) fn check_volume(volume: &Volume) -> Result<(), VolgenError> {
         VolumeType::Tier => return Err(unsupported("tier")),
         VolumeType::Distribute | VolumeType::Replicate | VolumeType::Disperse => {}
     }
-    if volume.thin_arbiter_count > 0 || volume.thin_arbiter_brick.is_some() {
-        return Err(unsupported("thin-arbiter"));
+    // A thin arbiter goes with a replica 2 volume and one brick (what glusterd's CLI allows).
+    if (volume.thin_arbiter_count > 0 || volume.thin_arbiter_brick.is_some())
+        && (volume.thin_arbiter_count != 1
+            || volume.thin_arbiter_brick.is_none()
+            || volume.volume_type != VolumeType::Replicate
+            || volume.replica_count != 2)
+    {
+        return Err(unsupported(
+            "thin-arbiter other than on replica 2 with one brick",
+        ));
     }
     match options::first_unsupported(&volume.options) {
         Some(refusal) => Err(VolgenError::Option {

@@ -2,6 +2,7 @@
 //! port, and a small blocking RPC client built on `brickd::proto`.
 #![allow(dead_code)]
 
+pub mod compare;
 pub mod fs;
 pub mod node;
 pub mod pool;

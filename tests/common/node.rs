@@ -201,6 +201,30 @@ impl Node {
         Node::start_env(Some(workdir), Some(dirs), &["--listen", &listen], env)
     }
 
+    /// Sends `signal` to brickd, waits for it to exit, and starts a new brickd on the same
+    /// workdir, address and directories, which takes the brick processes over. Returns the
+    /// new node and the old brickd, whose temporary directory holds the workdir: keep it until
+    /// the new node is done.
+    pub fn restart(self, signal: i32) -> (Node, Brickd) {
+        let Node {
+            mut brickd,
+            dirs,
+            reaper,
+            ..
+        } = self;
+        // The next brickd adopts the bricks: they are its to stop.
+        reaper.disarm();
+        brickd.signal(signal);
+        assert!(
+            brickd.wait_exit(HANG_DEADLINE).is_some(),
+            "brickd did not exit"
+        );
+        let workdir = brickd.workdir.clone();
+        let listen = brickd.tcp.to_string();
+        let node = Node::start_on(Some(workdir), Some(dirs), &["--listen", &listen]);
+        (node, brickd)
+    }
+
     pub fn cli(&self, args: &[&str]) -> (i32, String, String) {
         let (code, out, err, _) = gluster(&self.brickd.socket, args);
         (code, out, err)
