@@ -8,12 +8,18 @@
 //! changes without syncing them, notes the paths whose file systems it touched
 //! ([`Ticket::touched`]) and ends ([`Ticket::done`]).
 //!
-//! Retirement: when no commit of the current journal file is open, the file is set aside (new
-//! records go to a fresh file), a plain thread waits a moment for more work to batch, syncs
-//! every touched file system (`syncfs`), and turns the set-aside file into the next spare
-//! (its records overwritten with zeros, first sector first: [`recycle`]) or removes it when a
-//! spare is waiting already. A crash before that leaves the records, and start-up redoes them
-//! (`ops::recover`).
+//! Retirement: once no commit of the current journal file is open and none has been appended
+//! for [`RETIRE_QUIET`] (or the file's first record is [`RETIRE_MAX_AGE`] old), the file is set
+//! aside (new records go to the spare), and a plain thread syncs every touched file system
+//! (`syncfs`) and turns the set-aside file into the next spare (its records overwritten with
+//! zeros, first sector first: [`recycle`]) or removes it when a spare is waiting already. A
+//! crash before that leaves the records, and start-up redoes them (`ops::recover`).
+//!
+//! Waiting for a quiet moment keeps the `syncfs` (which writes back everything dirty on the
+//! brick and workdir file systems, the shared disk's other users' pages included) and the
+//! making of the next file out of a burst of changes: started at the first idle moment, as it
+//! was, they ran beside the burst's next commits and made the slowest of them 2-3x the median
+//! (perf/RESULTS.md).
 
 use crate::brick::engine::{Engine, Fd, Lane};
 use crate::cluster::txn::LocalFuture;
@@ -26,10 +32,16 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-/// How long the retiring thread waits before syncing, to batch the commits that follow.
-const RETIRE_DELAY: Duration = Duration::from_millis(1000);
+/// How long the current file must go without a new record before it retires.
+const RETIRE_QUIET: Duration = Duration::from_millis(1000);
+
+/// A file whose first record is this old retires at its next idle moment, quiet or not: a
+/// node never quiet for [`RETIRE_QUIET`] still syncs and drops its records this often (the
+/// kernel writes dirty pages back within 30 s anyway, so the sync then has little to do), and
+/// start-up never has more than this much to redo besides.
+const RETIRE_MAX_AGE: Duration = Duration::from_secs(30);
 
 /// Bytes of zeros a spare journal file is made with: appends inside them overwrite blocks the
 /// file already has, so their `fdatasync` writes no metadata (reading stops at the zeros).
@@ -50,6 +62,9 @@ struct File {
     /// A commit could not finish its changes: the file is synced but never removed, so
     /// start-up redoes its records.
     keep: bool,
+    /// When the first and the last batch were written to it.
+    first_at: Option<Instant>,
+    last_at: Option<Instant>,
 }
 
 impl File {
@@ -62,8 +77,19 @@ impl File {
             open_commits: 0,
             touched: BTreeSet::new(),
             keep: false,
+            first_at: None,
+            last_at: None,
         }
     }
+}
+
+/// What [`ShardJournal::next_to_retire`] found.
+enum Next {
+    /// This file retires now; `true` for a sealed one.
+    Retire(File, bool),
+    /// The current file is idle but not quiet yet: look again after this long.
+    Wait(Duration),
+    Nothing,
 }
 
 /// Work for the journal's thread once a record is durable: runs there, right after the flush
@@ -94,6 +120,8 @@ struct Inner {
     flushing: bool,
     /// A file set aside and being retired.
     retiring: bool,
+    /// A wait for the current file to go quiet is running.
+    waiting: bool,
     /// A new, preallocated file made by the last retirement, for the next records.
     spare: Option<(Fd, PathBuf)>,
     /// A file of this shard was left for start-up (a failed flush, sync or store write): every
@@ -377,6 +405,9 @@ impl ShardJournal {
         } else if let Some(file) = inner.current.as_mut().filter(|f| f.path == path) {
             file.tail = offset + len;
             file.open_commits += records;
+            let now = Instant::now();
+            file.first_at.get_or_insert(now);
+            file.last_at = Some(now);
         }
         synced.map(|_| path)
     }
@@ -441,24 +472,40 @@ impl ShardJournal {
         self.retire_ready(engine);
     }
 
-    /// Starts retiring the next file if one is ready (see [`ShardJournal::next_to_retire`]).
+    /// Starts retiring the next file if one is ready (see [`ShardJournal::next_to_retire`]),
+    /// or a wait for the current one to go quiet.
     fn retire_ready(self: &Rc<Self>, engine: &Engine) {
-        if let Some(next) = self.next_to_retire() {
-            let me = self.clone();
-            let engine = engine.clone();
-            (self.spawner)(Box::pin(async move {
-                me.retire(&engine, next).await;
-            }));
+        match self.next_to_retire(Instant::now()) {
+            Next::Retire(file, sealed) => {
+                let me = self.clone();
+                let engine = engine.clone();
+                (self.spawner)(Box::pin(async move {
+                    me.retire(&engine, (file, sealed)).await;
+                }));
+            }
+            Next::Wait(remaining) => {
+                let me = self.clone();
+                let engine = engine.clone();
+                let background = engine.background();
+                (self.spawner)(Box::pin(async move {
+                    sleep_on_thread(remaining, background).await;
+                    me.inner.borrow_mut().waiting = false;
+                    me.retire_ready(&engine);
+                }));
+            }
+            Next::Nothing => {}
         }
     }
 
-    /// The file to retire now, if any (marked as retiring): the oldest sealed file once its
-    /// commits ended, else the current file when no commit of it is open and no batch is being
-    /// written; one retirement at a time, oldest first.
-    fn next_to_retire(&self) -> Option<(File, bool)> {
+    /// The file to retire at `now`, if any (marked as retiring): the oldest sealed file once
+    /// its commits ended, else the current file when no commit of it is open, no batch is
+    /// being written, and it has been quiet for [`RETIRE_QUIET`] (or is [`RETIRE_MAX_AGE`]
+    /// old); one retirement at a time, oldest first. An idle current file that is not quiet
+    /// yet gives how long to wait, once (`waiting`).
+    fn next_to_retire(&self, now: Instant) -> Next {
         let mut inner = self.inner.borrow_mut();
         if inner.retiring {
-            return None;
+            return Next::Nothing;
         }
         let next = match inner.sealed.front() {
             Some(oldest) if oldest.open_commits == 0 => inner.sealed.pop_front().map(|f| (f, true)),
@@ -467,24 +514,37 @@ impl ShardJournal {
                 let idle = inner
                     .current
                     .as_ref()
-                    .is_some_and(|c| c.open_commits == 0 && c.tail > 0)
-                    && !inner.flushing;
-                if idle {
-                    inner.current.take().map(|f| (f, false))
-                } else {
-                    None
+                    .filter(|c| c.open_commits == 0 && c.tail > 0 && !inner.flushing);
+                let wait = idle.map(|c| {
+                    let since = |at: Option<Instant>| at.map_or(Duration::MAX, |t| now - t);
+                    if since(c.first_at) >= RETIRE_MAX_AGE {
+                        Duration::ZERO
+                    } else {
+                        RETIRE_QUIET.saturating_sub(since(c.last_at))
+                    }
+                });
+                match wait {
+                    Some(Duration::ZERO) => inner.current.take().map(|f| (f, false)),
+                    Some(remaining) => {
+                        if std::mem::replace(&mut inner.waiting, true) {
+                            return Next::Nothing;
+                        }
+                        return Next::Wait(remaining);
+                    }
+                    None => None,
                 }
             }
         };
         inner.retiring = next.is_some();
-        next
+        match next {
+            Some((file, sealed)) => Next::Retire(file, sealed),
+            None => Next::Nothing,
+        }
     }
 
     /// Syncs what `file`'s records changed, then removes it (or keeps it as the next spare);
-    /// then retires the next file if one is ready.
-    /// A `sealed` file (full, set aside while commits of it were open) goes without the
-    /// batching delay: it has nothing more to batch, and a shard whose files fill quickly must
-    /// not retire slower than it writes.
+    /// then retires the next file if one is ready. `sealed` (a full file, set aside while
+    /// commits of it were open) is only logged.
     async fn retire(self: Rc<Self>, engine: &Engine, (file, sealed): (File, bool)) {
         // Tests hold the records here to see start-up redo them.
         let _ = super::failpoints::pass("journal.before-retire").await;
@@ -504,7 +564,6 @@ impl ShardJournal {
             inner.keep_all
         };
         drop(fd);
-        let delay = if sealed { Duration::ZERO } else { RETIRE_DELAY };
         let background = engine.background();
         match retire_on_thread(
             touched,
@@ -512,7 +571,7 @@ impl ShardJournal {
             tail,
             keep,
             want_spare,
-            delay,
+            sealed,
             background,
         )
         .await
@@ -539,14 +598,27 @@ impl ShardJournal {
             }
         }
         self.inner.borrow_mut().retiring = false;
-        let next = self.next_to_retire();
-        if let Some(next) = next {
-            Box::pin(self.retire(engine, next)).await;
-        }
+        self.retire_ready(engine);
     }
 }
 
-/// On a plain thread (on `background`'s CPUs): waits `delay`, `syncfs` on each distinct file
+/// Resolves after `delay`, slept on a plain thread (on `background`'s CPUs), so that it works
+/// on any executor; at once if no thread can be made.
+async fn sleep_on_thread(delay: Duration, background: crate::brick::engine::Background) {
+    let (tx, rx) = oneshot::channel::<()>();
+    let spawned = std::thread::Builder::new()
+        .name("brickd-retire-wait".into())
+        .spawn(move || {
+            background.enter();
+            std::thread::sleep(delay);
+            let _ = tx.send(());
+        });
+    if spawned.is_ok() {
+        let _ = rx.await;
+    }
+}
+
+/// On a plain thread (on `background`'s CPUs): `syncfs` on each distinct file
 /// system of `touched`, then — once that worked, and unless `keep` — turns the journal file
 /// `old` (records in its first `tail` bytes) into the next spare when `want_spare`
 /// ([`recycle`]), else removes it. Answers the sync's result and the spare.
@@ -556,7 +628,7 @@ async fn retire_on_thread(
     tail: u64,
     keep: bool,
     want_spare: bool,
-    delay: Duration,
+    sealed: bool,
     background: crate::brick::engine::Background,
 ) -> io::Result<(io::Result<()>, Option<std::fs::File>)> {
     let (tx, rx) = oneshot::channel();
@@ -564,8 +636,7 @@ async fn retire_on_thread(
         .name("brickd-retire".into())
         .spawn(move || {
             background.enter();
-            std::thread::sleep(delay);
-            let started = std::time::Instant::now();
+            let started = Instant::now();
             let mut made = None;
             let synced = syncfs_all(&touched);
             let sync_us = started.elapsed().as_micros() as u64;
@@ -590,6 +661,7 @@ async fn retire_on_thread(
             tracing::debug!(
                 path = %old.display(),
                 tail,
+                sealed,
                 sync_us,
                 total_us = started.elapsed().as_micros() as u64,
                 reused = made.is_some(),
@@ -894,6 +966,58 @@ mod tests {
             .unwrap()
             .count();
         assert_eq!(files, 1, "the spare alone");
+    }
+
+    #[test]
+    fn the_current_file_retires_once_quiet_or_old_never_in_a_burst() {
+        let Some((engine, dir, journal, tasks)) = harness() else {
+            return;
+        };
+        let records = || journal::read_all(dir.path()).unwrap().0.len();
+        // A burst: commits 300 ms apart for 1.5 s, longer than the quiet time in all; the
+        // file is never set aside between them.
+        drive(
+            &tasks,
+            Box::pin(async {
+                for n in 1..=6 {
+                    journal.append(&engine, plain(0, 100)).await.unwrap().done();
+                    assert!(
+                        !journal.inner.borrow().retiring,
+                        "retiring after commit {n}"
+                    );
+                    assert_eq!(records(), n);
+                    std::thread::sleep(Duration::from_millis(300));
+                }
+                // Idle but only just: asked now, it waits; asked at the end of the quiet
+                // time (or at the maximum age), the file goes.
+                let now = Instant::now();
+                let waiting = journal.inner.borrow().waiting;
+                match journal.next_to_retire(now) {
+                    Next::Wait(d) => assert!(!waiting && d <= RETIRE_QUIET, "{d:?}"),
+                    Next::Nothing => assert!(waiting, "a wait runs already"),
+                    Next::Retire(..) => panic!("retired before it was quiet"),
+                }
+                let first = journal.inner.borrow().current.as_ref().unwrap().first_at;
+                let aged = first.unwrap() + RETIRE_MAX_AGE;
+                // A fresh commit keeps it from being quiet; age alone lets it go.
+                journal.inner.borrow_mut().current.as_mut().unwrap().last_at = Some(aged);
+                match journal.next_to_retire(aged) {
+                    Next::Retire(file, sealed) => {
+                        assert!(!sealed);
+                        // Back where it was: the retirement below is the real one.
+                        let mut inner = journal.inner.borrow_mut();
+                        inner.current = Some(file);
+                        inner.retiring = false;
+                    }
+                    _ => panic!("a file at the maximum age did not retire"),
+                }
+                journal.inner.borrow_mut().current.as_mut().unwrap().last_at = Some(Instant::now());
+            }),
+        );
+        // The burst over, the file retired once, quiet.
+        assert_eq!(records(), 0);
+        let inner = journal.inner.borrow();
+        assert!(inner.current.is_none() && !inner.retiring && !inner.waiting);
     }
 
     #[test]
