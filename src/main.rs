@@ -21,6 +21,8 @@ enum Command {
     Brick(brickd::brick::command::BrickArgs),
     /// The lock leases of a running brickd: list them, or release one.
     Locks(brickd::client::locks::LocksArgs),
+    /// Pool repairs on a running brickd: reconcile a rejected peer.
+    Peer(brickd::client::peer_admin::PeerArgs),
     /// The LVM helper child process (started by brickd itself, not by operators).
     #[command(name = "lvm-helper", hide = true)]
     LvmHelper(brickd::lvm::helper::HelperArgs),
@@ -42,6 +44,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::LvmHelper(args) => brickd::lvm::helper::run(args),
         Command::Locks(args) => brickd::client::locks::run(args),
+        Command::Peer(args) => brickd::client::peer_admin::run(args),
         Command::Brick(args) => {
             init_logging("warn");
             brickd::brick::command::run(args)

@@ -597,9 +597,25 @@ fn friend_calls_are_taken_only_from_the_node_that_shook_hands_on_the_connection(
     assert_eq!(probe(&mut peer, me), (0, 0));
 }
 
+/// `brickd peer ARGS --socket` against `node`: exit code, stdout, stderr.
+fn brickd_peer(node: &Node, args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_brickd"))
+        .arg("peer")
+        .args(args)
+        .arg("--socket")
+        .arg(&node.brickd.socket)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 #[test]
-fn a_volume_that_differs_at_the_same_version_rejects_the_peer_and_names_the_keys() {
-    let test = "a_volume_that_differs_at_the_same_version_rejects_the_peer_and_names_the_keys";
+fn a_volume_that_differs_at_the_same_version_rejects_the_peer_until_reconciled() {
+    let test = "a_volume_that_differs_at_the_same_version_rejects_the_peer_until_reconciled";
     if common::node::skip(test) {
         return;
     }
@@ -659,13 +675,62 @@ fn a_volume_that_differs_at_the_same_version_rejects_the_peer_and_names_the_keys
         "{section}"
     );
     // Not a friend: no transaction reaches it.
-    let (code, out, err) = a.cli(&[
+    let create_w = [
         "volume",
         "create",
         "w",
         &format!("{}:{}/w", b.host, disk.root()),
-    ]);
+    ];
+    let (code, out, err) = a.cli(&create_w);
     assert_eq!(code, 1, "{out}{err}");
+    // Asked of a peer that is not one, brickd says so and changes nothing.
+    let (code, _, err) = brickd_peer(&b, &["reconcile", "127.250.250.250"]);
+    assert_eq!(
+        (code, err.trim()),
+        (1, "brickd peer: 127.250.250.250 is not a peer of this node")
+    );
+    // The operator takes a's copy on b: b's v becomes a's, and both are friends again (with
+    // glusterd: stop it, empty its working directory but glusterd.info, start, probe again).
+    let (code, out, err) = brickd_peer(&b, &["reconcile", &a.host]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(
+        out.trim(),
+        format!(
+            "took {0}'s copies of: v\n{0} accepted this node's volumes: Peer in Cluster",
+            a.host
+        )
+    );
+    wait_in_cluster(|args: &[&str]| a.cli(args), &[&b_host], "a");
+    wait_in_cluster(|args: &[&str]| b.cli(args), &[&a.host], "b");
+    let read = |node: &Node, file: &str| {
+        std::fs::read_to_string(node.brickd.workdir.join("vols/v").join(file)).unwrap()
+    };
+    // The same lines (an imported volume lists its options in the reverse order, as a
+    // glusterd that imports one does) and the same checksum.
+    let lines = |node: &Node| {
+        let mut lines: Vec<String> = read(node, "info").lines().map(str::to_owned).collect();
+        lines.sort();
+        lines
+    };
+    wait_until(
+        || lines(&b) == lines(&a) && read(&b, "cksum") == read(&a, "cksum"),
+        "b's v to be a's",
+    );
+    assert!(!lines(&b)
+        .iter()
+        .any(|l| l.starts_with("performance.readdir-ahead")));
+    let dump = common::node::statedump(&a);
+    assert!(dump.contains("[pool.rejections]\ncount=0\n"), "{dump}");
+    // Nothing is rejected any more: nothing to reconcile.
+    let (code, _, err) = brickd_peer(&b, &["reconcile", &a.host]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("was not rejected by this node: nothing to reconcile"),
+        "{err}"
+    );
+    // And transactions reach b again.
+    a.ok(&create_w);
+    wait_until(|| b.cli(&["volume", "info", "w"]).0 == 0, "b to hold w");
 }
 
 #[test]

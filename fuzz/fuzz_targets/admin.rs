@@ -1,15 +1,15 @@
-//! Fuzz target for BRICKD-ADMIN (`proto::admin`): the RELEASE_LOCK request and the replies
+//! Fuzz target for BRICKD-ADMIN (`proto::admin`): the RELEASE_LOCK and RECONCILE_PEER requests and the replies
 //! `brickd locks` decodes. No panic; what decodes re-encodes to bytes that decode the same.
 #![no_main]
 
-use brickd::proto::admin::{decode_release_req, decode_rsp, encode_release_req, encode_rsp};
+use brickd::proto::admin::{decode_name_req, decode_rsp, encode_name_req, encode_rsp};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(name) = decode_release_req(data) {
+    if let Ok(name) = decode_name_req(data) {
         let mut out = Vec::new();
-        encode_release_req(&mut out, name);
-        assert_eq!(decode_release_req(&out), Ok(name));
+        encode_name_req(&mut out, name);
+        assert_eq!(decode_name_req(&out), Ok(name));
     }
     if let Ok((op_ret, text)) = decode_rsp(data) {
         let mut out = Vec::new();

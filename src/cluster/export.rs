@@ -528,6 +528,21 @@ fn check_volume_name(key: &str, name: &str) -> Result<(), ExportError> {
     Ok(())
 }
 
+/// The peer's copy of volume `name` ([`import_volume`] of the volume so named), `None` when
+/// its export has no such volume.
+pub fn import_volume_named(
+    peer: &PeerExport<'_>,
+    name: &str,
+) -> Option<Result<Volume, ExportError>> {
+    let count = match peer.volume_count() {
+        Ok(count) => count,
+        Err(e) => return Some(Err(e)),
+    };
+    (1..=count)
+        .find(|&i| peer.text(&format!("volume{i}.name")).ok().as_deref() == Some(name))
+        .map(|i| import_volume(peer, i))
+}
+
 /// Reads `volume<index>` of a peer's export into a model volume, as `glusterd_import_volinfo`
 /// does, with its bricks (and thin-arbiter brick), options, geo-replication sessions and
 /// rebalance state. `index` counts from 1 up to [`PeerExport::volume_count`].

@@ -1,11 +1,12 @@
-//! BRICKD-ADMIN on the unix socket: `brickd locks list` and `brickd locks release NAME`.
+//! BRICKD-ADMIN on the unix socket: `brickd locks list`, `brickd locks release NAME` and
+//! `brickd peer reconcile PEER` (`ops::pool`, on the change shard).
 //! Listing asks every shard for its leases (only the change shard holds any; asking all keeps
 //! the listing whole whichever shard holds them); releasing goes to the change shard and drops
 //! the lease whoever holds it, and logs who held it.
 
 use super::shard::{ShardState, CHANGE_SHARD};
 use crate::program::{CallContext, LaterReply, Outcome, Program};
-use crate::proto::admin::{self, decode_release_req, encode_rsp};
+use crate::proto::admin::{self, decode_name_req, encode_rsp};
 use crate::proto::rpc::ReplyStatus;
 use std::rc::Rc;
 use std::time::Instant;
@@ -46,6 +47,7 @@ impl Program for AdminProgram {
             0 => Some("NULL"),
             admin::PROC_LIST_LOCKS => Some("LIST_LOCKS"),
             admin::PROC_RELEASE_LOCK => Some("RELEASE_LOCK"),
+            admin::PROC_RECONCILE_PEER => Some("RECONCILE_PEER"),
             _ => None,
         }
     }
@@ -65,7 +67,7 @@ impl Program for AdminProgram {
                 }))
             }
             admin::PROC_RELEASE_LOCK => {
-                let Ok(name) = decode_release_req(args).map(str::to_owned) else {
+                let Ok(name) = decode_name_req(args).map(str::to_owned) else {
                     return Outcome::Now(ReplyStatus::GarbageArgs);
                 };
                 Outcome::Later(Box::pin(async move {
@@ -87,6 +89,23 @@ impl Program for AdminProgram {
                             reply(0, &text)
                         }
                         Ok(None) => reply(-1, &format!("no lock named {name} is held")),
+                        Err(e) => reply(-1, &e.to_string()),
+                    }
+                }))
+            }
+            admin::PROC_RECONCILE_PEER => {
+                let Ok(peer) = decode_name_req(args).map(str::to_owned) else {
+                    return Outcome::Now(ReplyStatus::GarbageArgs);
+                };
+                Outcome::Later(Box::pin(async move {
+                    let run = state
+                        .run_on(CHANGE_SHARD, move |s| async move {
+                            s.pool().reconcile(peer).await
+                        })
+                        .await;
+                    match run {
+                        Ok(Ok(text)) => reply(0, &text),
+                        Ok(Err(text)) => reply(-1, &text),
                         Err(e) => reply(-1, &e.to_string()),
                     }
                 }))

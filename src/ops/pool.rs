@@ -857,15 +857,118 @@ fn remove_synced(path: &std::path::Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Imports (or updates) `volume`, sent by a peer, through the commit path.
-async fn import_volume(state: &ShardState, volume: crate::model::Volume) -> Result<(), String> {
-    let txn = TxnInfo {
+/// Takes a peer's volume export (FRIEND_ADD's `vols`): imports the volumes missing here or
+/// newer there, then its global options if newer, and the peer is a friend. A volume at the
+/// same version with a different checksum rejects the peer (glusterd's rule), and the export
+/// is kept for `brickd peer reconcile`; which, with `theirs_win`, takes the peer's copies of
+/// those volumes instead. Answers the volumes taken, or the FRIEND_ADD's op_errno.
+async fn take_export(
+    state: &Rc<ShardState>,
+    from: Uuid,
+    vols: &[u8],
+    theirs_win: bool,
+) -> Result<Vec<String>, i32> {
+    let peer_dict = match Dict::decode(vols, DictLimits::peer_export()) {
+        Ok(d) => d.unwrap_or_default(),
+        Err(e) => {
+            tracing::warn!(peer = %from, error = %e, "FRIEND_ADD with a malformed volume dict");
+            return Err(probe_errno::VOLUME_CONFLICT);
+        }
+    };
+    let catalog = state.catalog();
+    let export = crate::cluster::export::PeerExport::new(peer_dict.iter());
+    let comparison = match crate::cluster::export::compare(catalog.values().map(|v| &**v), &export)
+    {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(peer = %from, error = %e, "FRIEND_ADD volumes unreadable");
+            return Err(probe_errno::VOLUME_CONFLICT);
+        }
+    };
+    let mut taken = Vec::new();
+    let mut import = comparison.import;
+    if !comparison.rejected.is_empty() && theirs_win {
+        // The peer's copies replace this node's, through the commit path like any import.
+        for r in &comparison.rejected {
+            match crate::cluster::export::import_volume_named(&export, &r.volume) {
+                Some(Ok(volume)) => import.push(volume),
+                Some(Err(e)) => {
+                    tracing::error!(peer = %from, volume = %r.volume, error = %e, "the peer's copy is unreadable");
+                    return Err(probe_errno::VOLUME_CONFLICT);
+                }
+                None => return Err(probe_errno::VOLUME_CONFLICT),
+            }
+        }
+    } else if !comparison.rejected.is_empty() {
+        for r in &comparison.rejected {
+            tracing::warn!(
+                peer = %from,
+                volume = %r.volume,
+                version = r.local_version,
+                peer_version = r.peer_version,
+                differing = ?r.differing_keys,
+                "Version of Cksums {} differ: peer rejected", r.volume
+            );
+        }
+        state.note_rejection(from, &comparison.rejected, vols);
+        set_state(state, from, REJECTED).await;
+        return Err(probe_errno::VOLUME_CONFLICT);
+    }
+    for volume in import {
+        let name = volume.name.clone();
+        if let Err(e) = import_volume(state, volume).await {
+            tracing::error!(peer = %from, volume = %name, error = %e, "volume not imported");
+            return Err(probe_errno::VOLUME_CONFLICT);
+        }
+        tracing::info!(peer = %from, volume = %name, "volume imported from a peer");
+        taken.push(name);
+    }
+    // The peer's global options, if its version is newer (glusterd imports them so).
+    match export.global_options() {
+        Ok(theirs) => {
+            if let Some(after) =
+                crate::volopt::global::after_import(catalog.global_options(), &theirs)
+            {
+                let txn = sync_txn(state);
+                match commit::commit_global(state, &txn, after.list, after.file).await {
+                    Ok(()) => {
+                        tracing::info!(peer = %from, "global options imported from a peer")
+                    }
+                    Err(e) => {
+                        tracing::error!(peer = %from, error = %e.message, "global options not imported");
+                        return Err(probe_errno::VOLUME_CONFLICT);
+                    }
+                }
+            }
+        }
+        Err(e) => {
+            tracing::warn!(peer = %from, error = %e, "FRIEND_ADD global options unreadable");
+            return Err(probe_errno::VOLUME_CONFLICT);
+        }
+    }
+    state.clear_rejection(from);
+    let current = state.node.peers.load().get(from).map(|p| p.peer.state);
+    if current != Some(PEER_STATE_BEFRIENDED) {
+        set_state(state, from, PEER_STATE_BEFRIENDED).await;
+    }
+    Ok(taken)
+}
+
+/// The transaction a change taken from a peer commits under: this node's, no locks (the
+/// peer's volumes are synced, not changed by an operation).
+fn sync_txn(state: &ShardState) -> TxnInfo {
+    TxnInfo {
         id: Uuid::new_v4(),
         originator: state.node.node.uuid(),
         op: 0,
         locks: Vec::new(),
         lease: Duration::from_secs(0),
-    };
+    }
+}
+
+/// Imports (or updates) `volume`, sent by a peer, through the commit path.
+async fn import_volume(state: &ShardState, volume: crate::model::Volume) -> Result<(), String> {
+    let txn = sync_txn(state);
     commit::commit(
         state,
         &txn,
@@ -1121,84 +1224,57 @@ impl PoolManager {
             }
             self.connect(from, &remote);
         }
-        let peer_dict = match Dict::decode(&vols, DictLimits::peer_export()) {
-            Ok(d) => d.unwrap_or_default(),
-            Err(e) => {
-                tracing::warn!(peer = %from, error = %e, "FRIEND_ADD with a malformed volume dict");
-                return reply(-1, probe_errno::VOLUME_CONFLICT);
-            }
-        };
-        let catalog = state.catalog();
-        let export = crate::cluster::export::PeerExport::new(peer_dict.iter());
-        let comparison =
-            match crate::cluster::export::compare(catalog.values().map(|v| &**v), &export) {
-                Ok(c) => c,
-                Err(e) => {
-                    tracing::warn!(peer = %from, error = %e, "FRIEND_ADD volumes unreadable");
-                    return reply(-1, probe_errno::VOLUME_CONFLICT);
-                }
-            };
-        if !comparison.rejected.is_empty() {
-            for r in &comparison.rejected {
-                tracing::warn!(
-                    peer = %from,
-                    volume = %r.volume,
-                    version = r.local_version,
-                    peer_version = r.peer_version,
-                    differing = ?r.differing_keys,
-                    "Version of Cksums {} differ: peer rejected", r.volume
-                );
-            }
-            state.note_rejection(from, &comparison.rejected);
-            set_state(&state, from, REJECTED).await;
-            return reply(-1, probe_errno::VOLUME_CONFLICT);
+        match take_export(&state, from, &vols, false).await {
+            Ok(_) => reply(0, 0),
+            Err(errno) => reply(-1, errno),
         }
-        for volume in comparison.import {
-            let name = volume.name.clone();
-            if let Err(e) = import_volume(&state, volume).await {
-                tracing::error!(peer = %from, volume = %name, error = %e, "volume not imported");
-                return reply(-1, probe_errno::VOLUME_CONFLICT);
-            }
-            tracing::info!(peer = %from, volume = %name, "volume imported from a peer");
-        }
-        // The peer's global options, if its version is newer (glusterd imports them so).
-        match export.global_options() {
-            Ok(theirs) => {
-                if let Some(after) =
-                    crate::volopt::global::after_import(catalog.global_options(), &theirs)
-                {
-                    let txn = TxnInfo {
-                        id: Uuid::new_v4(),
-                        originator: state.node.node.uuid(),
-                        op: 0,
-                        locks: Vec::new(),
-                        lease: Duration::from_secs(0),
-                    };
-                    match commit::commit_global(&state, &txn, after.list, after.file).await {
-                        Ok(()) => {
-                            tracing::info!(peer = %from, "global options imported from a peer")
-                        }
-                        Err(e) => {
-                            tracing::error!(peer = %from, error = %e.message, "global options not imported");
-                            return reply(-1, probe_errno::VOLUME_CONFLICT);
-                        }
-                    }
-                }
-            }
-            Err(e) => {
-                tracing::warn!(peer = %from, error = %e, "FRIEND_ADD global options unreadable");
-                return reply(-1, probe_errno::VOLUME_CONFLICT);
-            }
-        }
-        state.clear_rejection(from);
-        let current = state.node.peers.load().get(from).map(|p| p.peer.state);
-        if current != Some(PEER_STATE_BEFRIENDED) {
-            set_state(&state, from, PEER_STATE_BEFRIENDED).await;
-        }
-        reply(0, 0)
     }
 
-    /// FRIEND_UPDATE from `from`: its friends (op 1), or one that left (op 2).
+    /// `brickd peer reconcile PEER`: takes PEER's copies of the volumes this node rejected it
+    /// over (from the FRIEND_ADD that was rejected, kept for this), and what else that
+    /// request carried, as an accepted one would; then sends PEER this node's volumes again,
+    /// so that PEER, which rejected this node in turn, finds them the same as its own. The
+    /// answer says what was taken and where the peer stands.
+    pub async fn reconcile(self: &Rc<Self>, peer: String) -> Result<String, String> {
+        let Some(state) = self.state.upgrade() else {
+            return Err("brickd is stopping".into());
+        };
+        let pool = state.node.peers.load();
+        let uuid = match Uuid::parse(&peer) {
+            Ok(uuid) if pool.get(uuid).is_some() => uuid,
+            _ => match pool.by_name(&peer) {
+                Some(member) => member.peer.uuid,
+                None => return Err(format!("{peer} is not a peer of this node")),
+            },
+        };
+        let Some(vols) = state.rejections.borrow().exports.get(&uuid).cloned() else {
+            return Err(format!(
+                "{peer} was not rejected by this node: nothing to reconcile (its state here: {})",
+                pool.get(uuid).map_or(0, |m| m.peer.state)
+            ));
+        };
+        drop(pool);
+        let taken = take_export(&state, uuid, &vols, true)
+            .await
+            .map_err(|errno| {
+                format!("{peer}'s volumes were not taken (errno {errno}); see the log")
+            })?;
+        tracing::warn!(peer = %uuid, volumes = ?taken, "rejected peer reconciled by an operator: its copies taken");
+        let mut text = if taken.is_empty() {
+            format!("took nothing from {peer}: its volumes are this node's already")
+        } else {
+            format!("took {peer}'s copies of: {}", taken.join(", "))
+        };
+        match self.befriend(uuid, false).await {
+            Ok(()) => text.push_str(&format!("\n{peer} accepted this node's volumes: Peer in Cluster")),
+            Err(e) => text.push_str(&format!(
+                "\n{peer} did not accept this node's volumes yet ({}); it will again when it reconnects",
+                e.op_errstr
+            )),
+        }
+        Ok(text)
+    }
+
     async fn friend_update(
         self: &Rc<Self>,
         from: Uuid,
@@ -1414,6 +1490,9 @@ impl Program for MgmtHandshakeProgram {
 #[derive(Debug, Clone, Default)]
 pub struct Rejections {
     by_peer: HashMap<Uuid, Vec<String>>,
+    /// The volume export of each rejected peer's last FRIEND_ADD, for `brickd peer
+    /// reconcile`.
+    exports: HashMap<Uuid, Vec<u8>>,
 }
 
 impl Rejections {
@@ -1441,7 +1520,12 @@ impl ShardState {
         self.peer_connections.borrow().get(&connection).copied()
     }
 
-    fn note_rejection(&self, peer: Uuid, rejected: &[crate::cluster::export::Rejection]) {
+    fn note_rejection(
+        &self,
+        peer: Uuid,
+        rejected: &[crate::cluster::export::Rejection],
+        export: &[u8],
+    ) {
         let why = rejected
             .iter()
             .map(|r| {
@@ -1454,11 +1538,15 @@ impl ShardState {
                 )
             })
             .collect();
-        self.rejections.borrow_mut().by_peer.insert(peer, why);
+        let mut rejections = self.rejections.borrow_mut();
+        rejections.by_peer.insert(peer, why);
+        rejections.exports.insert(peer, export.to_vec());
     }
 
     fn clear_rejection(&self, peer: Uuid) {
-        self.rejections.borrow_mut().by_peer.remove(&peer);
+        let mut rejections = self.rejections.borrow_mut();
+        rejections.by_peer.remove(&peer);
+        rejections.exports.remove(&peer);
     }
 
     /// The statedump section of peer rejections and connections.

@@ -1,5 +1,6 @@
 //! BRICKD-ADMIN, brickd's own operator program on the unix socket (not in DUMP, not in
-//! glusterd): list the lock leases and force-release one. Program number in the SunRPC
+//! glusterd): list the lock leases and force-release one; make a rejected peer a friend again
+//! by taking its copies of the volumes that differ. Program number in the SunRPC
 //! user-defined range, so it can never collide with a gluster program.
 
 use super::xdr::{XdrError, XdrReader, XdrWriter};
@@ -12,21 +13,25 @@ pub const VERSION: u32 = 1;
 pub const PROC_LIST_LOCKS: u32 = 1;
 /// `RELEASE_LOCK`: `string name`; the reply is `int op_ret; string message`.
 pub const PROC_RELEASE_LOCK: u32 = 2;
+/// `RECONCILE_PEER`: `string peer` (its host name or UUID); the reply is `int op_ret; string
+/// message`.
+pub const PROC_RECONCILE_PEER: u32 = 3;
 
-/// Longest lock name (`<volname>_vol`; volume names are at most 256 bytes).
-pub const LOCK_NAME_BYTES_MAX: usize = 1024;
+/// Longest name argument: a lock (`<volname>_vol`; volume names are at most 256 bytes) or a
+/// peer (a host name is at most 1 KiB in glusterd's peer info).
+pub const NAME_BYTES_MAX: usize = 1024;
 /// Longest reply text.
 pub const TEXT_BYTES_MAX: usize = 4 << 20;
 
-/// Encodes a RELEASE_LOCK request.
-pub fn encode_release_req(out: &mut Vec<u8>, name: &str) {
+/// Encodes a RELEASE_LOCK or RECONCILE_PEER request: one name.
+pub fn encode_name_req(out: &mut Vec<u8>, name: &str) {
     XdrWriter::new(out).string(name);
 }
 
-/// Decodes a RELEASE_LOCK request.
-pub fn decode_release_req(input: &[u8]) -> Result<&str, XdrError> {
+/// Decodes a RELEASE_LOCK or RECONCILE_PEER request.
+pub fn decode_name_req(input: &[u8]) -> Result<&str, XdrError> {
     let mut r = XdrReader::new(input);
-    let name = r.string(LOCK_NAME_BYTES_MAX)?;
+    let name = r.string(NAME_BYTES_MAX)?;
     r.finish()?;
     Ok(name)
 }
@@ -54,13 +59,13 @@ mod tests {
     #[test]
     fn requests_and_replies_round_trip_and_bad_input_is_an_error() {
         let mut out = Vec::new();
-        encode_release_req(&mut out, "v1_vol");
-        assert_eq!(decode_release_req(&out).unwrap(), "v1_vol");
-        assert!(decode_release_req(&out[..out.len() - 1]).is_err());
+        encode_name_req(&mut out, "v1_vol");
+        assert_eq!(decode_name_req(&out).unwrap(), "v1_vol");
+        assert!(decode_name_req(&out[..out.len() - 1]).is_err());
         let mut long = Vec::new();
-        encode_release_req(&mut long, &"x".repeat(LOCK_NAME_BYTES_MAX + 1));
+        encode_name_req(&mut long, &"x".repeat(NAME_BYTES_MAX + 1));
         assert!(matches!(
-            decode_release_req(&long),
+            decode_name_req(&long),
             Err(XdrError::TooLong { .. })
         ));
         let mut rsp = Vec::new();
