@@ -613,6 +613,48 @@ fn brickd_peer(node: &Node, args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// Stops pool member `node` and starts it again on a copy of its workdir in which volume
+/// `volume` gained an option without a new version: the checksums then differ at the same
+/// version, which no transaction could have done. It restarts once before that, waiting until
+/// it is in the pool with `peer` again, so that its journal holds nothing a restart would redo
+/// over the edit. Returns the node and the directories that hold its workdir.
+fn restart_with_drift(node: Node, peer: &str, volume: &str) -> (Node, [tempfile::TempDir; 2]) {
+    let listen = format!("{}:24007", node.host);
+    let (first, second) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    common::copy_dir(&node.brickd.workdir, &first.path().join("w"));
+    drop(node);
+    let node = Node::start_on(Some(first.path().join("w")), None, &["--listen", &listen]);
+    wait_in_cluster(
+        |args: &[&str]| node.cli(args),
+        &[peer],
+        "the restarted node",
+    );
+    let workdir = second.path().join("w");
+    common::copy_dir(&node.brickd.workdir, &workdir);
+    drop(node);
+    let info = workdir.join("vols").join(volume).join("info");
+    let text = std::fs::read_to_string(&info).unwrap();
+    let edited = text.replace(
+        "nfs.disable=on\n",
+        "nfs.disable=on\nperformance.readdir-ahead=on\n",
+    );
+    assert_ne!(edited, text);
+    std::fs::write(&info, edited).unwrap();
+    let node = Node::start_on(Some(workdir), None, &["--listen", &listen]);
+    (node, [first, second])
+}
+
+/// The lines of `info` of `volume` in `workdir`, sorted (an imported volume lists its options
+/// in the reverse order, as a glusterd that imports one does), and its checksum file.
+fn info_lines_and_cksum(workdir: &Path, volume: &str) -> (Vec<String>, String) {
+    let read = |file: &str| {
+        std::fs::read_to_string(workdir.join("vols").join(volume).join(file)).unwrap_or_default()
+    };
+    let mut lines: Vec<String> = read("info").lines().map(str::to_owned).collect();
+    lines.sort();
+    (lines, read("cksum"))
+}
+
 #[test]
 fn a_volume_that_differs_at_the_same_version_rejects_the_peer_until_reconciled() {
     let test = "a_volume_that_differs_at_the_same_version_rejects_the_peer_until_reconciled";
@@ -630,28 +672,8 @@ fn a_volume_that_differs_at_the_same_version_rejects_the_peer_until_reconciled()
     ]);
     wait_until(|| b.cli(&["volume", "info", "v"]).0 == 0, "b to hold v");
     common::wait_for_store(&b.brickd.workdir, "v");
-    // b restarts once, so that its journal holds nothing a restart would redo; then, while it
-    // is down, its copy of v gains an option without a new version: the checksums differ at
-    // the same version, which no transaction could have done.
     let b_host = b.host.clone();
-    let listen = format!("{b_host}:24007");
-    let (first, second) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    common::copy_dir(&b.brickd.workdir, &first.path().join("w"));
-    drop(b);
-    let b = Node::start_on(Some(first.path().join("w")), None, &["--listen", &listen]);
-    wait_in_cluster(|args: &[&str]| b.cli(args), &[&a.host], "b");
-    let workdir = second.path().join("w");
-    common::copy_dir(&b.brickd.workdir, &workdir);
-    drop(b);
-    let info = workdir.join("vols/v/info");
-    let text = std::fs::read_to_string(&info).unwrap();
-    let edited = text.replace(
-        "nfs.disable=on\n",
-        "nfs.disable=on\nperformance.readdir-ahead=on\n",
-    );
-    assert_ne!(edited, text);
-    std::fs::write(&info, edited).unwrap();
-    let b = Node::start_on(Some(workdir), None, &["--listen", &listen]);
+    let (b, _dirs) = restart_with_drift(b, &a.host, "v");
     // Each side rejects the other, as glusterd does, connected all the same.
     let rejected = "Peer Rejected (Connected)";
     for (n, other) in [(&a, &b_host), (&b, &a.host)] {
@@ -696,27 +718,21 @@ fn a_volume_that_differs_at_the_same_version_rejects_the_peer_until_reconciled()
     assert_eq!(
         out.trim(),
         format!(
-            "took {0}'s copies of: v\n{0} accepted this node's volumes: Peer in Cluster",
+            "took {0}'s copies of: v\n{0} accepted this node's volumes",
             a.host
         )
     );
     wait_in_cluster(|args: &[&str]| a.cli(args), &[&b_host], "a");
     wait_in_cluster(|args: &[&str]| b.cli(args), &[&a.host], "b");
-    let read = |node: &Node, file: &str| {
-        std::fs::read_to_string(node.brickd.workdir.join("vols/v").join(file)).unwrap()
-    };
-    // The same lines (an imported volume lists its options in the reverse order, as a
-    // glusterd that imports one does) and the same checksum.
-    let lines = |node: &Node| {
-        let mut lines: Vec<String> = read(node, "info").lines().map(str::to_owned).collect();
-        lines.sort();
-        lines
-    };
     wait_until(
-        || lines(&b) == lines(&a) && read(&b, "cksum") == read(&a, "cksum"),
+        || {
+            info_lines_and_cksum(&b.brickd.workdir, "v")
+                == info_lines_and_cksum(&a.brickd.workdir, "v")
+        },
         "b's v to be a's",
     );
-    assert!(!lines(&b)
+    let (lines, _) = info_lines_and_cksum(&b.brickd.workdir, "v");
+    assert!(!lines
         .iter()
         .any(|l| l.starts_with("performance.readdir-ahead")));
     let dump = common::node::statedump(&a);
@@ -799,20 +815,49 @@ fn a_peer_that_stops_answering_pings_is_dropped_long_before_call_bail() {
 /// A node's CLI: the arguments in, the exit code, stdout and stderr out.
 type Cli<'a> = dyn Fn(&[&str]) -> (i32, String, String) + 'a;
 
+/// A brickd node and a real glusterd in one pool (brickd probed glusterd; both list the other
+/// in cluster), and an XFS file system for their bricks. Dropped in field order.
+struct MixedPool {
+    b: Node,
+    g: Glusterd,
+    g_dir: tempfile::TempDir,
+    g_host: String,
+    disk: common::fs::Xfs,
+}
+
+impl MixedPool {
+    fn start() -> MixedPool {
+        let disk = common::fs::Xfs::new();
+        let g_dir = tempfile::tempdir().unwrap();
+        let g_host = node_address();
+        let g = Glusterd::start(g_dir.path(), &g_host);
+        let b = Node::pool_member();
+        b.ok(&["peer", "probe", &g_host]);
+        wait_in_cluster(|args: &[&str]| g.cli(args), &[&b.host], "glusterd");
+        wait_in_cluster(|args: &[&str]| b.cli(args), &[&g_host], "brickd");
+        MixedPool {
+            b,
+            g,
+            g_dir,
+            g_host,
+            disk,
+        }
+    }
+}
+
 #[test]
 fn options_set_from_either_side_of_a_mixed_pool_reach_every_node() {
     let test = "options_set_from_either_side_of_a_mixed_pool_reach_every_node";
     if common::node::skip(test) {
         return;
     }
-    let disk = common::fs::Xfs::new();
-    let g_dir = tempfile::tempdir().unwrap();
-    let g_host = node_address();
-    let g = Glusterd::start(g_dir.path(), &g_host);
-    let b = Node::pool_member();
-    b.ok(&["peer", "probe", &g_host]);
-    wait_in_cluster(|args: &[&str]| g.cli(args), &[&b.host], "glusterd");
-    wait_in_cluster(|args: &[&str]| b.cli(args), &[&g_host], "brickd");
+    let MixedPool {
+        b,
+        g,
+        g_dir,
+        g_host,
+        disk,
+    } = MixedPool::start();
     let (gp, bp) = (
         format!("{}/o-g", disk.root()),
         format!("{}/o-b", disk.root()),
@@ -886,4 +931,62 @@ fn options_set_from_either_side_of_a_mixed_pool_reach_every_node() {
     );
     steps += 1;
     println!("{test}: {steps} changes seen on both kinds");
+}
+
+#[test]
+fn a_brickd_node_rejected_by_a_real_glusterd_is_reconciled_with_its_copy() {
+    let test = "a_brickd_node_rejected_by_a_real_glusterd_is_reconciled_with_its_copy";
+    if common::node::skip(test) {
+        return;
+    }
+    let MixedPool {
+        b,
+        g,
+        g_dir,
+        g_host,
+        disk,
+    } = MixedPool::start();
+    let (code, out, err) = g.cli(&[
+        "volume",
+        "create",
+        "v",
+        &format!("{g_host}:{}/v", disk.root()),
+        "force",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    wait_until(
+        || b.cli(&["volume", "info", "v"]).0 == 0,
+        "brickd to hold v",
+    );
+    common::wait_for_store(&b.brickd.workdir, "v");
+    let b_host = b.host.clone();
+    let (b, _dirs) = restart_with_drift(b, &g_host, "v");
+    let rejected = "Peer Rejected (Connected)";
+    let on_g = |args: &[&str]| g.cli(args);
+    let on_b = |args: &[&str]| b.cli(args);
+    for (who, cli, other) in [
+        ("glusterd", &on_g as &Cli<'_>, &b_host),
+        ("brickd", &on_b, &g_host),
+    ] {
+        let mut last = BTreeMap::new();
+        wait_until(
+            || {
+                last = peers_of(cli);
+                last.get(other.as_str()).map(String::as_str) == Some(rejected)
+            },
+            &format!("{who} to reject {other}"),
+        );
+    }
+    let (code, out, err) = brickd_peer(&b, &["reconcile", &g_host]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(
+        out.trim(),
+        format!("took {g_host}'s copies of: v\n{g_host} accepted this node's volumes")
+    );
+    wait_in_cluster(|args: &[&str]| g.cli(args), &[&b_host], "glusterd");
+    wait_in_cluster(|args: &[&str]| b.cli(args), &[&g_host], "brickd");
+    wait_until(
+        || info_lines_and_cksum(&b.brickd.workdir, "v") == info_lines_and_cksum(g_dir.path(), "v"),
+        "brickd's v to be glusterd's",
+    );
 }

@@ -1266,7 +1266,19 @@ impl PoolManager {
             format!("took {peer}'s copies of: {}", taken.join(", "))
         };
         match self.befriend(uuid, false).await {
-            Ok(()) => text.push_str(&format!("\n{peer} accepted this node's volumes: Peer in Cluster")),
+            Ok(()) => {
+                // A glusterd that accepts a rejected node's FRIEND_ADD waits ("Accepted peer
+                // request") for its own connection to come up again before it sends its
+                // FRIEND_ADD and takes the node back: its connections here are closed, and it
+                // reconnects at once. A brickd peer is a friend already; it reconnects too.
+                let closed = state
+                    .ask_all(move |s: &ShardState| s.close_peer_connections(uuid))
+                    .await
+                    .map(|n| n.iter().sum::<usize>())
+                    .unwrap_or(0);
+                tracing::info!(peer = %uuid, closed, "the reconciled peer's connections closed for its friend exchange");
+                text.push_str(&format!("\n{peer} accepted this node's volumes"))
+            }
             Err(e) => text.push_str(&format!(
                 "\n{peer} did not accept this node's volumes yet ({}); it will again when it reconnects",
                 e.op_errstr

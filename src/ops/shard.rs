@@ -69,6 +69,9 @@ pub enum MeshError {
     ShardGone(usize),
 }
 
+/// Closes one of a shard's connections, by id.
+pub type CloseConnection = Box<dyn Fn(u64)>;
+
 /// The state one shard owns. Lives on its executor thread only.
 pub struct ShardState {
     /// This shard's index (0..shard_count), its mesh position.
@@ -91,6 +94,8 @@ pub struct ShardState {
     hosts: RefCell<Option<HostCache>>,
     /// Told when volfiles changed (`server` sends FETCHSPEC to this shard's connections).
     volfile_hook: RefCell<Option<Box<dyn Fn()>>>,
+    /// Closes one of this shard's connections, by id (`server` sets it).
+    close_hook: RefCell<Option<CloseConnection>>,
     /// Connections of this shard that took locks (mgmt v3 LOCK from a peer): their locks are
     /// released when they close.
     lockers: RefCell<std::collections::BTreeSet<u64>>,
@@ -246,6 +251,7 @@ impl ShardState {
             spawner,
             me: me.clone(),
             volfile_hook: RefCell::new(None),
+            close_hook: RefCell::new(None),
             lockers: RefCell::new(std::collections::BTreeSet::new()),
             store_writes: RefCell::new(std::collections::HashMap::new()),
             sleeper: RefCell::new(None),
@@ -404,6 +410,27 @@ impl ShardState {
     /// Sets what to do when volfiles changed on this node (`server`: FETCHSPEC callbacks).
     pub fn set_volfile_hook(&self, hook: Box<dyn Fn()>) {
         *self.volfile_hook.borrow_mut() = Some(hook);
+    }
+
+    /// Sets how to close one of this shard's connections by id (`server`).
+    pub fn set_close_hook(&self, hook: CloseConnection) {
+        *self.close_hook.borrow_mut() = Some(hook);
+    }
+
+    /// Closes this shard's connections from peer `peer` (those it shook hands on); answers
+    /// how many. The peer reconnects on its own, and a glusterd peer then runs its friend
+    /// exchange again.
+    pub fn close_peer_connections(&self, peer: crate::model::Uuid) -> usize {
+        let ids: Vec<u64> = (self.peer_connections.borrow().iter())
+            .filter(|(_, p)| **p == peer)
+            .map(|(id, _)| *id)
+            .collect();
+        if let Some(hook) = self.close_hook.borrow().as_ref() {
+            for &id in &ids {
+                hook(id);
+            }
+        }
+        ids.len()
     }
 
     /// Runs the future `f` makes on shard `shard`'s executor, against its state, and returns

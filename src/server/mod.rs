@@ -220,6 +220,13 @@ impl ShardContext {
         }
     }
 
+    /// Starts closing connection `id`, if it is open.
+    fn close_connection(&self, id: u64) {
+        if let Some(c) = self.connections.borrow().get(&id) {
+            conn::begin_close(c);
+        }
+    }
+
     fn unregister_connection(&self, id: u64) {
         self.connections.borrow_mut().remove(&id);
         if let Some(hook) = self.on_close.borrow().as_ref() {
@@ -846,6 +853,14 @@ async fn shard_main(start: ShardStart) {
         state.set_volfile_hook(Box::new(move || {
             if let Some(shard) = shard.upgrade() {
                 shard.notify_fetchspec();
+            }
+        }));
+    }
+    {
+        let shard = Rc::downgrade(&shard);
+        state.set_close_hook(Box::new(move |id| {
+            if let Some(shard) = shard.upgrade() {
+                shard.close_connection(id);
             }
         }));
     }
