@@ -14,10 +14,11 @@
 //! test releases it or kills the process), and `mark` only leaves the marker and goes on.
 
 /// Every failpoint, in the order a create, delete, start or stop passes them (`start.*`,
-/// `stop.*`, `set.*` and `reset.*` are `ops::commit`'s, with the op's name); then the pool's: `txn.after-lock` (an
+/// `stop.*`, `set.*`, `reset.*`, `global.*` and `import.*` (a volume taken from a peer) are
+/// `ops::commit`'s, with the op's name); then the pool's: `txn.after-lock` (an
 /// originator holding every participant's lock), `participant.*` (a peer's stage or commit
 /// reaching this node), `peer.*` (a `peers/` file written).
-pub const NAMES: [&str; 36] = [
+pub const NAMES: [&str; 39] = [
     "create.before-journal",
     "create.after-journal",
     "create.after-claim",
@@ -47,6 +48,9 @@ pub const NAMES: [&str; 36] = [
     "global.before-journal",
     "global.after-journal",
     "global.after-store",
+    "import.before-journal",
+    "import.after-journal",
+    "import.after-store",
     "txn.after-lock",
     "participant.stage",
     "participant.commit",

@@ -8,7 +8,6 @@ mod common;
 
 use common::node::{node_address, wait_until, Glusterd, Node};
 use common::pool::*;
-use std::collections::BTreeMap;
 use std::path::Path;
 
 #[test]
@@ -597,64 +596,6 @@ fn friend_calls_are_taken_only_from_the_node_that_shook_hands_on_the_connection(
     assert_eq!(probe(&mut peer, me), (0, 0));
 }
 
-/// `brickd peer ARGS --socket` against `node`: exit code, stdout, stderr.
-fn brickd_peer(node: &Node, args: &[&str]) -> (i32, String, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_brickd"))
-        .arg("peer")
-        .args(args)
-        .arg("--socket")
-        .arg(&node.brickd.socket)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-/// Stops pool member `node` and starts it again on a copy of its workdir in which volume
-/// `volume` gained an option without a new version: the checksums then differ at the same
-/// version, which no transaction could have done. It restarts once before that, waiting until
-/// it is in the pool with `peer` again, so that its journal holds nothing a restart would redo
-/// over the edit. Returns the node and the directories that hold its workdir.
-fn restart_with_drift(node: Node, peer: &str, volume: &str) -> (Node, [tempfile::TempDir; 2]) {
-    let listen = format!("{}:24007", node.host);
-    let (first, second) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    common::copy_dir(&node.brickd.workdir, &first.path().join("w"));
-    drop(node);
-    let node = Node::start_on(Some(first.path().join("w")), None, &["--listen", &listen]);
-    wait_in_cluster(
-        |args: &[&str]| node.cli(args),
-        &[peer],
-        "the restarted node",
-    );
-    let workdir = second.path().join("w");
-    common::copy_dir(&node.brickd.workdir, &workdir);
-    drop(node);
-    let info = workdir.join("vols").join(volume).join("info");
-    let text = std::fs::read_to_string(&info).unwrap();
-    let edited = text.replace(
-        "nfs.disable=on\n",
-        "nfs.disable=on\nperformance.readdir-ahead=on\n",
-    );
-    assert_ne!(edited, text);
-    std::fs::write(&info, edited).unwrap();
-    let node = Node::start_on(Some(workdir), None, &["--listen", &listen]);
-    (node, [first, second])
-}
-
-/// The lines of `info` of `volume` in `workdir`, sorted (an imported volume lists its options
-/// in the reverse order, as a glusterd that imports one does), and its checksum file.
-fn info_lines_and_cksum(workdir: &Path, volume: &str) -> (Vec<String>, String) {
-    let read = |file: &str| {
-        std::fs::read_to_string(workdir.join("vols").join(volume).join(file)).unwrap_or_default()
-    };
-    let mut lines: Vec<String> = read("info").lines().map(str::to_owned).collect();
-    lines.sort();
-    (lines, read("cksum"))
-}
-
 #[test]
 fn a_volume_that_differs_at_the_same_version_rejects_the_peer_until_reconciled() {
     let test = "a_volume_that_differs_at_the_same_version_rejects_the_peer_until_reconciled";
@@ -662,27 +603,13 @@ fn a_volume_that_differs_at_the_same_version_rejects_the_peer_until_reconciled()
         return;
     }
     let disk = common::fs::Xfs::new();
-    let (a, b) = (Node::pool_member(), Node::pool_member());
-    a.ok(&["peer", "probe", &b.host]);
-    a.ok(&[
-        "volume",
-        "create",
-        "v",
-        &format!("{}:{}/v", a.host, disk.root()),
-    ]);
-    wait_until(|| b.cli(&["volume", "info", "v"]).0 == 0, "b to hold v");
-    common::wait_for_store(&b.brickd.workdir, "v");
+    let (a, b) = two_members_with_volume(&disk, "v");
     let b_host = b.host.clone();
-    let (b, _dirs) = restart_with_drift(b, &a.host, "v");
+    let (b, _dirs) = restart_with_drift(b, &a.host, "v", &[]);
     // Each side rejects the other, as glusterd does, connected all the same.
-    let rejected = "Peer Rejected (Connected)";
     for (n, other) in [(&a, &b_host), (&b, &a.host)] {
-        let mut last = BTreeMap::new();
         wait_until(
-            || {
-                last = peers_of(|args: &[&str]| n.cli(args));
-                last.get(other.as_str()).map(String::as_str) == Some(rejected)
-            },
+            || shows_rejected(n, other),
             &format!("{} to reject {other}", n.host),
         );
     }
@@ -713,6 +640,7 @@ fn a_volume_that_differs_at_the_same_version_rejects_the_peer_until_reconciled()
     );
     // The operator takes a's copy on b: b's v becomes a's, and both are friends again (with
     // glusterd: stop it, empty its working directory but glusterd.info, start, probe again).
+    wait_rejection_noted(&b);
     let (code, out, err) = brickd_peer(&b, &["reconcile", &a.host]);
     assert_eq!(code, 0, "{out}{err}");
     assert_eq!(
@@ -960,23 +888,15 @@ fn a_brickd_node_rejected_by_a_real_glusterd_is_reconciled_with_its_copy() {
     );
     common::wait_for_store(&b.brickd.workdir, "v");
     let b_host = b.host.clone();
-    let (b, _dirs) = restart_with_drift(b, &g_host, "v");
-    let rejected = "Peer Rejected (Connected)";
+    let (b, _dirs) = restart_with_drift(b, &g_host, "v", &[]);
+    // Each rejects the other; glusterd's peer status reads the same as brickd's.
     let on_g = |args: &[&str]| g.cli(args);
-    let on_b = |args: &[&str]| b.cli(args);
-    for (who, cli, other) in [
-        ("glusterd", &on_g as &Cli<'_>, &b_host),
-        ("brickd", &on_b, &g_host),
-    ] {
-        let mut last = BTreeMap::new();
-        wait_until(
-            || {
-                last = peers_of(cli);
-                last.get(other.as_str()).map(String::as_str) == Some(rejected)
-            },
-            &format!("{who} to reject {other}"),
-        );
-    }
+    wait_until(
+        || peers_of(on_g).get(&b_host).map(String::as_str) == Some(REJECTED),
+        "glusterd to reject brickd",
+    );
+    wait_until(|| shows_rejected(&b, &g_host), "brickd to reject glusterd");
+    wait_rejection_noted(&b);
     let (code, out, err) = brickd_peer(&b, &["reconcile", &g_host]);
     assert_eq!(code, 0, "{out}{err}");
     assert_eq!(

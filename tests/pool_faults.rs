@@ -245,3 +245,58 @@ fn a_participant_that_restarted_after_the_lock_refuses_the_phases() {
     assert!(!has_volume(&a, "v") && !has_volume(&b, "v"));
     assert_eq!((leases(&a), leases(&b)), (0, 0));
 }
+
+#[test]
+fn a_reconcile_killed_in_its_import_leaves_the_old_copy_or_the_peers_never_a_mix() {
+    let test = "a_reconcile_killed_in_its_import_leaves_the_old_copy_or_the_peers_never_a_mix";
+    if common::node::skip(test) {
+        return;
+    }
+    let mut killed = 0;
+    // Before its journal record, the node keeps its own copy and still rejects the peer;
+    // after it, start-up finishes the import and the two are friends.
+    for (point, taken) in [
+        ("import.before-journal", false),
+        ("import.after-journal", true),
+        ("import.after-store", true),
+    ] {
+        let disk = common::fs::Xfs::new();
+        let (a, b) = two_members_with_volume(&disk, "v");
+        let armed = format!("{point}:kill");
+        let (b, _dirs) = restart_with_drift(b, &a.host, "v", &[("BRICKD_FAILPOINT", &armed)]);
+        wait_until(|| shows_rejected(&b, &a.host), "b to reject a");
+        wait_rejection_noted(&b);
+        let drifted = info_lines_and_cksum(&b.brickd.workdir, "v");
+        let (code, out, err) = brickd_peer(&b, &["reconcile", &a.host]);
+        // Killed: no answer.
+        assert_eq!((code, out.as_str()), (1, ""), "{point}: {err}");
+        assert!(
+            err.contains("closed the connection without answering"),
+            "{point}: {err}"
+        );
+        killed += 1;
+        let b = restart(b);
+        let want = if taken {
+            info_lines_and_cksum(&a.brickd.workdir, "v")
+        } else {
+            drifted
+        };
+        wait_until(
+            || info_lines_and_cksum(&b.brickd.workdir, "v") == want,
+            &format!(
+                "{point}: b's v to be the {} copy",
+                if taken { "peer's" } else { "old" }
+            ),
+        );
+        if taken {
+            wait_in_cluster(|args: &[&str]| b.cli(args), &[&a.host], "b");
+            wait_in_cluster(|args: &[&str]| a.cli(args), &[&b.host], "a");
+        } else {
+            wait_until(
+                || shows_rejected(&b, &a.host),
+                &format!("{point}: b to reject a still"),
+            );
+        }
+    }
+    println!("{test}: killed at {killed} failpoints, each left one whole copy");
+}

@@ -1248,6 +1248,14 @@ impl PoolManager {
             },
         };
         let Some(vols) = state.rejections.borrow().exports.get(&uuid).cloned() else {
+            if pool.get(uuid).map(|m| m.peer.state) == Some(REJECTED) {
+                // It refused this node's FRIEND_ADD; its own is on its way (or its connection
+                // is down, and comes with the next one).
+                return Err(format!(
+                    "{peer} rejected this node's volumes, and its own have not reached this node \
+                     yet: try again in a moment"
+                ));
+            }
             return Err(format!(
                 "{peer} was not rejected by this node: nothing to reconcile (its state here: {})",
                 pool.get(uuid).map_or(0, |m| m.peer.state)

@@ -340,27 +340,40 @@ fn raise_nofile_limit() {
     }
 }
 
-/// Fails if another process listens on `addr` already. The shards' listeners share their
-/// port through SO_REUSEPORT, which the kernel grants to any process of the same user: without
-/// this check a second brickd started on the same address would silently take half of the
-/// first one's connections. A plain bind (no SO_REUSEPORT) fails on any socket bound there.
+/// How long a start waits for a listener on its address to go before it gives up: a brickd
+/// that was just killed keeps its listening sockets for a few milliseconds after it is gone,
+/// until the kernel has torn its io_uring down (which holds them), so a node restarted at once
+/// on its address would otherwise be refused now and then.
+const TAKEN_ADDRESS_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Fails if another process listens on `addr` already (still, after [`TAKEN_ADDRESS_WAIT`]).
+/// The shards' listeners share their port through SO_REUSEPORT, which the kernel grants to any
+/// process of the same user: without this check a second brickd started on the same address
+/// would silently take half of the first one's connections. A plain bind (no SO_REUSEPORT)
+/// fails on any socket bound there.
 fn refuse_taken_address(addr: SocketAddr) -> std::io::Result<()> {
     use socket2::{Domain, Protocol, Socket, Type};
     if addr.port() == 0 {
         return Ok(());
     }
-    let probe = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-    probe.set_reuse_address(true)?;
-    probe.bind(&addr.into()).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::AddrInUse {
-            std::io::Error::new(
-                e.kind(),
-                "another daemon (a glusterd or a brickd) is listening there already",
-            )
-        } else {
-            e
+    let deadline = std::time::Instant::now() + TAKEN_ADDRESS_WAIT;
+    loop {
+        let probe = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+        probe.set_reuse_address(true)?;
+        match probe.bind(&addr.into()) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+                if std::time::Instant::now() >= deadline {
+                    return Err(std::io::Error::new(
+                        e.kind(),
+                        "another daemon (a glusterd or a brickd) is listening there already",
+                    ));
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) => return Err(e),
         }
-    })
+    }
 }
 
 fn bind_tcp(addr: SocketAddr) -> std::io::Result<socket2::Socket> {

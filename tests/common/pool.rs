@@ -1,7 +1,7 @@
 //! Pools for the tests: peer status as a map, waiting for a pool to settle, the store files
-//! every member must hold alike.
+//! every member must hold alike, a member whose copy of a volume drifted, `brickd peer`.
 
-use super::node::wait_until;
+use super::node::{wait_until, Node};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -140,4 +140,108 @@ pub fn wait_disconnected(cli: impl Fn(&[&str]) -> (i32, String, String), host: &
         || peers_of(&cli).get(host).map(String::as_str) == Some("Peer in Cluster (Disconnected)"),
         &format!("{who} to see {host} down"),
     );
+}
+
+/// `brickd peer ARGS --socket` against `node`: exit code, stdout, stderr.
+pub fn brickd_peer(node: &Node, args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_brickd"))
+        .arg("peer")
+        .args(args)
+        .arg("--socket")
+        .arg(&node.brickd.socket)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Stops pool member `node` and starts it again on a copy of its workdir in which volume
+/// `volume` gained an option without a new version: the checksums then differ at the same
+/// version, which no transaction could have done. It restarts once before that, waiting until
+/// it is in the pool with `peer` again, so that its journal holds nothing a restart would redo
+/// over the edit. The last start has `env` (failpoints). Returns the node and the directories
+/// that hold its workdir.
+pub fn restart_with_drift(
+    node: Node,
+    peer: &str,
+    volume: &str,
+    env: &[(&str, &str)],
+) -> (Node, [tempfile::TempDir; 2]) {
+    let listen = format!("{}:24007", node.host);
+    let (first, second) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    super::copy_dir(&node.brickd.workdir, &first.path().join("w"));
+    drop(node);
+    let node = Node::start_on(Some(first.path().join("w")), None, &["--listen", &listen]);
+    wait_in_cluster(
+        |args: &[&str]| node.cli(args),
+        &[peer],
+        "the restarted node",
+    );
+    let workdir = second.path().join("w");
+    super::copy_dir(&node.brickd.workdir, &workdir);
+    drop(node);
+    let info = workdir.join("vols").join(volume).join("info");
+    let text = std::fs::read_to_string(&info).unwrap();
+    let edited = text.replace(
+        "nfs.disable=on\n",
+        "nfs.disable=on\nperformance.readdir-ahead=on\n",
+    );
+    assert_ne!(edited, text);
+    std::fs::write(&info, edited).unwrap();
+    let node = Node::start_env(Some(workdir), None, &["--listen", &listen], env);
+    (node, [first, second])
+}
+
+/// The lines of `info` of `volume` in `workdir`, sorted (an imported volume lists its options
+/// in the reverse order, as a glusterd that imports one does), and its checksum file.
+pub fn info_lines_and_cksum(workdir: &Path, volume: &str) -> (Vec<String>, String) {
+    let read = |file: &str| {
+        std::fs::read_to_string(workdir.join("vols").join(volume).join(file)).unwrap_or_default()
+    };
+    let mut lines: Vec<String> = read("info").lines().map(str::to_owned).collect();
+    lines.sort();
+    (lines, read("cksum"))
+}
+
+/// Waits until `node` holds the export of a peer it rejected (its statedump's
+/// `[pool.rejections]` counts one): what `brickd peer reconcile` takes. A node shows a peer
+/// rejected as soon as that peer refuses its volumes, a moment before the peer's own arrive.
+pub fn wait_rejection_noted(node: &Node) {
+    wait_until(
+        || super::node::statedump(node).contains("[pool.rejections]\ncount=1\n"),
+        &format!("{} to note the rejection", node.host),
+    );
+}
+
+/// What `peer status` says of a peer that rejected this node or that it rejected.
+pub const REJECTED: &str = "Peer Rejected (Connected)";
+
+/// Whether `node`'s `peer status` shows `other` rejected.
+pub fn shows_rejected(node: &Node, other: &str) -> bool {
+    peers_of(|args: &[&str]| node.cli(args))
+        .get(other)
+        .map(String::as_str)
+        == Some(REJECTED)
+}
+
+/// Two pool members, `a` and `b`, and a one-brick volume `volume` made from `a` with its
+/// brick on `disk`, stored on both.
+pub fn two_members_with_volume(disk: &super::fs::Xfs, volume: &str) -> (Node, Node) {
+    let (a, b) = (Node::pool_member(), Node::pool_member());
+    a.ok(&["peer", "probe", &b.host]);
+    a.ok(&[
+        "volume",
+        "create",
+        volume,
+        &format!("{}:{}/{volume}", a.host, disk.root()),
+    ]);
+    wait_until(
+        || b.cli(&["volume", "info", volume]).0 == 0,
+        &format!("b to hold {volume}"),
+    );
+    super::wait_for_store(&b.brickd.workdir, volume);
+    (a, b)
 }
