@@ -755,7 +755,8 @@ fn settled_cpus(pid: u32, comm: &str, want: &[usize]) -> Option<Vec<usize>> {
 }
 
 /// Has `b` create a volume (on a directory of `bricks`, forced: it may be on the root file
-/// system), whose commit starts a journal retirement thread that lives about a second.
+/// system), whose commit starts the journal's wait for a quiet moment before retirement: a
+/// thread (`brickd-retwait`) that lives about a second.
 fn create_for_a_retirement(b: &Brickd, bricks: &std::path::Path, name: &str) {
     let host = String::from_utf8_lossy(
         &std::process::Command::new("hostname")
@@ -810,10 +811,11 @@ fn background_file_work_stays_off_the_change_shards_core() {
     // The lanes a change waits on go anywhere.
     let quick = settled_cpus(pid, "brick-quick", &mine);
     assert_eq!(quick.as_ref(), Some(&mine), "brick-quick");
-    // A thread the pinned change shard starts (a journal file's retirement) leaves its core.
+    // A thread the pinned change shard starts (the wait before a journal file's retirement,
+    // which also makes the retirement's thread) leaves its core.
     create_for_a_retirement(&b, bricks.path(), "v1");
-    let retire = settled_cpus(pid, "brickd-retire", &others);
-    assert_eq!(retire.as_ref(), Some(&others), "brickd-retire");
+    let retire = settled_cpus(pid, "brickd-retwait", &others);
+    assert_eq!(retire.as_ref(), Some(&others), "brickd-retwait");
     drop(b);
 
     // --background-anywhere: the store lane, and a thread the pinned change shard starts, may
@@ -823,8 +825,8 @@ fn background_file_work_stays_off_the_change_shards_core() {
     let store = settled_cpus(pid, "brick-store", &mine);
     assert_eq!(store.as_ref(), Some(&mine), "brick-store");
     create_for_a_retirement(&b, bricks.path(), "v2");
-    let retire = settled_cpus(pid, "brickd-retire", &mine);
-    assert_eq!(retire.as_ref(), Some(&mine), "brickd-retire");
+    let retire = settled_cpus(pid, "brickd-retwait", &mine);
+    assert_eq!(retire.as_ref(), Some(&mine), "brickd-retwait");
 }
 
 /// The shards share their port through SO_REUSEPORT, which the kernel grants any process of

@@ -607,7 +607,7 @@ impl ShardJournal {
 async fn sleep_on_thread(delay: Duration, background: crate::brick::engine::Background) {
     let (tx, rx) = oneshot::channel::<()>();
     let spawned = std::thread::Builder::new()
-        .name("brickd-retire-wait".into())
+        .name("brickd-retwait".into())
         .spawn(move || {
             background.enter();
             std::thread::sleep(delay);
