@@ -137,6 +137,42 @@ fn a_participant_killed_in_its_commit_catches_up_when_it_restarts() {
 }
 
 #[test]
+fn a_commit_refused_by_a_participant_is_taken_back_on_every_node_that_made_it() {
+    let test = "a_commit_refused_by_a_participant_is_taken_back_on_every_node_that_made_it";
+    if common::node::skip(test) {
+        return;
+    }
+    let disk = common::fs::Xfs::new();
+    // b answers that its commit failed (nothing changed there); a and c commit. glusterd
+    // leaves the volume on a and c, and their bricks claimed; brickd takes it back there.
+    let [a, b, c] = pool(
+        &[],
+        &[],
+        &[("BRICKD_FAILPOINT", "participant.commit:error")],
+    );
+    let (code, said, paths) = create(&a, &[&a, &b, &c], "v", &disk.root());
+    assert_eq!(code, 1, "{said}");
+    assert!(
+        said.contains(&format!("Commit failed on {}", b.host)),
+        "{said}"
+    );
+    for n in [&a, &b, &c] {
+        wait_until(
+            || !has_volume(n, "v") && !n.brickd.workdir.join("vols/v").exists(),
+            &format!("{} to hold no v", n.host),
+        );
+    }
+    for p in &paths {
+        assert!(
+            volume_id_xattr(p).is_none(),
+            "{} still claimed",
+            p.display()
+        );
+    }
+    assert_eq!((leases(&a), leases(&b), leases(&c)), (0, 0, 0));
+}
+
+#[test]
 fn a_participant_stopped_past_call_bail_fails_the_create_and_frees_every_lock() {
     let test = "a_participant_stopped_past_call_bail_fails_the_create_and_frees_every_lock";
     if common::node::skip(test) {

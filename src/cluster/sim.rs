@@ -1138,6 +1138,7 @@ impl Sim {
                 Err(TxnError {
                     errno: e.errno(),
                     message: failed(Call::Lock, &self.nodes[node].name, "").message,
+                    refused: true,
                 })
             }
         }

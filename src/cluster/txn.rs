@@ -39,12 +39,16 @@ pub struct TxnInfo {
 }
 
 /// Why a transaction failed: what the CLI gets as op_errno and op_errstr.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TxnError {
     /// glusterd's op_errno (0 when glusterd sends none).
     pub errno: i32,
     /// The op_errstr.
     pub message: String,
+    /// The node answered that its phase failed: nothing of it changed there. Not so when no
+    /// answer came (the node may have gone on, and a commit may be finished from its journal
+    /// at restart).
+    pub refused: bool,
 }
 
 impl TxnError {
@@ -53,6 +57,7 @@ impl TxnError {
         TxnError {
             errno: 0,
             message: message.into(),
+            refused: false,
         }
     }
 }
@@ -62,6 +67,7 @@ impl From<LockError> for TxnError {
         TxnError {
             errno: e.errno(),
             message: e.message(),
+            refused: false,
         }
     }
 }
@@ -83,6 +89,12 @@ pub trait Operation {
     /// Called once every lock is taken, before any stage (tests pause a transaction there).
     fn locked<'a>(&'a mut self, _txn: &'a TxnInfo) -> LocalFuture<'a, Result<(), TxnError>> {
         Box::pin(async { Ok(()) })
+    }
+    /// The operation that takes this one's commit back (a create's: the delete of its volume)
+    /// and its op code, run on the nodes that committed when another node refused its commit;
+    /// `None` when there is none.
+    fn undo(&self) -> Option<(u32, Box<dyn Operation + '_>)> {
+        None
     }
 }
 
@@ -235,6 +247,10 @@ async fn phases(
         join_all(peers.iter().map(|p| p.commit(txn, &dict))),
     )
     .await;
+    let failed = reply.is_err() || committed.iter().any(Result::is_err);
+    if failed {
+        undo_half_commit(txn, peers, op, reply.is_ok(), &committed).await;
+    }
     let reply = reply.map_err(|e| (Phase::Commit, e))?;
     for outcome in committed {
         outcome.map_err(|e| (Phase::Commit, e))?;
@@ -247,6 +263,67 @@ async fn phases(
         "transaction phases"
     );
     Ok(reply)
+}
+
+/// A commit that some nodes made and others refused would leave the volume on part of the
+/// pool (glusterd leaves it so): when every node that failed said so (none just went silent,
+/// since such a node may have committed, and finishes from its journal at restart), the
+/// operation's undo runs, stage then commit, on the nodes that committed, still under the
+/// transaction's locks. Best effort: what the undo cannot take back is logged, and the
+/// transaction reports the commit's failure either way.
+async fn undo_half_commit(
+    txn: &TxnInfo,
+    peers: &[&dyn Participant],
+    op: &mut dyn Operation,
+    here: bool,
+    committed: &[Result<Dict, TxnError>],
+) {
+    if committed
+        .iter()
+        .any(|r| r.as_ref().is_err_and(|e| !e.refused))
+    {
+        tracing::warn!(txn = %txn.id, "a node did not answer its commit: the others keep theirs (it finishes or undoes its own at restart)");
+        return;
+    }
+    let done: Vec<&dyn Participant> = peers
+        .iter()
+        .zip(committed)
+        .filter(|(_, r)| r.is_ok())
+        .map(|(p, _)| *p)
+        .collect();
+    if !here && done.is_empty() {
+        return;
+    }
+    let Some((undo_op, mut undo)) = op.undo() else {
+        return;
+    };
+    let undo_txn = TxnInfo {
+        op: undo_op,
+        ..txn.clone()
+    };
+    let dict = undo.peer_dict();
+    let mut problems = Vec::new();
+    if here {
+        if let Err(e) = undo.stage(&undo_txn).await {
+            problems.push(format!("here (stage): {}", e.message));
+        } else if let Err(e) = undo.commit(&undo_txn).await {
+            problems.push(format!("here: {}", e.message));
+        }
+    }
+    for p in &done {
+        let outcome = match p.stage(&undo_txn, &dict).await {
+            Ok(_) => p.commit(&undo_txn, &dict).await.map(|_| ()),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = outcome {
+            problems.push(format!("{}: {}", p.name(), e.message));
+        }
+    }
+    if problems.is_empty() {
+        tracing::warn!(txn = %txn.id, nodes = done.len() + usize::from(here), "a commit refused by a node was taken back on every node that had made it");
+    } else {
+        tracing::error!(txn = %txn.id, ?problems, "a commit refused by a node could not be taken back everywhere");
+    }
 }
 
 /// Runs every future at once on this task and returns their outputs in order.
@@ -266,6 +343,8 @@ mod tests {
         log: RefCell<Vec<String>>,
         /// Its lease lapsed (as this node, the originator, sees it).
         lapsed: std::cell::Cell<bool>,
+        /// It fails without an answer (a dropped connection) instead of refusing.
+        silent: bool,
     }
 
     impl Node {
@@ -275,12 +354,16 @@ mod tests {
                 fail,
                 log: RefCell::new(Vec::new()),
                 lapsed: std::cell::Cell::new(false),
+                silent: false,
             }
         }
         fn step(&self, phase: Phase, what: &str) -> Result<(), TxnError> {
             self.log.borrow_mut().push(what.to_string());
             if self.fail == Some(phase) {
-                Err(TxnError::new(format!("{what} failed")))
+                Err(TxnError {
+                    refused: !self.silent,
+                    ..TxnError::new(format!("{what} failed"))
+                })
             } else {
                 Ok(())
             }
@@ -356,6 +439,34 @@ mod tests {
         brick_ops: u32,
         commits: u32,
         fail: Option<Phase>,
+        /// Where its undo (if it has one) notes its phases here.
+        undo_log: Option<std::rc::Rc<RefCell<Vec<String>>>>,
+    }
+
+    /// An undo that notes its phases; its dict is what the peers' commit checks for.
+    struct Undo(std::rc::Rc<RefCell<Vec<String>>>);
+
+    impl Operation for Undo {
+        fn stage<'a>(&'a mut self, _: &'a TxnInfo) -> LocalFuture<'a, Result<Dict, TxnError>> {
+            self.0.borrow_mut().push("undo stage".into());
+            Box::pin(async { Ok(Dict::new()) })
+        }
+        fn merge_stage(&mut self, _: Vec<(Uuid, Dict)>) {}
+        fn brick_op<'a>(&'a mut self, _: &'a TxnInfo) -> LocalFuture<'a, Result<(), TxnError>> {
+            Box::pin(async { Ok(()) })
+        }
+        fn commit<'a>(&'a mut self, txn: &'a TxnInfo) -> LocalFuture<'a, Result<Dict, TxnError>> {
+            self.0
+                .borrow_mut()
+                .push(format!("undo commit op {}", txn.op));
+            Box::pin(async { Ok(Dict::new()) })
+        }
+        fn peer_dict(&self) -> Dict {
+            let mut d = Dict::new();
+            d.set_str("request", "r");
+            d.set_str("merged", "1");
+            d
+        }
     }
 
     impl Operation for Op {
@@ -394,6 +505,10 @@ mod tests {
                 d.set_str("merged", "1");
             }
             d
+        }
+        fn undo(&self) -> Option<(u32, Box<dyn Operation + '_>)> {
+            let log = self.undo_log.clone()?;
+            Some((4, Box::new(Undo(log))))
         }
     }
 
@@ -435,6 +550,53 @@ mod tests {
                 peer
             ]
         );
+    }
+
+    #[test]
+    fn a_refused_commit_is_undone_where_it_was_made_and_a_silent_one_is_not() {
+        // c refuses its commit: the undo (op 4) runs here and on b, which committed, not on c.
+        let (a, b) = (Node::new(1, None), Node::new(2, None));
+        let c = Node::new(3, Some(Phase::Commit));
+        let here = std::rc::Rc::new(RefCell::new(Vec::new()));
+        let mut op = Op {
+            undo_log: Some(here.clone()),
+            ..Op::default()
+        };
+        let (phase, e) = run_on(&a, &[&b, &c], &mut op).unwrap_err();
+        assert_eq!(
+            (phase, e.message.as_str()),
+            (Phase::Commit, "commit failed")
+        );
+        assert_eq!(*here.borrow(), ["undo stage", "undo commit op 4"]);
+        fn peer(extra: &[&'static str]) -> Vec<&'static str> {
+            let mut log = vec!["lock", "stage", "commit"];
+            log.extend(extra);
+            log.push("unlock");
+            log
+        }
+        assert_eq!(
+            logs(&[&a, &b, &c]),
+            [
+                vec!["lock", "unlock"],
+                peer(&["stage", "commit"]),
+                peer(&[])
+            ],
+            "the undo before the unlock, on the nodes that committed"
+        );
+        // c goes silent instead: it may have committed (and would finish at restart), so
+        // nothing is undone anywhere.
+        let (a, b) = (Node::new(1, None), Node::new(2, None));
+        let mut c = Node::new(3, Some(Phase::Commit));
+        c.silent = true;
+        let here = std::rc::Rc::new(RefCell::new(Vec::new()));
+        let mut op = Op {
+            undo_log: Some(here.clone()),
+            ..Op::default()
+        };
+        let (phase, _) = run_on(&a, &[&b, &c], &mut op).unwrap_err();
+        assert_eq!(phase, Phase::Commit);
+        assert!(here.borrow().is_empty());
+        assert_eq!(logs(&[&b, &c]), [peer(&[]), peer(&[])]);
     }
 
     #[test]

@@ -119,4 +119,7 @@ impl Operation for AfterLock<'_> {
     fn peer_dict(&self) -> Dict {
         self.0.peer_dict()
     }
+    fn undo(&self) -> Option<(u32, Box<dyn Operation + '_>)> {
+        self.0.undo()
+    }
 }

@@ -86,6 +86,7 @@ pub async fn run(
             return Err(TxnError {
                 errno: answer.op_errno,
                 message: answer.op_errstr,
+                refused: true,
             });
         }
         return Ok(if step == Step::Commit {

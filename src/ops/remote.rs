@@ -107,6 +107,7 @@ impl RemotePeer {
             return Err(TxnError {
                 errno: rsp.op_errno,
                 message: failed(detail).message,
+                refused: true,
             });
         }
         Dict::decode(rsp.dict, DictLimits::default())
@@ -154,6 +155,7 @@ impl RemotePeer {
             return Err(TxnError {
                 errno: rsp.op_errno,
                 message: failed().message,
+                refused: true,
             });
         }
         Ok(())

@@ -837,6 +837,7 @@ impl CreateOp {
         Err(TxnError {
             errno: error.errno,
             message,
+            refused: true,
         })
     }
 
@@ -932,6 +933,15 @@ impl Operation for CreateOp {
             dict.set_str(&format!("brick{n}.mount_dir"), dir);
         }
         dict
+    }
+
+    fn undo(&self) -> Option<(u32, Box<dyn Operation + '_>)> {
+        // The delete of the volume, as the CLI asks for one: it releases the bricks' claims
+        // on the nodes that made them.
+        let mut dict = Dict::new();
+        dict.set_str("volname", &self.request.volname);
+        let delete = super::volume_delete::participant_op(self.state.clone(), dict).ok()?;
+        Some((super::volume_delete::OP_DELETE_VOLUME, delete))
     }
 }
 

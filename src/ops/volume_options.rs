@@ -734,6 +734,7 @@ fn lock_volumes(
             return Err(TxnError {
                 errno: e.errno(),
                 message: e.message(),
+                refused: true,
             });
         }
         taken.push(name);
