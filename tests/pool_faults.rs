@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::node::{wait_until, Node};
+use common::node::{node_address, wait_until, Glusterd, Node};
 use common::pool::*;
 use std::path::{Path, PathBuf};
 
@@ -170,6 +170,56 @@ fn a_commit_refused_by_a_participant_is_taken_back_on_every_node_that_made_it() 
         );
     }
     assert_eq!((leases(&a), leases(&b), leases(&c)), (0, 0, 0));
+}
+
+#[test]
+fn a_refused_commit_is_taken_back_on_a_real_glusterd_that_made_it() {
+    let test = "a_refused_commit_is_taken_back_on_a_real_glusterd_that_made_it";
+    if common::node::skip(test) {
+        return;
+    }
+    let disk = common::fs::Xfs::new();
+    let g_dir = tempfile::tempdir().unwrap();
+    let g_host = node_address();
+    let g = Glusterd::start(g_dir.path(), &g_host);
+    let a = Node::pool_member();
+    let c = Node::pool_member_with(
+        None,
+        &[],
+        &[("BRICKD_FAILPOINT", "participant.commit:error")],
+    );
+    a.ok(&["peer", "probe", &g_host]);
+    a.ok(&["peer", "probe", &c.host]);
+    wait_in_cluster(|args: &[&str]| a.cli(args), &[&g_host, &c.host], "a");
+    wait_in_cluster(|args: &[&str]| g.cli(args), &[&a.host, &c.host], "glusterd");
+    let bricks: Vec<String> = [&a.host, &g_host, &c.host]
+        .iter()
+        .map(|h| format!("{h}:{}/v-{h}", disk.root()))
+        .collect();
+    let mut args = vec!["volume", "create", "v", "replica", "3"];
+    args.extend(bricks.iter().map(String::as_str));
+    let (code, out, err) = a.cli(&args);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        err.contains(&format!("Commit failed on {}", c.host)),
+        "{out}{err}"
+    );
+    // glusterd, which had committed, took the delete (its own delete leaves the brick's
+    // volume-id, as glusterd's always does); brickd's nodes hold nothing.
+    wait_until(
+        || g.cli(&["volume", "info", "v"]).0 != 0,
+        "glusterd to hold no v",
+    );
+    assert!(!g_dir.path().join("vols/v").exists());
+    for n in [&a, &c] {
+        wait_until(|| !has_volume(n, "v"), &format!("{} to hold no v", n.host));
+    }
+    let a_brick = PathBuf::from(format!("{}/v-{}", disk.root(), a.host));
+    assert!(
+        volume_id_xattr(&a_brick).is_none(),
+        "a's brick still claimed"
+    );
+    assert_eq!((leases(&a), leases(&c)), (0, 0));
 }
 
 #[test]

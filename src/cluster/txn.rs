@@ -177,11 +177,12 @@ pub async fn run(
             failed.get_or_insert_with(|| e.clone());
         }
     }
+    let mut undo_on = None;
     let result = match failed {
         Some(e) => Err((Phase::Lock, e)),
         None => match op.locked(txn).await {
             Err(e) => Err((Phase::Lock, e)),
-            Ok(()) => phases(txn, local, peers, op).await,
+            Ok(()) => phases(txn, local, peers, op, &mut undo_on).await,
         },
     };
     // Unlock phase, whatever happened: every peer, then this node. A peer whose LOCK failed is
@@ -192,6 +193,10 @@ pub async fn run(
     let dict = op.peer_dict();
     join_all(peers.iter().map(|p| p.unlock(txn, &dict))).await;
     local.unlock(txn).await;
+    if let Some(committed) = undo_on {
+        let committed: Vec<&dyn Participant> = committed.into_iter().map(|i| peers[i]).collect();
+        undo_half_commit(txn, local, &committed, op).await;
+    }
     result
 }
 
@@ -200,6 +205,7 @@ async fn phases(
     local: &dyn Locks,
     peers: &[&dyn Participant],
     op: &mut dyn Operation,
+    undo_on: &mut Option<Vec<usize>>,
 ) -> TxnResult {
     let started = std::time::Instant::now();
     // Stage here and on every peer at once: stages only read, and a peer's needs nothing from
@@ -247,9 +253,24 @@ async fn phases(
         join_all(peers.iter().map(|p| p.commit(txn, &dict))),
     )
     .await;
-    let failed = reply.is_err() || committed.iter().any(Result::is_err);
-    if failed {
-        undo_half_commit(txn, peers, op, reply.is_ok(), &committed).await;
+    // Half a commit: this node and maybe some peers made it, and every node that did not
+    // answered that it failed (a silent node may have committed: it finishes from its journal
+    // at restart, so nothing is taken back then). The peers that made it, by index.
+    let refused = committed
+        .iter()
+        .any(|r| r.as_ref().is_err_and(|e| e.refused));
+    let silent = committed
+        .iter()
+        .any(|r| r.as_ref().is_err_and(|e| !e.refused));
+    if reply.is_ok() && refused && !silent {
+        *undo_on = Some(
+            (committed.iter().enumerate())
+                .filter(|(_, r)| r.is_ok())
+                .map(|(i, _)| i)
+                .collect(),
+        );
+    } else if reply.is_ok() && silent {
+        tracing::warn!(txn = %txn.id, "a node did not answer its commit: the others keep theirs (it finishes its own from its journal at restart)");
     }
     let reply = reply.map_err(|e| (Phase::Commit, e))?;
     for outcome in committed {
@@ -265,64 +286,35 @@ async fn phases(
     Ok(reply)
 }
 
-/// A commit that some nodes made and others refused would leave the volume on part of the
-/// pool (glusterd leaves it so): when every node that failed said so (none just went silent,
-/// since such a node may have committed, and finishes from its journal at restart), the
-/// operation's undo runs, stage then commit, on the nodes that committed, still under the
-/// transaction's locks. Best effort: what the undo cannot take back is logged, and the
-/// transaction reports the commit's failure either way.
+/// A commit that this node and some peers made and others refused would leave the volume on
+/// part of the pool (glusterd leaves it so): the operation's undo (a create's: the delete of
+/// its volume) runs as a transaction of its own, with a new id, on this node and the peers
+/// that committed, right after the first one's unlock. (Inside the first transaction a
+/// glusterd peer answers no second phase of one kind: its op state machine has moved on.)
+/// Best effort: what the undo cannot take back is logged; the first transaction's failure is
+/// what the caller reports either way.
 async fn undo_half_commit(
     txn: &TxnInfo,
-    peers: &[&dyn Participant],
+    local: &dyn Locks,
+    committed: &[&dyn Participant],
     op: &mut dyn Operation,
-    here: bool,
-    committed: &[Result<Dict, TxnError>],
 ) {
-    if committed
-        .iter()
-        .any(|r| r.as_ref().is_err_and(|e| !e.refused))
-    {
-        tracing::warn!(txn = %txn.id, "a node did not answer its commit: the others keep theirs (it finishes or undoes its own at restart)");
-        return;
-    }
-    let done: Vec<&dyn Participant> = peers
-        .iter()
-        .zip(committed)
-        .filter(|(_, r)| r.is_ok())
-        .map(|(p, _)| *p)
-        .collect();
-    if !here && done.is_empty() {
-        return;
-    }
     let Some((undo_op, mut undo)) = op.undo() else {
         return;
     };
     let undo_txn = TxnInfo {
+        id: Uuid::new_v4(),
         op: undo_op,
         ..txn.clone()
     };
-    let dict = undo.peer_dict();
-    let mut problems = Vec::new();
-    if here {
-        if let Err(e) = undo.stage(&undo_txn).await {
-            problems.push(format!("here (stage): {}", e.message));
-        } else if let Err(e) = undo.commit(&undo_txn).await {
-            problems.push(format!("here: {}", e.message));
+    let undone = Box::pin(run(&undo_txn, local, committed, &mut *undo)).await;
+    match undone {
+        Ok(_) => {
+            tracing::warn!(txn = %txn.id, undo = %undo_txn.id, peers = committed.len(), "a commit refused by a node was taken back here and on every peer that had made it")
         }
-    }
-    for p in &done {
-        let outcome = match p.stage(&undo_txn, &dict).await {
-            Ok(_) => p.commit(&undo_txn, &dict).await.map(|_| ()),
-            Err(e) => Err(e),
-        };
-        if let Err(e) = outcome {
-            problems.push(format!("{}: {}", p.name(), e.message));
+        Err((phase, e)) => {
+            tracing::error!(txn = %txn.id, undo = %undo_txn.id, ?phase, error = %e.message, "a commit refused by a node could not be taken back")
         }
-    }
-    if problems.is_empty() {
-        tracing::warn!(txn = %txn.id, nodes = done.len() + usize::from(here), "a commit refused by a node was taken back on every node that had made it");
-    } else {
-        tracing::error!(txn = %txn.id, ?problems, "a commit refused by a node could not be taken back everywhere");
     }
 }
 
@@ -568,20 +560,21 @@ mod tests {
             (Phase::Commit, "commit failed")
         );
         assert_eq!(*here.borrow(), ["undo stage", "undo commit op 4"]);
-        fn peer(extra: &[&'static str]) -> Vec<&'static str> {
-            let mut log = vec!["lock", "stage", "commit"];
-            log.extend(extra);
-            log.push("unlock");
+        fn peer(undone: bool) -> Vec<&'static str> {
+            let mut log = vec!["lock", "stage", "commit", "unlock"];
+            if undone {
+                log.extend(["lock", "stage", "commit", "unlock"]);
+            }
             log
         }
         assert_eq!(
             logs(&[&a, &b, &c]),
             [
-                vec!["lock", "unlock"],
-                peer(&["stage", "commit"]),
-                peer(&[])
+                vec!["lock", "unlock", "lock", "unlock"],
+                peer(true),
+                peer(false)
             ],
-            "the undo before the unlock, on the nodes that committed"
+            "the undo a transaction of its own after the unlock, on the nodes that committed"
         );
         // c goes silent instead: it may have committed (and would finish at restart), so
         // nothing is undone anywhere.
@@ -596,7 +589,7 @@ mod tests {
         let (phase, _) = run_on(&a, &[&b, &c], &mut op).unwrap_err();
         assert_eq!(phase, Phase::Commit);
         assert!(here.borrow().is_empty());
-        assert_eq!(logs(&[&b, &c]), [peer(&[]), peer(&[])]);
+        assert_eq!(logs(&[&b, &c]), [peer(false), peer(false)]);
     }
 
     #[test]
