@@ -488,7 +488,11 @@ impl ShardJournal {
                 let engine = engine.clone();
                 let background = engine.background();
                 (self.spawner)(Box::pin(async move {
-                    sleep_on_thread(remaining, background).await;
+                    // On the background CPUs, off a pinned change shard's core.
+                    super::shard::sleep_on_thread(remaining, "brickd-retwait", move || {
+                        background.enter()
+                    })
+                    .await;
                     me.inner.borrow_mut().waiting = false;
                     me.retire_ready(&engine);
                 }));
@@ -599,22 +603,6 @@ impl ShardJournal {
         }
         self.inner.borrow_mut().retiring = false;
         self.retire_ready(engine);
-    }
-}
-
-/// Resolves after `delay`, slept on a plain thread (on `background`'s CPUs), so that it works
-/// on any executor; at once if no thread can be made.
-async fn sleep_on_thread(delay: Duration, background: crate::brick::engine::Background) {
-    let (tx, rx) = oneshot::channel::<()>();
-    let spawned = std::thread::Builder::new()
-        .name("brickd-retwait".into())
-        .spawn(move || {
-            background.enter();
-            std::thread::sleep(delay);
-            let _ = tx.send(());
-        });
-    if spawned.is_ok() {
-        let _ = rx.await;
     }
 }
 

@@ -222,6 +222,29 @@ impl Drop for StoreWriting {
     }
 }
 
+/// Resolves after `duration`, slept on a plain thread named `name` that runs `first` (its CPU
+/// placement) before it sleeps: a wait that works on any executor. At once if no thread can
+/// be made.
+pub(super) fn sleep_on_thread(
+    duration: std::time::Duration,
+    name: &str,
+    first: impl FnOnce() + Send + 'static,
+) -> LocalFuture<'static, ()> {
+    let (done, wait) = futures_channel::oneshot::channel::<()>();
+    let spawned = std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || {
+            first();
+            std::thread::sleep(duration);
+            let _ = done.send(());
+        });
+    Box::pin(async move {
+        if spawned.is_ok() {
+            let _ = wait.await;
+        }
+    })
+}
+
 impl ShardState {
     /// A shard's state, reading `catalog`.
     pub fn new(
@@ -325,14 +348,7 @@ impl ShardState {
         if let Some(sleeper) = self.sleeper.borrow().as_ref() {
             return sleeper(duration);
         }
-        let (done, wait) = futures_channel::oneshot::channel::<()>();
-        std::thread::spawn(move || {
-            std::thread::sleep(duration);
-            let _ = done.send(());
-        });
-        Box::pin(async move {
-            let _ = wait.await;
-        })
+        sleep_on_thread(duration, "brickd-sleep", || {})
     }
 
     /// A handle on this shard's state (for tasks it spawns).
