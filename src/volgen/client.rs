@@ -160,24 +160,19 @@ pub(super) fn add_clients(
     let leaf_count = (volume.dist_count() as usize).max(1);
     let thin_arbiter = thin_arbiter(volume);
     let mut names = Vec::with_capacity(volume.bricks.len() + volume.bricks.len() / leaf_count);
-    for (index, brick) in volume.bricks.iter().enumerate() {
-        let name = client_name(volume, index, &brick.brick_id);
+    let mut add = |name: String, to: &crate::model::Brick| {
         let remote = Remote {
-            host: Some(&brick.hostname),
-            subvolume: &brick.path,
+            host: Some(&to.hostname),
+            subvolume: &to.path,
             transport,
         };
         add_client(graph, volume, dict, &name, &remote, trusted);
         names.push(name);
+    };
+    for (index, brick) in volume.bricks.iter().enumerate() {
+        add(client_name(volume, index, &brick.brick_id), brick);
         if let Some(ta) = thin_arbiter.filter(|_| (index + 1) % leaf_count == 0) {
-            let name = volume.thin_arbiter_id(index / leaf_count);
-            let remote = Remote {
-                host: Some(&ta.hostname),
-                subvolume: &ta.path,
-                transport,
-            };
-            add_client(graph, volume, dict, &name, &remote, trusted);
-            names.push(name);
+            add(volume.thin_arbiter_id(index / leaf_count), ta);
         }
     }
     names
