@@ -182,23 +182,11 @@ impl Node {
     /// Starts brickd again on this node's workdir, port and directories, with `env` set, once
     /// the running one was killed at a failpoint (the test fails if it does not die).
     pub fn restart_after_kill(self, env: &[(&str, &str)]) -> Node {
-        let Node {
-            mut brickd,
-            dirs,
-            reaper,
-            ..
-        } = self;
-        // The restarted brickd takes the run directory over.
-        reaper.disarm();
-        let status = brickd
-            .wait_exit(HANG_DEADLINE)
-            .expect("brickd was not killed at its failpoint");
-        assert!(!status.success());
-        let workdir = brickd.workdir.clone();
-        let listen = brickd.tcp.to_string();
+        let (node, brickd, status) = self.respawn(None, env);
+        assert!(!status.success(), "brickd was not killed at its failpoint");
         // The dead brickd's temporary directory holds the workdir: forget it, do not remove it.
         std::mem::forget(brickd);
-        Node::start_env(Some(workdir), Some(dirs), &["--listen", &listen], env)
+        node
     }
 
     /// Sends `signal` to brickd, waits for it to exit, and starts a new brickd on the same
@@ -206,23 +194,35 @@ impl Node {
     /// new node and the old brickd, whose temporary directory holds the workdir: keep it until
     /// the new node is done.
     pub fn restart(self, signal: i32) -> (Node, Brickd) {
+        let (node, brickd, _) = self.respawn(Some(signal), &[]);
+        (node, brickd)
+    }
+
+    /// Sends `signal` (if any) to brickd, waits for it to exit, and starts a new brickd with
+    /// `env` on the same workdir, address and directories; the new one takes the run directory
+    /// (and the brick processes) over. Returns the new node, the old brickd and its exit.
+    fn respawn(
+        self,
+        signal: Option<i32>,
+        env: &[(&str, &str)],
+    ) -> (Node, Brickd, std::process::ExitStatus) {
         let Node {
             mut brickd,
             dirs,
             reaper,
             ..
         } = self;
-        // The next brickd adopts the bricks: they are its to stop.
         reaper.disarm();
-        brickd.signal(signal);
-        assert!(
-            brickd.wait_exit(HANG_DEADLINE).is_some(),
-            "brickd did not exit"
-        );
+        if let Some(signal) = signal {
+            brickd.signal(signal);
+        }
+        let status = brickd
+            .wait_exit(HANG_DEADLINE)
+            .expect("brickd did not exit");
         let workdir = brickd.workdir.clone();
         let listen = brickd.tcp.to_string();
-        let node = Node::start_on(Some(workdir), Some(dirs), &["--listen", &listen]);
-        (node, brickd)
+        let node = Node::start_env(Some(workdir), Some(dirs), &["--listen", &listen], env);
+        (node, brickd, status)
     }
 
     pub fn cli(&self, args: &[&str]) -> (i32, String, String) {
