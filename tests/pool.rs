@@ -867,46 +867,44 @@ fn a_brickd_node_rejected_by_a_real_glusterd_is_reconciled_with_its_copy() {
     if common::node::skip(test) {
         return;
     }
-    let MixedPool {
-        b,
-        g,
-        g_dir,
-        g_host,
-        disk,
-    } = MixedPool::start();
+    let pool = MixedPool::start();
+    let (g, g_host) = (&pool.g, pool.g_host.as_str());
     let (code, out, err) = g.cli(&[
         "volume",
         "create",
         "v",
-        &format!("{g_host}:{}/v", disk.root()),
+        &format!("{g_host}:{}/v", pool.disk.root()),
         "force",
     ]);
     assert_eq!(code, 0, "{out}{err}");
+    let b_host = pool.b.host.clone();
     wait_until(
-        || b.cli(&["volume", "info", "v"]).0 == 0,
+        || pool.b.cli(&["volume", "info", "v"]).0 == 0,
         "brickd to hold v",
     );
-    common::wait_for_store(&b.brickd.workdir, "v");
-    let b_host = b.host.clone();
-    let (b, _dirs) = restart_with_drift(b, &g_host, "v", &[]);
+    common::wait_for_store(&pool.b.brickd.workdir, "v");
+    let (b, _dirs) = restart_with_drift(pool.b, g_host, "v", &[]);
     // Each rejects the other; glusterd's peer status reads the same as brickd's.
     let on_g = |args: &[&str]| g.cli(args);
     wait_until(
         || peers_of(on_g).get(&b_host).map(String::as_str) == Some(REJECTED),
         "glusterd to reject brickd",
     );
-    wait_until(|| shows_rejected(&b, &g_host), "brickd to reject glusterd");
+    wait_until(|| shows_rejected(&b, g_host), "brickd to reject glusterd");
     wait_rejection_noted(&b);
-    let (code, out, err) = brickd_peer(&b, &["reconcile", &g_host]);
+    let (code, out, err) = brickd_peer(&b, &["reconcile", g_host]);
     assert_eq!(code, 0, "{out}{err}");
     assert_eq!(
         out.trim(),
         format!("took {g_host}'s copies of: v\n{g_host} accepted this node's volumes")
     );
     wait_in_cluster(|args: &[&str]| g.cli(args), &[&b_host], "glusterd");
-    wait_in_cluster(|args: &[&str]| b.cli(args), &[&g_host], "brickd");
+    wait_in_cluster(|args: &[&str]| b.cli(args), &[g_host], "brickd");
     wait_until(
-        || info_lines_and_cksum(&b.brickd.workdir, "v") == info_lines_and_cksum(g_dir.path(), "v"),
+        || {
+            info_lines_and_cksum(&b.brickd.workdir, "v")
+                == info_lines_and_cksum(pool.g_dir.path(), "v")
+        },
         "brickd's v to be glusterd's",
     );
 }
