@@ -634,6 +634,69 @@ fn keys_that_add_xlators_render_glusterds_volfiles() {
     println!("{test}: {changes} sets and resets, every volfile glusterd's after each");
 }
 
+/// `user.xlator.*` against a real glusterd: user xlators stacked on brick steps (two on one
+/// step, one on io-stats, which is named after the brick path), their options (one set before
+/// its xlator, one named by a key of three parts), the answers and every volfile after each
+/// set; `volume reset` of such a key is refused by both ("does not exist"), `volume reset VOL`
+/// takes them all out. A step that is no step: glusterd fails its commit, brickd refuses at
+/// the stage, and neither changes anything.
+#[test]
+fn user_xlators_render_glusterds_volfiles() {
+    let test = "user_xlators_render_glusterds_volfiles";
+    if skip(test) {
+        return;
+    }
+    let pair = Pair::start();
+    let (node, glusterd, glusterd_dir) = (&pair.node, &pair.glusterd, &pair.glusterd_dir);
+    let (ours, theirs) = (pair.ours.clone(), pair.theirs.clone());
+    pair.create_replica_2("ux", &["1", "2"]);
+    let volume = ("ux", ours.as_str(), theirs.as_str());
+    let mut compared = 0;
+    for args in [
+        &["volume", "set", "ux", "user.xlator.foo.opt1", "x"][..],
+        &["volume", "set", "ux", "user.xlator.foo", "posix"],
+        &["volume", "set", "ux", "user.xlator.bar", "posix"],
+        &["volume", "set", "ux", "user.xlator.baz", "io-stats"],
+        &["volume", "set", "ux", "user.xlator.foo.opt2", "y"],
+        &["volume", "set", "ux", "user.xlator.foo.a.b", "z"],
+        &["volume", "set", "ux", "user.xlator.qux", "locks"],
+        &["volume", "set", "ux", "user.xlator.foo.opt1", "x2"],
+        &["volume", "set", "ux", "user.xlator.bar", "marker"],
+        &["volume", "reset", "ux", "user.xlator.foo"],
+        &["volume", "get", "ux", "user.xlator.foo"],
+    ] {
+        same_answer_and_volfiles(node, glusterd, glusterd_dir.path(), volume, args);
+        compared += 1;
+    }
+    let before = info_options(&node.brickd.workdir, "ux");
+    let nosuch = ["volume", "set", "ux", "user.xlator.foo", "nosuch"];
+    let (b_code, b_out, b_err) = node.cli(&nosuch);
+    let (g_code, _, g_err) = glusterd.cli(&nosuch);
+    assert_eq!((b_code, g_code), (1, 1), "{b_out}{b_err} / {g_err}");
+    assert!(g_err.contains("Commit failed on localhost"), "{g_err}");
+    assert!(
+        b_err.contains("option user.xlator.foo=nosuch: the value names no step of the brick graph"),
+        "{b_err}"
+    );
+    assert_eq!(info_options(&node.brickd.workdir, "ux"), before);
+    same_volfiles(
+        node,
+        glusterd_dir.path(),
+        volume,
+        "the set of a step that is none",
+    );
+    compared += 1;
+    same_answer_and_volfiles(
+        node,
+        glusterd,
+        glusterd_dir.path(),
+        volume,
+        &["volume", "reset", "ux"],
+    );
+    compared += 1;
+    println!("{test}: {compared} commands, answers and every volfile glusterd's after each");
+}
+
 #[test]
 fn each_set_renders_the_volfiles_glusterd_renders() {
     let test = "each_set_renders_the_volfiles_glusterd_renders";
@@ -672,6 +735,79 @@ fn info_options(workdir: &std::path::Path, volume: &str) -> Vec<String> {
         })
         .map(str::to_owned)
         .collect()
+}
+
+/// What a reset puts back, against a real glusterd, on a replica volume never started: the
+/// answer and the `info` options (order and version) after every command. A reset of one key
+/// turns `cluster.granular-entry-heal` and `storage.fips-mode-rchecksum` back on; a reset of
+/// a key the volume does not have changes nothing (not even the version); `volume reset VOL`
+/// keeps the keys that need `force` and says so, and puts back `transport.address-family
+/// inet`; `force` takes them out too. Last, a reset of a protected key alone: both refuse
+/// with glusterd's words (glusterd has bumped its version by then; brickd changes nothing).
+#[test]
+fn a_reset_puts_back_what_glusterd_puts_back() {
+    let test = "a_reset_puts_back_what_glusterd_puts_back";
+    if skip(test) {
+        return;
+    }
+    let pair = Pair::start();
+    let (node, glusterd, glusterd_dir) = (&pair.node, &pair.glusterd, &pair.glusterd_dir);
+    pair.create_replica_2("rr", &["1", "2"]);
+    let mut compared = 0;
+    for line in [
+        "volume set rr cluster.granular-entry-heal off",
+        "volume set rr performance.cache-size 64MB",
+        "volume reset rr performance.cache-size",
+        "volume set rr storage.fips-mode-rchecksum off",
+        "volume set rr cluster.granular-entry-heal off",
+        "volume reset rr performance.io-cache",
+        "volume set rr performance.cache-size 64MB",
+        "volume reset rr cache-size",
+        "volume set rr geo-replication.indexing on",
+        "volume set rr transport.address-family inet6",
+        "volume set rr nfs.disable off",
+        "volume set rr performance.cache-size 64MB",
+        "volume reset rr",
+        "volume reset rr nfs.disable",
+        "volume reset rr all force",
+        "volume set rr geo-replication.indexing on",
+        "volume reset rr geo-replication.indexing force",
+        "volume set rr geo-replication.ignore-pid-check on",
+    ] {
+        let args: Vec<&str> = line.split(' ').collect();
+        let (b_code, b_out, b_err) = node.cli(&args);
+        let (g_code, g_out, g_err) = glusterd.cli(&args);
+        assert_eq!((b_code, b_out + &b_err), (g_code, g_out + &g_err), "{line}");
+        let theirs = info_options(glusterd_dir.path(), "rr");
+        wait_until(
+            || info_options(&node.brickd.workdir, "rr") == theirs,
+            &format!("brickd's info as glusterd's after {line}"),
+        );
+        compared += 1;
+    }
+    let line = "volume reset rr geo-replication.ignore-pid-check";
+    let args: Vec<&str> = line.split(' ').collect();
+    let before = info_options(&node.brickd.workdir, "rr");
+    let (b_code, b_out, b_err) = node.cli(&args);
+    let (g_code, g_out, g_err) = glusterd.cli(&args);
+    assert_eq!((b_code, b_out + &b_err), (g_code, g_out + &g_err), "{line}");
+    assert!(
+        g_err.contains("is protected. To reset use 'force'."),
+        "{g_err}"
+    );
+    let options = |lines: Vec<String>| -> Vec<String> {
+        lines
+            .into_iter()
+            .filter(|l| !l.starts_with("version="))
+            .collect()
+    };
+    assert_eq!(info_options(&node.brickd.workdir, "rr"), before);
+    assert_eq!(
+        options(before),
+        options(info_options(glusterd_dir.path(), "rr"))
+    );
+    compared += 1;
+    println!("{test}: {compared} commands, glusterd's answer and info after each");
 }
 
 /// glusterd sets some keys on every volume when they are set on one (`client.strict-locks`,

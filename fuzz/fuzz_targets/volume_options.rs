@@ -49,6 +49,7 @@ fuzz_target!(|data: &[u8]| {
         match dict.get_str("key") {
             Ok(key) => Change::Reset {
                 key: key.to_string(),
+                force: first & 2 == 2,
             },
             Err(_) => return,
         }

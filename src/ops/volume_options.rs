@@ -27,24 +27,112 @@ pub const OP_SET_VOLUME: u32 = 11;
 /// `GD_OP_RESET_VOLUME`.
 pub const OP_RESET_VOLUME: u32 = 12;
 
-/// The options a reset puts back rather than removes, with the value it puts back (`None`:
-/// the one the volume has), in the order it puts them back. Seen on glusterd 10.3: a reset
-/// of one of them takes it out and sets it again, so it moves to the head of the list;
-/// `volume reset VOL [all] [force]` takes every option out and sets these again, so a volume
-/// that had all three lists them `storage.fips-mode-rchecksum`, `transport.address-family`,
-/// `nfs.disable`, as a new volume does.
-const PUT_BACK_BY_RESET: &[(&str, Option<&str>)] = &[
-    ("nfs.disable", Some("on")),
-    ("transport.address-family", None),
-    ("storage.fips-mode-rchecksum", Some("on")),
+/// Keys a reset takes out only with `force` (glusterd's `VOLOPT_FLAG_FORCE`): without it,
+/// `volume reset VOL` keeps them and says so, and `volume reset VOL KEY` is refused.
+const RESET_NEEDS_FORCE: &[&str] = &[
+    "geo-replication.indexing",
+    "geo-replication.ignore-pid-check",
+    "features.bitrot",
+    "features.scrub",
 ];
 
-/// The value a reset puts back for `key`, if it is one of [`PUT_BACK_BY_RESET`] and the
-/// volume has it.
-fn put_back(volume: &Volume, key: &str) -> Option<String> {
-    let (_, value) = PUT_BACK_BY_RESET.iter().find(|(k, _)| *k == key)?;
-    let had = volume.option(key)?;
-    Some(value.unwrap_or(had).to_string())
+/// Keys no reset takes out, `force` or not (glusterd's `VOLOPT_FLAG_NEVER_RESET`: quota is
+/// turned off with `volume quota VOL disable`).
+const NEVER_RESET: &[&str] = &["features.quota", "features.inode-quota"];
+
+/// What `volume reset VOL [all] [force]` answers, with its success, when it kept keys that
+/// need `force`.
+const KEPT_PROTECTED: &str =
+    "All unprotected fields were reset. To reset the protected fields, use 'force'.";
+
+/// `volume` after `volume reset VOL KEY [force]` (`key` the option's full name) or, with no
+/// key, `volume reset VOL [all] [force]`, as glusterd 10.3 makes it, with the notice its
+/// success carries; unchanged, version and all, for a key the volume does not have.
+///
+/// The keys that go are taken out of the list; then glusterd's defaults are set again, each
+/// in place if the volume still has it, else at the head of the list: `nfs.disable on`,
+/// `features.quota-deem-statfs on` (when quota is on), `transport.address-family inet` (tcp
+/// volumes) — these three only when the reset is of that key or of all — and, whatever the
+/// reset, `storage.fips-mode-rchecksum on` and, on a replicate volume never started,
+/// `cluster.granular-entry-heal on`. So a reset of one key also turns those two back on, and
+/// a reset of all lists `granular-entry-heal`, `fips-mode-rchecksum`,
+/// `transport.address-family`, `nfs.disable` first, then what it kept.
+fn reset_volume(
+    volume: &Volume,
+    key: Option<&str>,
+    force: bool,
+) -> Result<(Volume, Option<&'static str>), TxnError> {
+    use crate::model::{Transport, VolumeStatus, VolumeType};
+    let mut next = Volume::clone(volume);
+    let (mut protected, mut unprotected) = (false, false);
+    let mut keeps = |k: &str| {
+        if NEVER_RESET.contains(&k) {
+            protected |= !force;
+            return true;
+        }
+        if !force {
+            if RESET_NEEDS_FORCE.contains(&k) {
+                protected = true;
+                return true;
+            }
+            unprotected = true;
+        }
+        false
+    };
+    let mut going: Vec<String> = Vec::new();
+    match key {
+        None => {
+            for (k, _) in &volume.options {
+                if !keeps(k) {
+                    going.push(k.clone());
+                }
+            }
+        }
+        Some(k) => {
+            if volume.option(k).is_none() {
+                return Ok((next, None));
+            }
+            if !keeps(k) {
+                going.push(k.to_string());
+            }
+        }
+    }
+    for k in &going {
+        next.reset_option(k);
+        // Resetting bitrot takes its scrubber's state with it.
+        if k.starts_with("features.bitrot") {
+            next.reset_option("features.scrub");
+        }
+    }
+    let of_it = |option: &str| key.is_none_or(|k| k == option);
+    if of_it("nfs.disable") {
+        next.set_option("nfs.disable", "on");
+    }
+    if of_it("features.quota-deem-statfs")
+        && next.option("features.quota").and_then(volopt::parse_bool) == Some(true)
+    {
+        next.set_option("features.quota-deem-statfs", "on");
+    }
+    if of_it("transport.address-family") && volume.transport == Transport::Tcp {
+        next.set_option("transport.address-family", "inet");
+    }
+    next.set_option("storage.fips-mode-rchecksum", "on");
+    if volume.status == VolumeStatus::Created && volume.volume_type == VolumeType::Replicate {
+        next.set_option("cluster.granular-entry-heal", "on");
+    }
+    let notice = match (protected, unprotected) {
+        (false, _) => None,
+        (true, true) => Some(KEPT_PROTECTED),
+        (true, false) => {
+            return Err(TxnError::new(format!(
+                "'{}' is protected. To reset use 'force'.",
+                key.unwrap_or("all")
+            )))
+        }
+    };
+    (next.op_version, next.client_op_version) = recomputed_op_versions(&next);
+    next.version += 1;
+    Ok((next, notice))
 }
 
 /// What glusterd 10.3 answers along with a global option asked for through a volume (the
@@ -224,6 +312,8 @@ pub enum Change {
     Reset {
         /// The key, or `all`.
         key: String,
+        /// `force`: take out the keys that need it too.
+        force: bool,
     },
 }
 
@@ -257,8 +347,14 @@ async fn handle(state: Rc<ShardState>, request: Dict, op_number: u32) -> CliAnsw
                 change,
                 dict: request,
                 next: None,
+                notice: None,
             };
-            run_volume_txn(change_state, op_number, &volname, timeout, &mut op).await
+            let mut answer =
+                run_volume_txn(change_state, op_number, &volname, timeout, &mut op).await;
+            if let (0, Some(notice)) = (answer.op_ret, op.notice) {
+                answer.op_errstr = notice.to_string();
+            }
+            answer
         })
         .await;
     run.unwrap_or_else(|e| CliAnswer::failed(0, e.to_string()))
@@ -298,6 +394,7 @@ fn change_of(dict: &Dict, op_number: u32) -> Result<Change, TxnError> {
             .ok_or_else(|| TxnError::new("Unable to get option key"))?;
         return Ok(Change::Reset {
             key: key.to_string(),
+            force: dict.get_i32("force").is_ok_and(|f| f == 1),
         });
     }
     let mut pairs = Vec::new();
@@ -350,6 +447,7 @@ pub fn participant_op(
         change,
         dict,
         next: None,
+        notice: None,
     }))
 }
 
@@ -364,17 +462,28 @@ pub fn changed_volume(
     me: Uuid,
     bind: Option<std::net::IpAddr>,
 ) -> Result<Volume, TxnError> {
-    changed_volume_rendered(volume, change, workdir, me, bind).map(|(next, _)| next)
+    changed_volume_rendered(volume, change, workdir, me, bind).map(|staged| staged.volume)
 }
 
-/// [`changed_volume`] with the volfiles it rendered (by file name), which the commit writes.
+/// What the stage of a set or reset made.
+struct Staged {
+    /// The volume after the change: the volume as it was, version and all, for a reset of a
+    /// key it does not have (then nothing is committed).
+    volume: Volume,
+    /// Its volfiles, by file name, which the commit writes.
+    volfiles: Vec<(String, String)>,
+    /// What the success answer says besides (glusterd's `op_errstr` of a success).
+    notice: Option<&'static str>,
+}
+
+/// [`changed_volume`] with the volfiles it rendered and its notice.
 fn changed_volume_rendered(
     volume: &Volume,
     change: &Change,
     workdir: &std::path::Path,
     me: Uuid,
     bind: Option<std::net::IpAddr>,
-) -> Result<(Volume, Vec<(String, String)>), TxnError> {
+) -> Result<Staged, TxnError> {
     let mut next = Volume::clone(volume);
     match change {
         Change::Set(pairs) => {
@@ -384,35 +493,54 @@ fn changed_volume_rendered(
             }
             (next.op_version, next.client_op_version) = recomputed_op_versions(&next);
         }
-        Change::Reset { key } if key == "all" => {
-            let again: Vec<(&str, String)> = (PUT_BACK_BY_RESET.iter())
-                .filter_map(|(k, _)| put_back(volume, k).map(|v| (*k, v)))
-                .collect();
-            next.options.clear();
-            for (k, v) in again {
-                next.set_option(k, &v);
-            }
-            (next.op_version, next.client_op_version) = recomputed_op_versions(&next);
-        }
-        Change::Reset { key } => {
-            let def = match volopt::table().lookup(key) {
-                Lookup::Found(def) => def,
-                _ => {
-                    return Err(TxnError::new(with_hint(
-                        format!("Option {key} does not exist"),
-                        key,
-                    )));
-                }
+        Change::Reset { key, force } => {
+            let key = match key.as_str() {
+                "all" => None,
+                key => match volopt::table().lookup(key) {
+                    Lookup::Found(def) => Some(def.key),
+                    _ => {
+                        return Err(TxnError::new(with_hint(
+                            format!("Option {key} does not exist"),
+                            key,
+                        )));
+                    }
+                },
             };
-            let again = put_back(volume, def.key);
-            next.reset_option(def.key);
-            if let Some(value) = again {
-                next.set_option(def.key, &value);
+            let (next, notice) = reset_volume(volume, key, *force)?;
+            if next.version == volume.version {
+                // A key the volume does not have: nothing changes, nothing is written.
+                return Ok(Staged {
+                    volume: next,
+                    volfiles: Vec::new(),
+                    notice,
+                });
             }
-            (next.op_version, next.client_op_version) = recomputed_op_versions(&next);
+            let (volume, volfiles) = render_and_check(volume, next, workdir, me, bind)?;
+            return Ok(Staged {
+                volume,
+                volfiles,
+                notice,
+            });
         }
     }
     next.version += 1;
+    let (volume, volfiles) = render_and_check(volume, next, workdir, me, bind)?;
+    Ok(Staged {
+        volume,
+        volfiles,
+        notice: None,
+    })
+}
+
+/// `next` (`volume` after a set or reset) checked as glusterd's stage checks it: its volfiles
+/// built, and every option of an xlator in those graphs. The volume and its volfiles.
+fn render_and_check(
+    volume: &Volume,
+    next: Volume,
+    workdir: &std::path::Path,
+    me: Uuid,
+    bind: Option<std::net::IpAddr>,
+) -> Result<(Volume, Vec<(String, String)>), TxnError> {
     // The volfiles must render (read-only here; the commit writes them). Where glusterd
     // could not build them either (options that contradict each other, a switch that is
     // not a boolean) it says only "Error, Validation Failed", and so does brickd (the
@@ -464,7 +592,9 @@ struct OptionsOp {
     change: Change,
     dict: Dict,
     /// The volume as the stage made it, with its volfiles (the commit stores them).
-    next: Option<(Volume, Vec<(String, String)>)>,
+    next: Option<Staged>,
+    /// What the stage said a success answers besides.
+    notice: Option<&'static str>,
 }
 
 /// A set or reset of the node's global options.
@@ -509,10 +639,10 @@ impl GlobalOp {
                     after = global::after_set(&after.list, def.key, value);
                 }
             }
-            Change::Reset { key } if key == "all" => {
+            Change::Reset { key, .. } if key == "all" => {
                 after = global::after_reset(&after.list, None);
             }
-            Change::Reset { key } => {
+            Change::Reset { key, .. } => {
                 let def = global::resolve(key).map_err(TxnError::new)?;
                 after = global::after_reset(&after.list, Some(def.key));
             }
@@ -577,11 +707,15 @@ fn facts(volume: &Volume) -> rules::VolumeFacts<'_> {
     }
 }
 
-/// This machine's online CPUs (`cluster.rebal-throttle`'s limit).
+/// This machine's online CPUs (`cluster.rebal-throttle`'s limit), looked up once: the lookup
+/// reads three cgroup files, a tenth of a stopped volume's set otherwise.
 fn cores() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    })
 }
 
 /// The full key a `volume set VOL KEY VALUE` pair stores, after glusterd's checks in its
@@ -641,6 +775,7 @@ impl OptionsOp {
             node.node.uuid(),
             node.processes.bind_address,
         )?;
+        self.notice = next.notice;
         self.next = Some(next);
         Ok(Dict::new())
     }
@@ -649,9 +784,20 @@ impl OptionsOp {
         if self.next.is_none() {
             self.stage_here()?;
         }
-        let Some((next, volfiles)) = self.next.take() else {
+        let Some(Staged {
+            volume: next,
+            volfiles,
+            ..
+        }) = self.next.take()
+        else {
             return Err(TxnError::new("nothing staged"));
         };
+        let unchanged = (self.state.catalog().get(&self.volname))
+            .is_some_and(|now| now.version == next.version);
+        if unchanged {
+            // A reset of a key the volume does not have: glusterd writes nothing either.
+            return Ok(self.dict.clone());
+        }
         let op = match self.change {
             Change::Set(_) => "set",
             Change::Reset { .. } => "reset",
@@ -812,7 +958,18 @@ mod tests {
         reset.set_str("key", "all");
         assert_eq!(
             change_of(&reset, OP_RESET_VOLUME).unwrap(),
-            Change::Reset { key: "all".into() }
+            Change::Reset {
+                key: "all".into(),
+                force: false
+            }
+        );
+        reset.set_i32("force", 1);
+        assert_eq!(
+            change_of(&reset, OP_RESET_VOLUME).unwrap(),
+            Change::Reset {
+                key: "all".into(),
+                force: true
+            }
         );
         assert!(change_of(&Dict::new(), OP_RESET_VOLUME).is_err());
     }

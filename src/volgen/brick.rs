@@ -271,9 +271,44 @@ pub(super) fn debug_xlators(dict: &SetDict, step: &str) -> Vec<&'static str> {
     out
 }
 
+/// The debug xlators, then the user xlators, glusterd stacks after the step `step`.
 fn add_debug(graph: &mut Graph, ctx: &Ctx<'_>, step: &str) {
     for xl_type in debug_xlators(&ctx.dict, step) {
         graph.add_named_after_type(xl_type, &ctx.volume.name);
+    }
+    add_user_xlators(graph, ctx, step);
+}
+
+/// glusterd's user xlators: each `user.xlator.<name>` whose value is `step`, in the volume's
+/// option order (its dict's), stacks `user/<name>` named `<volume>-<name>`, with an option
+/// for every `user.xlator.<name>.<…>` key, named after the key's last part, set in the same
+/// order (so the last set prints first, and a name given twice keeps its first place and its
+/// last value).
+fn add_user_xlators(graph: &mut Graph, ctx: &Ctx<'_>, step: &str) {
+    let options = &ctx.volume.options;
+    let mut seen = std::collections::HashSet::new();
+    for (key, _) in options {
+        let Some(name) = key.strip_prefix(options::USER_XLATOR_PREFIX) else {
+            continue;
+        };
+        if name.contains('.') || !seen.insert(name) || ctx.dict.get(key) != Some(step) {
+            continue;
+        }
+        let xl = graph.add_on_top(
+            &format!("user/{name}"),
+            &format!("{}-{name}", ctx.volume.name),
+        );
+        let of_it = format!("{key}.");
+        let mut set = std::collections::HashSet::new();
+        for (option_key, _) in options {
+            if !option_key.starts_with(&of_it) || !set.insert(option_key.as_str()) {
+                continue;
+            }
+            let option = option_key.rsplit('.').next().unwrap_or_default();
+            if let Some(value) = ctx.dict.get(option_key) {
+                xl.set(option, value);
+            }
+        }
     }
 }
 

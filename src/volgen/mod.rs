@@ -47,9 +47,10 @@
 //!
 //! Distribute, replicate (arbiter included), disperse, and their distributed forms, with the
 //! options glusterd sets at create time and the common `volume set` keys (the tables in
-//! `options.rs`). Refused: stripe and tier volumes (retired in glusterfs 6), thin-arbiter
-//! volumes, and volumes with an option whose effect brickd does not model (an unknown key,
-//! `user.xlator.*`, or `features.uss`, whose snapshot view needs the snapshot daemon). The keys
+//! `options.rs`). Refused: stripe and tier volumes (retired in glusterfs 6), thin
+//! arbiters other than on replica 2 with one brick, and volumes with an option whose effect brickd does not model (an unknown key, or
+//! `features.uss`, whose snapshot view needs the snapshot daemon). User xlators
+//! (`user.xlator.NAME STEP`) are stacked on the brick graph as glusterd stacks them. The keys
 //! that add xlators are rendered as glusterd renders them: `performance.parallel-readdir`
 //! (a `readdir-ahead` over each set), `cluster.nufa`/`cluster.switch` (DHT's kind),
 //! `network.compression` (`cdc` on both sides), `features.cloudsync`, `features.sdfs`,

@@ -639,6 +639,37 @@ pub(super) const PERF_XLATORS: &[PerfXlator] = &[
 /// the snapshot daemon, which brickd does not run.
 const UNSUPPORTED_WHEN_ON: &[&str] = &["features.uss"];
 
+/// The steps of the brick graph a debug key or a user xlator can name, from the top down
+/// (glusterd's names for them; `arbiter`, `cdc`, `namespace` and `sdfs` count whether or not
+/// the volume has that xlator).
+pub(super) const BRICK_STEPS: &[&str] = &[
+    "io-stats",
+    "sdfs",
+    "namespace",
+    "cdc",
+    "quota",
+    "index",
+    "barrier",
+    "marker",
+    "selinux",
+    "io-threads",
+    "upcall",
+    "leases",
+    "read-only",
+    "worm",
+    "locks",
+    "access-control",
+    "bitrot-stub",
+    "changelog",
+    "trash",
+    "arbiter",
+    "posix",
+];
+
+/// The keys of user xlators: `user.xlator.<name>` (the step to stack `user/<name>` on) and
+/// `user.xlator.<name>.<…>.<option>` (an option for it).
+pub(super) const USER_XLATOR_PREFIX: &str = "user.xlator.";
+
 /// The debug keys, in glusterd's order, and the xlator each stacks.
 pub(super) const DEBUG_XLATORS: &[(&str, &str)] = &[
     ("debug.trace", "debug/trace"),
@@ -711,8 +742,9 @@ const IGNORED_KEYS: &[&str] = &[
     "performance.nfs.io-threads",
 ];
 
-/// Key prefixes that never change brick or client volfiles: gNFS settings and user keys (except
-/// `user.xlator.*`, which inserts user xlators).
+/// Key prefixes that never change brick or client volfiles: gNFS settings. (User keys,
+/// `user.*`, change none either, except `user.xlator.*`, which stacks user xlators on the
+/// brick graph.)
 const IGNORED_PREFIXES: &[&str] = &["nfs."];
 
 pub(super) use crate::volopt::parse_bool;
@@ -734,6 +766,8 @@ pub enum OptionProblem {
     Unsupported,
     /// The key needs a boolean and its value is not one.
     NotBoolean,
+    /// A user xlator's position names no step of the brick graph.
+    NoSuchStep,
 }
 
 impl fmt::Display for OptionProblem {
@@ -742,6 +776,9 @@ impl fmt::Display for OptionProblem {
             OptionProblem::Unknown => "brickd does not know what this key does to the volfiles",
             OptionProblem::Unsupported => "it adds an xlator brickd does not generate",
             OptionProblem::NotBoolean => "the value is not a boolean",
+            OptionProblem::NoSuchStep => {
+                "the value names no step of the brick graph (posix, locks, io-stats, …)"
+            }
         })
     }
 }
@@ -758,9 +795,14 @@ pub(super) fn first_unsupported(options: &[(String, String)]) -> Option<Refusal>
 }
 
 fn refusal_reason(key: &str, value: &str) -> Option<OptionProblem> {
-    if key.starts_with("user.xlator.") {
-        // `user.xlator.<name>` inserts a user-supplied xlator into the brick graph.
-        return Some(OptionProblem::Unsupported);
+    if let Some(name) = key.strip_prefix(USER_XLATOR_PREFIX) {
+        // `user.xlator.<name> <step>` stacks `user/<name>` on a step of the brick graph;
+        // glusterd fails its commit when the step is not one (brickd refuses at the stage).
+        // `user.xlator.<name>.<option>` is an option for it, fine on its own.
+        if !name.contains('.') && !BRICK_STEPS.contains(&value) {
+            return Some(OptionProblem::NoSuchStep);
+        }
+        return None;
     }
     if UNSUPPORTED_WHEN_ON.contains(&key) {
         return switch_refusal(key, value);
@@ -944,8 +986,21 @@ mod tests {
         assert_eq!(first_unsupported(&opts(&[("debug.trace", "posix")])), None);
         let cdc = first_unsupported(&opts(&[("network.compression", "maybe")]));
         assert_eq!(cdc.map(|r| r.problem), Some(OptionProblem::NotBoolean));
-        let xl = first_unsupported(&opts(&[("user.xlator.foo", "posix")]));
-        assert_eq!(xl.map(|r| r.problem), Some(OptionProblem::Unsupported));
+        assert_eq!(
+            first_unsupported(&opts(&[("user.xlator.foo", "posix")])),
+            None
+        );
+        assert_eq!(
+            first_unsupported(&opts(&[("user.xlator.foo.a", "1")])),
+            None
+        );
+        let xl = first_unsupported(&opts(&[("user.xlator.foo", "nosuch")]));
+        assert_eq!(xl.map(|r| r.problem), Some(OptionProblem::NoSuchStep));
+        // An option of a user xlator takes any value, a step's name or not.
+        assert_eq!(
+            first_unsupported(&opts(&[("user.xlator.foo.step", "x")])),
+            None
+        );
         let perf = first_unsupported(&opts(&[("performance.quick-read", "sometimes")]));
         assert_eq!(perf.map(|r| r.problem), Some(OptionProblem::NotBoolean));
     }
