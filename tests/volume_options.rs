@@ -737,6 +737,173 @@ fn info_options(workdir: &std::path::Path, volume: &str) -> Vec<String> {
         .collect()
 }
 
+/// `features.uss` against a real glusterd: on a replica volume, the set and the snapshot
+/// directory keys give glusterd's answers and client volfiles (a snapview-client over the
+/// volume and a client of the snapshot daemon); once both volumes are started, the snapshot
+/// daemon's volfile (`us-snapd.vol`) is glusterd's too, and both answer `volume status` with
+/// a "Snapshot Daemon" row.
+#[test]
+fn uss_renders_glusterds_volfiles() {
+    let test = "uss_renders_glusterds_volfiles";
+    if skip(test) {
+        return;
+    }
+    let pair = Pair::start();
+    let (node, glusterd, glusterd_dir) = (&pair.node, &pair.glusterd, &pair.glusterd_dir);
+    let (ours, theirs) = (pair.ours.clone(), pair.theirs.clone());
+    pair.create_replica_2("us", &["1", "2"]);
+    let volume = ("us", ours.as_str(), theirs.as_str());
+    let mut compared = 0;
+    for args in [
+        &["volume", "set", "us", "features.uss", "on"][..],
+        &[
+            "volume",
+            "set",
+            "us",
+            "features.snapshot-directory",
+            ".snapshots",
+        ],
+        &[
+            "volume",
+            "set",
+            "us",
+            "features.show-snapshot-directory",
+            "on",
+        ],
+        &["volume", "set", "us", "features.uss", "maybe"],
+    ] {
+        same_answer_and_volfiles(node, glusterd, glusterd_dir.path(), volume, args);
+        compared += 1;
+    }
+    let _stop = StopAll(node, vec!["us".into()]);
+    let start = ["volume", "start", "us"];
+    let (b, g) = (node.cli(&start), glusterd.cli(&start));
+    assert_eq!((b.0, &b.1), (g.0, &g.1), "{}{} / {}{}", b.1, b.2, g.1, g.2);
+    // glusterd writes the daemon's volfile as it starts it; so does brickd.
+    let snapd_vol = |dir: &std::path::Path| dir.join("vols/us/us-snapd.vol").exists();
+    wait_until(|| snapd_vol(glusterd_dir.path()), "glusterd's us-snapd.vol");
+    wait_until(|| snapd_vol(&node.brickd.workdir), "brickd's us-snapd.vol");
+    same_volfiles(node, glusterd_dir.path(), volume, "volume start us");
+    compared += 1;
+    let snapd_row = |out: &str| {
+        out.lines()
+            .find(|l| l.starts_with("Snapshot Daemon on localhost"))
+            .map(|l| l.split_whitespace().nth(6).unwrap_or("").to_string())
+    };
+    wait_until(
+        || snapd_row(&node.ok(&["volume", "status", "us"])).as_deref() == Some("Y"),
+        "brickd's Snapshot Daemon online",
+    );
+    wait_until(
+        || snapd_row(&glusterd.cli(&["volume", "status", "us"]).1).as_deref() == Some("Y"),
+        "glusterd's Snapshot Daemon online",
+    );
+    for daemon in [
+        node.cli(&["volume", "stop", "us"]),
+        glusterd.cli(&["volume", "stop", "us"]),
+    ] {
+        assert_eq!(daemon.0, 0, "{}{}", daemon.1, daemon.2);
+    }
+    println!("{test}: {compared} steps with glusterd's answers and volfiles, snapd online on both");
+}
+
+/// A started volume with `features.uss on` runs its snapshot daemon (glusterd's command
+/// line), shown in `volume status`; a FUSE mount lists the snapshot directory (empty: no
+/// snapshots); `features.uss off` stops the daemon and `on` starts it again, live; a daemon
+/// killed is restarted; a brickd killed with -9 takes the running daemon over at restart;
+/// `volume stop` stops it.
+#[test]
+fn uss_runs_the_snapshot_daemon_and_a_mount_sees_the_snapshot_directory() {
+    let test = "uss_runs_the_snapshot_daemon_and_a_mount_sees_the_snapshot_directory";
+    if skip(test) {
+        return;
+    }
+    let node = Node::start();
+    let bricks = tempfile::tempdir().unwrap();
+    let brick = format!("{}:{}/b", node.host, bricks.path().display());
+    node.ok(&["volume", "create", "sv", &brick, "force"]);
+    node.ok(&["volume", "set", "sv", "features.uss", "on"]);
+    node.ok(&["volume", "start", "sv"]);
+    let pid_file = node.run_dir().join("vols/sv/sv-snapd.pid");
+    let snapd_pid = || -> Option<i32> {
+        let pid: i32 = std::fs::read_to_string(&pid_file)
+            .ok()?
+            .trim()
+            .parse()
+            .ok()?;
+        common::node::alive(pid).then_some(pid)
+    };
+    let row = |node: &Node| {
+        node.ok(&["volume", "status", "sv"])
+            .lines()
+            .find(|l| l.starts_with("Snapshot Daemon on localhost"))
+            .map(|l| {
+                l.split_whitespace()
+                    .skip(4)
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            })
+    };
+    wait_until(|| snapd_pid().is_some(), "the snapshot daemon running");
+    let pid = snapd_pid().unwrap();
+    let cmdline = common::node::cmdline(pid);
+    for part in [
+        "--volfile-id snapd/sv",
+        "--brick-name snapd-sv",
+        "--process-name snapd",
+        "--no-mem-accounting",
+    ] {
+        assert!(cmdline.contains(part), "{part} in {cmdline}");
+    }
+    wait_until(
+        || row(&node).is_some_and(|r| r.get(2).map(String::as_str) == Some("Y")),
+        "the Snapshot Daemon row online",
+    );
+    let r = row(&node).unwrap();
+    assert_eq!(r[3], pid.to_string(), "{r:?}");
+    assert!(
+        cmdline.contains(&format!("--brick-port {}", r[0])),
+        "{r:?} {cmdline}"
+    );
+    {
+        let mount = Mount::new(&node, "sv");
+        std::fs::write(mount.path("f"), b"x").unwrap();
+        let snaps: Vec<_> = std::fs::read_dir(mount.path(".snaps"))
+            .expect("the snapshot directory lists")
+            .collect();
+        assert!(snaps.is_empty(), "{snaps:?}");
+        assert_eq!(std::fs::read(mount.path("f")).unwrap(), b"x");
+    }
+    node.ok(&["volume", "set", "sv", "features.uss", "off"]);
+    wait_until(
+        || snapd_pid().is_none() && !common::node::alive(pid),
+        "the daemon stopped",
+    );
+    assert_eq!(row(&node), None);
+    node.ok(&["volume", "set", "sv", "features.uss", "on"]);
+    wait_until(|| snapd_pid().is_some(), "the daemon started again");
+    let pid = snapd_pid().unwrap();
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    wait_until(
+        || snapd_pid().is_some_and(|p| p != pid),
+        "the killed daemon restarted",
+    );
+    let pid = snapd_pid().unwrap();
+    let (node, _old) = node.restart(libc::SIGKILL);
+    let _stop = StopAll(&node, vec!["sv".into()]);
+    wait_until(
+        || row(&node).is_some_and(|r| r.get(2).map(String::as_str) == Some("Y")),
+        "the daemon taken over after brickd's restart",
+    );
+    assert_eq!(snapd_pid(), Some(pid), "the same daemon, not a new one");
+    node.ok(&["volume", "stop", "sv"]);
+    wait_until(
+        || !common::node::alive(pid),
+        "the daemon stopped with the volume",
+    );
+    println!("{test}: snapd started, shown, served .snaps, stopped, restarted, adopted, stopped");
+}
+
 /// What a reset puts back, against a real glusterd, on a replica volume never started: the
 /// answer and the `info` options (order and version) after every command. A reset of one key
 /// turns `cluster.granular-entry-heal` and `storage.fips-mode-rchecksum` back on; a reset of

@@ -27,6 +27,11 @@ fuzz_target!(|data: &[u8]| {
         hndsk::encode_volume_info_req(&mut out, &req);
         assert_eq!(hndsk::decode_volume_info_req(&out), Ok(req));
     }
+    if let Ok(dict) = hndsk::decode_snapshot_info_req(data) {
+        let mut out = Vec::new();
+        hndsk::encode_snapshot_info_req(&mut out, dict);
+        assert_eq!(hndsk::decode_snapshot_info_req(&out), Ok(dict));
+    }
     if let Ok(req) = hndsk::decode_event_notify_req(data) {
         let mut out = Vec::new();
         hndsk::encode_event_notify_req(&mut out, &req);

@@ -136,6 +136,15 @@ pub enum Kind {
     /// The volume's self-heal daemon (`glusterfs --process-name glustershd`), for replicate
     /// and disperse volumes.
     SelfHeal,
+    /// The volume's snapshot daemon (`glusterfsd --process-name snapd`), for a volume with
+    /// `features.uss on`: it listens on a port, and signs in as `snapd-<volume>`.
+    Snapd,
+}
+
+/// The key of a volume's snapshot daemon in the [`BrickTable`]: the brick name it signs in
+/// with and its clients ask the port of, `snapd-<volume>` (never an absolute path).
+pub fn snapd_key(volume: &str) -> String {
+    format!("snapd-{volume}")
 }
 
 /// The key of a volume's self-heal daemon in the [`BrickTable`] (never an absolute path, so
@@ -177,11 +186,26 @@ impl Launch {
         }
     }
 
-    /// `<volume>.<host>.<dashed path>`; `shd/<volume>` for the self-heal daemon.
+    /// The snapshot daemon of `volume` on `port`, fetching its volfile from `host`.
+    pub fn snapd(volume: &str, host: &str, node: Uuid, port: u16) -> Launch {
+        Launch {
+            kind: Kind::Snapd,
+            volume: volume.to_string(),
+            host: host.to_string(),
+            path: snapd_key(volume),
+            port,
+            node,
+            volume_id: Uuid::NIL,
+        }
+    }
+
+    /// `<volume>.<host>.<dashed path>`; `shd/<volume>` for the self-heal daemon,
+    /// `snapd/<volume>` for the snapshot daemon.
     pub fn volfile_id(&self) -> String {
         match self.kind {
             Kind::Brick => glusterfsd::volfile_id(&self.volume, &self.host, &self.path),
             Kind::SelfHeal => self_heal_key(&self.volume),
+            Kind::Snapd => format!("snapd/{}", self.volume),
         }
     }
 
@@ -197,6 +221,11 @@ impl Launch {
                 .join("shd")
                 .join(&self.volume)
                 .join(format!("{}-shd.pid", self.volume)),
+            Kind::Snapd => config
+                .run_dir
+                .join("vols")
+                .join(&self.volume)
+                .join(format!("{}-snapd.pid", self.volume)),
         }
     }
 
@@ -205,6 +234,11 @@ impl Launch {
         match self.kind {
             Kind::Brick => glusterfsd::log_file(&config.log_dir, &self.path),
             Kind::SelfHeal => config.log_dir.join("glustershd.log"),
+            Kind::Snapd => config
+                .log_dir
+                .join("snaps")
+                .join(&self.volume)
+                .join("snapd.log"),
         }
     }
 
@@ -218,22 +252,23 @@ impl Launch {
                 &self.host,
                 &self.path,
             ),
-            Kind::SelfHeal => {
-                let key = config
-                    .run_dir
-                    .join("shd")
-                    .join(&self.volume)
-                    .join(format!("run-{}", self.node));
-                let hash = glusterfsd::xxh64(key.as_os_str().as_encoded_bytes(), 0);
-                config.socket_dir.join(format!("{hash:016x}.socket"))
-            }
+            Kind::SelfHeal => self.daemon_socket(config, "shd"),
+            // `<rundir>/vols/<v>/run-<node uuid>`, hashed.
+            Kind::Snapd => self.daemon_socket(config, "vols"),
         }
+    }
+
+    /// A daemon's unix socket: `<rundir>/<dir>/<v>/run-<node uuid>` hashed, as glusterd names it.
+    fn daemon_socket(&self, config: &ProcessConfig, dir: &str) -> PathBuf {
+        let key = (config.run_dir.join(dir).join(&self.volume)).join(format!("run-{}", self.node));
+        let hash = glusterfsd::xxh64(key.as_os_str().as_encoded_bytes(), 0);
+        config.socket_dir.join(format!("{hash:016x}.socket"))
     }
 
     /// The binary: glusterfsd for a brick, glusterfs for the daemon.
     pub fn binary<'a>(&self, config: &'a ProcessConfig) -> &'a Path {
         match self.kind {
-            Kind::Brick => &config.glusterfsd,
+            Kind::Brick | Kind::Snapd => &config.glusterfsd,
             Kind::SelfHeal => &config.glusterfs,
         }
     }
@@ -241,8 +276,10 @@ impl Launch {
     /// glusterd 10.3's command line, in its order, and after it what brickd adds:
     /// `--volfile-server-port` when brickd is not on 24007 (glusterd never passes it).
     pub fn arguments(&self, config: &ProcessConfig) -> Vec<OsString> {
-        if self.kind == Kind::SelfHeal {
-            return self.self_heal_arguments(config);
+        match self.kind {
+            Kind::SelfHeal => return self.self_heal_arguments(config),
+            Kind::Snapd => return self.snapd_arguments(config),
+            Kind::Brick => {}
         }
         let mut args: Vec<OsString> = Vec::with_capacity(24);
         args.push("-s".into());
@@ -301,10 +338,9 @@ fn volfile_transport(config: &ProcessConfig) -> Vec<OsString> {
 }
 
 impl Launch {
-    /// glusterd 10.3's self-heal daemon command line (docs/glusterd-volume-start.md, "Facts"
-    /// 14), and `--volfile-server-port` when brickd is not on 24007.
-    fn self_heal_arguments(&self, config: &ProcessConfig) -> Vec<OsString> {
-        let mut args: Vec<OsString> = vec![
+    /// How both daemons' command lines start: `-s SERVER --volfile-id ID -p PIDFILE -l LOG`.
+    fn daemon_head(&self, config: &ProcessConfig) -> Vec<OsString> {
+        vec![
             "-s".into(),
             self.volfile_server(config),
             "--volfile-id".into(),
@@ -313,6 +349,14 @@ impl Launch {
             self.pid_file(config).into_os_string(),
             "-l".into(),
             self.log_file(config).into_os_string(),
+        ]
+    }
+
+    /// glusterd 10.3's self-heal daemon command line (docs/glusterd-volume-start.md, "Facts"
+    /// 14), and `--volfile-server-port` when brickd is not on 24007.
+    fn self_heal_arguments(&self, config: &ProcessConfig) -> Vec<OsString> {
+        let mut args = self.daemon_head(config);
+        args.extend([
             "-S".into(),
             self.socket_file(config).into_os_string(),
             "--xlator-option".into(),
@@ -320,7 +364,28 @@ impl Launch {
             "--process-name".into(),
             "glustershd".into(),
             "--client-pid=-6".into(),
-        ];
+        ]);
+        args.extend(volfile_transport(config));
+        args
+    }
+
+    /// glusterd 10.3's snapshot daemon command line (no bind address: it listens on every
+    /// address, as glusterd's), and `--volfile-server-port` when brickd is not on 24007.
+    fn snapd_arguments(&self, config: &ProcessConfig) -> Vec<OsString> {
+        let mut args = self.daemon_head(config);
+        args.extend([
+            "--brick-name".into(),
+            self.path.clone().into(),
+            "-S".into(),
+            self.socket_file(config).into_os_string(),
+            "--process-name".into(),
+            "snapd".into(),
+            "--brick-port".into(),
+            self.port.to_string().into(),
+            "--xlator-option".into(),
+            format!("{}-server.listen-port={}", self.volume, self.port).into(),
+            "--no-mem-accounting".into(),
+        ]);
         args.extend(volfile_transport(config));
         args
     }
@@ -473,6 +538,9 @@ pub fn is_brick_process(pid: i32, brick: &Launch) -> bool {
         }
         Kind::SelfHeal => {
             follows("--volfile-id", &brick.volfile_id()) && follows("--process-name", "glustershd")
+        }
+        Kind::Snapd => {
+            follows("--volfile-id", &brick.volfile_id()) && follows("--process-name", "snapd")
         }
     }
 }

@@ -117,13 +117,43 @@ pub fn self_heal_of(state: &ShardState, volume: &Volume) -> Option<Launch> {
         .then(|| Launch::self_heal(&volume.name, &first.hostname, state.node.node.uuid()))
 }
 
+/// The snapshot daemon this node runs for `volume`: one if `features.uss` is on and the
+/// volume has a brick here, on the port it had (0: not known yet).
+pub fn snapd_of(state: &ShardState, volume: &Volume) -> Option<Launch> {
+    let first = local_bricks(state, volume).next()?;
+    let key = process::snapd_key(&volume.name);
+    let port = state.node.bricks.get(&key).map_or(0, |r| r.port);
+    crate::volgen::uss_enabled(volume)
+        .then(|| Launch::snapd(&volume.name, &first.hostname, state.node.node.uuid(), port))
+}
+
 /// Every process this node runs for `volume`: its bricks (with their stored ports), then its
-/// self-heal daemon.
+/// self-heal daemon and its snapshot daemon.
 fn processes_of(state: &ShardState, volume: &Volume) -> Vec<Launch> {
     let mut all: Vec<Launch> = local_bricks(state, volume)
         .map(|b| launch_of(state, &volume.name, b, b.listen_port as u16))
         .collect();
     all.extend(self_heal_of(state, volume));
+    all.extend(snapd_of(state, volume));
+    all
+}
+
+/// Every process of `volume` this node may have running: [`processes_of`], and the snapshot
+/// daemon even when `features.uss` is off now (it was on when it started).
+fn processes_to_stop(state: &ShardState, volume: &Volume) -> Vec<Launch> {
+    let mut all = processes_of(state, volume);
+    if all.iter().all(|l| l.kind != process::Kind::Snapd) {
+        if let Some(first) = local_bricks(state, volume).next() {
+            let port =
+                (state.node.bricks.get(&process::snapd_key(&volume.name))).map_or(0, |r| r.port);
+            all.push(Launch::snapd(
+                &volume.name,
+                &first.hostname,
+                state.node.node.uuid(),
+                port,
+            ));
+        }
+    }
     all
 }
 
@@ -196,19 +226,110 @@ pub async fn start_bricks(state: &ShardState, volume: &Volume) -> (Vec<Started>,
                 }
             }
         }
+        start_snapd(state, &sup, volume).await;
     }
     (up, failed)
 }
 
+/// Starts the snapshot daemon of `volume` if it should run here and is not up. One that does
+/// not start fails nothing (glusterd's does not either): `volume status` shows it offline.
+async fn start_snapd(state: &ShardState, sup: &Supervisor, volume: &Volume) {
+    let Some(snapd) = snapd_of(state, volume) else {
+        return;
+    };
+    if is_online(state, &volume.name, &snapd.path).is_some() {
+        return;
+    }
+    // glusterd writes the daemon's volfile into the store as it starts it (brickd serves it
+    // from memory; the file is for tools that read the store).
+    match crate::volgen::snapd_volfile(volume) {
+        Ok(text) => {
+            let path = (state.node.workdir.join("vols").join(&volume.name))
+                .join(crate::volgen::snapd_volfile_name(volume));
+            if let Err(e) = crate::store::write_atomic(&path, text.as_bytes()) {
+                tracing::warn!(volume = %volume.name, error = %e, "snapshot daemon volfile not written");
+            }
+        }
+        Err(e) => {
+            tracing::warn!(volume = %volume.name, error = %e, "snapshot daemon volfile not rendered");
+            return;
+        }
+    }
+    let prefer = Some(snapd.port);
+    if let Err(e) = start_launch(
+        state,
+        sup,
+        &snapd.path.clone(),
+        &|port| Launch {
+            port,
+            ..snapd.clone()
+        },
+        prefer,
+    )
+    .await
+    {
+        tracing::warn!(volume = %volume.name, error = %e, "snapshot daemon did not start");
+    }
+}
+
+/// After a set or reset of a started `volume`: the snapshot daemon started if `features.uss`
+/// is on now and it is not up, stopped if it is off and the daemon runs (glusterd's snapd
+/// service manager), in the background.
+pub fn reconcile_snapd(state: &Rc<ShardState>, volume: &Volume) {
+    if volume.status != VolumeStatus::Started {
+        return;
+    }
+    let wanted = snapd_of(state, volume).is_some();
+    let key = process::snapd_key(&volume.name);
+    let running = state.node.bricks.get(&key).filter(|r| r.pid > 0);
+    let (rc, volume) = (state.clone(), volume.clone());
+    match (wanted, running) {
+        (true, None) => state.spawn(Box::pin(async move {
+            if let Ok(sup) = supervisor(&rc) {
+                start_snapd(&rc, &sup, &volume).await;
+            }
+        })),
+        (false, Some(run)) => state.spawn(Box::pin(async move {
+            let Ok(sup) = supervisor(&rc) else {
+                return;
+            };
+            let Some(launch) = processes_to_stop(&rc, &volume)
+                .into_iter()
+                .find(|l| l.kind == process::Kind::Snapd)
+            else {
+                return;
+            };
+            if let Err(e) = stop_pid(&rc, &sup, &launch, run.pid).await {
+                tracing::warn!(volume = %volume.name, error = %e, "snapshot daemon did not stop");
+            }
+        })),
+        _ => {}
+    }
+}
+
 /// Starts one brick and waits until it signed in (or died, or `start_timeout` passed: then it
-/// is stopped). `prefer_port` is tried first (a restart keeps its port when it can). A brick
-/// that could not bind its port (another process took it between the test bind and the
-/// brick's) is started again on another, as glusterd does, up to [`PORT_RETRIES`] times.
+/// is stopped). `prefer_port` is tried first (a restart keeps its port when it can).
 async fn start_one(
     state: &ShardState,
     sup: &Supervisor,
     volume: &str,
     brick: &Brick,
+    prefer_port: Option<u16>,
+) -> Result<Started, String> {
+    let make = |port: u16| launch_of(state, volume, brick, port);
+    start_launch(state, sup, &brick.path, &make, prefer_port).await
+}
+
+/// Starts the process `make(port)` describes (a brick, or the snapshot daemon: one that
+/// listens on a port and signs in as `key`) on a free port, `prefer_port` first, and waits
+/// until it signed in. A process that could not bind its port (another process took it
+/// between the test bind and the process's) is started again on another, as glusterd does,
+/// up to [`PORT_RETRIES`] times.
+async fn start_launch(
+    state: &ShardState,
+    sup: &Supervisor,
+    key: &str,
+    make: &dyn Fn(u16) -> Launch,
     prefer_port: Option<u16>,
 ) -> Result<Started, String> {
     let config = state.node.processes.clone();
@@ -217,7 +338,7 @@ async fn start_one(
     let mut tries = 0;
     loop {
         let free = |p: u16| {
-            !table.port_taken(p, &brick.path)
+            !table.port_taken(p, key)
                 && std::net::TcpListener::bind((
                     config
                         .bind_address
@@ -232,7 +353,7 @@ async fn start_one(
                 config.base_port,
                 config.max_port,
                 config.bind_address,
-                |p| table.port_taken(p, &brick.path),
+                |p| table.port_taken(p, key),
             )
             .ok_or_else(|| {
                 format!(
@@ -241,9 +362,10 @@ async fn start_one(
                 )
             })?,
         };
-        match start_on_port(state, sup, volume, brick, port).await {
+        let launch = make(port);
+        match start_on_port(state, sup, &launch).await {
             Err(reason) if reason.contains("Address already in use") && tries < PORT_RETRIES => {
-                tracing::info!(brick = %brick.name(), port, "port taken meanwhile; another");
+                tracing::info!(process = %launch.path, port, "port taken meanwhile; another");
                 tries += 1;
             }
             other => return other,
@@ -254,23 +376,22 @@ async fn start_one(
 /// How many times a brick whose port was taken under it is started on another.
 const PORT_RETRIES: u32 = 3;
 
-/// [`start_one`] on `port`.
+/// [`start_launch`] on `launch.port`.
 async fn start_on_port(
     state: &ShardState,
     sup: &Supervisor,
-    volume: &str,
-    brick: &Brick,
-    port: u16,
+    launch: &Launch,
 ) -> Result<Started, String> {
     let config = state.node.processes.clone();
     let table = state.node.bricks.clone();
-    let launch = launch_of(state, volume, brick, port);
-    let path = brick.path.clone();
+    let port = launch.port;
+    let path = launch.path.clone();
+    let name = format!("{}:{}", launch.host, launch.path);
     let restarts = table.get(&path).map_or(0, |r| r.restarts);
     table.update(&path, |_| {
         Some(BrickRun {
-            volume: volume.to_string(),
-            host: brick.hostname.clone(),
+            volume: launch.volume.clone(),
+            host: launch.host.clone(),
             pid: 0,
             port,
             online: false,
@@ -323,7 +444,7 @@ async fn start_on_port(
                 .borrow_mut()
                 .insert(path.clone(), Instant::now());
             let port = table.get(&path).map_or(port, |r| r.port);
-            tracing::info!(brick = %brick.name(), pid, port, "brick started");
+            tracing::info!(brick = %name, pid, port, "brick started");
             Ok(Started { path, port, pid })
         }
         Either::Left(_) => {
@@ -333,7 +454,7 @@ async fn start_on_port(
             fail(why)
         }
         Either::Right(_) => {
-            let _ = stop_pid(state, sup, &launch, pid).await;
+            let _ = stop_pid(state, sup, launch, pid).await;
             fail(format!(
                 "brick process {pid} did not sign in within {} s; stopped",
                 config.start_timeout.as_secs()
@@ -398,7 +519,7 @@ pub async fn stop_bricks(state: &ShardState, volume: &Volume) -> Vec<String> {
         Err(e) => return vec![e],
     };
     let config = state.node.processes.clone();
-    let stops = processes_of(state, volume)
+    let stops = processes_to_stop(state, volume)
         .into_iter()
         .filter_map(|launch| {
             let pid = state
@@ -553,6 +674,8 @@ async fn handle_exits(
         let config = state.node.processes.clone();
         let log = if path == process::self_heal_key(&run.volume) {
             config.log_dir.join("glustershd.log")
+        } else if path == process::snapd_key(&run.volume) {
+            Launch::snapd(&run.volume, "", crate::model::Uuid::NIL, 0).log_file(&config)
         } else {
             crate::brick::glusterfsd::log_file(&config.log_dir, &path)
         };
@@ -634,6 +757,14 @@ async fn restart(
         });
         let started = if let Some(shd) = self_heal_of(&state, volume).filter(|l| l.path == path) {
             start_daemon(&state, &sup, shd).await.map(|pid| (pid, 0))
+        } else if let Some(snapd) = snapd_of(&state, volume).filter(|l| l.path == path) {
+            let make = |port| Launch {
+                port,
+                ..snapd.clone()
+            };
+            start_launch(&state, &sup, &path, &make, Some(port))
+                .await
+                .map(|s| (s.pid, s.port))
         } else {
             let Some(brick) = local_bricks(&state, volume).find(|b| b.path == path) else {
                 return;
@@ -682,6 +813,7 @@ pub fn start_supervision(state: &Rc<ShardState>) {
     let mut to_start: Vec<(String, Brick)> = Vec::new();
     let mut to_stop: Vec<(Launch, i32)> = Vec::new();
     let mut to_start_daemons: Vec<Launch> = Vec::new();
+    let mut to_start_snapd: Vec<std::sync::Arc<Volume>> = Vec::new();
     for volume in catalog.values() {
         let started = volume.status == VolumeStatus::Started;
         for launch in processes_of(state, volume) {
@@ -691,7 +823,9 @@ pub fn start_supervision(state: &Rc<ShardState>) {
             match (started, running) {
                 (true, Some(pid)) => {
                     let port = match launch.kind {
-                        process::Kind::Brick => process::brick_port_of(pid).unwrap_or(launch.port),
+                        process::Kind::Brick | process::Kind::Snapd => {
+                            process::brick_port_of(pid).unwrap_or(launch.port)
+                        }
                         process::Kind::SelfHeal => 0,
                     };
                     if sup.watch(pid, &launch.path).is_ok() {
@@ -719,13 +853,18 @@ pub fn start_supervision(state: &Rc<ShardState>) {
                         }
                     }
                     process::Kind::SelfHeal => to_start_daemons.push(launch),
+                    process::Kind::Snapd => to_start_snapd.push(volume.clone()),
                 },
                 (false, Some(pid)) => to_stop.push((launch, pid)),
                 (false, None) => {}
             }
         }
     }
-    if to_start.is_empty() && to_stop.is_empty() && to_start_daemons.is_empty() {
+    if to_start.is_empty()
+        && to_stop.is_empty()
+        && to_start_daemons.is_empty()
+        && to_start_snapd.is_empty()
+    {
         return;
     }
     let rc = state.clone();
@@ -745,6 +884,9 @@ pub fn start_supervision(state: &Rc<ShardState>) {
             if let Err(e) = start_daemon(&rc, &sup, launch).await {
                 tracing::warn!(daemon = %name, error = %e, "self-heal daemon of a started volume did not start");
             }
+        }
+        for volume in to_start_snapd {
+            start_snapd(&rc, &sup, &volume).await;
         }
         for ((launch, pid), result) in to_stop.iter().zip(stopped) {
             if let Err(e) = result {

@@ -9,7 +9,7 @@
 //! |---|---|
 //! | `v1.HOST.data-b1` | the brick volfile of `HOST:/data/b1` |
 //! | `v1`, `/v1` | the FUSE client volfile; the trusted one (with the volume's internal credentials) for a client on this node or a peer, as glusterd gives it |
-//! | `shd/v1`, `rebalance/v1`, `gfproxyd/v1`, `gfproxy-client/v1` | the daemons' volfiles |
+//! | `shd/v1`, `rebalance/v1`, `gfproxyd/v1`, `gfproxy-client/v1`, `snapd/v1` | the daemons' volfiles |
 //!
 //! An unknown id gets glusterd's answer: op_ret -1, op_errno ENOENT, an empty volfile.
 
@@ -58,6 +58,11 @@ pub enum VolfileId<'a> {
         /// The volume.
         volume: &'a str,
     },
+    /// The snapshot daemon's.
+    Snapd {
+        /// The volume.
+        volume: &'a str,
+    },
 }
 
 /// Parses a GETSPEC key; `None` for one that names nothing glusterd serves.
@@ -72,6 +77,7 @@ pub fn parse_volfile_id(key: &str) -> Option<VolfileId<'_>> {
             "rebalance" => Some(VolfileId::Rebalance { volume }),
             "gfproxyd" => Some(VolfileId::Gfproxyd { volume }),
             "gfproxy-client" => Some(VolfileId::GfproxyClient { volume }),
+            "snapd" => Some(VolfileId::Snapd { volume }),
             _ => None,
         };
     }
@@ -116,6 +122,7 @@ fn render(
         VolfileId::Rebalance { .. } => crate::volgen::rebalance_volfile(volume),
         VolfileId::Gfproxyd { .. } => crate::volgen::gfproxyd_volfile(volume).map(Some),
         VolfileId::GfproxyClient { .. } => crate::volgen::gfproxy_client_volfile(volume).map(Some),
+        VolfileId::Snapd { .. } => crate::volgen::snapd_volfile(volume).map(Some),
     };
     match rendered {
         Ok(text) => text.map(|t| with_management_port(t, state.node.processes.volfile_port)),
@@ -127,26 +134,34 @@ fn render(
 }
 
 /// A client of a volume finds its bricks' ports by asking the management daemon at the
-/// brick's `remote-host` on `remote-port`, 24007 when the volfile names none (glusterd's
-/// volfiles never do). When brickd serves on another port, each `remote-host` line of a volfile
-/// it hands out gets a `remote-port` line naming brickd's port after it, or the client would ask
-/// whatever listens on 24007. On 24007 the volfile is glusterd's, byte for byte.
+/// brick's `remote-host` (the volfile server's when the volfile names none: the snapshot
+/// daemon's and the gfproxy daemon's clients) on `remote-port`, 24007 when the volfile names
+/// none (glusterd's volfiles never do). When brickd serves on another port, each
+/// `protocol/client` of a volfile it hands out gets a `remote-port` line naming brickd's port,
+/// after its `remote-host` line or, without one, after its `remote-subvolume` line; or the
+/// client would ask whatever listens on 24007. On 24007 the volfile is glusterd's, byte for
+/// byte.
 pub fn with_management_port(volfile: String, port: u16) -> String {
     if port == crate::brick::process::DEFAULT_VOLFILE_PORT
-        || !volfile.contains("option remote-host ")
+        || !volfile.contains("type protocol/client\n")
     {
         return volfile;
     }
     let mut out = String::with_capacity(volfile.len() + 256);
-    for line in volfile.split_inclusive('\n') {
-        out.push_str(line);
-        if let Some(indent) = line.strip_suffix('\n').and_then(|l| {
-            let trimmed = l.trim_start();
-            trimmed
-                .starts_with("option remote-host ")
-                .then(|| &l[..l.len() - trimmed.len()])
-        }) {
-            out.push_str(&format!("{indent}option remote-port {port}\n"));
+    for block in volfile.split_inclusive("end-volume\n") {
+        let client = block.contains("    type protocol/client\n");
+        let after = if block.contains("option remote-host ") {
+            "option remote-host "
+        } else {
+            "option remote-subvolume "
+        };
+        for line in block.split_inclusive('\n') {
+            out.push_str(line);
+            let trimmed = line.trim_start();
+            if client && trimmed.starts_with(after) && line.ends_with('\n') {
+                let indent = &line[..line.len() - trimmed.len()];
+                out.push_str(&format!("{indent}option remote-port {port}\n"));
+            }
         }
     }
     out
@@ -159,7 +174,8 @@ fn volume_of(id: VolfileId<'_>) -> &str {
         | VolfileId::Shd { volume }
         | VolfileId::Rebalance { volume }
         | VolfileId::Gfproxyd { volume }
-        | VolfileId::GfproxyClient { volume } => volume,
+        | VolfileId::GfproxyClient { volume }
+        | VolfileId::Snapd { volume } => volume,
     }
 }
 
@@ -317,6 +333,33 @@ fn volume_info(state: &ShardState, args: &[u8], out: &mut Vec<u8>) -> bool {
     true
 }
 
+/// Answers GET_SNAPSHOT_INFO, which a snapshot daemon asks for its volume: glusterd's answer
+/// for a volume with no snapshots (brickd takes none), `snap-count` 0, with glusterd's
+/// `op_errno` of a success (ENOENT); EINVAL for no volume name or an unknown volume.
+fn snapshot_info(state: &ShardState, args: &[u8], out: &mut Vec<u8>) -> bool {
+    use crate::proto::dict::{Dict, DictLimits};
+    let Ok(dict) = hndsk::decode_snapshot_info_req(args) else {
+        return false;
+    };
+    let Ok(dict) = Dict::decode(dict, DictLimits::default()) else {
+        return false;
+    };
+    let dict = dict.unwrap_or_default();
+    let known = dict
+        .get_str("volname")
+        .is_ok_and(|name| state.catalog().get(name).is_some());
+    if !known {
+        hndsk::encode_volume_info_rsp(out, -1, libc::EINVAL, "", &[]);
+        return true;
+    }
+    let mut reply = Dict::new();
+    reply.set_i32("snap-count", 0);
+    let mut bytes = Vec::new();
+    reply.encode(&mut bytes);
+    hndsk::encode_volume_info_rsp(out, 0, libc::ENOENT, "", &bytes);
+    true
+}
+
 /// The handshake program of one listener.
 pub struct HandshakeProgram {
     state: Rc<ShardState>,
@@ -375,6 +418,7 @@ impl Program for HandshakeProgram {
         let answered = match proc_num {
             hndsk::PROC_GETSPEC => getspec(&self.state, &self.cache, ctx.transport, args, out),
             hndsk::PROC_GET_VOLUME_INFO => volume_info(&self.state, args, out),
+            hndsk::PROC_GET_SNAPSHOT_INFO => snapshot_info(&self.state, args, out),
             hndsk::PROC_EVENT_NOTIFY => match hndsk::decode_event_notify_req(args) {
                 // glusterd acts on rebalance status events only; brickd runs no rebalance.
                 Ok(_) => {
@@ -396,6 +440,21 @@ impl Program for HandshakeProgram {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_client_gets_the_management_port_when_it_is_not_24007() {
+        let volfile = "volume v-client-0\n    type protocol/client\n    option remote-subvolume /b\n    option remote-host h\nend-volume\n\n\
+                       volume v-snapd-client\n    type protocol/client\n    option remote-subvolume snapd-v\n    option ping-timeout 42\nend-volume\n\n\
+                       volume v-dht\n    type cluster/distribute\n    option remote-subvolume x\nend-volume\n";
+        assert_eq!(with_management_port(volfile.to_string(), 24007), volfile);
+        let moved = with_management_port(volfile.to_string(), 5000);
+        assert_eq!(
+            moved,
+            "volume v-client-0\n    type protocol/client\n    option remote-subvolume /b\n    option remote-host h\n    option remote-port 5000\nend-volume\n\n\
+             volume v-snapd-client\n    type protocol/client\n    option remote-subvolume snapd-v\n    option remote-port 5000\n    option ping-timeout 42\nend-volume\n\n\
+             volume v-dht\n    type cluster/distribute\n    option remote-subvolume x\nend-volume\n"
+        );
+    }
 
     #[test]
     fn volfile_ids_resolve_as_glusterds() {

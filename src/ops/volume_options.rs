@@ -810,6 +810,7 @@ impl OptionsOp {
         let every = every_volume_pairs(&self.change);
         if every.is_empty() {
             commit::commit_with(&self.state, txn, change, Vec::new(), Some(volfiles)).await?;
+            self.daemons_follow();
             return Ok(self.dict.clone());
         }
         // Keys glusterd sets on every volume: the other volumes are locked here while they
@@ -828,7 +829,16 @@ impl OptionsOp {
         let committed = commit::commit_with(&self.state, txn, change, others, Some(volfiles)).await;
         unlock_volumes(&self.state, txn, &locked);
         committed?;
+        self.daemons_follow();
         Ok(self.dict.clone())
+    }
+
+    /// The volume's daemons after its change: the snapshot daemon started or stopped as
+    /// `features.uss` now says, if the volume is started.
+    fn daemons_follow(&self) {
+        if let Some(volume) = self.state.catalog().get(&self.volname) {
+            super::bricks::reconcile_snapd(&self.state, volume);
+        }
     }
 }
 

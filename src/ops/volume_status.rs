@@ -295,8 +295,26 @@ fn add_bricks(
     // Only the plain status lists the daemons (no detail, clients, … bits: `cmd & 0xff` == 0).
     let mut others = 0u32;
     let plain = details.is_none() && cmd_mask == 0;
+    // The snapshot daemon comes first (`features.uss on`): hostname "Snapshot Daemon", the
+    // node as path, its port; glusterd sets no peer id or RDMA port for it.
+    if let Some(snapd) = super::bricks::snapd_of(state, volume).filter(|_| plain) {
+        let p = format!("brick{}", index_max + 1 + i64::from(others));
+        let run = super::bricks::is_online(state, &volume.name, &snapd.path);
+        dict.set_str(&format!("{p}.hostname"), "Snapshot Daemon");
+        let path = if for_peer {
+            node.to_string()
+        } else {
+            "localhost".to_string()
+        };
+        dict.set_str(&format!("{p}.path"), &path);
+        let port = (state.node.bricks.get(&snapd.path)).map_or(0, |r| i32::from(r.port));
+        dict.set_i32(&format!("{p}.port"), port);
+        dict.set_i32(&format!("{p}.pid"), run.as_ref().map_or(-1, |r| r.pid));
+        dict.set_i32(&format!("{p}.status"), i32::from(run.is_some()));
+        others += 1;
+    }
     if let Some(shd) = super::bricks::self_heal_of(state, volume).filter(|_| plain) {
-        let i = (index_max + 1) as usize;
+        let i = (index_max + 1 + i64::from(others)) as usize;
         let p = format!("brick{i}");
         let run = super::bricks::is_online(state, &volume.name, &shd.path);
         dict.set_i32(&format!("{p}.status"), i32::from(run.is_some()));

@@ -21,6 +21,9 @@ pub const PROC_GETSPEC: u32 = 2;
 pub const PROC_EVENT_NOTIFY: u32 = 5;
 /// `GF_HNDSK_GET_VOLUME_INFO`.
 pub const PROC_GET_VOLUME_INFO: u32 = 6;
+/// `GF_HNDSK_GET_SNAPSHOT_INFO`: a snapshot daemon's `snapview-server` asks for the
+/// volume's snapshots.
+pub const PROC_GET_SNAPSHOT_INFO: u32 = 7;
 
 /// `GF_GETSPEC_FLAG_SERVERS_LIST`: the client wants the volfile servers' list in xdata.
 pub const GETSPEC_FLAG_SERVERS_LIST: u32 = 1;
@@ -37,6 +40,7 @@ pub fn procedure_name(proc_num: u32) -> Option<&'static str> {
         PROC_GETSPEC => Some("GETSPEC"),
         PROC_EVENT_NOTIFY => Some("EVENT_NOTIFY"),
         PROC_GET_VOLUME_INFO => Some("GET_VOLUME_INFO"),
+        PROC_GET_SNAPSHOT_INFO => Some("GETSNAPINFO"),
         _ => None,
     }
 }
@@ -146,6 +150,21 @@ pub fn encode_volume_info_rsp(
     w.i32(op_errno);
     w.string(op_errstr);
     w.opaque(dict);
+}
+
+/// Decodes a GET_SNAPSHOT_INFO request (`gf_getsnap_name_uuid_req`): its serialized dict
+/// (`volname`). The reply (`gf_getsnap_name_uuid_rsp`: op_ret, op_errno, op_errstr, dict) is
+/// laid out as GET_VOLUME_INFO's: [`encode_volume_info_rsp`].
+pub fn decode_snapshot_info_req(input: &[u8]) -> Result<&[u8], XdrError> {
+    let mut r = XdrReader::new(input);
+    let dict = r.opaque(XDATA_BYTES_MAX)?;
+    r.finish()?;
+    Ok(dict)
+}
+
+/// Encodes a GET_SNAPSHOT_INFO request.
+pub fn encode_snapshot_info_req(out: &mut Vec<u8>, dict: &[u8]) {
+    XdrWriter::new(out).opaque(dict);
 }
 
 /// `gf_event_notify_req`.

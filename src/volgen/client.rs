@@ -92,6 +92,9 @@ pub(super) fn build_flavor(volume: &Volume, flavor: Flavor) -> Result<Graph, Vol
         share_rda_sizes(volume, &mut dict, leaf_count)?;
     }
     add_performance(&mut graph, volume, &dict, flavor)?;
+    if bool_option(volume, &dict, options::USS_KEY, false)? {
+        add_snapview_client(&mut graph, volume, &dict, flavor.trusted());
+    }
     for xl_type in super::brick::debug_xlators(&dict, "client") {
         graph.add_named_after_type(xl_type, &volume.name);
     }
@@ -246,6 +249,33 @@ fn add_gfproxy_client(graph: &mut Graph, volume: &Volume, dict: &SetDict) {
         transport: "tcp",
     };
     add_client(graph, volume, dict, &name, &remote, true);
+}
+
+/// User-serviceable snapshots (`features.uss on`): `<volume>-snapview-client` over what the
+/// graph has so far (its first child, the volume) and `<volume>-snapd-client`, a
+/// `protocol/client` with no `remote-host` (the node that gave the volfile) to the snapshot
+/// daemon's `snapd-<volume>` (its second child, the snapshots).
+fn add_snapview_client(graph: &mut Graph, volume: &Volume, dict: &SetDict, trusted: bool) {
+    let top = graph.top_name().unwrap_or_default();
+    let name = format!("{}-snapd-client", volume.name);
+    let subvolume = snapd_subvolume(volume);
+    let remote = Remote {
+        host: None,
+        subvolume: &subvolume,
+        transport: client_transport(volume),
+    };
+    add_client(graph, volume, dict, &name, &remote, trusted);
+    graph.add_with_children(
+        options::SNAPVIEW_CLIENT,
+        &format!("{}-snapview-client", volume.name),
+        vec![top, name],
+    );
+}
+
+/// The snapshot daemon's io-stats, its `--brick-name` and what its clients ask for:
+/// `snapd-<volume>`.
+pub(super) fn snapd_subvolume(volume: &Volume) -> String {
+    format!("snapd-{}", volume.name)
 }
 
 /// A client xlator is named by its brick's `brick-id` (`<volume>-client-<index>`, which

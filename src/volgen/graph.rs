@@ -111,6 +111,11 @@ impl Graph {
 
     /// Sets an option on every xlator of a type (glusterd's handling of a volume option that
     /// maps onto an xlator option).
+    /// The name of the xlator added last (the top of the graph so far).
+    pub(super) fn top_name(&self) -> Option<String> {
+        self.xlators.last().map(|x| x.name.clone())
+    }
+
     pub(super) fn set_on_type(&mut self, xl_type: &str, key: &str, value: &str) {
         for xlator in self.xlators.iter_mut().filter(|x| x.xl_type == xl_type) {
             xlator.set(key, value);

@@ -82,6 +82,7 @@ mod graph;
 mod options;
 mod rebalance;
 mod shd;
+mod snapd;
 
 pub use options::OptionProblem;
 
@@ -304,6 +305,26 @@ pub fn shd_volfile(volume: &Volume) -> Result<Option<String>, VolgenError> {
     shd::build(volume).map(|graph| graph.map(|graph| graph.render()))
 }
 
+/// The file name of the snapshot daemon's volfile: `<volume>-snapd.vol`.
+pub fn snapd_volfile_name(volume: &Volume) -> String {
+    format!("{}-snapd.vol", volume.name)
+}
+
+/// The snapshot daemon's volfile (glusterd writes it when it starts the daemon: a started
+/// volume with `features.uss on`): snapview-server, io-threads, io-stats and server.
+pub fn snapd_volfile(volume: &Volume) -> Result<String, VolgenError> {
+    snapd::build(volume).map(|graph| graph.render())
+}
+
+/// Whether `features.uss` is on for `volume` (a value that is not a boolean counts as off
+/// here; rendering the volfiles refuses it).
+pub fn uss_enabled(volume: &Volume) -> bool {
+    volume
+        .option(options::USS_KEY)
+        .and_then(options::parse_bool)
+        .unwrap_or(false)
+}
+
 /// Every volfile glusterd writes for the volume besides the brick volfiles and the two client
 /// volfiles, as (file name, text), in this order: the gfproxy daemon's, the gfproxy clients'
 /// (not for the shared-storage volume), the rebalance one (if the DHT has more than one
@@ -494,11 +515,20 @@ mod tests {
             Err(VolgenError::UnsupportedVolume { what: "stripe", .. })
         ));
         let mut v = volume("v", &["/a"]);
-        v.options.push(("features.uss".into(), "on".into()));
+        v.options.push(("features.uss".into(), "maybe".into()));
         assert!(matches!(
             brick_volfile(&v, 0, Path::new("/w")),
             Err(VolgenError::Option {
-                problem: OptionProblem::Unsupported,
+                problem: OptionProblem::NotBoolean,
+                ..
+            })
+        ));
+        let mut v = volume("v", &["/a"]);
+        v.options.push(("user.xlator.x".into(), "nowhere".into()));
+        assert!(matches!(
+            brick_volfile(&v, 0, Path::new("/w")),
+            Err(VolgenError::Option {
+                problem: OptionProblem::NoSuchStep,
                 ..
             })
         ));

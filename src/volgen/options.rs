@@ -76,6 +76,18 @@ const fn self_heal_only(key: &'static str, xl_type: &'static str, option: &'stat
 /// when unset, a self-heal-only key, a key set on two xlator types), in glusterd's order.
 /// [`plain_keys`] puts them with the table's other keys.
 const KNOWN_PLAIN: &[Plain] = &[
+    plain(
+        "features.snapshot-directory",
+        SNAPVIEW_CLIENT,
+        "snapshot-directory",
+        Some(".snaps"),
+    ),
+    plain(
+        "features.show-snapshot-directory",
+        SNAPVIEW_CLIENT,
+        "show-snapshot-directory",
+        Some("off"),
+    ),
     plain("cluster.lookup-optimize", DHT, "lookup-optimize", None),
     plain("cluster.min-free-disk", DHT, "min-free-disk", None),
     plain("cluster.min-free-inodes", DHT, "min-free-inodes", None),
@@ -637,7 +649,7 @@ pub(super) const PERF_XLATORS: &[PerfXlator] = &[
 
 /// Keys that add an xlator brickd does not generate when they are on: the snapshot view needs
 /// the snapshot daemon, which brickd does not run.
-const UNSUPPORTED_WHEN_ON: &[&str] = &["features.uss"];
+const UNSUPPORTED_WHEN_ON: &[&str] = &[];
 
 /// The steps of the brick graph a debug key or a user xlator can name, from the top down
 /// (glusterd's names for them; `arbiter`, `cdc`, `namespace` and `sdfs` count whether or not
@@ -680,6 +692,7 @@ pub(super) const DEBUG_XLATORS: &[(&str, &str)] = &[
 /// Keys handled while building the graphs (beyond the tables).
 const BUILD_KEYS: &[&str] = &[
     "transport.address-family",
+    USS_KEY,
     "auth.ssl-allow",
     "features.bitrot",
     "features.acl",
@@ -698,6 +711,7 @@ const BUILD_KEYS: &[&str] = &[
 
 /// Keys whose value glusterd must read as a boolean to build the graphs (it fails otherwise).
 const BOOLEAN_KEYS: &[&str] = &[
+    USS_KEY,
     "features.shard",
     "features.cloudsync",
     "features.tag-namespaces",
@@ -716,8 +730,6 @@ const IGNORED_KEYS: &[&str] = &[
     "features.scrub-freq",
     "features.expiry-time",
     "features.signer-threads",
-    "features.snapshot-directory",
-    "features.show-snapshot-directory",
     "config.transport",
     "config.memory-accounting",
     "config.gfproxyd",
@@ -926,6 +938,12 @@ pub(super) const QUIESCE: &str = "features/quiesce";
 pub(super) const CDC: &str = "features/cdc";
 pub(super) const CLOUDSYNC: &str = "features/cloudsync";
 pub(super) const IO_STATS: &str = "debug/io-stats";
+pub(super) const SNAPVIEW_CLIENT: &str = "features/snapview-client";
+pub(super) const SNAPVIEW_SERVER: &str = "features/snapview-server";
+
+/// `features.uss`: user-serviceable snapshots, a snapview-client on every client graph (its
+/// second child the snapshot daemon) and the snapshot daemon itself.
+pub(super) const USS_KEY: &str = "features.uss";
 pub(super) const SERVER: &str = "protocol/server";
 pub(super) const CLIENT: &str = "protocol/client";
 pub(super) const DHT: &str = "cluster/distribute";
@@ -980,9 +998,9 @@ mod tests {
     fn unknown_keys_and_unsupported_xlators_are_refused() {
         let unknown = first_unsupported(&opts(&[("cluster.made-up-key", "x")]));
         assert_eq!(unknown.map(|r| r.problem), Some(OptionProblem::Unknown));
-        let uss = first_unsupported(&opts(&[("features.uss", "on")]));
-        assert_eq!(uss.map(|r| r.problem), Some(OptionProblem::Unsupported));
-        assert_eq!(first_unsupported(&opts(&[("features.uss", "off")])), None);
+        assert_eq!(first_unsupported(&opts(&[("features.uss", "on")])), None);
+        let uss = first_unsupported(&opts(&[("features.uss", "maybe")]));
+        assert_eq!(uss.map(|r| r.problem), Some(OptionProblem::NotBoolean));
         assert_eq!(first_unsupported(&opts(&[("debug.trace", "posix")])), None);
         let cdc = first_unsupported(&opts(&[("network.compression", "maybe")]));
         assert_eq!(cdc.map(|r| r.problem), Some(OptionProblem::NotBoolean));
