@@ -881,14 +881,22 @@ fn uss_runs_the_snapshot_daemon_and_a_mount_sees_the_snapshot_directory() {
     );
     assert_eq!(row(&node), None);
     node.ok(&["volume", "set", "sv", "features.uss", "on"]);
-    wait_until(|| snapd_pid().is_some(), "the daemon started again");
-    let pid = snapd_pid().unwrap();
+    // Up: running and signed in (one killed before it signed in is a start that failed, not
+    // a daemon that died, and is not restarted).
+    let online = |node: &Node| -> Option<i32> {
+        let r = row(node)?;
+        let pid = snapd_pid()?;
+        (r.get(2).map(String::as_str) == Some("Y") && r.get(3) == Some(&pid.to_string()))
+            .then_some(pid)
+    };
+    wait_until(|| online(&node).is_some(), "the daemon started again");
+    let pid = online(&node).unwrap();
     unsafe { libc::kill(pid, libc::SIGKILL) };
     wait_until(
-        || snapd_pid().is_some_and(|p| p != pid),
+        || online(&node).is_some_and(|p| p != pid),
         "the killed daemon restarted",
     );
-    let pid = snapd_pid().unwrap();
+    let pid = online(&node).unwrap();
     let (node, _old) = node.restart(libc::SIGKILL);
     let _stop = StopAll(&node, vec!["sv".into()]);
     wait_until(
