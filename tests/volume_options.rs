@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::compare::{normalised, volfiles};
+use common::compare::{normalised, status_normalized, volfiles};
 use common::node::{skip, wait_until, Glusterd, Mount, Node, Pair, StopAll};
 
 /// The commands both nodes run, in order, on volume `VOL` (a one-brick distribute volume).
@@ -798,6 +798,22 @@ fn uss_renders_glusterds_volfiles() {
         || snapd_row(&glusterd.cli(&["volume", "status", "us"]).1).as_deref() == Some("Y"),
         "glusterd's Snapshot Daemon online",
     );
+    // Each daemon's own status, and the refusals of the daemons the volume has not, as
+    // glusterd gives them (ports and pids aside).
+    for what in ["snapd", "shd", "quotad", "bitd", "scrub", "nfs"] {
+        gluster_same_status(node, glusterd, &["volume", "status", "us", what]);
+        compared += 1;
+    }
+    // The self-heal daemon turned off: left out of the status, its own status refused.
+    let off = ["volume", "set", "us", "cluster.self-heal-daemon", "off"];
+    same_answer_and_volfiles(node, glusterd, glusterd_dir.path(), volume, &off);
+    for what in [
+        &["volume", "status", "us"][..],
+        &["volume", "status", "us", "shd"],
+    ] {
+        gluster_same_status(node, glusterd, what);
+        compared += 1;
+    }
     for daemon in [
         node.cli(&["volume", "stop", "us"]),
         glusterd.cli(&["volume", "stop", "us"]),
@@ -805,6 +821,18 @@ fn uss_renders_glusterds_volfiles() {
         assert_eq!(daemon.0, 0, "{}{}", daemon.1, daemon.2);
     }
     println!("{test}: {compared} steps with glusterd's answers and volfiles, snapd online on both");
+}
+
+/// The same exit code, and the same text once ports and pids are set aside, from `args` on
+/// brickd and on glusterd.
+fn gluster_same_status(node: &Node, glusterd: &Glusterd, args: &[&str]) {
+    let (b, g) = (node.cli(args), glusterd.cli(args));
+    assert_eq!(
+        (b.0, status_normalized(&b.1), b.2),
+        (g.0, status_normalized(&g.1), g.2),
+        "{}",
+        args.join(" ")
+    );
 }
 
 /// A started volume with `features.uss on` runs its snapshot daemon (glusterd's command

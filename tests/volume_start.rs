@@ -8,6 +8,7 @@
 
 mod common;
 
+use common::compare::status_normalized;
 use common::fs::{get_xattr, remove_xattr, set_xattr, Xfs};
 use common::gluster;
 use common::node::{
@@ -521,43 +522,6 @@ fn options_sorted(info: &str) -> String {
     options.sort_unstable();
     out.append(&mut options);
     out.join("\n")
-}
-
-/// `text` with each brick row's name, port and pid, and the self-heal daemon's pid, replaced
-/// by placeholders (the CLI pads the name column, so rows are rebuilt from their fields).
-fn status_normalized(text: &str) -> String {
-    // The CLI wraps a brick name longer than its column onto a second line: join them.
-    let mut lines: Vec<String> = Vec::new();
-    for line in text.lines() {
-        match lines.last_mut() {
-            Some(last) if last.starts_with("Brick ") && last.split_whitespace().count() == 2 => {
-                last.push_str(line)
-            }
-            _ => lines.push(line.to_string()),
-        }
-    }
-    lines
-        .iter()
-        .map(|line| {
-            let f: Vec<&str> = line.split_whitespace().collect();
-            if line.starts_with("Brick ") && f.len() == 6 {
-                format!("Brick NAME PORT {} {} PID", f[3], f[4])
-            } else if line.starts_with("Self-heal Daemon on localhost") && f.len() == 8 {
-                format!("{} PID", f[..7].join(" "))
-            } else if let Some((key, _)) = line.split_once(" : ") {
-                // `detail`: the values that differ by construction or by the moment.
-                match key.trim() {
-                    "Brick" | "TCP Port" | "Pid" | "Disk Space Free" | "Free Inodes" => {
-                        format!("{key} : X")
-                    }
-                    _ => line.trim_end().to_string(),
-                }
-            } else {
-                line.to_string()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 /// XML status with the values that differ by construction replaced.

@@ -42,6 +42,18 @@ pub const CMD_DETAIL: u32 = 0x20;
 
 /// `GF_CLI_STATUS_CLIENTS`.
 pub const CMD_CLIENTS: u32 = 0x02;
+/// `GF_CLI_STATUS_NFS`.
+pub const CMD_NFS: u32 = 0x800;
+/// `GF_CLI_STATUS_SHD`: the self-heal daemon's row alone.
+pub const CMD_SHD: u32 = 0x1000;
+/// `GF_CLI_STATUS_QUOTAD`.
+pub const CMD_QUOTAD: u32 = 0x2000;
+/// `GF_CLI_STATUS_SNAPD`: the snapshot daemon's row alone.
+pub const CMD_SNAPD: u32 = 0x4000;
+/// `GF_CLI_STATUS_BITD`.
+pub const CMD_BITD: u32 = 0x8000;
+/// `GF_CLI_STATUS_SCRUB`.
+pub const CMD_SCRUB: u32 = 0x10000;
 
 /// The file-system details of bricks, by path (`volume status … detail`).
 pub type Details = std::collections::HashMap<String, crate::brick::usage::Detail>;
@@ -185,8 +197,18 @@ pub fn answer_with(state: &ShardState, request: &[u8], gathered: &Gathered) -> S
     if volume.status != VolumeStatus::Started {
         return refused(dict, format!("Volume {volname} is not started"));
     }
+    match daemon_status(state, volume, &mut dict, cmd, for_peer) {
+        Some(Ok(())) => return ok(dict),
+        Some(Err(message)) => return refused(dict, message),
+        None => {}
+    }
     let details = (cmd & CMD_DETAIL != 0).then_some(&gathered.details);
     add_bricks(&mut dict, volume, state, details, cmd & CMD_MASK, for_peer);
+    if cmd & CMD_NFS != 0 {
+        // `volume status VOL nfs` on a glusterd without an NFS server (Debian's): the plain
+        // status, without the tasks.
+        dict.remove("tasks");
+    }
     if cmd & CMD_CLIENTS != 0 {
         add_clients(&mut dict, volume, state, &gathered.clients);
     }
@@ -290,48 +312,17 @@ fn add_bricks(
         dict.set_str(&format!("{p}.path"), &brick.path);
         dict.set_str(&format!("{p}.hostname"), &brick.hostname);
     }
-    // The self-heal daemon follows the bricks: hostname "Self-heal Daemon", path "localhost"
-    // (glusterd 10.3's, docs/glusterd-volume-start.md §4.2), port 0 (printed N/A).
-    // Only the plain status lists the daemons (no detail, clients, … bits: `cmd & 0xff` == 0).
+    // The daemons follow every brick of the volume: the snapshot daemon, then the self-heal
+    // daemon. Only the plain status lists them (no detail, clients, … bits: `cmd & 0xff` == 0).
     let mut others = 0u32;
     let plain = details.is_none() && cmd_mask == 0;
-    // The snapshot daemon comes first (`features.uss on`): hostname "Snapshot Daemon", the
-    // node as path, its port; glusterd sets no peer id or RDMA port for it.
-    if let Some(snapd) = super::bricks::snapd_of(state, volume).filter(|_| plain) {
-        let p = format!("brick{}", index_max + 1 + i64::from(others));
-        let run = super::bricks::is_online(state, &volume.name, &snapd.path);
-        dict.set_str(&format!("{p}.hostname"), "Snapshot Daemon");
-        let path = if for_peer {
-            node.to_string()
-        } else {
-            "localhost".to_string()
-        };
-        dict.set_str(&format!("{p}.path"), &path);
-        let port = (state.node.bricks.get(&snapd.path)).map_or(0, |r| i32::from(r.port));
-        dict.set_i32(&format!("{p}.port"), port);
-        dict.set_i32(&format!("{p}.pid"), run.as_ref().map_or(-1, |r| r.pid));
-        dict.set_i32(&format!("{p}.status"), i32::from(run.is_some()));
-        others += 1;
-    }
-    if let Some(shd) = super::bricks::self_heal_of(state, volume).filter(|_| plain) {
-        let i = (index_max + 1 + i64::from(others)) as usize;
-        let p = format!("brick{i}");
-        let run = super::bricks::is_online(state, &volume.name, &shd.path);
-        dict.set_i32(&format!("{p}.status"), i32::from(run.is_some()));
-        dict.set_i32(&format!("{p}.pid"), run.as_ref().map_or(-1, |r| r.pid));
-        dict.set_u32(&format!("{p}.rdma_port"), 0);
-        dict.set_u32(&format!("{p}.port"), 0);
-        dict.set_str(&format!("{p}.peerid"), &node.to_string());
-        // This node's own status says `localhost`; its answer to a peer's status names it by
-        // UUID, which the originator turns into this node's address (glusterd's way).
-        let path = if for_peer {
-            node.to_string()
-        } else {
-            "localhost".to_string()
-        };
-        dict.set_str(&format!("{p}.path"), &path);
-        dict.set_str(&format!("{p}.hostname"), "Self-heal Daemon");
-        others += 1;
+    if plain {
+        for daemon in [Daemon::Snapd, Daemon::SelfHeal] {
+            let index = index_max + 1 + i64::from(others);
+            if add_daemon(dict, state, volume, daemon, index, for_peer) {
+                others += 1;
+            }
+        }
     }
     // glusterd counts the self-heal daemon in `count` for `clients` too (it asks it, and
     // lists nothing for it): a replica 2 volume's `clients` reply says count 3.
@@ -345,6 +336,139 @@ fn add_bricks(
     dict.set_u32("other-count", others);
     dict.set_i32("hot_brick_count", -1);
     dict.set_u32("tasks", 0);
+}
+
+/// A daemon a status lists after the bricks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Daemon {
+    /// The snapshot daemon (`features.uss on`).
+    Snapd,
+    /// The self-heal daemon (replicate and disperse volumes).
+    SelfHeal,
+}
+
+/// Adds `daemon`'s row as `brick<index>` if it runs here for `volume`: whether it did.
+///
+/// - The snapshot daemon: hostname "Snapshot Daemon", its port; glusterd sets no RDMA port
+///   for it.
+/// - The self-heal daemon: hostname "Self-heal Daemon", port 0 (printed N/A)
+///   (glusterd 10.3's, docs/glusterd-volume-start.md §4.2).
+///
+/// The path is `localhost` in this node's own status and its UUID in its answer to a peer's
+/// status, which the originator turns into this node's address (glusterd's way).
+fn add_daemon(
+    dict: &mut Dict,
+    state: &ShardState,
+    volume: &Volume,
+    daemon: Daemon,
+    index: i64,
+    for_peer: bool,
+) -> bool {
+    let launch = match daemon {
+        Daemon::Snapd => super::bricks::snapd_of(state, volume),
+        // Still running, but not shown (glusterd's way).
+        Daemon::SelfHeal if !self_heal_enabled(volume) => None,
+        Daemon::SelfHeal => super::bricks::self_heal_of(state, volume),
+    };
+    let Some(launch) = launch else {
+        return false;
+    };
+    let node = state.node.node.uuid();
+    let p = format!("brick{index}");
+    let run = super::bricks::is_online(state, &volume.name, &launch.path);
+    dict.set_i32(&format!("{p}.status"), i32::from(run.is_some()));
+    dict.set_i32(&format!("{p}.pid"), run.as_ref().map_or(-1, |r| r.pid));
+    match daemon {
+        Daemon::Snapd => {
+            let port = (state.node.bricks.get(&launch.path)).map_or(0, |r| i32::from(r.port));
+            dict.set_i32(&format!("{p}.port"), port);
+        }
+        Daemon::SelfHeal => {
+            dict.set_u32(&format!("{p}.rdma_port"), 0);
+            dict.set_u32(&format!("{p}.port"), 0);
+        }
+    }
+    dict.set_str(&format!("{p}.peerid"), &node.to_string());
+    let path = if for_peer {
+        node.to_string()
+    } else {
+        "localhost".to_string()
+    };
+    dict.set_str(&format!("{p}.path"), &path);
+    let name = match daemon {
+        Daemon::Snapd => "Snapshot Daemon",
+        Daemon::SelfHeal => "Self-heal Daemon",
+    };
+    dict.set_str(&format!("{p}.hostname"), name);
+    true
+}
+
+/// Whether the volume's self-heal daemon heals: `cluster.self-heal-daemon` (replicate) or
+/// `disperse.self-heal-daemon` (disperse) is not off. Turned off, the daemon keeps running
+/// (its graph says not to heal) and `volume status` leaves it out, as glusterd does.
+fn self_heal_enabled(volume: &Volume) -> bool {
+    let key = match volume.volume_type {
+        crate::model::VolumeType::Disperse => "disperse.self-heal-daemon",
+        _ => "cluster.self-heal-daemon",
+    };
+    volume.option(key).and_then(crate::volopt::parse_bool) != Some(false)
+}
+
+/// `volume status VOL shd|snapd|quotad|bitd|scrub`: one daemon's row alone (as `brick0`,
+/// with `brick-index-max` -1), or glusterd's refusal when the volume has no such daemon.
+/// `None` for any other status (`nfs` included: Debian's glusterd has no NFS server and
+/// answers it as a plain status).
+fn daemon_status(
+    state: &ShardState,
+    volume: &Volume,
+    dict: &mut Dict,
+    cmd: u32,
+    for_peer: bool,
+) -> Option<Result<(), String>> {
+    let name = &volume.name;
+    let enabled = |key: &str| volume.option(key).and_then(crate::volopt::parse_bool) == Some(true);
+    let daemon = if cmd & CMD_SHD != 0 {
+        if !super::bricks::has_self_heal(volume) {
+            return Some(Err(format!("Volume {name} is not Self-heal compatible")));
+        }
+        if !self_heal_enabled(volume) {
+            return Some(Err(format!(
+                "Self-heal Daemon is disabled for volume {name}"
+            )));
+        }
+        Daemon::SelfHeal
+    } else if cmd & CMD_QUOTAD != 0 {
+        return Some(Err(if enabled("features.quota") {
+            format!("brickd runs no quota daemon for volume {name}")
+        } else {
+            format!("Volume {name} does not have quota enabled")
+        }));
+    } else if cmd & (CMD_BITD | CMD_SCRUB) != 0 {
+        let more = if cmd & CMD_BITD != 0 {
+            ""
+        } else {
+            ". Scrubber will be enabled automatically if bitrot is enabled"
+        };
+        return Some(Err(if enabled("features.bitrot") {
+            format!("brickd runs no bitrot daemon for volume {name}")
+        } else {
+            format!("Volume {name} does not have bitrot enabled{more}")
+        }));
+    } else if cmd & CMD_SNAPD != 0 {
+        if !crate::volgen::uss_enabled(volume) {
+            return Some(Err(format!("Volume {name} does not have uss enabled")));
+        }
+        Daemon::Snapd
+    } else {
+        return None;
+    };
+    let added = add_daemon(dict, state, volume, daemon, 0, for_peer);
+    dict.set_i64("brick-index-max", -1);
+    dict.set_i32("type", -1);
+    dict.set_u32("other-count", u32::from(added));
+    dict.set_u64("count", u64::from(added));
+    dict.set_i32("hot_brick_count", -1);
+    Some(Ok(()))
 }
 
 /// Answers a STATUS_VOLUME request on this node: gathers what a `detail` or `clients` status

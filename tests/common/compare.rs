@@ -92,3 +92,49 @@ pub fn store_files(workdir: &Path, volume: &str, host_and_dir: &str) -> Vec<(Str
     files.sort();
     files
 }
+
+/// The lines of a `volume status` text, a brick name the CLI wrapped onto a second line (one
+/// longer than its column) joined again.
+pub fn status_lines(text: &str) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    for line in text.lines() {
+        match lines.last_mut() {
+            Some(last) if last.starts_with("Brick ") && last.split_whitespace().count() == 2 => {
+                last.push_str(line)
+            }
+            _ => lines.push(line.to_string()),
+        }
+    }
+    lines
+}
+
+/// A `volume status` text with each brick row's name, port and pid, the self-heal daemon's
+/// pid and the snapshot daemon's port and pid replaced by placeholders (the CLI pads the name
+/// column, so rows are rebuilt from their fields).
+pub fn status_normalized(text: &str) -> String {
+    let lines = status_lines(text);
+    lines
+        .iter()
+        .map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            if line.starts_with("Brick ") && f.len() == 6 {
+                format!("Brick NAME PORT {} {} PID", f[3], f[4])
+            } else if line.starts_with("Self-heal Daemon on localhost") && f.len() == 8 {
+                format!("{} PID", f[..7].join(" "))
+            } else if line.starts_with("Snapshot Daemon on localhost") && f.len() == 8 {
+                format!("{} PORT {} {} PID", f[..4].join(" "), f[5], f[6])
+            } else if let Some((key, _)) = line.split_once(" : ") {
+                // `detail`: the values that differ by construction or by the moment.
+                match key.trim() {
+                    "Brick" | "TCP Port" | "Pid" | "Disk Space Free" | "Free Inodes" => {
+                        format!("{key} : X")
+                    }
+                    _ => line.trim_end().to_string(),
+                }
+            } else {
+                line.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}

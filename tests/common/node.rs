@@ -501,16 +501,7 @@ pub fn statedump(node: &Node) -> String {
 /// The brick rows of a `volume status` text: (path, port, online, pid), a brick name the CLI
 /// wrapped onto two lines joined again.
 pub fn status_rows(out: &str) -> Vec<(String, String, String, String)> {
-    // The CLI wraps a brick name longer than its column onto a second line: join them.
-    let mut lines: Vec<String> = Vec::new();
-    for line in out.lines() {
-        match lines.last_mut() {
-            Some(last) if last.starts_with("Brick ") && last.split_whitespace().count() == 2 => {
-                last.push_str(line)
-            }
-            _ => lines.push(line.to_string()),
-        }
-    }
+    let lines = super::compare::status_lines(out);
     lines
         .iter()
         .filter_map(|l| l.strip_prefix("Brick "))
