@@ -237,7 +237,10 @@ async fn start_snapd(state: &ShardState, sup: &Supervisor, volume: &Volume) {
     let Some(snapd) = snapd_of(state, volume) else {
         return;
     };
-    if is_online(state, &volume.name, &snapd.path).is_some() {
+    // Up, or a start of it under way (an entry with no reason yet): nothing to do. A second
+    // start would race the first for the pid file and the port.
+    let known = state.node.bricks.get(&snapd.path);
+    if known.is_some_and(|r| r.online || r.reason.is_empty()) {
         return;
     }
     // glusterd writes the daemon's volfile into the store as it starts it (brickd serves it
@@ -744,7 +747,8 @@ async fn restart(
         else {
             return;
         };
-        if state.node.bricks.get(&path).is_some_and(|r| r.pid != 0)
+        // Someone else started it meanwhile, or is starting it (a start clears the reason).
+        if (state.node.bricks.get(&path)).is_some_and(|r| r.pid != 0 || r.reason.is_empty())
             || sup.stopping.borrow().contains(&path)
         {
             return;
