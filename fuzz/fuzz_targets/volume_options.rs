@@ -74,7 +74,12 @@ fuzz_target!(|data: &[u8]| {
     };
     let before = volume();
     if let Ok(after) = changed_volume(&before, &change, Path::new("/var/lib/glusterd"), Uuid::NIL, None) {
-        assert_eq!(after.version, before.version + 1);
+        // A change moves the version on by one; a reset of a key the volume does not have
+        // changes nothing at all, the version included (glusterd's way).
+        let untouched = matches!(change, Change::Reset { .. }) && after == before;
+        if !untouched {
+            assert_eq!(after.version, before.version + 1);
+        }
         // The op-versions are worked out again from the options, as glusterd does.
         let worked_out = brickd::volopt::op_versions_of(&after.options, false);
         assert_eq!((after.op_version, after.client_op_version), worked_out);

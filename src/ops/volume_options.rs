@@ -931,6 +931,79 @@ impl Operation for OptionsOp {
 mod tests {
     use super::*;
 
+    /// A replica 2 volume never started, with `options` (in memory order).
+    fn replica(options: &[(&str, &str)]) -> Volume {
+        let mut v = Volume::new_distribute("r", Uuid::NIL);
+        v.volume_type = crate::model::VolumeType::Replicate;
+        v.replica_count = 2;
+        v.options = (options.iter())
+            .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+            .collect();
+        v
+    }
+
+    fn keys(v: &Volume) -> Vec<(&str, &str)> {
+        (v.options.iter())
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect()
+    }
+
+    #[test]
+    fn a_reset_puts_back_glusterds_defaults_and_keeps_protected_keys() {
+        let v = replica(&[
+            ("geo-replication.indexing", "on"),
+            ("performance.cache-size", "64MB"),
+            ("cluster.granular-entry-heal", "off"),
+            ("storage.fips-mode-rchecksum", "off"),
+            ("transport.address-family", "inet6"),
+            ("nfs.disable", "on"),
+        ]);
+        // A key the volume does not have: nothing at all changes.
+        let (same, notice) = reset_volume(&v, Some("performance.io-cache"), false).unwrap();
+        assert_eq!((same, notice), (v.clone(), None));
+        // One key: fips and granular-entry-heal back on where they are.
+        let (one, _) = reset_volume(&v, Some("performance.cache-size"), false).unwrap();
+        assert_eq!(one.version, v.version + 1);
+        assert_eq!(
+            keys(&one),
+            [
+                ("geo-replication.indexing", "on"),
+                ("cluster.granular-entry-heal", "on"),
+                ("storage.fips-mode-rchecksum", "on"),
+                ("transport.address-family", "inet6"),
+                ("nfs.disable", "on"),
+            ]
+        );
+        // All: the defaults first, the protected key kept after them, with the notice.
+        let (all, notice) = reset_volume(&v, None, false).unwrap();
+        assert_eq!(notice, Some(KEPT_PROTECTED));
+        assert_eq!(
+            keys(&all),
+            [
+                ("cluster.granular-entry-heal", "on"),
+                ("storage.fips-mode-rchecksum", "on"),
+                ("transport.address-family", "inet"),
+                ("nfs.disable", "on"),
+                ("geo-replication.indexing", "on"),
+            ]
+        );
+        // With force it goes too.
+        let (forced, notice) = reset_volume(&v, None, true).unwrap();
+        assert_eq!(notice, None);
+        assert!(forced.option("geo-replication.indexing").is_none());
+        // The protected key alone, without force: refused.
+        let refused = reset_volume(&v, Some("geo-replication.indexing"), false).unwrap_err();
+        assert_eq!(
+            refused.message,
+            "'geo-replication.indexing' is protected. To reset use 'force'."
+        );
+        // A started volume gets no granular-entry-heal back.
+        let mut started = v.clone();
+        started.status = crate::model::VolumeStatus::Started;
+        let (after, _) = reset_volume(&started, None, true).unwrap();
+        assert!(after.option("cluster.granular-entry-heal").is_none());
+    }
+
     fn set_request(pairs: &[(&str, &str)]) -> Dict {
         let mut dict = Dict::new();
         for (i, (k, v)) in pairs.iter().enumerate() {
