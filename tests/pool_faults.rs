@@ -53,8 +53,8 @@ fn restart(node: Node) -> Node {
     // directories go.
     common::copy_dir(&workdir, &copy);
     drop(node);
-    let back = Node::pool_member_at(Some(&host), Some(copy), &[], &[]);
-    std::mem::forget(keep);
+    let mut back = Node::pool_member_at(Some(&host), Some(copy), &[], &[]);
+    back.inherited.push(common::node::Inherited::Dir(keep));
     back
 }
 

@@ -49,6 +49,16 @@ pub struct Node {
     pub reaper: Reaper,
     pub dirs: tempfile::TempDir,
     pub host: String,
+    /// Directories this node's brickd serves from that an earlier brickd made (its workdir,
+    /// inherited through a restart): removed when the node goes, after its brickd.
+    pub inherited: Vec<Inherited>,
+}
+
+/// A directory a node inherited: a dead brickd's (holding the workdir the node serves), or a
+/// copy of one.
+pub enum Inherited {
+    Brickd(Brickd),
+    Dir(tempfile::TempDir),
 }
 
 /// SIGKILLs, on drop, every process named by a pid file under a run directory.
@@ -176,16 +186,17 @@ impl Node {
             dirs,
             host,
             reaper,
+            inherited: Vec::new(),
         }
     }
 
     /// Starts brickd again on this node's workdir, port and directories, with `env` set, once
     /// the running one was killed at a failpoint (the test fails if it does not die).
     pub fn restart_after_kill(self, env: &[(&str, &str)]) -> Node {
-        let (node, brickd, status) = self.respawn(None, env);
+        let (mut node, brickd, status) = self.respawn(None, env);
         assert!(!status.success(), "brickd was not killed at its failpoint");
-        // The dead brickd's temporary directory holds the workdir: forget it, do not remove it.
-        std::mem::forget(brickd);
+        // The dead brickd's temporary directory holds the workdir: the new node keeps it.
+        node.inherited.push(Inherited::Brickd(brickd));
         node
     }
 
@@ -210,6 +221,7 @@ impl Node {
             mut brickd,
             dirs,
             reaper,
+            inherited,
             ..
         } = self;
         reaper.disarm();
@@ -221,7 +233,8 @@ impl Node {
             .expect("brickd did not exit");
         let workdir = brickd.workdir.clone();
         let listen = brickd.tcp.to_string();
-        let node = Node::start_env(Some(workdir), Some(dirs), &["--listen", &listen], env);
+        let mut node = Node::start_env(Some(workdir), Some(dirs), &["--listen", &listen], env);
+        node.inherited = inherited;
         (node, brickd, status)
     }
 
