@@ -58,6 +58,19 @@ fn restart(node: Node) -> Node {
     back
 }
 
+/// A pool whose `b` has `failpoint` on, and the replica 3 create of `v` from `a` (a brick on
+/// each node under `root`) that fails with "`phase` failed on b": the pool and the bricks.
+fn create_failing_on_b(failpoint: &str, phase: &str, root: &str) -> ([Node; 3], Vec<PathBuf>) {
+    let [a, b, c] = pool(&[], &[], &[("BRICKD_FAILPOINT", failpoint)]);
+    let (code, said, paths) = create(&a, &[&a, &b, &c], "v", root);
+    assert_eq!(code, 1, "{said}");
+    assert!(
+        said.contains(&format!("{phase} failed on {}", b.host)),
+        "{said}"
+    );
+    ([a, b, c], paths)
+}
+
 fn has_volume(node: &Node, name: &str) -> bool {
     node.cli(&["volume", "info", name]).0 == 0
 }
@@ -69,13 +82,7 @@ fn a_participant_killed_in_its_stage_fails_the_create_and_leaves_nothing() {
         return;
     }
     let disk = common::fs::Xfs::new();
-    let [a, b, c] = pool(&[], &[], &[("BRICKD_FAILPOINT", "participant.stage:kill")]);
-    let (code, said, paths) = create(&a, &[&a, &b, &c], "v", &disk.root());
-    assert_eq!(code, 1, "{said}");
-    assert!(
-        said.contains(&format!("Staging failed on {}", b.host)),
-        "{said}"
-    );
+    let ([a, b, c], paths) = create_failing_on_b("participant.stage:kill", "Staging", &disk.root());
     // No lock anywhere, no volume, no brick claimed.
     assert_eq!((leases(&a), leases(&c)), (0, 0));
     assert!(!has_volume(&a, "v") && !has_volume(&c, "v"));
@@ -108,17 +115,8 @@ fn a_participant_killed_in_its_commit_catches_up_when_it_restarts() {
     }
     let disk = common::fs::Xfs::new();
     // Killed with its commit's record durable, nothing claimed yet.
-    let [a, b, c] = pool(
-        &[],
-        &[],
-        &[("BRICKD_FAILPOINT", "create.after-journal:kill")],
-    );
-    let (code, said, paths) = create(&a, &[&a, &b, &c], "v", &disk.root());
-    assert_eq!(code, 1, "{said}");
-    assert!(
-        said.contains(&format!("Commit failed on {}", b.host)),
-        "{said}"
-    );
+    let ([a, b, c], paths) =
+        create_failing_on_b("create.after-journal:kill", "Commit", &disk.root());
     assert_eq!((leases(&a), leases(&c)), (0, 0));
     // The nodes that committed hold the whole volume; b finishes its commit from its journal
     // when it restarts, and all three agree.
@@ -145,17 +143,8 @@ fn a_commit_refused_by_a_participant_is_taken_back_on_every_node_that_made_it() 
     let disk = common::fs::Xfs::new();
     // b answers that its commit failed (nothing changed there); a and c commit. glusterd
     // leaves the volume on a and c, and their bricks claimed; brickd takes it back there.
-    let [a, b, c] = pool(
-        &[],
-        &[],
-        &[("BRICKD_FAILPOINT", "participant.commit:error")],
-    );
-    let (code, said, paths) = create(&a, &[&a, &b, &c], "v", &disk.root());
-    assert_eq!(code, 1, "{said}");
-    assert!(
-        said.contains(&format!("Commit failed on {}", b.host)),
-        "{said}"
-    );
+    let ([a, b, c], paths) =
+        create_failing_on_b("participant.commit:error", "Commit", &disk.root());
     for n in [&a, &b, &c] {
         wait_until(
             || !has_volume(n, "v") && !n.brickd.workdir.join("vols/v").exists(),
