@@ -244,12 +244,24 @@ async fn start_snapd(state: &ShardState, sup: &Supervisor, volume: &Volume) {
         return;
     }
     // glusterd writes the daemon's volfile into the store as it starts it (brickd serves it
-    // from memory; the file is for tools that read the store).
+    // from memory; the file is for tools that read the store): on the store lane, not on
+    // this shard (the write is synced).
     match crate::volgen::snapd_volfile(volume) {
         Ok(text) => {
             let path = (state.node.workdir.join("vols").join(&volume.name))
                 .join(crate::volgen::snapd_volfile_name(volume));
-            if let Err(e) = crate::store::write_atomic(&path, text.as_bytes()) {
+            let written = match state.node.engine.clone() {
+                Some(engine) => {
+                    engine
+                        .script(crate::brick::engine::Lane::Store, move || {
+                            crate::store::write_atomic(&path, text.as_bytes())
+                                .map_err(std::io::Error::other)
+                        })
+                        .await
+                }
+                None => Err(std::io::Error::other("no brick engine")),
+            };
+            if let Err(e) = written {
                 tracing::warn!(volume = %volume.name, error = %e, "snapshot daemon volfile not written");
             }
         }
